@@ -1,0 +1,1 @@
+"""unibase codemods: one pure LibCST transform per file."""

@@ -1,0 +1,631 @@
+"""Discovery: read a project statically into a typed index of bases, models and references.
+
+Only files that can matter are parsed (see :func:`_mentions`): a byte-level pre-filter first
+finds the files that speak SQLAlchemy, then the files that mention a module or a name that
+those define. Names are resolved by meaning (which file defines them), never by spelling.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+import warnings
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+from .facts import (
+    AssignFact,
+    ClassFact,
+    ColumnFact,
+    FileFacts,
+    ImportBinding,
+    LocalBinding,
+    MetadataUse,
+    TableFact,
+    call_name,
+    read_facts,
+    unparse,
+)
+from .project import ModuleMap, is_test_path, iter_python_files, module_parts
+
+
+@dataclass(frozen=True, order=True)
+class Symbol:
+    """A name defined at the top level of a project file."""
+
+    file: str
+    name: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.name}"
+
+
+@dataclass(frozen=True)
+class External:
+    """A name from outside the project, fully qualified (``sqlalchemy.orm.declarative_base``)."""
+
+    qualname: str
+
+
+@dataclass(frozen=True)
+class ModuleRef:
+    file: str
+
+
+Resolved = Symbol | External | ModuleRef | None
+
+SQLA_BASE_CLASSES = ("DeclarativeBase", "DeclarativeBaseNoMeta")
+
+
+@dataclass
+class BaseInfo:
+    symbol: Symbol
+    line: int
+    kind: str
+    metadata: str | None = None  # source of the MetaData it uses, when given explicitly
+    naming_convention: str | None = None
+    schema: str | None = None
+    type_annotation_map: str | None = None
+    binds: set[str] = field(default_factory=set)  # engines its metadata is created on
+    test_local: bool = False
+
+
+@dataclass
+class ModelInfo:
+    symbol: Symbol
+    fact: ClassFact
+    base: Symbol
+    table: str | None
+    inherits_table: bool  # single-table inheritance: mapped to a parent's table
+    columns: tuple[ColumnFact, ...]  # own and inherited from abstract parents and mixins
+    parents: tuple[Symbol, ...]  # project classes among its bases
+
+
+@dataclass
+class TableInfo:
+    symbol: Symbol | None
+    fact: TableFact
+    base: Symbol
+    file: str
+
+
+@dataclass(frozen=True)
+class Reference:
+    """Something in one model that names a table or a class."""
+
+    kind: str  # foreign-key | relationship | secondary | annotation
+    file: str
+    line: int
+    owner: Symbol  # model (or table) holding the reference
+    source: str  # "table.column" or "Class.attr"
+    target: str  # as written
+
+
+@dataclass
+class Index:
+    root: Path
+    modules: ModuleMap
+    facts: dict[str, FileFacts]
+    bases: dict[Symbol, BaseInfo]
+    models: dict[Symbol, ModelInfo]
+    abstract_classes: dict[Symbol, Symbol]  # abstract class or declarative-class base -> base
+    tables: list[TableInfo]
+    references: list[Reference]
+    unparsable: dict[str, str]  # file -> reason
+    scanned: int = 0
+
+    def base_of_table(self) -> dict[str, list[tuple[Symbol, Symbol]]]:
+        """table name -> [(base, model or table symbol)]"""
+        out: dict[str, list[tuple[Symbol, Symbol]]] = {}
+        for m in self.models.values():
+            if m.table and not m.inherits_table:
+                out.setdefault(m.table, []).append((m.base, m.symbol))
+        for t in self.tables:
+            out.setdefault(t.fact.table, []).append((t.base, t.symbol or Symbol(t.file, t.fact.table)))
+        return out
+
+    def models_of(self, base: Symbol) -> list[ModelInfo]:
+        return [m for m in self.models.values() if m.base == base]
+
+
+# --- pre-filter -------------------------------------------------------------------------------
+
+SQLA_WORDS = re.compile(
+    rb"declarative_base|DeclarativeBase|generate_base|as_declarative|registry|__tablename__|__table__"
+    rb"|\.metadata|target_metadata|mapped_column|\bTable\(|flask_sqlalchemy"
+)
+
+
+def _mentions(words: Iterable[str]) -> Callable[[bytes], bool]:
+    words = sorted({w for w in words if w})
+    if not words:
+        return lambda data: False
+    pattern = re.compile(rb"\b(?:" + b"|".join(re.escape(w.encode()) for w in words) + rb")\b")
+    return lambda data: pattern.search(data) is not None
+
+
+def parse_source(data: bytes, path: str) -> ast.Module:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return ast.parse(data, filename=path)
+
+
+# --- resolution -------------------------------------------------------------------------------
+
+
+class Resolver:
+    def __init__(self, modules: ModuleMap, facts: dict[str, FileFacts]) -> None:
+        self.modules = modules
+        self.facts = facts
+
+    def module_file(self, from_file: str, level: int, module: str | None) -> str | None:
+        if level:
+            return self.modules.resolve_relative(from_file, level, module)
+        return self.modules.resolve(module or "", from_file)
+
+    def binding_target(self, file: str, binding: ImportBinding, depth: int) -> Resolved:
+        if binding.attr is None:
+            # ``import a.b as c``
+            target = self.module_file(file, binding.level, binding.module)
+            return ModuleRef(target) if target else External(binding.module or "")
+        mod_file = self.module_file(file, binding.level, binding.module)
+        if mod_file is None:
+            if binding.level:
+                # ``from . import x`` where the package has no __init__.py
+                parts = self.modules.package_of_relative(file, binding.level, binding.module)
+                sub = self.modules.file_for_parts(parts + [binding.attr])
+                return ModuleRef(sub) if sub else None
+            return External(f"{binding.module}.{binding.attr}")
+        sub = self.modules.submodule(mod_file, binding.attr)
+        if sub and binding.attr not in self._top_names(mod_file):
+            return ModuleRef(sub)
+        return self.name(mod_file, binding.attr, depth + 1)
+
+    def _top_names(self, file: str) -> dict:
+        f = self.facts.get(file)
+        return f.bindings if f else {}
+
+    def name(self, file: str, name: str, depth: int = 0, function: str | None = None) -> Resolved:
+        """What ``name`` means at the top of ``file`` (or inside ``function`` there)."""
+        if depth > 12:
+            return None
+        f = self.facts.get(file)
+        if f is None:
+            # a project file discovery did not parse: the name is at least defined there
+            return Symbol(file, name)
+        binding = None
+        if function is not None:
+            scope = function
+            while scope and binding is None:
+                binding = f.function_bindings.get(scope, {}).get(name)
+                scope = scope.rpartition(".")[0]
+        if binding is None:
+            binding = f.bindings.get(name)
+        if binding is None:
+            return None
+        if isinstance(binding, ImportBinding):
+            return self.binding_target(file, binding, depth)
+        if binding.kind == "assign" and isinstance(binding.value, (ast.Name, ast.Attribute)):
+            # an alias: ``Base = other.Base``
+            target = self.expr(file, binding.value, depth + 1)
+            if isinstance(target, (Symbol, External)):
+                return target
+        return Symbol(file, name)
+
+    def expr(self, file: str, node: ast.expr, depth: int = 0, function: str | None = None) -> Resolved:
+        if isinstance(node, ast.Name):
+            return self.name(file, node.id, depth, function)
+        if isinstance(node, ast.Attribute):
+            owner = self.expr(file, node.value, depth, function)
+            if isinstance(owner, ModuleRef):
+                sub = self.modules.submodule(owner.file, node.attr)
+                if sub and node.attr not in self._top_names(owner.file):
+                    return ModuleRef(sub)
+                return self.name(owner.file, node.attr, depth + 1)
+            if isinstance(owner, External):
+                return External(f"{owner.qualname}.{node.attr}")
+            if isinstance(owner, Symbol):
+                return Symbol(owner.file, f"{owner.name}.{node.attr}")
+        return None
+
+
+def _is_sqla(resolved: Resolved, *names: str) -> bool:
+    if isinstance(resolved, External):
+        q = resolved.qualname
+        return any(q.endswith("." + n) or q == n for n in names) and (
+            q.startswith("sqlalchemy") or q.startswith("flask_sqlalchemy") or "." not in q
+        )
+    return False
+
+
+def _named(node: ast.expr, resolved: Resolved, *names: str) -> bool:
+    """A SQLAlchemy name, or the bare name when its import cannot be seen (star imports)."""
+    return _is_sqla(resolved, *names) or (resolved is None and call_name(node) in names)
+
+
+# --- discovery --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DiscoverOptions:
+    exclude: tuple[str, ...] = ()
+    parse_everything: bool = False  # skip the pre-filter (tests compare both)
+
+
+def discover(root: Path, options: DiscoverOptions = DiscoverOptions(),
+             progress: Callable[[int, int], None] | None = None) -> Index:
+    root = root.resolve()
+    files = list(iter_python_files(root, options.exclude))
+    modules = ModuleMap.build(root, files)
+    facts: dict[str, FileFacts] = {}
+    unparsable: dict[str, str] = {}
+    raw: dict[str, bytes] = {}
+
+    def parse(rel: str, data: bytes) -> None:
+        try:
+            tree = parse_source(data, rel)
+        except (SyntaxError, ValueError) as exc:
+            lineno = getattr(exc, "lineno", None)
+            where = f" (line {lineno})" if lineno else ""
+            unparsable[rel] = f"{type(exc).__name__}: {getattr(exc, 'msg', exc)}{where}"
+            return
+        facts[rel] = read_facts(rel, tree)
+
+    # pass 1: files that speak SQLAlchemy
+    for i, rel in enumerate(files):
+        try:
+            data = (root / rel).read_bytes()
+        except OSError as exc:
+            unparsable[rel] = f"unreadable: {exc.strerror}"
+            continue
+        if options.parse_everything or SQLA_WORDS.search(data):
+            parse(rel, data)
+        else:
+            raw[rel] = data
+        if progress:
+            progress(i + 1, len(files))
+
+    # pass 2: files that mention what pass 1 defines (importers of models and bases), until
+    # nothing new turns up (a re-export module can make more files relevant)
+    seen_words: set[str] = set()
+    while raw:
+        words = set()
+        for rel, f in list(facts.items()):
+            words.update(PurePosixPath(rel).with_suffix("").parts)
+            for c in f.classes:
+                words.add(c.name)
+            for a in f.assigns:
+                words.add(a.name)
+        words -= {"__init__", "src", "app", "tests", "test"}
+        new_words = words - seen_words
+        if not new_words:
+            break
+        seen_words |= new_words
+        mentions = _mentions(new_words)
+        hits = [rel for rel, data in raw.items() if mentions(data)]
+        if not hits:
+            break
+        for rel in hits:
+            parse(rel, raw.pop(rel))
+
+    index = _build(root, modules, facts, unparsable)
+    index.scanned = len(files)
+    return index
+
+
+def _build(root: Path, modules: ModuleMap, facts: dict[str, FileFacts], unparsable: dict[str, str]) -> Index:
+    resolver = Resolver(modules, facts)
+    bases: dict[Symbol, BaseInfo] = {}
+    registries: set[Symbol] = set()
+    metadata_vars: dict[Symbol, str] = {}
+
+    # bases made by calls and registries
+    for rel, f in facts.items():
+        for a in f.assigns:
+            if not isinstance(a.value, ast.Call):
+                continue
+            callee = resolver.expr(rel, a.value.func)
+            sym = Symbol(rel, a.name)
+            if _named(a.value.func, callee, "declarative_base"):
+                bases[sym] = _base_from_call(sym, a, "declarative_base", resolver, metadata_vars)
+            elif isinstance(a.value.func, ast.Attribute) and a.value.func.attr == "generate_base":
+                bases[sym] = _base_from_call(sym, a, "generate_base", resolver, metadata_vars)
+            elif _named(a.value.func, callee, "registry"):
+                registries.add(sym)
+            elif _named(a.value.func, callee, "MetaData"):
+                metadata_vars[sym] = unparse(a.value)
+            elif _is_sqla(callee, "SQLAlchemy") and isinstance(callee, External) and callee.qualname.startswith("flask_sqlalchemy"):
+                bases[sym] = BaseInfo(sym, a.line, "flask_sqlalchemy")
+
+    # bases made by classes
+    for rel, f in facts.items():
+        for c in f.classes:
+            sym = Symbol(rel, c.name)
+            kind = None
+            for b in c.bases:
+                if isinstance(b, ast.Call) and _named(b.func, resolver.expr(rel, b.func), "declarative_base"):
+                    kind = "declarative_base() subclass"
+                elif _named(b, resolver.expr(rel, b), *SQLA_BASE_CLASSES):
+                    kind = call_name(b) or "DeclarativeBase"
+            for d in c.decorators:
+                target = d.func if isinstance(d, ast.Call) else d
+                if _named(target, resolver.expr(rel, target), "as_declarative"):
+                    kind = "as_declarative"
+            if kind:
+                info = BaseInfo(sym, c.line, kind)
+                info.metadata = c.metadata_src
+                info.type_annotation_map = c.type_annotation_map_src
+                if c.metadata_src:
+                    _metadata_options(info, c.metadata_src)
+                bases[sym] = info
+
+    # ``@reg.mapped`` registries are bases too
+    for rel, f in facts.items():
+        for c in f.classes:
+            for d in c.decorators:
+                target = d.func if isinstance(d, ast.Call) else d
+                if isinstance(target, ast.Attribute) and target.attr in ("mapped", "mapped_as_dataclass"):
+                    reg = resolver.expr(rel, target.value)
+                    if isinstance(reg, Symbol) and reg in registries and reg not in bases:
+                        f_reg = facts[reg.file]
+                        line = next((a.line for a in f_reg.assigns if a.name == reg.name), 1)
+                        bases[reg] = BaseInfo(reg, line, "registry")
+
+    for sym, info in bases.items():
+        info.test_local = is_test_path(sym.file)
+
+    # classes: which base each one descends from
+    class_facts = {Symbol(rel, c.name): c for rel, f in facts.items() for c in f.classes}
+    memo: dict[Symbol, Symbol | None] = {}
+
+    def base_of(sym: Symbol, depth: int = 0) -> Symbol | None:
+        if sym in memo:
+            return memo[sym]
+        memo[sym] = None
+        if sym in bases or depth > 30:
+            memo[sym] = sym if sym in bases else None
+            return memo[sym]
+        c = class_facts.get(sym)
+        if c is None:
+            # ``db.Model`` of a Flask-SQLAlchemy object
+            owner, _, attr = sym.name.rpartition(".")
+            if attr == "Model" and Symbol(sym.file, owner) in bases:
+                memo[sym] = Symbol(sym.file, owner)
+            return memo[sym]
+        found = None
+        for d in c.decorators:
+            target = d.func if isinstance(d, ast.Call) else d
+            if isinstance(target, ast.Attribute) and target.attr in ("mapped", "mapped_as_dataclass"):
+                reg = resolver.expr(sym.file, target.value)
+                if isinstance(reg, Symbol) and reg in bases:
+                    found = reg
+        for b in c.bases:
+            if found:
+                break
+            if isinstance(b, ast.Call):
+                continue
+            r = resolver.expr(sym.file, b)
+            if isinstance(r, Symbol):
+                found = base_of(r, depth + 1)
+        memo[sym] = found
+        return found
+
+    models: dict[Symbol, ModelInfo] = {}
+    abstract: dict[Symbol, Symbol] = {}
+    pending: list[tuple[Symbol, ClassFact, Symbol]] = []
+    for sym, c in class_facts.items():
+        if sym in bases:
+            continue
+        b = base_of(sym)
+        if b is None:
+            continue
+        if c.abstract:
+            abstract[sym] = b
+        else:
+            pending.append((sym, c, b))
+    for sym in bases:
+        c = class_facts.get(sym)
+        if c is not None:
+            abstract[sym] = sym
+
+    def parents(sym: Symbol) -> list[Symbol]:
+        c = class_facts.get(sym)
+        out = []
+        for b in c.bases if c else ():
+            r = resolver.expr(sym.file, b) if not isinstance(b, ast.Call) else None
+            if isinstance(r, Symbol) and r in class_facts:
+                out.append(r)
+        return out
+
+    def inherited_columns(sym: Symbol, seen: set[Symbol]) -> dict[str, ColumnFact]:
+        cols: dict[str, ColumnFact] = {}
+        for p in reversed(parents(sym)):
+            if p in seen:
+                continue
+            seen.add(p)
+            cols.update(inherited_columns(p, seen))
+        c = class_facts[sym]
+        cols.update({col.attr: col for col in c.columns})
+        return cols
+
+    pending_syms = {p[0] for p in pending}
+    for sym, c, b in pending:
+        table = c.tablename or c.table_call
+        inherits = False
+        if table is None:
+            for p in parents(sym):
+                if p in pending_syms:
+                    inherits = True
+                    break
+        models[sym] = ModelInfo(
+            symbol=sym,
+            fact=c,
+            base=b,
+            table=table,
+            inherits_table=inherits,
+            columns=tuple(inherited_columns(sym, set()).values()),
+            parents=tuple(parents(sym)),
+        )
+    # single-table inheritance: the table of the nearest mapped parent
+    for m in models.values():
+        if m.inherits_table:
+            p = next(p for p in m.parents if p in models)
+            seen = set()
+            while models[p].table is None and p not in seen:
+                seen.add(p)
+                nxt = [q for q in models[p].parents if q in models]
+                if not nxt:
+                    break
+                p = nxt[0]
+            m.table = models[p].table
+
+    # Core tables and metadata-of-base resolution
+    def base_of_metadata(file: str, node: ast.expr, function: str | None = None) -> Symbol | None:
+        if isinstance(node, ast.Attribute) and node.attr == "metadata":
+            owner = resolver.expr(file, node.value, function=function)
+            if isinstance(owner, Symbol):
+                return base_of(owner) if owner not in bases else owner
+            return None
+        r = resolver.expr(file, node, function=function)
+        if isinstance(r, Symbol):
+            for sym, info in bases.items():
+                if info.metadata and (info.metadata == r.name and sym.file == r.file or info.metadata == str(r)):
+                    return sym
+            # ``metadata = Base.metadata`` in some module
+            f = facts.get(r.file)
+            if f:
+                for a in f.assigns:
+                    if a.name == r.name and isinstance(a.value, ast.Attribute):
+                        return base_of_metadata(r.file, a.value)
+        return None
+
+    tables: list[TableInfo] = []
+    for rel, f in facts.items():
+        for t in f.tables:
+            b = base_of_metadata(rel, t.metadata)
+            if b is not None:
+                tables.append(TableInfo(Symbol(rel, t.var) if t.var else None, t, b, rel))
+
+    # engines the metadata of each base is created on
+    for rel, f in facts.items():
+        for use in f.metadata_uses:
+            if use.attr in ("create_all", "drop_all") and use.bind:
+                b = _owner_base(resolver, rel, use, bases, base_of)
+                if b is not None:
+                    bind_node = _parse_expr(use.bind)
+                    r = resolver.expr(rel, bind_node, function=use.function) if bind_node is not None else None
+                    bases[b].binds.add(_bind_key(resolver, r, use.bind))
+
+    references = _references(models, tables, class_facts)
+    return Index(root, modules, facts, bases, models, abstract, tables, references, unparsable)
+
+
+def _parse_expr(src: str) -> ast.expr | None:
+    try:
+        return ast.parse(src, mode="eval").body
+    except SyntaxError:
+        return None
+
+
+def _bind_key(resolver: Resolver, resolved: Resolved, text: str) -> str:
+    """A stable key for an engine: ``create_engine@file:name`` when it is a module-level engine."""
+    if isinstance(resolved, Symbol):
+        f = resolver.facts.get(resolved.file)
+        if f:
+            for a in f.assigns:
+                if a.name == resolved.name and isinstance(a.value, ast.Call) and call_name(a.value) in (
+                    "create_engine", "create_async_engine",
+                ):
+                    return f"engine:{resolved}"
+    return f"expr:{text}"
+
+
+def _owner_base(resolver: Resolver, file: str, use: MetadataUse, bases: dict, base_of) -> Symbol | None:
+    owner = resolver.expr(file, use.owner, function=use.function)
+    if isinstance(owner, Symbol):
+        return owner if owner in bases else base_of(owner)
+    return None
+
+
+def owner_base(index: Index, file: str, use: MetadataUse) -> Symbol | None:
+    """The base whose metadata a ``X.metadata...`` use names."""
+    resolver = Resolver(index.modules, index.facts)
+    owner = resolver.expr(file, use.owner, function=use.function)
+    if isinstance(owner, Symbol):
+        if owner in index.bases:
+            return owner
+        return index.abstract_classes.get(owner) or (index.models[owner].base if owner in index.models else None)
+    return None
+
+
+def _base_from_call(sym: Symbol, a: AssignFact, kind: str, resolver: Resolver, metadata_vars: dict) -> BaseInfo:
+    info = BaseInfo(sym, a.line, kind)
+    call = a.value
+    assert isinstance(call, ast.Call)
+    for kw in call.keywords:
+        if kw.arg == "metadata":
+            info.metadata = unparse(kw.value)
+            r = resolver.expr(sym.file, kw.value)
+            src = metadata_vars.get(r) if isinstance(r, Symbol) else None
+            if isinstance(r, Symbol):
+                info.metadata = str(r)
+            _metadata_options(info, src or unparse(kw.value))
+        elif kw.arg == "type_annotation_map":
+            info.type_annotation_map = unparse(kw.value)
+        elif kw.arg == "bind":
+            info.binds.add(f"expr:{unparse(kw.value)}")
+    return info
+
+
+def _metadata_options(info: BaseInfo, src: str) -> None:
+    node = _parse_expr(src)
+    if isinstance(node, ast.Call):
+        for kw in node.keywords:
+            if kw.arg == "naming_convention":
+                info.naming_convention = unparse(kw.value)
+            elif kw.arg == "schema":
+                info.schema = unparse(kw.value)
+
+
+def _references(models: dict[Symbol, ModelInfo], tables: list[TableInfo], class_facts) -> list[Reference]:
+    refs: list[Reference] = []
+    for m in models.values():
+        c = m.fact
+        for fk in c.foreign_keys:
+            col = next((col.name for col in m.columns if col.attr == fk.attr), fk.attr or "?")
+            refs.append(Reference("foreign-key", m.symbol.file, fk.line, m.symbol, f"{m.table}.{col}", fk.target))
+        for r in c.relationships:
+            if r.target:
+                refs.append(Reference("relationship", m.symbol.file, r.line, m.symbol, f"{c.name}.{r.attr}", r.target))
+            if r.secondary:
+                refs.append(Reference("secondary", m.symbol.file, r.line, m.symbol, f"{c.name}.{r.attr}", r.secondary))
+        for attr, target in c.annotation_targets:
+            refs.append(Reference("annotation", m.symbol.file, c.line, m.symbol, f"{c.name}.{attr}", target))
+    for t in tables:
+        owner = t.symbol or Symbol(t.file, t.fact.table)
+        for col in t.fact.columns:
+            if col.foreign_key:
+                refs.append(Reference("foreign-key", t.file, col.line, owner, f"{t.fact.table}.{col.name}", col.foreign_key))
+    return refs
+
+
+def read_text_lines(root: Path, rel: str) -> list[str]:
+    return (root / rel).read_text(encoding="utf-8", errors="replace").splitlines()
+
+
+__all__ = [
+    "BaseInfo",
+    "DiscoverOptions",
+    "Index",
+    "ModelInfo",
+    "ModuleRef",
+    "External",
+    "Reference",
+    "Resolver",
+    "Symbol",
+    "TableInfo",
+    "discover",
+    "module_parts",
+    "owner_base",
+]

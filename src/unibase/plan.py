@@ -1,0 +1,327 @@
+"""The plan: frozen, versioned, JSON-serialisable data that ``apply`` consumes.
+
+A plan never holds AST nodes or paths outside the project: every file is a POSIX path relative
+to ``root``. A user may edit the JSON (pick another target, resolve a conflict, change a
+base's role) and hand it back with ``unibase apply --plan``; ``apply`` never re-decides.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+PLAN_VERSION = 1
+
+ROLES = ("canonical", "merge", "separate", "test-local", "excluded")
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    name: str
+    table: str | None
+    file: str
+    line: int
+
+
+@dataclass(frozen=True)
+class BaseEntry:
+    module: str
+    file: str
+    line: int
+    name: str
+    kind: str
+    role: str
+    models: tuple[ModelEntry, ...] = ()
+    importers: int = 0
+    metadata: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Target:
+    module: str
+    file: str
+    name: str
+
+
+@dataclass(frozen=True)
+class Conflict:
+    kind: str
+    subject: str
+    detail: str
+    resolution: str | None  # None: needs a decision, and plan/apply exit 1
+    locations: tuple[str, ...] = ()
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CrossReference:
+    kind: str  # foreign-key | relationship | secondary | annotation
+    source: str
+    target: str
+    file: str
+    line: int
+    from_base: str
+    to_base: str
+
+
+@dataclass(frozen=True)
+class Warning:
+    code: str
+    message: str
+    file: str | None = None
+    line: int | None = None
+
+
+# --- operations ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Operation:
+    op: ClassVar[str] = ""
+    step: ClassVar[str] = ""
+
+    def files(self) -> tuple[str, ...]:
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class Rename:
+    """``name`` defined in ``file`` is known as ``new_name`` in ``new_file`` after the merge."""
+
+    file: str
+    name: str
+    new_file: str
+    new_name: str
+
+
+@dataclass(frozen=True)
+class MoveModels(Operation):
+    """Move classes (and the helpers they need) from ``source`` to ``target``; leave a shim."""
+
+    op: ClassVar[str] = "move-models"
+    step: ClassVar[str] = "UB001"
+    source: str
+    target: str
+    base_name: str  # the secondary base's name in ``source``
+    target_base: str  # the canonical base's name in ``target``
+    classes: tuple[str, ...]  # in source order
+    helpers: tuple[str, ...]  # top-level names moved along (functions, enums, constants...)
+    imports: tuple[str, ...]  # import statements the moved code needs in ``target`` (source text)
+    renames: tuple[tuple[str, str], ...] = ()  # (old, new) class names that clash in target
+    drop: tuple[tuple[str, str], ...] = ()  # (class, kept class in target): duplicate tables
+    string_renames: tuple[tuple[str, str], ...] = ()  # class names inside relationship strings
+
+    def files(self) -> tuple[str, ...]:
+        return (self.source, self.target)
+
+
+@dataclass(frozen=True)
+class RebaseBase(Operation):
+    """Replace the secondary base definition in ``file`` by an import of the canonical one."""
+
+    op: ClassVar[str] = "rebase-base"
+    step: ClassVar[str] = "UB001"
+    file: str
+    name: str
+    target: str
+    target_name: str
+    import_from: str  # ``from <import_from> import <target_name> as <name>``
+    import_level: int
+    string_renames: tuple[tuple[str, str], ...] = ()
+
+    def files(self) -> tuple[str, ...]:
+        return (self.file,)
+
+
+@dataclass(frozen=True)
+class ModuleSpelling:
+    """An import spelling in one file and what it becomes."""
+
+    level: int
+    module: str  # as written (``""`` for ``from . import x``)
+    file: str  # the file it resolves to
+    new_level: int
+    new_module: str  # ``""`` with new_level 0 means: the importing file itself
+
+
+@dataclass(frozen=True)
+class RewriteImports(Operation):
+    """Point the imports of moved names at their new module; unify aliases of the one Base."""
+
+    op: ClassVar[str] = "rewrite-imports"
+    step: ClassVar[str] = "UB002"
+    file: str
+    spellings: tuple[ModuleSpelling, ...]
+    renames: tuple[Rename, ...]  # every moved name from the files these spellings resolve to
+    base_names: tuple[str, ...]  # names of the canonical Base once merged (all bases' names)
+    canonical_name: str
+
+    def files(self) -> tuple[str, ...]:
+        return (self.file,)
+
+
+@dataclass(frozen=True)
+class RewriteStrings(Operation):
+    """Rewrite class names inside relationship strings (module paths, renamed classes)."""
+
+    op: ClassVar[str] = "rewrite-strings"
+    step: ClassVar[str] = "UB003"
+    file: str
+    replacements: tuple[tuple[str, str], ...]  # (old, new) dotted names
+
+    def files(self) -> tuple[str, ...]:
+        return (self.file,)
+
+
+@dataclass(frozen=True)
+class CollapseMetadataCalls(Operation):
+    """Drop repeated ``X.metadata.create_all/drop_all`` calls once every X is the one Base."""
+
+    op: ClassVar[str] = "collapse-metadata"
+    step: ClassVar[str] = "UB004"
+    file: str
+    names: tuple[str, ...]  # local names that denote the canonical Base after the merge
+    calls: int  # how many calls or list entries collapse
+
+    def files(self) -> tuple[str, ...]:
+        return (self.file,)
+
+
+OPERATION_TYPES: dict[str, type[Operation]] = {
+    t.op: t for t in (MoveModels, RebaseBase, RewriteImports, RewriteStrings, CollapseMetadataCalls)
+}
+
+
+# --- the plan -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Plan:
+    root: str
+    strategy: str
+    canonical: Target | None
+    bases: tuple[BaseEntry, ...]
+    operations: tuple[Operation, ...]
+    conflicts: tuple[Conflict, ...]
+    warnings: tuple[Warning, ...]
+    cross_references: tuple[CrossReference, ...] = ()
+    fingerprints: dict[str, str] = field(default_factory=dict)  # file -> sha256 when planned
+    version: int = PLAN_VERSION
+
+    @property
+    def unresolved(self) -> tuple[Conflict, ...]:
+        return tuple(c for c in self.conflicts if c.resolution is None)
+
+    def merged_bases(self) -> tuple[BaseEntry, ...]:
+        return tuple(b for b in self.bases if b.role in ("canonical", "merge"))
+
+    def operations_for(self, step: str) -> tuple[Operation, ...]:
+        return tuple(o for o in self.operations if o.step == step)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "version": self.version,
+            "root": self.root,
+            "strategy": self.strategy,
+            "canonical": _plain(self.canonical),
+            "bases": [_plain(b) for b in self.bases],
+            "operations": [{"op": o.op, "step": o.step, **_plain(o)} for o in self.operations],
+            "conflicts": [_plain(c) for c in self.conflicts],
+            "warnings": [_plain(w) for w in self.warnings],
+            "cross_references": [_plain(r) for r in self.cross_references],
+            "fingerprints": dict(self.fingerprints),
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=False) + "\n"
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Plan:
+        if not isinstance(data, dict):
+            raise PlanFormatError("the plan is not a JSON object")
+        version = data.get("version")
+        if version != PLAN_VERSION:
+            raise PlanFormatError(f"the plan has version {version!r}; this unibase reads version {PLAN_VERSION}")
+        try:
+            canonical = Target(**data["canonical"]) if data.get("canonical") else None
+            bases = tuple(
+                BaseEntry(**{**b, "models": tuple(ModelEntry(**m) for m in b.get("models", ()))})
+                for b in data["bases"]
+            )
+            ops = tuple(_operation(o) for o in data["operations"])
+            conflicts = tuple(
+                Conflict(**{**c, "locations": tuple(c.get("locations", ()))}) for c in data["conflicts"]
+            )
+            warnings = tuple(Warning(**w) for w in data["warnings"])
+            refs = tuple(CrossReference(**r) for r in data.get("cross_references", ()))
+            for b in bases:
+                if b.role not in ROLES:
+                    raise PlanFormatError(f"base {b.name} in {b.file} has unknown role {b.role!r}")
+            return cls(
+                root=data["root"],
+                strategy=data.get("strategy", "move"),
+                canonical=canonical,
+                bases=bases,
+                operations=ops,
+                conflicts=conflicts,
+                warnings=warnings,
+                cross_references=refs,
+                fingerprints=dict(data.get("fingerprints", {})),
+            )
+        except (KeyError, TypeError) as exc:
+            raise PlanFormatError(f"the plan is malformed ({type(exc).__name__}: {exc})") from exc
+
+    @classmethod
+    def from_json(cls, text: str) -> Plan:
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise PlanFormatError(f"the plan is not valid JSON (line {exc.lineno}: {exc.msg})") from exc
+        return cls.from_dict(data)
+
+
+class PlanFormatError(ValueError):
+    pass
+
+
+def _operation(data: dict[str, Any]) -> Operation:
+    kind = data.get("op")
+    t = OPERATION_TYPES.get(kind)  # type: ignore[arg-type]
+    if t is None:
+        raise PlanFormatError(f"unknown operation {kind!r}")
+    values = {}
+    for f in dataclasses.fields(t):
+        if f.name not in data:
+            continue
+        values[f.name] = _revive(t, f.name, data[f.name])
+    return t(**values)
+
+
+def _revive(t: type, name: str, value: Any) -> Any:
+    if name == "spellings":
+        return tuple(ModuleSpelling(**v) for v in value)
+    if name == "renames" and t is RewriteImports:
+        return tuple(Rename(**v) for v in value)
+    if isinstance(value, list):
+        return tuple(tuple(v) if isinstance(v, list) else v for v in value)
+    return value
+
+
+def _plain(obj: Any) -> Any:
+    if obj is None:
+        return None
+    if dataclasses.is_dataclass(obj):
+        return {f.name: _plain(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, (list, tuple)):
+        return [_plain(v) for v in obj]
+    if isinstance(obj, dict):
+        return {k: _plain(v) for k, v in obj.items()}
+    return obj
+
+
+def fingerprint(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()

@@ -1,0 +1,664 @@
+"""Turn a discovery index into a plan: choose the target, order the operations, name the risks."""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from .discovery import BaseInfo, Index, ModelInfo, ModuleRef, Resolver, Symbol
+from .facts import ImportBinding, LocalBinding, unparse
+from .plan import (
+    BaseEntry,
+    CollapseMetadataCalls,
+    Conflict,
+    CrossReference,
+    ModelEntry,
+    ModuleSpelling,
+    MoveModels,
+    Operation,
+    Plan,
+    RebaseBase,
+    Rename,
+    RewriteImports,
+    RewriteStrings,
+    Target,
+    Warning,
+    fingerprint,
+)
+from .project import module_parts
+from .settings import Settings
+
+
+class PlanError(ValueError):
+    """Bad input for planning (exit 2)."""
+
+
+@dataclass(frozen=True)
+class _Move:
+    old: Symbol
+    new: Symbol
+
+
+def make_plan(index: Index, settings: Settings) -> Plan:
+    return _Planner(index, settings).plan()
+
+
+class _Planner:
+    def __init__(self, index: Index, settings: Settings) -> None:
+        self.ix = index
+        self.settings = settings
+        self.resolver = Resolver(index.modules, index.facts)
+        self.conflicts: list[Conflict] = []
+        self.warnings: list[Warning] = []
+        self.ops: list[Operation] = []
+        self.importers = self._importers()
+
+    # -- helpers -------------------------------------------------------------------------------
+
+    def _importers(self) -> dict[str, set[str]]:
+        """file -> files that import it (any form, any scope)."""
+        out: dict[str, set[str]] = defaultdict(set)
+        for rel, f in self.ix.facts.items():
+            for imp in f.imports:
+                if imp.is_from:
+                    mod = self.resolver.module_file(rel, imp.level, imp.module)
+                    if mod:
+                        out[mod].add(rel)
+                    for n in imp.names:
+                        if mod:
+                            sub = self.ix.modules.submodule(mod, n.name)
+                            if sub:
+                                out[sub].add(rel)
+                        elif imp.level:
+                            parts = self.ix.modules.package_of_relative(rel, imp.level, imp.module)
+                            sub = self.ix.modules.file_for_parts(parts + [n.name])
+                            if sub:
+                                out[sub].add(rel)
+                else:
+                    for n in imp.names:
+                        mod = self.resolver.module_file(rel, 0, n.name)
+                        if mod:
+                            out[mod].add(rel)
+        for k in out:
+            out[k].discard(k)
+        return out
+
+    def _role(self, info: BaseInfo, separate: set[Symbol]) -> str:
+        if info.test_local:
+            return "test-local"
+        if info.symbol in separate:
+            return "separate"
+        if info.kind == "flask_sqlalchemy":
+            return "excluded"
+        return "merge"
+
+    # -- the plan ------------------------------------------------------------------------------
+
+    def plan(self) -> Plan:
+        ix = self.ix
+        for rel, reason in sorted(ix.unparsable.items()):
+            self.warnings.append(Warning("W001", f"not analysed, does not parse: {reason}", rel))
+        in_scope = [b for b in ix.bases.values() if not b.test_local and b.kind != "flask_sqlalchemy"]
+        for b in ix.bases.values():
+            if b.kind == "flask_sqlalchemy":
+                self.warnings.append(Warning(
+                    "W002", f"Flask-SQLAlchemy object {b.symbol.name} is a base unibase does not merge", b.symbol.file, b.line))
+        separate = self._separate_databases(in_scope)
+        candidates = [b for b in in_scope if b.symbol not in separate]
+        canonical = self._choose_canonical(candidates) if candidates else None
+
+        roles = {}
+        for b in ix.bases.values():
+            roles[b.symbol] = "canonical" if canonical and b.symbol == canonical.symbol else self._role(b, separate)
+        for sym in self.settings.exclude_bases:
+            for b in ix.bases.values():
+                if f"{b.symbol.file}:{b.symbol.name}" == sym or b.symbol.file == sym:
+                    roles[b.symbol] = "excluded"
+        merging = [b for b in ix.bases.values() if roles[b.symbol] == "merge"]
+
+        cross = self._cross_references(roles)
+        if canonical is not None and merging:
+            self._metadata_hazards(canonical, merging)
+            moves = self._plan_merge(canonical, merging)
+            self._plan_imports(canonical, merging, moves)
+            self._plan_strings(canonical, merging, moves)
+            self._plan_collapse(canonical, merging)
+
+        bases = tuple(
+            BaseEntry(
+                module=ix.modules.module_name(b.symbol.file),
+                file=b.symbol.file,
+                line=b.line,
+                name=b.symbol.name,
+                kind=b.kind,
+                role=roles[b.symbol],
+                models=tuple(
+                    ModelEntry(m.symbol.name, m.table, m.symbol.file, m.fact.line)
+                    for m in sorted(ix.models_of(b.symbol), key=lambda m: (m.symbol.file, m.fact.line))
+                ),
+                importers=len(self.importers.get(b.symbol.file, ())),
+                metadata={k: v for k, v in (("naming_convention", b.naming_convention), ("schema", b.schema),
+                                            ("type_annotation_map", b.type_annotation_map)) if v},
+            )
+            for b in sorted(ix.bases.values(), key=lambda b: (b.symbol.file, b.line))
+        )
+        touched = sorted({f for op in self.ops for f in op.files()})
+        return Plan(
+            root=str(ix.root),
+            strategy=self.settings.strategy,
+            canonical=Target(ix.modules.module_name(canonical.symbol.file), canonical.symbol.file, canonical.symbol.name)
+            if canonical else None,
+            bases=bases,
+            operations=tuple(self.ops),
+            conflicts=tuple(self.conflicts),
+            warnings=tuple(self.warnings),
+            cross_references=tuple(cross),
+            fingerprints={f: fingerprint(ix.root / f) for f in touched if (ix.root / f).exists()},
+        )
+
+    # -- choosing ------------------------------------------------------------------------------
+
+    def _choose_canonical(self, candidates: list[BaseInfo]) -> BaseInfo:
+        target = self.settings.target
+        if target:
+            file, _, name = target.partition(":")
+            file = file.strip("/")
+            chosen = [b for b in candidates if b.symbol.file == file and (not name or b.symbol.name == name)]
+            if not chosen:
+                known = ", ".join(f"{b.symbol.file}:{b.symbol.name}" for b in candidates) or "none"
+                raise PlanError(f"--target {target} names no declarative base in scope (bases: {known})")
+            return chosen[0]
+
+        def score(b: BaseInfo) -> tuple[int, int, str, int]:
+            models = len(self.ix.models_of(b.symbol))
+            importers = len(self.importers.get(b.symbol.file, ()))
+            return (-models, -importers, b.symbol.file, b.line)
+
+        return sorted(candidates, key=score)[0]
+
+    def _separate_databases(self, bases: list[BaseInfo]) -> set[Symbol]:
+        """Bases whose metadata is only ever created on engines no other base uses."""
+        engines = {b.symbol: {k for k in b.binds if k.startswith("engine:")} for b in bases}
+        separate = set()
+        for b in bases:
+            mine = engines[b.symbol]
+            if not mine or any(not k.startswith("engine:") for k in b.binds):
+                continue
+            others = set().union(*(engines[o.symbol] for o in bases if o.symbol != b.symbol)) if len(bases) > 1 else set()
+            other_binds = [o for o in bases if o.symbol != b.symbol and o.binds]
+            if other_binds and not (mine & others):
+                separate.add(b.symbol)
+        if separate and len(separate) == len([b for b in bases if b.binds]):
+            # every bound base on its own engine: keep the one with the most models in scope
+            keep = max(separate, key=lambda s: len(self.ix.models_of(s)))
+            separate.discard(keep)
+        for s in sorted(separate):
+            info = self.ix.bases[s]
+            engines_txt = ", ".join(sorted(k.split(":", 1)[1] for k in info.binds))
+            self.conflicts.append(Conflict(
+                "separate-database", s.name,
+                f"{s.file}:{info.line}: {s.name}.metadata is only created on {engines_txt}, an engine no other base uses",
+                "left separate: not merged (set its role to \"merge\" in the plan to merge it)",
+                (f"{s.file}:{info.line}",),
+            ))
+        return separate
+
+    def _cross_references(self, roles: dict[Symbol, str]) -> list[CrossReference]:
+        ix = self.ix
+        table_base = {t: [b for b, _ in owners] for t, owners in ix.base_of_table().items()}
+        class_base: dict[str, list[Symbol]] = defaultdict(list)
+        for m in ix.models.values():
+            class_base[m.symbol.name].append(m.base)
+        out = []
+        for ref in ix.references:
+            owner_base = ix.models[ref.owner].base if ref.owner in ix.models else next(
+                (t.base for t in ix.tables if (t.symbol or Symbol(t.file, t.fact.table)) == ref.owner), None)
+            if owner_base is None:
+                continue
+            if ref.kind == "foreign-key":
+                targets = table_base.get(ref.target.rsplit(".", 1)[0], []) if "." in ref.target else []
+            elif ref.kind == "secondary":
+                targets = table_base.get(ref.target, [])
+            else:
+                targets = class_base.get(ref.target.rsplit(".", 1)[-1], [])
+            if targets and owner_base not in targets:
+                to = targets[0]
+                out.append(CrossReference(ref.kind, ref.source, ref.target, ref.file, ref.line,
+                                          f"{owner_base.file}:{owner_base.name}", f"{to.file}:{to.name}"))
+        return out
+
+    def _metadata_hazards(self, canonical: BaseInfo, merging: list[BaseInfo]) -> None:
+        for b in merging:
+            for attr, label in (("naming_convention", "naming_convention"), ("schema", "schema"),
+                                ("type_annotation_map", "type_annotation_map")):
+                mine, theirs = getattr(b, attr), getattr(canonical, attr)
+                if mine != theirs:
+                    tables = sorted({m.table for m in self.ix.models_of(b.symbol) if m.table})
+                    self.conflicts.append(Conflict(
+                        "metadata-options", b.symbol.name,
+                        f"{b.symbol.file}:{b.line}: {label} {mine or 'default'} differs from the canonical "
+                        f"base's {theirs or 'default'}; tables {', '.join(tables) or '(none)'} take the canonical "
+                        f"{label}, so constraint names (or schema/types) of those tables change",
+                        f"declared change: {', '.join(tables) or 'no tables'} adopt the canonical metadata's {label}",
+                        (f"{b.symbol.file}:{b.line}",),
+                        {"option": label, "tables": tables, "from": mine, "to": theirs},
+                    ))
+
+    # -- moving --------------------------------------------------------------------------------
+
+    def _plan_merge(self, canonical: BaseInfo, merging: list[BaseInfo]) -> list[_Move]:
+        ix = self.ix
+        target = canonical.symbol.file
+        moves: list[_Move] = [_Move(b.symbol, canonical.symbol) for b in merging]
+        target_models = {m.symbol.name: m for m in ix.models_of(canonical.symbol)}
+        table_owner = {m.table: m for m in ix.models_of(canonical.symbol) if m.table and not m.inherits_table}
+        names_in_target = set(ix.facts[target].bindings) if target in ix.facts else set()
+
+        for b in merging:
+            models = sorted(ix.models_of(b.symbol), key=lambda m: (m.symbol.file, m.fact.line))
+            by_file: dict[str, list[ModelInfo]] = defaultdict(list)
+            for m in models:
+                by_file[m.symbol.file].append(m)
+            if b.symbol.file not in by_file:
+                by_file[b.symbol.file] = []
+            abstract_here = [s for s, base in ix.abstract_classes.items() if base == b.symbol and s != b.symbol]
+            for s in abstract_here:
+                by_file.setdefault(s.file, [])
+            # duplicate tables first: they decide what is dropped
+            drops: dict[Symbol, Symbol] = {}
+            for m in models:
+                if m.table and not m.inherits_table and m.table in table_owner:
+                    kept = table_owner[m.table]
+                    if _same_table(m, kept):
+                        drops[m.symbol] = kept.symbol
+                        self.conflicts.append(Conflict(
+                            "identical-duplicate-table", m.table,
+                            f"{m.symbol.file}:{m.fact.line} {m.symbol.name} and {kept.symbol.file}:{kept.fact.line} "
+                            f"{kept.symbol.name} define table {m.table} identically",
+                            f"keep {kept.symbol.file}:{kept.symbol.name}; {m.symbol.file}:{m.symbol.name} becomes an alias of it",
+                            (f"{m.symbol.file}:{m.fact.line}", f"{kept.symbol.file}:{kept.fact.line}"),
+                        ))
+                        moves.append(_Move(m.symbol, kept.symbol))
+                    else:
+                        self.conflicts.append(_duplicate_conflict(m, kept))
+            if self.settings.strategy == "rebase":
+                self._plan_rebase(b, canonical, by_file, moves, drops)
+                continue
+            for file, file_models in sorted(by_file.items()):
+                if file == target:
+                    continue
+                self._plan_move_file(b, canonical, file, file_models, drops, target_models, names_in_target, moves)
+        return moves
+
+    def _plan_rebase(self, b: BaseInfo, canonical: BaseInfo, by_file, moves: list[_Move], drops) -> None:
+        if drops:
+            self.warnings.append(Warning(
+                "W010", "identical duplicate tables cannot be merged by --strategy rebase; use --strategy move",
+                b.symbol.file, b.line))
+        level, module = self._spelling_between(b.symbol.file, canonical.symbol.file)
+        self.ops.append(RebaseBase(
+            file=b.symbol.file, name=b.symbol.name, target=canonical.symbol.file,
+            target_name=canonical.symbol.name, import_from=module, import_level=level,
+        ))
+
+    def _plan_move_file(self, b: BaseInfo, canonical: BaseInfo, source: str, models: list[ModelInfo],
+                        drops: dict[Symbol, Symbol], target_models: dict[str, ModelInfo],
+                        names_in_target: set[str], moves: list[_Move]) -> None:
+        ix = self.ix
+        target = canonical.symbol.file
+        facts = ix.facts[source]
+        moving = [m for m in models if m.symbol not in drops]
+        class_names = {m.symbol.name for m in moving}
+        # abstract classes on this base defined in this file move too (BaseModel(ChatBase) ...)
+        for s, base in ix.abstract_classes.items():
+            if base == b.symbol and s.file == source and s != b.symbol:
+                class_names.add(s.name)
+        if b.symbol.file == source and b.symbol.name in {c.name for c in facts.classes}:
+            # the base itself is a class here (``class Base(DeclarativeBase)``): it becomes the shim import
+            class_names.discard(b.symbol.name)
+        top_order = [name for name, *_ in facts.top_level]
+        base_local_names = {b.symbol.name}
+        helpers: list[str] = []
+        imports: list[str] = []
+        renames: list[tuple[str, str]] = []
+        need = set()
+        for c in facts.classes:
+            if c.name in class_names:
+                need |= c.body_names
+        seen: set[str] = set()
+        stack = sorted(need)
+        while stack:
+            name = stack.pop()
+            if name in seen or name in class_names or name in base_local_names:
+                continue
+            seen.add(name)
+            binding = facts.bindings.get(name)
+            if binding is None:
+                continue
+            if isinstance(binding, ImportBinding):
+                resolved = self.resolver.binding_target(source, binding, 0)
+                if isinstance(resolved, Symbol) and resolved.file == target:
+                    if resolved.name != name:
+                        self.warnings.append(Warning(
+                            "W011", f"{name} is imported from the target under another name ({resolved.name}); check the moved code",
+                            source, binding.line))
+                    continue
+                if isinstance(resolved, Symbol) and resolved in ix.bases:
+                    base_local_names.add(name)
+                    continue
+                text = self._import_text(source, target, name, binding)
+                if text and text not in imports:
+                    imports.append(text)
+            elif isinstance(binding, LocalBinding):
+                if name not in helpers:
+                    helpers.append(name)
+                    for c in facts.classes:
+                        if c.name == name:
+                            stack.extend(c.body_names)
+                    for a in facts.assigns:
+                        if a.name == name:
+                            stack.extend(n.id for n in ast.walk(a.value) if isinstance(n, ast.Name))
+                    stack.extend(self._function_names(source, name))
+        helpers = [h for h in top_order if h in helpers and h not in class_names]
+        # names that clash with what the target already defines
+        for name in list(class_names) + helpers:
+            if name in names_in_target:
+                kept = target_models.get(name)
+                resolved = self.resolver.name(target, name)
+                if isinstance(resolved, Symbol) and resolved.file == source:
+                    continue  # the target imports it from the source today: it becomes local
+                if name in helpers and _same_definition(ix, source, target, name):
+                    helpers.remove(name)
+                    continue
+                prefix = _camel(PurePosixPath(source).stem)
+                new = f"{prefix}{name}" if name[0].isupper() else f"{PurePosixPath(source).stem}_{name}"
+                while new in names_in_target:
+                    new = "_" + new
+                renames.append((name, new))
+                if kept is not None or name in class_names:
+                    self.conflicts.append(Conflict(
+                        "class-name-collision", name,
+                        f"{source} and {target} both define a class {name}"
+                        + (f" (tables {self._table_of(source, name)} and {kept.table})" if kept else ""),
+                        f"rename {source}:{name} to {new} in {target}; the shim keeps the name {name}",
+                        (f"{source}", f"{target}"),
+                    ))
+                else:
+                    self.warnings.append(Warning(
+                        "W012", f"helper {name} also exists in {target}; it moves as {new}", source))
+        rename_map = dict(renames)
+        for name in sorted(class_names | set(helpers)):
+            moves.append(_Move(Symbol(source, name), Symbol(target, rename_map.get(name, name))))
+        for m in models:
+            if m.symbol in drops:
+                pass
+        self._check_cycles(source, target, imports)
+        self.ops.append(MoveModels(
+            source=source, target=target, base_name=b.symbol.name if b.symbol.file == source else
+            self._local_base_name(source, b) or b.symbol.name,
+            target_base=canonical.symbol.name,
+            classes=tuple(c.name for c in facts.classes if c.name in class_names),
+            helpers=tuple(helpers), imports=tuple(imports), renames=tuple(renames),
+            drop=tuple((m.symbol.name, drops[m.symbol].name) for m in models if m.symbol in drops),
+            string_renames=tuple((old, new) for old, new in renames if old in class_names),
+        ))
+
+    def _table_of(self, file: str, name: str) -> str | None:
+        m = self.ix.models.get(Symbol(file, name))
+        return m.table if m else None
+
+    def _local_base_name(self, file: str, b: BaseInfo) -> str | None:
+        f = self.ix.facts.get(file)
+        if not f:
+            return None
+        for name in f.bindings:
+            if self.resolver.name(file, name) == b.symbol:
+                return name
+        return None
+
+    def _function_names(self, file: str, name: str) -> list[str]:
+        tree = _parse_file(self.ix.root, file)
+        for node in tree.body if tree else ():
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and node.name == name:
+                return [n.id for n in ast.walk(node) if isinstance(n, ast.Name)]
+        return []
+
+    def _import_text(self, source: str, target: str, name: str, binding: ImportBinding) -> str | None:
+        """The import statement ``target`` needs to bind ``name`` as ``source`` did."""
+        alias = "" if (binding.attr or (binding.module or "").split(".")[0]) == name else f" as {name}"
+        if binding.level == 0:
+            if binding.attr is None:
+                return f"import {binding.module}{alias}" if alias or binding.module == name else f"import {binding.module}"
+            return f"from {binding.module} import {binding.attr}{alias}"
+        mod_file = self.resolver.module_file(source, binding.level, binding.module)
+        if mod_file is None:
+            return None
+        level, module = self._spelling_between(target, mod_file)
+        dots = "." * level
+        if binding.attr is None:
+            return None
+        return f"from {dots}{module} import {binding.attr}{alias}"
+
+    def _spelling_between(self, from_file: str, to_file: str) -> tuple[int, str]:
+        """A relative import from ``from_file`` to ``to_file`` when both share a package, else absolute."""
+        a = list(PurePosixPath(from_file).parent.parts)
+        b_parts = list(module_parts(to_file))
+        common = 0
+        for x, y in zip(a, b_parts):
+            if x != y:
+                break
+            common += 1
+        pkg_ok = common > 0 and all(
+            self.ix.modules.has_init("/".join(a[:i])) for i in range(common, len(a) + 1)
+        ) and self.ix.modules.has_init("/".join(a[:common]))
+        if pkg_ok:
+            level = len(a) - common + 1
+            return level, ".".join(b_parts[common:])
+        return 0, self.ix.modules.module_name(to_file)
+
+    def _check_cycles(self, source: str, target: str, imports: list[str]) -> None:
+        for text in imports:
+            m = re.match(r"from (\.*)(\S*) import", text)
+            if not m:
+                continue
+            level, module = len(m.group(1)), m.group(2) or None
+            f = self.resolver.module_file(target, level, module)
+            if f and (f == source or target in self._imports_of(f)):
+                self.warnings.append(Warning(
+                    "W013", f"moving into {target} adds `{text}`, and {f} imports {target}: check for an import cycle",
+                    source))
+
+    def _imports_of(self, file: str) -> set[str]:
+        return {f for f, importers in self.importers.items() if file in importers}
+
+    # -- imports -------------------------------------------------------------------------------
+
+    def _plan_imports(self, canonical: BaseInfo, merging: list[BaseInfo], moves: list[_Move]) -> None:
+        ix = self.ix
+        by_file: dict[str, list[_Move]] = defaultdict(list)
+        for mv in moves:
+            if mv.old != mv.new:
+                by_file[mv.old.file].append(mv)
+        # re-exports: a module that imports a moved name and is itself imported for it
+        base_names = sorted({canonical.symbol.name} | {b.symbol.name for b in merging})
+        source_files = set(by_file)
+        for rel, f in sorted(ix.facts.items()):
+            spellings: list[ModuleSpelling] = []
+            renames: list[Rename] = []
+            for imp in f.imports:
+                if imp.is_from:
+                    mod = self.resolver.module_file(rel, imp.level, imp.module)
+                    files = []
+                    if mod in source_files:
+                        files.append((imp.level, imp.module or "", mod))
+                    for n in imp.names:
+                        sub = self.ix.modules.submodule(mod, n.name) if mod else None
+                        if sub is None and imp.level and mod is None:
+                            parts = ix.modules.package_of_relative(rel, imp.level, imp.module)
+                            sub = ix.modules.file_for_parts(parts + [n.name])
+                        if sub in source_files and sub not in {x[2] for x in files}:
+                            files.append((imp.level, f"{imp.module or ''}.{n.name}".lstrip(".") if imp.module else n.name, sub))
+                    for level, module, file in files:
+                        spellings.append(self._respell(rel, level, module, file, canonical))
+                else:
+                    for n in imp.names:
+                        mod = self.resolver.module_file(rel, 0, n.name)
+                        if mod in source_files:
+                            spellings.append(self._respell(rel, 0, n.name, mod, canonical))
+            if not spellings:
+                continue
+            seen = set()
+            uniq = []
+            for s in spellings:
+                if (s.level, s.module) not in seen:
+                    seen.add((s.level, s.module))
+                    uniq.append(s)
+            for s in uniq:
+                for mv in by_file[s.file]:
+                    renames.append(Rename(mv.old.file, mv.old.name, mv.new.file, mv.new.name))
+            if rel in source_files and all(s.file == rel for s in uniq):
+                continue
+            self.ops.append(RewriteImports(
+                file=rel, spellings=tuple(uniq), renames=tuple(dict.fromkeys(renames)),
+                base_names=tuple(base_names), canonical_name=canonical.symbol.name,
+            ))
+
+    def _respell(self, file: str, level: int, module: str, resolved: str, canonical: BaseInfo) -> ModuleSpelling:
+        target = canonical.symbol.file
+        if file == target:
+            return ModuleSpelling(level, module, resolved, 0, "")
+        if level:
+            new_level, new_module = self._spelling_between(file, target)
+            if new_level == 0:
+                new_module = self._absolute_like(module, resolved, target)
+            return ModuleSpelling(level, module, resolved, new_level, new_module)
+        return ModuleSpelling(0, module, resolved, 0, self._absolute_like(module, resolved, target))
+
+    def _absolute_like(self, spelled: str, resolved: str, target: str) -> str:
+        """Spell ``target`` from the same root the importer used to spell ``resolved``."""
+        parts = module_parts(resolved)
+        spelled_parts = tuple(spelled.split(".")) if spelled else ()
+        start = len(parts) - len(spelled_parts)
+        target_parts = module_parts(target)
+        if spelled_parts and parts[start:] == spelled_parts and target_parts[:start] == parts[:start]:
+            return ".".join(target_parts[start:])
+        return self.ix.modules.module_name(target)
+
+    # -- strings -------------------------------------------------------------------------------
+
+    def _plan_strings(self, canonical: BaseInfo, merging: list[BaseInfo], moves: list[_Move]) -> None:
+        """Module-qualified relationship strings that name a moved class."""
+        ix = self.ix
+        qualified: dict[str, str] = {}
+        for mv in moves:
+            if mv.old.file == mv.new.file and mv.old.name == mv.new.name:
+                continue
+            for old_mod in ix.modules.dotted_names(mv.old.file):
+                new_mod = self._absolute_like(old_mod, mv.old.file, mv.new.file)
+                qualified[f"{old_mod}.{mv.old.name}"] = f"{new_mod}.{mv.new.name}"
+        if not qualified:
+            return
+        for rel, f in sorted(ix.facts.items()):
+            found = []
+            for c in f.classes:
+                for r in c.relationships:
+                    for s in [r.target] + [v for _, v in r.strings]:
+                        if s and r.target_is_string or (s and s != r.target):
+                            for old in qualified:
+                                if old in s:
+                                    found.append((old, qualified[old]))
+            if found:
+                self.ops.append(RewriteStrings(rel, tuple(dict.fromkeys(found))))
+
+    # -- metadata calls -------------------------------------------------------------------------
+
+    def _plan_collapse(self, canonical: BaseInfo, merging: list[BaseInfo]) -> None:
+        ix = self.ix
+        merged = {canonical.symbol} | {b.symbol for b in merging}
+        for rel, f in sorted(ix.facts.items()):
+            per_scope: dict[tuple[str | None, str, str | None], int] = defaultdict(int)
+            names: set[str] = set()
+            for use in f.metadata_uses:
+                if use.attr not in ("create_all", "drop_all"):
+                    continue
+                owner = self.resolver.expr(rel, use.owner, function=use.function)
+                b = owner if owner in ix.bases else ix.abstract_classes.get(owner) if isinstance(owner, Symbol) else None
+                if b in merged:
+                    per_scope[(use.function, use.attr, use.bind)] += 1
+                    names.add(unparse(use.owner))
+            extra = sum(n - 1 for n in per_scope.values() if n > 1)
+            tm = 0
+            for t in f.target_metadata:
+                if isinstance(t.value, (ast.List, ast.Tuple)):
+                    owners = set()
+                    for e in t.value.elts:
+                        if isinstance(e, ast.Attribute) and e.attr == "metadata":
+                            o = self.resolver.expr(rel, e.value)
+                            bb = o if o in ix.bases else ix.abstract_classes.get(o) if isinstance(o, Symbol) else None
+                            if bb in merged:
+                                owners.add(bb)
+                                names.add(unparse(e.value))
+                    if len(owners) > 1:
+                        tm += len(owners) - 1
+            if extra or tm:
+                self.ops.append(CollapseMetadataCalls(rel, tuple(sorted(names)), extra + tm))
+
+
+def _camel(stem: str) -> str:
+    stem = re.sub(r"_?models?$", "", stem) or stem
+    return "".join(p[:1].upper() + p[1:] for p in stem.split("_") if p)
+
+
+def _same_table(a: ModelInfo, b: ModelInfo) -> bool:
+    def cols(m: ModelInfo) -> dict[str, str]:
+        return {c.name: c.source for c in m.columns}
+
+    def args(m: ModelInfo) -> str:
+        return re.sub(r"['\"]extend_existing['\"]\s*:\s*True,?\s*", "", m.fact.table_args or "").replace("{}", "")
+
+    return cols(a) == cols(b) and args(a) == args(b)
+
+
+def _duplicate_conflict(m: ModelInfo, kept: ModelInfo) -> Conflict:
+    mine = {c.name: c for c in m.columns}
+    theirs = {c.name: c for c in kept.columns}
+    diffs = []
+    for name in sorted(set(mine) | set(theirs)):
+        a, b = mine.get(name), theirs.get(name)
+        if a is None:
+            diffs.append(f"{name}: only in {kept.symbol.file}")
+        elif b is None:
+            diffs.append(f"{name}: only in {m.symbol.file}")
+        elif a.source != b.source:
+            diffs.append(f"{name}: {a.source} vs {b.source}")
+    return Conflict(
+        "duplicate-table", m.table or "?",
+        f"{m.symbol.file}:{m.fact.line} {m.symbol.name} and {kept.symbol.file}:{kept.fact.line} "
+        f"{kept.symbol.name} define table {m.table} differently: " + "; ".join(diffs),
+        None,
+        (f"{m.symbol.file}:{m.fact.line}", f"{kept.symbol.file}:{kept.fact.line}"),
+    )
+
+
+def _same_definition(ix: Index, a: str, b: str, name: str) -> bool:
+    def src(file: str) -> str | None:
+        tree = _parse_file(ix.root, file)
+        for node in tree.body if tree else ():
+            if isinstance(node, (ast.FunctionDef, ast.ClassDef, ast.AsyncFunctionDef)) and node.name == name:
+                return ast.dump(node, include_attributes=False)
+            if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == name for t in node.targets):
+                return ast.dump(node, include_attributes=False)
+        return None
+
+    sa, sb = src(a), src(b)
+    return sa is not None and sa == sb
+
+
+def _parse_file(root: Path, rel: str) -> ast.Module | None:
+    try:
+        return ast.parse((root / rel).read_bytes())
+    except (SyntaxError, ValueError, OSError):
+        return None
