@@ -55,3 +55,117 @@ def relpath(root: Path, path: Path) -> str:
         return path.resolve().relative_to(root).as_posix()
     except ValueError:
         return path.as_posix()
+
+
+# --- apply ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CommittedPhase:
+    step: str
+    sha: str | None
+    subject: str
+    files: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ApplyResult:
+    phases: tuple  # tuple[runner.Phase, ...]
+    committed: tuple[CommittedPhase, ...]
+    branch: str | None
+    base: str | None
+    dry_run: bool
+    verify_report: object | None = None  # verify.VerifyReport
+
+
+def phase_subject(phase, plan: Plan) -> str:
+    from pathlib import PurePosixPath
+
+    from .plan import MoveModels, RebaseBase
+
+    code = phase.step.code
+    n_files = len(phase.changes)
+    if code == "UB001":
+        moves = [o for o in phase.operations if isinstance(o, MoveModels)]
+        if moves:
+            count = sum(len(o.classes) for o in moves)
+            sources = ", ".join(dict.fromkeys(PurePosixPath(o.source).stem for o in moves))
+            target = PurePosixPath(moves[0].target).name
+            return f"unibase: move {count} models from {sources} into {target}"
+        rebases = [o for o in phase.operations if isinstance(o, RebaseBase)]
+        target = rebases[0].target if rebases else "?"
+        return f"unibase: point {len(rebases)} base(s) at the canonical Base in {target}"
+    if code == "UB002":
+        return f"unibase: point imports in {n_files} file(s) at the canonical module"
+    if code == "UB003":
+        return f"unibase: rewrite relationship strings in {n_files} file(s)"
+    if code == "UB004":
+        return f"unibase: collapse metadata calls in {n_files} file(s)"
+    return f"unibase: {phase.step.name}"
+
+
+def phase_body(phase, describe) -> str:
+    lines = [phase.step.summary, ""]
+    lines += [f"- {describe(op)}" for op in phase.operations]
+    return "\n".join(lines)
+
+
+def apply_plan(
+    settings: Settings,
+    plan: Plan,
+    *,
+    branch: str | None = None,
+    dry_run: bool = False,
+    use_git: bool = True,
+    describe=None,
+    run_verify: bool = False,
+) -> ApplyResult:
+    """Apply ``plan`` to the project at ``settings.root``.
+
+    With git, every phase is committed on a new branch made from HEAD; the user's branch and
+    working tree are never modified. Without git, each phase is written in place, atomically.
+    Raises ``runner.ApplyError``/``gitops.GitError`` (bad input, nothing written).
+    """
+    from . import gitops, runner
+
+    describe = describe or (lambda op: op.op)
+    root = settings.root
+    branch = branch or settings.branch
+    if use_git and not dry_run:
+        info = gitops.inspect(root, branch)
+    runner.check_fresh(root, plan)
+    phases = runner.compute_phases(root, plan, settings.skip)
+    if dry_run:
+        return ApplyResult(tuple(phases), (), None, None, True)
+    if not use_git:
+        committed = []
+        for phase in phases:
+            if phase.changes:
+                runner.write_phase(root, phase)
+                committed.append(CommittedPhase(phase.step.code, None, phase_subject(phase, plan),
+                                                tuple(c.path for c in phase.changes)))
+        report = _verify(settings, root, None, plan) if run_verify else None
+        return ApplyResult(tuple(phases), tuple(committed), None, None, False, report)
+    committed = []
+    report = None
+    with gitops.scratch_worktree(info) as (worktree, project):
+        sha = info.head
+        for phase in phases:
+            if not phase.changes:
+                continue
+            runner.write_phase(project, phase)
+            subject = phase_subject(phase, plan)
+            paths = [str(project / c.path) for c in phase.changes]
+            sha = gitops.commit_phase(worktree, paths, subject, phase_body(phase, describe), phase.step.code, info.head)
+            committed.append(CommittedPhase(phase.step.code, sha, subject, tuple(c.path for c in phase.changes)))
+        if committed:
+            gitops.create_branch(info, branch, sha)
+        if run_verify and committed:
+            report = _verify(settings, project, info.head, plan)
+    return ApplyResult(tuple(phases), tuple(committed), branch if committed else None, info.head, False, report)
+
+
+def _verify(settings: Settings, root: Path, against: str | None, plan: Plan):
+    from .verify import declared_from_plan, verify_project
+
+    return verify_project(root, against=against, test_cmd=settings.test_cmd, declared=declared_from_plan(plan))

@@ -149,5 +149,190 @@ def check(path: Path = PathArg) -> None:
     out.print("one declarative base in scope")
 
 
+def _load_plan(settings, plan_file: Optional[Path]) -> Plan:
+    if plan_file is None:
+        return _plan(settings)
+    try:
+        text = plan_file.read_text(encoding="utf-8")
+    except OSError as exc:
+        fail(f"cannot read the plan {plan_file} ({exc.strerror}); pass the path of a plan written by `unibase plan --out`")
+    try:
+        the_plan = Plan.from_json(text)
+    except PlanFormatError as exc:
+        fail(f"{plan_file}: {exc}; write a fresh one with `unibase plan --out`")
+    if Path(the_plan.root).resolve() != settings.root:
+        fail(f"the plan {plan_file} was made for {the_plan.root}, not {settings.root}; plan this project again")
+    return the_plan
+
+
+def print_diff(text: str) -> None:
+    if not out.is_terminal:
+        sys.stdout.write(text)
+        return
+    for line in text.splitlines():
+        style = None
+        if line.startswith(("+++", "---", "diff --git")):
+            style = "bold"
+        elif line.startswith("+"):
+            style = "green"
+        elif line.startswith("-"):
+            style = "red"
+        elif line.startswith("@@"):
+            style = "cyan"
+        out.print(line, style=style, markup=False)
+
+
+@app.command()
+def apply(
+    path: Path = PathArg,
+    plan_file: Optional[Path] = typer.Option(None, "--plan", help="Apply this plan JSON instead of planning now."),
+    branch: Optional[str] = typer.Option(None, "--branch", help="Branch to create (default: unibase/merge-bases)."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print the full diff, phase by phase; write nothing."),
+    diff_out: Optional[Path] = typer.Option(None, "--diff-out", help="With --dry-run: write a patch `git apply` accepts."),
+    no_verify: bool = typer.Option(False, "--no-verify", help="Do not run `unibase verify` after applying."),
+    no_git: bool = typer.Option(False, "--no-git", help="Write in place in a directory that is not a git repository."),
+    target: Optional[str] = typer.Option(None, "--target", help="FILE[:NAME] of the base to keep (when planning now)."),
+    strategy: Optional[str] = typer.Option(None, "--strategy", help="move (default) or rebase (when planning now)."),
+    skip: list[str] = typer.Option([], "--skip", help="Skip a step by code (UB001-UB004); repeatable."),
+) -> None:
+    """Apply the plan: one commit per phase on a new branch, or the full diff with --dry-run."""
+    from . import gitops, runner
+    from .steps import STEP_CODES
+
+    for code in skip:
+        if code.upper() not in STEP_CODES:
+            fail(f"unknown step {code}; the steps are {', '.join(STEP_CODES)}")
+    settings = _settings(path, target=target, strategy=strategy, skip=[s.upper() for s in skip])
+    the_plan = _load_plan(settings, plan_file)
+    if the_plan.unresolved:
+        for c in the_plan.unresolved:
+            err.print(f"  {c.kind} {c.subject}: {c.detail}", markup=False)
+        err.print(
+            f"{len(the_plan.unresolved)} conflict(s) need a decision; resolve them in the plan JSON "
+            "and run `unibase apply --plan PLAN.json`."
+        )
+        raise typer.Exit(1)
+    if no_git and not dry_run and gitops.open_repo(settings.root) is not None:
+        fail("--no-git writes in place, but this project is in a git repository; drop --no-git to work on a branch")
+    try:
+        result = api.apply_plan(
+            settings, the_plan, branch=branch, dry_run=dry_run, use_git=not no_git,
+            describe=describe, run_verify=not no_verify and not dry_run,
+        )
+    except (runner.ApplyError, gitops.GitError) as exc:
+        fail(str(exc))
+    if dry_run:
+        patch = "".join(runner.phase_diff(p) for p in result.phases)
+        for phase in result.phases:
+            if not phase.changes:
+                continue
+            header = f"# {phase.step.code} {phase.step.name}: {api.phase_subject(phase, the_plan)}"
+            if out.is_terminal:
+                out.print(header, style="bold magenta", markup=False)
+            else:
+                sys.stdout.write(header + "\n")
+            print_diff(runner.phase_diff(phase))
+        if diff_out is not None:
+            diff_out.write_text(patch, encoding="utf-8", errors="surrogateescape")
+        if not patch:
+            err.print("nothing to change")
+        return
+    if not result.committed:
+        out.print("nothing to change: one declarative base is already in scope")
+        return
+    for c in result.committed:
+        where = f"{c.sha[:10]} " if c.sha else ""
+        out.print(f"{where}{c.subject} ({len(c.files)} file(s))", markup=False)
+    if result.branch:
+        out.print(f"\nbranch {result.branch} created from {result.base[:10]}; your branch is unchanged.")
+        out.print(f"review it with: git log -p {result.base[:10]}..{result.branch}", markup=False)
+    report = result.verify_report
+    if report is not None:
+        print_report(report)
+        if not report.ok:
+            err.print("verification failed; the branch is left for inspection and your branch is unchanged.")
+            raise typer.Exit(1)
+
+
+def print_report(report) -> None:
+    colours = {"pass": "green", "fail": "red", "pre-existing": "yellow", "skipped": "dim"}
+    for check in report.checks:
+        status = f"[{colours.get(check.status, 'white')}]{check.status}[/]"
+        out.print(f"{status} {check.name}", end="")
+        out.print(f": {check.detail}" if check.detail else "", markup=False)
+
+
+@app.command()
+def verify(
+    path: Path = PathArg,
+    against: Optional[str] = typer.Option(None, "--against", help="Revision before the merge (default: from the branch's commits)."),
+    python: Optional[str] = typer.Option(None, "--python", help="The project's own interpreter (default: this one)."),
+    test_cmd: Optional[str] = typer.Option(None, "--test-cmd", help="Run the project's tests with this command."),
+    database_url: Optional[str] = typer.Option(None, "--database-url", help="Also compare schemas on this (empty) database."),
+) -> None:
+    """Prove the merged schema is the same schema: parse, one base, imports, mappers, Alembic diff."""
+    from .verify import verify_project
+
+    settings = _settings(path, test_cmd=test_cmd)
+    report = verify_project(settings.root, against=against, python=python, test_cmd=settings.test_cmd,
+                            database_url=database_url)
+    print_report(report)
+    if not report.ok:
+        failed = ", ".join(c.name for c in report.checks if c.status == "fail")
+        err.print(f"verification failed ({failed}); see the details above.")
+        raise typer.Exit(1)
+
+
+@app.command()
+def explain(code: str = typer.Argument(..., help="A step code, e.g. UB001.")) -> None:
+    """Print what a step does, with a before/after example."""
+    from .steps import STEP_CODES, step
+
+    s = step(code)
+    if s is None:
+        fail(f"unknown step {code}; the steps are {', '.join(STEP_CODES)}")
+    out.print(f"{s.code} {s.name}", style="bold", markup=False)
+    out.print(s.summary, markup=False)
+    out.print("\nbefore:", style="bold")
+    out.print(s.before, markup=False)
+    out.print("after:", style="bold")
+    out.print(s.after, markup=False)
+
+
+@app.command()
+def demo(
+    scenario: str = typer.Argument("knowledge_chipper", help="Which bundled scenario to run."),
+    keep: Optional[Path] = typer.Option(None, "--dir", help="Where to put the demo project (default: a new temporary directory)."),
+) -> None:
+    """Copy a bundled scenario to a temporary git repository and run plan, apply and verify there."""
+    from . import demo as demo_mod
+
+    try:
+        project = demo_mod.prepare(scenario, keep)
+    except demo_mod.DemoError as exc:
+        fail(str(exc))
+    out.print(f"demo project: {project}", markup=False)
+    settings = _settings(project)
+    the_plan = _plan(settings)
+    print_plan(the_plan)
+    if the_plan.unresolved:
+        fail("this scenario has conflicts that need a decision; see `unibase plan` there", 1)
+    from . import gitops, runner
+
+    try:
+        result = api.apply_plan(settings, the_plan, describe=describe, run_verify=True)
+    except (runner.ApplyError, gitops.GitError) as exc:
+        fail(str(exc))
+    out.print("")
+    for c in result.committed:
+        out.print(f"{(c.sha or '')[:10]} {c.subject}", markup=False)
+    if result.verify_report is not None:
+        out.print("")
+        print_report(result.verify_report)
+    out.print(f"\nlook at it: cd {project} && git log --stat {settings.branch}", markup=False)
+    if result.verify_report is not None and not result.verify_report.ok:
+        raise typer.Exit(1)
+
+
 def main() -> None:
     app()

@@ -114,6 +114,10 @@ class MoveModels(Operation):
     renames: tuple[tuple[str, str], ...] = ()  # (old, new) class names that clash in target
     drop: tuple[tuple[str, str], ...] = ()  # (class, kept class in target): duplicate tables
     string_renames: tuple[tuple[str, str], ...] = ()  # class names inside relationship strings
+    base_aliases: tuple[str, ...] = ()  # other local names of the secondary base in ``source``
+    import_from: str = ""  # the shim's ``from <import_from> import ...`` (relative to ``source``)
+    import_level: int = 0
+    imported_elsewhere: tuple[str, ...] = ()  # names other files import from ``source``: never pruned
 
     def files(self) -> tuple[str, ...]:
         return (self.source, self.target)

@@ -180,27 +180,36 @@ class _Planner:
         return sorted(candidates, key=score)[0]
 
     def _separate_databases(self, bases: list[BaseInfo]) -> set[Symbol]:
-        """Bases whose metadata is only ever created on engines no other base uses."""
-        engines = {b.symbol: {k for k in b.binds if k.startswith("engine:")} for b in bases}
-        separate = set()
-        for b in bases:
-            mine = engines[b.symbol]
-            if not mine or any(not k.startswith("engine:") for k in b.binds):
-                continue
-            others = set().union(*(engines[o.symbol] for o in bases if o.symbol != b.symbol)) if len(bases) > 1 else set()
-            other_binds = [o for o in bases if o.symbol != b.symbol and o.binds]
-            if other_binds and not (mine & others):
-                separate.add(b.symbol)
-        if separate and len(separate) == len([b for b in bases if b.binds]):
-            # every bound base on its own engine: keep the one with the most models in scope
-            keep = max(separate, key=lambda s: len(self.ix.models_of(s)))
-            separate.discard(keep)
+        """Bases proven to live on another database: their metadata is only ever created on
+        module-level engines that the main base (the one with the most models) never uses."""
+        if len(bases) < 2:
+            return set()
+
+        def proven(b: BaseInfo) -> set[str]:
+            keys = b.binds
+            return set(keys) if keys and all(k.startswith("engine:") for k in keys) else set()
+
+        main = max(bases, key=lambda b: (len(self.ix.models_of(b.symbol)), -len(b.symbol.file)))
+        main_keys = proven(main)
+        if not main_keys:
+            return set()
+        # bases sharing an engine with the main base belong to its database
+        main_db = set(main_keys)
+        changed = True
+        while changed:
+            changed = False
+            for b in bases:
+                keys = proven(b)
+                if keys & main_db and not keys <= main_db:
+                    main_db |= keys
+                    changed = True
+        separate = {b.symbol for b in bases if proven(b) and not (proven(b) & main_db)}
         for s in sorted(separate):
             info = self.ix.bases[s]
             engines_txt = ", ".join(sorted(k.split(":", 1)[1] for k in info.binds))
             self.conflicts.append(Conflict(
                 "separate-database", s.name,
-                f"{s.file}:{info.line}: {s.name}.metadata is only created on {engines_txt}, an engine no other base uses",
+                f"{s.file}:{info.line}: {s.name}.metadata is only created on {engines_txt}, an engine the main base never uses",
                 "left separate: not merged (set its role to \"merge\" in the plan to merge it)",
                 (f"{s.file}:{info.line}",),
             ))
@@ -256,6 +265,8 @@ class _Planner:
         target_models = {m.symbol.name: m for m in ix.models_of(canonical.symbol)}
         table_owner = {m.table: m for m in ix.models_of(canonical.symbol) if m.table and not m.inherits_table}
         names_in_target = set(ix.facts[target].bindings) if target in ix.facts else set()
+        # a class name already mapped by the canonical registry clashes too (string lookups)
+        names_in_target |= set(target_models)
 
         for b in merging:
             models = sorted(ix.models_of(b.symbol), key=lambda m: (m.symbol.file, m.fact.line))
@@ -308,6 +319,7 @@ class _Planner:
                         drops: dict[Symbol, Symbol], target_models: dict[str, ModelInfo],
                         names_in_target: set[str], moves: list[_Move]) -> None:
         ix = self.ix
+        table_owner_names = {m.table for m in target_models.values() if m.table}
         target = canonical.symbol.file
         facts = ix.facts[source]
         moving = [m for m in models if m.symbol not in drops]
@@ -349,6 +361,12 @@ class _Planner:
                 if isinstance(resolved, Symbol) and resolved in ix.bases:
                     base_local_names.add(name)
                     continue
+                if name in names_in_target:
+                    if self.resolver.name(target, name) != resolved:
+                        self.warnings.append(Warning(
+                            "W014", f"{name} means something else in {target}; the moved code will use the target's {name}",
+                            source, binding.line))
+                    continue
                 text = self._import_text(source, target, name, binding)
                 if text and text not in imports:
                     imports.append(text)
@@ -363,8 +381,12 @@ class _Planner:
                             stack.extend(n.id for n in ast.walk(a.value) if isinstance(n, ast.Name))
                     stack.extend(self._function_names(source, name))
         helpers = [h for h in top_order if h in helpers and h not in class_names]
+        imports = _group_imports(imports)
         # names that clash with what the target already defines
+        duplicate_tables = {m.symbol.name for m in models if m.table in table_owner_names}
         for name in list(class_names) + helpers:
+            if name in duplicate_tables:
+                continue
             if name in names_in_target:
                 kept = target_models.get(name)
                 resolved = self.resolver.name(target, name)
@@ -392,10 +414,8 @@ class _Planner:
         rename_map = dict(renames)
         for name in sorted(class_names | set(helpers)):
             moves.append(_Move(Symbol(source, name), Symbol(target, rename_map.get(name, name))))
-        for m in models:
-            if m.symbol in drops:
-                pass
         self._check_cycles(source, target, imports)
+        level, module = self._spelling_between(source, target)
         self.ops.append(MoveModels(
             source=source, target=target, base_name=b.symbol.name if b.symbol.file == source else
             self._local_base_name(source, b) or b.symbol.name,
@@ -404,7 +424,18 @@ class _Planner:
             helpers=tuple(helpers), imports=tuple(imports), renames=tuple(renames),
             drop=tuple((m.symbol.name, drops[m.symbol].name) for m in models if m.symbol in drops),
             string_renames=tuple((old, new) for old, new in renames if old in class_names),
+            base_aliases=tuple(sorted(base_local_names - {b.symbol.name})),
+            import_from=module, import_level=level,
+            imported_elsewhere=tuple(sorted(self._names_imported_from(source))),
         ))
+
+    def _names_imported_from(self, source: str) -> set[str]:
+        names = set()
+        for rel in self.importers.get(source, ()):
+            for imp in self.ix.facts[rel].imports:
+                if imp.is_from and self.resolver.module_file(rel, imp.level, imp.module) == source:
+                    names.update(n.name for n in imp.names)
+        return names
 
     def _table_of(self, file: str, name: str) -> str | None:
         m = self.ix.models.get(Symbol(file, name))
@@ -605,6 +636,22 @@ class _Planner:
                         tm += len(owners) - 1
             if extra or tm:
                 self.ops.append(CollapseMetadataCalls(rel, tuple(sorted(names)), extra + tm))
+
+
+def _group_imports(texts: list[str]) -> list[str]:
+    """``from m import a`` + ``from m import b`` -> ``from m import a, b`` (sorted, stable)."""
+    grouped: dict[str, list[str]] = {}
+    plain: list[str] = []
+    for text in texts:
+        m = re.match(r"from (\S+) import (.+)$", text)
+        if m:
+            grouped.setdefault(m.group(1), []).append(m.group(2))
+        else:
+            plain.append(text)
+    out = sorted(set(plain))
+    for module in sorted(grouped):
+        out.append(f"from {module} import {', '.join(sorted(set(grouped[module]), key=str.lower))}")
+    return out
 
 
 def _camel(stem: str) -> str:

@@ -1,0 +1,113 @@
+"""The git layer: a new branch, one commit per phase, the user's branch never touched.
+
+Phases are committed in a temporary worktree on a detached HEAD; the branch is created only
+once every phase is committed, so an interrupted apply leaves no branch and no change in the
+user's working tree, and running apply again simply starts over.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import git
+
+BASE_TRAILER = "Unibase-Base"
+STEP_TRAILER = "Unibase-Step"
+
+
+class GitError(RuntimeError):
+    """The repository is not in a state apply can work from (exit 2)."""
+
+
+@dataclass(frozen=True)
+class RepoInfo:
+    repo_root: Path
+    prefix: str  # the project root relative to the repository root ("" when they are the same)
+    head: str
+    branch: str | None  # the user's branch (None on a detached HEAD)
+
+
+def open_repo(root: Path) -> git.Repo | None:
+    try:
+        return git.Repo(root, search_parent_directories=True)
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+        return None
+
+
+def inspect(root: Path, branch: str) -> RepoInfo:
+    repo = open_repo(root)
+    if repo is None:
+        raise GitError(f"{root} is not in a git repository; commit it to git first, or pass --no-git to write in place")
+    repo_root = Path(repo.working_tree_dir or root).resolve()
+    try:
+        head = repo.head.commit.hexsha
+    except ValueError:
+        raise GitError("the repository has no commits yet; commit the project first") from None
+    if repo.is_dirty(untracked_files=True):
+        raise GitError("the working tree has uncommitted changes; commit or stash them first")
+    try:
+        repo.git.check_ref_format("--branch", branch)
+    except git.GitCommandError:
+        raise GitError(f"{branch!r} is not a valid branch name; pass another with --branch") from None
+    if branch in [h.name for h in repo.heads]:
+        raise GitError(f"branch {branch} already exists; delete it or pass another name with --branch")
+    user_branch = None if repo.head.is_detached else repo.active_branch.name
+    prefix = root.resolve().relative_to(repo_root).as_posix()
+    return RepoInfo(repo_root, "" if prefix == "." else prefix, head, user_branch)
+
+
+@contextlib.contextmanager
+def scratch_worktree(info: RepoInfo) -> Iterator[tuple[git.Repo, Path]]:
+    """A detached worktree at the user's HEAD, removed afterwards whatever happens."""
+    repo = git.Repo(info.repo_root)
+    with contextlib.suppress(git.GitCommandError):
+        repo.git.worktree("prune")
+    parent = Path(tempfile.mkdtemp(prefix="unibase-"))
+    path = parent / "tree"
+    repo.git.worktree("add", "--detach", str(path), info.head)
+    try:
+        yield git.Repo(path), path / info.prefix if info.prefix else path
+    finally:
+        with contextlib.suppress(git.GitCommandError):
+            repo.git.worktree("remove", "--force", str(path))
+        shutil.rmtree(parent, ignore_errors=True)
+        with contextlib.suppress(git.GitCommandError):
+            repo.git.worktree("prune")
+
+
+def commit_phase(worktree: git.Repo, paths: list[str], subject: str, body: str, step: str, base: str) -> str:
+    worktree.git.add("--", *paths)
+    message = f"{subject}\n\n{body.rstrip()}\n\n{STEP_TRAILER}: {step}\n{BASE_TRAILER}: {base}\n"
+    env = {}
+    reader = worktree.config_reader()
+    if not reader.has_option("user", "name"):
+        env.update(GIT_AUTHOR_NAME="unibase", GIT_COMMITTER_NAME="unibase")
+    if not reader.has_option("user", "email"):
+        env.update(GIT_AUTHOR_EMAIL="unibase@localhost", GIT_COMMITTER_EMAIL="unibase@localhost")
+    worktree.git.commit("--no-verify", "-q", "-m", message, env=env or None)
+    return worktree.head.commit.hexsha
+
+
+def create_branch(info: RepoInfo, branch: str, sha: str) -> None:
+    repo = git.Repo(info.repo_root)
+    repo.git.branch(branch, sha)
+
+
+def base_from_head(root: Path) -> str | None:
+    """The commit a unibase branch started from, read from the trailer of HEAD's message."""
+    repo = open_repo(root)
+    if repo is None:
+        return None
+    try:
+        message = repo.head.commit.message
+    except ValueError:
+        return None
+    for line in str(message).splitlines():
+        if line.startswith(f"{BASE_TRAILER}:"):
+            return line.split(":", 1)[1].strip()
+    return None

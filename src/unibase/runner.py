@@ -1,0 +1,216 @@
+"""The one place that reads, transforms, re-parses, diffs and writes files.
+
+Codemods are pure; this module feeds them the current text of each file (phase after phase,
+in memory), re-parses every output before accepting it, and writes a phase's files atomically.
+Encoding, BOM, line endings and everything outside an edit are kept as they were: LibCST
+round-trips the bytes it does not change.
+"""
+
+from __future__ import annotations
+
+import difflib
+import io
+import os
+import tempfile
+import tokenize
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import libcst as cst
+
+from unibase.codemods.collapse_metadata import CollapseMetadataCallsCommand
+from unibase.codemods.move_models import MoveModelsCommand
+from unibase.codemods.rebase_base import RebaseBaseCommand
+from unibase.codemods.rewrite_imports import RewriteImportsCommand
+from unibase.codemods.rewrite_strings import RewriteStringsCommand
+
+from .plan import (
+    CollapseMetadataCalls,
+    MoveModels,
+    Operation,
+    Plan,
+    RebaseBase,
+    RewriteImports,
+    RewriteStrings,
+    fingerprint,
+)
+from .steps import STEPS, Step
+
+SINGLE_FILE_COMMANDS = {
+    RebaseBase: RebaseBaseCommand,
+    RewriteImports: RewriteImportsCommand,
+    RewriteStrings: RewriteStringsCommand,
+    CollapseMetadataCalls: CollapseMetadataCallsCommand,
+}
+
+
+class ApplyError(RuntimeError):
+    """Applying the plan cannot go on; nothing has been written."""
+
+
+@dataclass(frozen=True)
+class FileChange:
+    path: str
+    before: bytes
+    after: bytes
+
+
+@dataclass(frozen=True)
+class Phase:
+    step: Step
+    operations: tuple[Operation, ...]
+    changes: tuple[FileChange, ...]
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.changes)
+
+
+@dataclass
+class _Tree:
+    root: Path
+    current: dict[str, bytes] = field(default_factory=dict)
+
+    def read(self, rel: str) -> bytes:
+        if rel not in self.current:
+            path = self.root / rel
+            try:
+                self.current[rel] = path.read_bytes()
+            except FileNotFoundError:
+                raise ApplyError(f"{rel} does not exist; run `unibase plan` again") from None
+        return self.current[rel]
+
+
+def _parse(rel: str, data: bytes) -> cst.Module:
+    try:
+        return cst.parse_module(data)
+    except cst.ParserSyntaxError as exc:
+        raise ApplyError(
+            f"{rel} does not parse (line {exc.raw_line}: {exc.message.splitlines()[0]}) and the plan needs to change it; "
+            "fix the file or exclude it in [tool.unibase]"
+        ) from None
+
+
+def _reparse(rel: str, data: bytes, step: Step) -> None:
+    try:
+        cst.parse_module(data)
+    except cst.ParserSyntaxError as exc:  # pragma: no cover - a codemod bug, reported plainly
+        raise ApplyError(f"{step.code} produced code for {rel} that does not parse ({exc.message}); nothing was written") from None
+
+
+def check_fresh(root: Path, plan: Plan) -> None:
+    """Refuse a plan whose files changed since it was made."""
+    for rel, digest in sorted(plan.fingerprints.items()):
+        path = root / rel
+        if not path.exists():
+            raise ApplyError(f"the plan is stale: {rel} no longer exists; run `unibase plan` again")
+        if fingerprint(path) != digest:
+            raise ApplyError(f"the plan is stale: {rel} changed since it was planned; run `unibase plan` again")
+
+
+def compute_phases(root: Path, plan: Plan, skip: Iterable[str] = ()) -> list[Phase]:
+    """Run every step of the plan in memory; return the changes of each phase in order."""
+    skip = {s.upper() for s in skip}
+    tree = _Tree(root)
+    phases: list[Phase] = []
+    for step in STEPS:
+        ops = tuple(o for o in plan.operations if o.step == step.code)
+        if step.code in skip or not ops:
+            continue
+        before: dict[str, bytes] = {}
+        for op in ops:
+            for rel in op.files():
+                data = tree.read(rel)
+                before.setdefault(rel, data)
+            _run(tree, op, step)
+        changes = tuple(
+            FileChange(rel, data, tree.current[rel]) for rel, data in before.items() if tree.current[rel] != data
+        )
+        phases.append(Phase(step, ops, changes))
+    return phases
+
+
+def _run(tree: _Tree, op: Operation, step: Step) -> None:
+    if isinstance(op, MoveModels):
+        src = _parse(op.source, tree.read(op.source))
+        dst = _parse(op.target, tree.read(op.target))
+        new_src, new_dst = MoveModelsCommand(op).transform_pair(src, dst)
+        for rel, mod in ((op.source, new_src), (op.target, new_dst)):
+            data = mod.bytes
+            _reparse(rel, data, step)
+            tree.current[rel] = data
+        return
+    command = SINGLE_FILE_COMMANDS[type(op)](op)  # type: ignore[index]
+    (rel,) = op.files()
+    module = _parse(rel, tree.read(rel))
+    data = command.transform(module).bytes
+    _reparse(rel, data, step)
+    tree.current[rel] = data
+
+
+# --- writing ------------------------------------------------------------------------------------
+
+
+def write_phase(root: Path, phase: Phase) -> None:
+    """Write every file of a phase or none: each goes to a temporary file first, then all are
+    renamed into place; a failure part-way restores the files already replaced."""
+    staged: list[tuple[Path, Path, FileChange]] = []
+    try:
+        for change in phase.changes:
+            path = root / change.path
+            fd, tmp = tempfile.mkstemp(prefix=".unibase-", suffix=".tmp", dir=path.parent)
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(change.after)
+            try:
+                os.chmod(tmp, path.stat().st_mode & 0o7777)
+            except OSError:
+                pass
+            staged.append((Path(tmp), path, change))
+    except OSError as exc:
+        for tmp, _, _ in staged:
+            tmp.unlink(missing_ok=True)
+        raise ApplyError(f"cannot write {exc.filename}: {exc.strerror}; nothing was changed") from None
+    done: list[tuple[Path, FileChange]] = []
+    try:
+        for tmp, path, change in staged:
+            os.replace(tmp, _real(path))
+            done.append((path, change))
+    except OSError as exc:
+        for path, change in done:
+            _real(path).write_bytes(change.before)
+        for tmp, _, _ in staged:
+            tmp.unlink(missing_ok=True)
+        raise ApplyError(f"cannot write {exc.filename}: {exc.strerror}; the phase was rolled back") from None
+
+
+def _real(path: Path) -> Path:
+    """Write through a symlinked module to the file it points at, keeping the link."""
+    return path.resolve() if path.is_symlink() else path
+
+
+# --- diffs --------------------------------------------------------------------------------------
+
+
+def _decode(data: bytes) -> str:
+    try:
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+    except SyntaxError:
+        encoding = "utf-8"
+    return data.decode("utf-8-sig" if encoding == "utf-8-sig" else encoding, errors="surrogateescape")
+
+
+def unified_diff(change: FileChange) -> str:
+    a = _decode(change.before).splitlines(keepends=True)
+    b = _decode(change.after).splitlines(keepends=True)
+    lines = list(difflib.unified_diff(a, b, f"a/{change.path}", f"b/{change.path}"))
+    out = [f"diff --git a/{change.path} b/{change.path}\n"]
+    for line in lines:
+        if not line.endswith("\n"):
+            line += "\n\\ No newline at end of file\n"
+        out.append(line)
+    return "".join(out)
+
+
+def phase_diff(phase: Phase) -> str:
+    return "".join(unified_diff(c) for c in phase.changes)
