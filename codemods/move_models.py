@@ -162,7 +162,7 @@ class MoveModelsCommand:
         op = self.op
         classes = set(op.classes)
         helpers = set(op.helpers)
-        dropped = {name for name, _ in op.drop}
+        dropped = {d[0] for d in op.drop}
         moving_names = classes | helpers
         base_names = {op.base_name, *op.base_aliases}
 
@@ -215,8 +215,13 @@ class MoveModelsCommand:
             for name in sorted(_stmt_names(stmt)):
                 new = renames.get(name, name)
                 exported.append(f"{new} as {name}" if new != name else name)
-        for name, kept_name in op.drop:
-            exported.append(f"{kept_name} as {name}" if kept_name != name else name)
+        elsewhere: dict[tuple[int, str], list[str]] = {}
+        for name, kept_name, kept_from, kept_level in op.drop:
+            alias = f"{kept_name} as {name}" if kept_name != name else name
+            if (kept_level, kept_from) == (op.import_level, op.import_from):
+                exported.append(alias)
+            else:
+                elsewhere.setdefault((kept_level, kept_from), []).append(alias)
         exported = list(dict.fromkeys(exported))
         dots = "." * op.import_level
         shim_text = f"from {dots}{op.import_from} import {', '.join(exported)}\n"
@@ -229,6 +234,10 @@ class MoveModelsCommand:
         base_stmt = next((s for s in removed if op.base_name in _stmt_names(s)), None)
         lead = list(base_stmt.leading_lines) if base_stmt is not None else [cst.EmptyLine()]  # type: ignore[attr-defined]
         shim = shim.with_changes(leading_lines=lead + [note])
+        extra_shims = [
+            cst.parse_statement(f"from {'.' * level}{module} import {', '.join(names)}\n")
+            for (level, module), names in sorted(elsewhere.items())
+        ]
         # drop imports only the moved (or removed) code needed
         still_used = _used_names([s for s in kept if not _is_import(s)])
         all_names = _all_names(source)
@@ -257,10 +266,10 @@ class MoveModelsCommand:
         # a shim import must come after ``from __future__`` imports and the docstring
         floor = max((i + 1 for i, s in enumerate(pruned) if _is_future(s) or (i == 0 and _is_docstring(s))), default=0)
         base_index = max(base_index, floor)
-        pruned.insert(base_index, shim)
+        pruned[base_index:base_index] = [shim, *extra_shims]
         only_imports = all(_is_import(s) or _is_docstring(s) for s in pruned)
         if only_imports and all_names == set():
-            names = [e.split(" as ")[-1] for e in exported]
+            names = [e.split(" as ")[-1] for e in exported + [a for v in elsewhere.values() for a in v]]
             all_stmt = cst.parse_statement("__all__ = [" + ", ".join(f'"{n}"' for n in names) + "]\n")
             all_stmt = all_stmt.with_changes(leading_lines=[cst.EmptyLine()])
             pruned.append(all_stmt)

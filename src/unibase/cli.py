@@ -94,8 +94,10 @@ def describe(op) -> str:
 
     if isinstance(op, p.MoveModels):
         extra = f" with {', '.join(op.helpers)}" if op.helpers else ""
-        drop = f"; drop duplicates {', '.join(a for a, _ in op.drop)}" if op.drop else ""
+        drop = f"; drop duplicates {', '.join(d[0] for d in op.drop)}" if op.drop else ""
         return f"move {', '.join(op.classes) or 'nothing'}{extra} from {op.source} into {op.target}; shim {op.source}{drop}"
+    if isinstance(op, p.ExtractBase):
+        return f"{op.file}: name the anonymous base of {op.class_name} {op.new_name}"
     if isinstance(op, p.RebaseBase):
         return f"{op.file}: {op.name} becomes an import of {op.target}:{op.target_name}"
     if isinstance(op, p.RewriteImports):

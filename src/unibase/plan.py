@@ -112,7 +112,7 @@ class MoveModels(Operation):
     helpers: tuple[str, ...]  # top-level names moved along (functions, enums, constants...)
     imports: tuple[str, ...]  # import statements the moved code needs in ``target`` (source text)
     renames: tuple[tuple[str, str], ...] = ()  # (old, new) class names that clash in target
-    drop: tuple[tuple[str, str], ...] = ()  # (class, kept class in target): duplicate tables
+    drop: tuple[tuple[str, str, str, int], ...] = ()  # (class, kept class, its module, level): duplicate tables
     string_renames: tuple[tuple[str, str], ...] = ()  # class names inside relationship strings
     base_aliases: tuple[str, ...] = ()  # other local names of the secondary base in ``source``
     import_from: str = ""  # the shim's ``from <import_from> import ...`` (relative to ``source``)
@@ -121,6 +121,20 @@ class MoveModels(Operation):
 
     def files(self) -> tuple[str, ...]:
         return (self.source, self.target)
+
+
+@dataclass(frozen=True)
+class ExtractBase(Operation):
+    """Name the anonymous base of ``class X(declarative_base())`` as ``new_name``."""
+
+    op: ClassVar[str] = "extract-base"
+    step: ClassVar[str] = "UB001"
+    file: str
+    class_name: str
+    new_name: str
+
+    def files(self) -> tuple[str, ...]:
+        return (self.file,)
 
 
 @dataclass(frozen=True)
@@ -196,7 +210,7 @@ class CollapseMetadataCalls(Operation):
 
 
 OPERATION_TYPES: dict[str, type[Operation]] = {
-    t.op: t for t in (MoveModels, RebaseBase, RewriteImports, RewriteStrings, CollapseMetadataCalls)
+    t.op: t for t in (ExtractBase, MoveModels, RebaseBase, RewriteImports, RewriteStrings, CollapseMetadataCalls)
 }
 
 

@@ -15,6 +15,7 @@ from .plan import (
     CollapseMetadataCalls,
     Conflict,
     CrossReference,
+    ExtractBase,
     ModelEntry,
     ModuleSpelling,
     MoveModels,
@@ -120,6 +121,8 @@ class _Planner:
         merging = [b for b in ix.bases.values() if roles[b.symbol] == "merge"]
 
         cross = self._cross_references(roles)
+        if canonical is not None and merging and canonical.kind == "declarative_base() subclass":
+            canonical = self._extract_base(canonical)
         if canonical is not None and merging:
             self._metadata_hazards(canonical, merging)
             moves = self._plan_merge(canonical, merging)
@@ -159,6 +162,21 @@ class _Planner:
             fingerprints={f: fingerprint(ix.root / f) for f in touched if (ix.root / f).exists()},
         )
 
+    def _extract_base(self, canonical: BaseInfo) -> BaseInfo:
+        """``class BaseModel(declarative_base())``: models joining it must not inherit its
+        columns, so the anonymous base gets a name first; later operations target that name."""
+        file = canonical.symbol.file
+        taken = set(self.ix.facts[file].bindings) if file in self.ix.facts else set()
+        name = next(n for n in ("Base", "DeclarativeBase_", "UnibaseBase") if n not in taken)
+        self.ops.append(ExtractBase(file=file, class_name=canonical.symbol.name, new_name=name))
+        self.warnings.append(Warning(
+            "W015", f"the base of {canonical.symbol.name} is anonymous (`{canonical.symbol.name}(declarative_base())`); "
+            f"it is named {name} so moved models share the registry without inheriting {canonical.symbol.name}'s columns",
+            file, canonical.line))
+        from dataclasses import replace
+
+        return replace(canonical, symbol=Symbol(file, name))
+
     # -- choosing ------------------------------------------------------------------------------
 
     def _choose_canonical(self, candidates: list[BaseInfo]) -> BaseInfo:
@@ -190,7 +208,8 @@ class _Planner:
             return set(keys) if keys and all(k.startswith("engine:") for k in keys) else set()
 
         main = max(bases, key=lambda b: (len(self.ix.models_of(b.symbol)), -len(b.symbol.file)))
-        main_keys = proven(main)
+        # the main base's own module-level engines (its other, unknown binds do not matter)
+        main_keys = {k for k in main.binds if k.startswith("engine:")}
         if not main_keys:
             return set()
         # bases sharing an engine with the main base belong to its database
@@ -422,7 +441,8 @@ class _Planner:
             target_base=canonical.symbol.name,
             classes=tuple(c.name for c in facts.classes if c.name in class_names),
             helpers=tuple(helpers), imports=tuple(imports), renames=tuple(renames),
-            drop=tuple((m.symbol.name, drops[m.symbol].name) for m in models if m.symbol in drops),
+            drop=tuple((m.symbol.name, drops[m.symbol].name, *reversed(self._spelling_between(source, drops[m.symbol].file)))
+                       for m in models if m.symbol in drops),
             string_renames=tuple((old, new) for old, new in renames if old in class_names),
             base_aliases=tuple(sorted(base_local_names - {b.symbol.name})),
             import_from=module, import_level=level,
@@ -511,7 +531,9 @@ class _Planner:
         ix = self.ix
         by_file: dict[str, list[_Move]] = defaultdict(list)
         for mv in moves:
-            if mv.old != mv.new:
+            # a dropped duplicate whose kept class lives outside the target stays importable
+            # through the shim; only names now in the target module are re-pointed
+            if mv.old != mv.new and mv.new.file == canonical.symbol.file:
                 by_file[mv.old.file].append(mv)
         # re-exports: a module that imports a moved name and is itself imported for it
         base_names = sorted({canonical.symbol.name} | {b.symbol.name for b in merging})

@@ -20,6 +20,7 @@ from pathlib import Path
 import libcst as cst
 
 from unibase.codemods.collapse_metadata import CollapseMetadataCallsCommand
+from unibase.codemods.extract_base import ExtractBaseCommand
 from unibase.codemods.move_models import MoveModelsCommand
 from unibase.codemods.rebase_base import RebaseBaseCommand
 from unibase.codemods.rewrite_imports import RewriteImportsCommand
@@ -27,6 +28,7 @@ from unibase.codemods.rewrite_strings import RewriteStringsCommand
 
 from .plan import (
     CollapseMetadataCalls,
+    ExtractBase,
     MoveModels,
     Operation,
     Plan,
@@ -38,6 +40,7 @@ from .plan import (
 from .steps import STEPS, Step
 
 SINGLE_FILE_COMMANDS = {
+    ExtractBase: ExtractBaseCommand,
     RebaseBase: RebaseBaseCommand,
     RewriteImports: RewriteImportsCommand,
     RewriteStrings: RewriteStringsCommand,

@@ -1,0 +1,118 @@
+"""Golden whole-project tests: each scenario is merged by the real CLI in a real git repository.
+
+Adding a scenario under fixtures/ needs no new test code: its scenario.toml says which of its
+own tests fail before the merge, and every test must pass after it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from conftest import SCENARIOS, git, run_project_tests, scenario, unibase
+
+MERGEABLE = [s for s in SCENARIOS if scenario(s)["expect"]["plan_exit"] == 0]
+NEEDS_DECISION = [s for s in SCENARIOS if scenario(s)["expect"]["plan_exit"] == 1]
+
+
+def failed_tests(output: str) -> set[str]:
+    return {m.group(1) for m in re.finditer(r"^(?:FAILED|ERROR) (\S+)", output, re.M)}
+
+
+@pytest.fixture(scope="module", params=MERGEABLE)
+def merged(request, tmp_path_factory):
+    """One scenario, before and after `unibase apply --branch merged`, with everything observed."""
+    name = request.param
+    from conftest import copy_project
+
+    project = copy_project(name, tmp_path_factory.mktemp(name) / name)
+    before_head = git(project, "rev-parse", "HEAD").strip()
+    before_tests = run_project_tests(project)
+    patch = project.parent / "dry-run.patch"
+    dry = unibase("apply", str(project), "--dry-run", "--diff-out", str(patch))
+    applied = unibase("apply", str(project), "--branch", "merged")
+    return {
+        "name": name,
+        "spec": scenario(name),
+        "project": project,
+        "before_head": before_head,
+        "before_tests": before_tests,
+        "dry": dry,
+        "patch": patch,
+        "applied": applied,
+    }
+
+
+def test_failing_tests_before_the_merge_are_the_seed_bug(merged):
+    assert failed_tests(merged["before_tests"].stdout) == set(merged["spec"]["fails_before"])
+
+
+def test_apply_succeeds(merged):
+    assert merged["dry"].returncode == 0, merged["dry"].stderr
+    assert merged["applied"].returncode == 0, merged["applied"].stdout + merged["applied"].stderr
+
+
+def test_user_branch_untouched(merged):
+    project = merged["project"]
+    assert git(project, "rev-parse", "HEAD").strip() == merged["before_head"]
+    assert git(project, "branch", "--show-current").strip() == "main"
+    assert git(project, "status", "--porcelain") == ""
+
+
+def test_one_commit_per_phase(merged):
+    project = merged["project"]
+    subjects = git(project, "log", "--format=%s", "main..merged").splitlines()
+    phases = re.findall(r"^# (UB\d{3}) ", merged["dry"].stdout, re.M)
+    assert len(subjects) == len(phases) >= 1
+    assert all(s.startswith("unibase: ") for s in subjects)
+    body = git(project, "log", "-1", "--format=%B", "merged")
+    assert f"Unibase-Base: {merged['before_head']}" in body
+
+
+def test_dry_run_diff_is_what_apply_commits(merged, tmp_path):
+    project = merged["project"]
+    wt = tmp_path / "wt"
+    git(project, "worktree", "add", "-q", "--detach", str(wt), "main")
+    try:
+        git(wt, "apply", str(merged["patch"]))
+        git(wt, "add", "-A")
+        assert git(wt, "diff", "--cached", "--stat", "merged") == ""
+    finally:
+        git(project, "worktree", "remove", "--force", str(wt))
+
+
+@pytest.fixture(scope="module")
+def on_branch(merged):
+    project = merged["project"]
+    git(project, "checkout", "-q", "merged")
+    yield merged
+    git(project, "checkout", "-q", "main")
+
+
+def test_project_tests_pass_after_the_merge(on_branch):
+    result = run_project_tests(on_branch["project"])
+    assert result.returncode == 0, result.stdout[-3000:]
+
+
+def test_check_passes_after_the_merge(on_branch):
+    unibase("check", str(on_branch["project"]), check=0)
+
+
+def test_second_plan_has_nothing_to_do(on_branch):
+    proc = unibase("plan", str(on_branch["project"]), "--json", check=0)
+    assert json.loads(proc.stdout)["operations"] == []
+
+
+def test_verify_passes_after_the_merge(on_branch):
+    unibase("verify", str(on_branch["project"]), check=0)
+
+
+@pytest.mark.parametrize("name", NEEDS_DECISION)
+def test_apply_refuses_unresolved_conflicts(name, tmp_project):
+    project = tmp_project(name)
+    proc = unibase("apply", str(project), "--branch", "merged")
+    assert proc.returncode == 1
+    assert "need a decision" in proc.stderr
+    assert "merged" not in git(project, "branch", "--list")

@@ -1,0 +1,437 @@
+"""UB002 rewrite-imports: before/after pairs; every pair is also run a second time."""
+
+from __future__ import annotations
+
+import textwrap
+
+import libcst as cst
+import pytest
+
+from unibase.codemods.rewrite_imports import DESCRIPTION, RewriteImportsCommand
+from unibase.plan import ModuleSpelling, Rename, RewriteImports
+
+HCE, MODELS, SYS2 = "pkg/hce_models.py", "pkg/models.py", "pkg/system2.py"
+RENAMES = (
+    Rename(HCE, "Base", MODELS, "Base"),  # hce's own base, now the canonical one
+    Rename(HCE, "Session", MODELS, "Session"),
+    Rename(HCE, "Event", MODELS, "AnalyticsEvent"),  # renamed: models.py has an Event already
+    Rename(SYS2, "System2Base", MODELS, "Base"),
+    Rename(SYS2, "Job", MODELS, "Job"),
+)
+# pkg/api.py, a sibling of the modules involved
+API = RewriteImports(
+    file="pkg/api.py",
+    spellings=(
+        ModuleSpelling(1, "hce_models", HCE, 1, "models"),
+        ModuleSpelling(0, "pkg.hce_models", HCE, 0, "pkg.models"),
+        ModuleSpelling(1, "system2", SYS2, 1, "models"),
+    ),
+    renames=RENAMES,
+    base_names=("Base", "System2Base"),
+    canonical_name="Base",
+)
+# pkg/models.py itself: the moved names are defined here now
+OWN = RewriteImports(
+    file=MODELS,
+    spellings=(ModuleSpelling(1, "hce_models", HCE, 0, ""), ModuleSpelling(1, "system2", SYS2, 0, "")),
+    renames=RENAMES,
+    base_names=("Base", "System2Base"),
+    canonical_name="Base",
+)
+
+
+def case(before: str, after: str | None = None, *, op: RewriteImports = API, id: str):
+    """``after=None``: a no-op."""
+    before = textwrap.dedent(before)
+    return pytest.param(op, before, before if after is None else textwrap.dedent(after), id=id)
+
+
+NOOPS = [
+    case(
+        """\
+        import os  # the OS
+        from .models import Base, Job
+        from . import other
+
+        class Thing(Base):  # a comment
+            x = other.y
+        """,
+        id="noop-nothing-spelled",
+    ),
+    case("from .hce_models import helper, CONSTANT\n", id="noop-only-unmoved-names"),
+    case("from .hce_models import *\n", id="star-import-left-alone"),
+    case(
+        """\
+        import pkg.hce_models as h
+        x = h.Event, h.helper
+        """,
+        id="module-import-with-unmoved-attribute-left-alone",
+    ),
+    case("import pkg.hce_models as h\n", id="module-import-without-uses-left-alone"),
+    case(
+        """\
+        import pkg.hce_models as h
+        x: "h.Event" = h.Session
+        """,
+        id="module-import-used-in-string-left-alone",
+    ),
+    case(
+        """\
+        from . import hce_models
+        __all__ = ["hce_models"]
+        x = hce_models.Event
+        """,
+        id="module-import-exported-left-alone",
+    ),
+    case(
+        """\
+        from . import hce_models
+        x = hce_models.Event
+        """,
+        op=OWN,
+        id="own-file-submodule-import-left-alone",
+    ),
+]
+
+CASES = [
+    case(
+        """\
+        from .hce_models import Session, Job as J, helper  # noqa: F401
+        x = Session, J, helper
+        """,
+        """\
+        from .models import Session, Job as J
+        from .hce_models import helper  # noqa: F401
+        x = Session, J, helper
+        """,
+        op=RewriteImports(API.file, (ModuleSpelling(1, "hce_models", HCE, 1, "models"),),
+                          (Rename(HCE, "Session", MODELS, "Session"), Rename(HCE, "Job", MODELS, "Job")),
+                          API.base_names, "Base"),
+        id="happy-path-split",
+    ),
+    case(
+        """\
+        from .hce_models import Session as S, Event
+        x = S, Event
+        """,
+        """\
+        from .models import Session as S, AnalyticsEvent as Event
+        x = S, Event
+        """,
+        id="alias-and-renamed-class-keep-local-name",
+    ),
+    case(
+        "from .hce_models import Event as Event, Session as Session\n",
+        "from .models import AnalyticsEvent as Event, Session as Session\n",
+        id="explicit-reexport-alias-kept",
+    ),
+    case(
+        "from pkg.hce_models import Session\n",
+        "from pkg.models import Session\n",
+        id="absolute-stays-absolute",
+    ),
+    case(
+        """\
+        from .hce_models import (
+            Session,
+            helper,
+            Event,
+        )
+        """,
+        """\
+        from .models import (
+            Session,
+            AnalyticsEvent as Event,
+        )
+        from .hce_models import (
+            helper,
+        )
+        """,
+        id="relative-parenthesized",
+    ),
+    case(
+        """\
+        import os
+        from .models import Job
+
+        from .hce_models import Session
+        from .system2 import Job
+
+
+        class A: ...
+        """,
+        """\
+        import os
+        from .models import Job, Session
+
+
+        class A: ...
+        """,
+        id="merge-into-existing-no-duplicates",
+    ),
+    case(
+        """\
+        from .hce_models import Session
+        import os
+        from .models import (
+            Base,
+            Job,
+        )
+        """,
+        """\
+        import os
+        from .models import (
+            Base,
+            Job,
+            Session,
+        )
+        """,
+        id="merge-forward-past-imports",
+    ),
+    case(
+        """\
+        from .models import Base
+        from .hce_models import Session  # needed by the CLI
+        """,
+        """\
+        from .models import Base
+        from .models import Session  # needed by the CLI
+        """,
+        id="no-merge-of-a-commented-line",
+    ),
+    case(
+        """\
+        from typing import TYPE_CHECKING
+
+        if TYPE_CHECKING:
+            from .hce_models import Event, helper
+        if TYPE_CHECKING: from .hce_models import Session
+        """,
+        """\
+        from typing import TYPE_CHECKING
+
+        if TYPE_CHECKING:
+            from .models import AnalyticsEvent as Event
+            from .hce_models import helper
+        if TYPE_CHECKING: from .models import Session
+        """,
+        id="type-checking-stays-under-it",
+    ),
+    case(
+        """\
+        def load():
+            from .hce_models import Session, helper
+            return Session, helper
+        """,
+        """\
+        def load():
+            from .models import Session
+            from .hce_models import helper
+            return Session, helper
+        """,
+        id="function-local-stays-local",
+    ),
+    case(
+        "import os; from .hce_models import Session\n",
+        "import os; from .models import Session\n",
+        id="semicolon-line",
+    ),
+    case(
+        """\
+        import pkg.hce_models as h
+        import pkg.hce_models
+        x = h.Event, h.Session.query
+        y = pkg.hce_models.Event
+        """,
+        """\
+        import pkg.models as h
+        import pkg.models
+        x = h.AnalyticsEvent, h.Session.query
+        y = pkg.models.AnalyticsEvent
+        """,
+        id="module-attribute-access",
+    ),
+    case(
+        """\
+        from . import hce_models, other
+        from pkg import hce_models as hm
+
+        def f():
+            return hce_models.Event, hm.Session, other.x
+        """,
+        """\
+        from . import models as hce_models, other
+        from pkg import models as hm
+
+        def f():
+            return hce_models.AnalyticsEvent, hm.Session, other.x
+        """,
+        id="submodule-import",
+    ),
+    case(
+        """\
+        from .models import Base as MainBase
+        from .hce_models import Base as HCEBase, Event
+        from .system2 import System2Base, Job
+
+
+        class A(MainBase):
+            pass
+
+
+        class B(HCEBase):
+            e: Event
+
+
+        def f(HCEBase):
+            return HCEBase, System2Base
+        """,
+        """\
+        from .models import Base, AnalyticsEvent as Event, Job
+
+
+        class A(Base):
+            pass
+
+
+        class B(Base):
+            e: Event
+
+
+        def f(HCEBase):
+            return HCEBase, Base
+        """,
+        id="base-aliases-unified-as-canonical-name",
+    ),
+    case(
+        """\
+        from .models import Base as MainBase
+        from .hce_models import Base as HCEBase
+        Base = "taken"
+        x = MainBase, HCEBase
+        """,
+        """\
+        from .models import Base as MainBase
+        Base = "taken"
+        x = MainBase, MainBase
+        """,
+        id="base-aliases-keep-first-when-name-taken",
+    ),
+    case(
+        """\
+        def f(Base):
+            from .models import Base as A
+            from .hce_models import Base as B
+            return A, B
+        """,
+        """\
+        def f(Base):
+            from .models import Base as A
+            return A, A
+        """,
+        id="base-aliases-function-local",
+    ),
+    case(
+        """\
+        from .hce_models import Base as HCEBase
+        from .models import Base as MainBase
+        x: "HCEBase" = MainBase
+        """,
+        """\
+        from .models import Base, Base as HCEBase
+        x: "HCEBase" = Base
+        """,
+        id="base-alias-used-in-string-kept",
+    ),
+    case(
+        """\
+        from typing import TYPE_CHECKING
+        from .models import Base as MainBase
+        if TYPE_CHECKING:
+            from .hce_models import Base as HCEBase
+        """,
+        """\
+        from typing import TYPE_CHECKING
+        from .models import Base as MainBase
+        if TYPE_CHECKING:
+            from .models import Base as HCEBase
+        """,
+        id="base-aliases-in-different-suites-kept",
+    ),
+    case(
+        """\
+        # the models
+        from .hce_models import Base as HCEBase, Event as Ev, helper
+        # jobs
+        from .system2 import Job
+
+
+        class Base: ...
+        class AnalyticsEvent(HCEBase): ...
+        x = Ev
+        """,
+        """\
+        # the models
+        from .hce_models import helper
+        # jobs
+
+
+        class Base: ...
+        class AnalyticsEvent(Base): ...
+        x = AnalyticsEvent
+        """,
+        op=OWN,
+        id="own-file-drops-names-and-renames-uses",
+    ),
+    case(
+        """\
+        def f():
+            # lazily
+            from .hce_models import Session
+            return Session
+
+
+        def g():
+            from .hce_models import Event
+            AnalyticsEvent = 3
+            return Event, AnalyticsEvent
+        """,
+        """\
+        def f():
+            # lazily
+            return Session
+
+
+        def g():
+            from .hce_models import Event
+            AnalyticsEvent = 3
+            return Event, AnalyticsEvent
+        """,
+        op=OWN,
+        id="own-file-function-local-shadowed-left",
+    ),
+]
+
+
+def _run(op: RewriteImports, source: str) -> str:
+    return RewriteImportsCommand(op).transform(cst.parse_module(source)).code
+
+
+@pytest.mark.parametrize(("op", "before", "after"), NOOPS + CASES)
+def test_rewrite(op: RewriteImports, before: str, after: str) -> None:
+    assert _run(op, before) == after
+
+
+@pytest.mark.parametrize(("op", "before", "after"), NOOPS + CASES)
+def test_second_run_changes_nothing(op: RewriteImports, before: str, after: str) -> None:
+    assert _run(op, after) == after
+
+
+@pytest.mark.parametrize(("op", "before", "after"), NOOPS)
+def test_nothing_to_rewrite_returns_the_same_module(op: RewriteImports, before: str, after: str) -> None:
+    module = cst.parse_module(before)
+    assert RewriteImportsCommand(op).transform(module) is module
+
+
+def test_description_is_one_line() -> None:
+    assert DESCRIPTION and "\n" not in DESCRIPTION
