@@ -657,6 +657,8 @@ class _Planner:
                     if len(owners) > 1:
                         tm += len(owners) - 1
             if extra or tm:
+                # UB002 may have unified the aliases into the canonical name by now
+                names.add(canonical.symbol.name)
                 self.ops.append(CollapseMetadataCalls(rel, tuple(sorted(names)), extra + tm))
 
 
