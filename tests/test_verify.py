@@ -209,7 +209,7 @@ def test_lost_foreign_key_fails(tmp_path):
     make_project(tmp_path / "p", old_files(), new_files(core=core))
     report = verify_project(tmp_path / "p")
     assert status(report)["schema"] == "fail"
-    assert "remove_fk foreign key None posts(user_id) -> users(id)" in detail(report, "schema")
+    assert "remove_fk foreign key posts(user_id) -> users(id) (in the schema before the merge" in detail(report, "schema")
 
 
 def test_naming_convention_change_needs_a_declaration(tmp_path):

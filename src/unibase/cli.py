@@ -273,11 +273,15 @@ def verify(
     database_url: Optional[str] = typer.Option(None, "--database-url", help="Also compare schemas on this (empty) database."),
 ) -> None:
     """Prove the merged schema is the same schema: parse, one base, imports, mappers, Alembic diff."""
-    from .verify import verify_project
+    from .verify import VerifyError, verify_project
 
     settings = _settings(path, test_cmd=test_cmd)
-    report = verify_project(settings.root, against=against, python=python, test_cmd=settings.test_cmd,
-                            database_url=database_url)
+    try:
+        # standalone, the changes the plan declared are re-derived from the tree before the merge
+        report = verify_project(settings.root, against=against, python=python, test_cmd=settings.test_cmd,
+                                database_url=database_url, declared_from_against=True)
+    except VerifyError as exc:
+        fail(str(exc))
     print_report(report)
     if not report.ok:
         failed = ", ".join(c.name for c in report.checks if c.status == "fail")

@@ -9,13 +9,14 @@ Schema equivalence is proved against the tree before the merge (``against``), ma
 with ``git worktree add --detach`` and always removed afterwards:
 
 1. a child in the *old* tree copies every table of every in-scope base into one fresh
-   ``MetaData`` (so cross-base foreign keys resolve) and ``create_all``\\ s it on an empty
-   database. It also diffs that metadata against its own database: whatever Alembic reports
-   there is reflection noise, not a change, and is subtracted later;
-2. a child in the *new* tree runs the import check (import, ``configure_mappers()``,
-   ``create_all()`` on SQLite) and then Alembic's ``compare_metadata`` of the merged metadata
-   against that old database, plus a comparison of primary and foreign key names that
-   Alembic does not make.
+   ``MetaData`` (so cross-base foreign keys resolve) and creates it on an empty database.
+   It also diffs that metadata against its own database: whatever Alembic reports there is
+   reflection noise, not a change, and is subtracted later;
+2. a child in the *new* tree, started at the same time, runs the import check (import,
+   ``configure_mappers()``, ``create_all()`` on SQLite), waits until the old database is
+   built, and then runs Alembic's ``compare_metadata`` of the merged metadata against it,
+   plus a comparison of the primary key, foreign key and unique constraint names that
+   Alembic leaves out.
 
 A difference passes only when the plan declared it (:class:`DeclaredChange`). A failure the
 project already had at ``against`` is reported as ``pre-existing``: unibase must neither be
@@ -33,14 +34,18 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .discovery import Index, Symbol
 from .plan import Plan
+
+if TYPE_CHECKING:
+    from .api import Finding
 
 PASS, FAIL, PRE_EXISTING, SKIPPED = "pass", "fail", "pre-existing", "skipped"
 
@@ -139,18 +144,24 @@ def verify_project(
         schema_names = ["schema"] + ([f"schema-{_backend(database_url)}"] if database_url else [])
         old_urls: list[str] = []
         builds: list[dict] = []
+        ready = session.tmp / "old-ready.json"
+        old_child = None
         if old is not None:
             old_urls = [_sqlite_url(session.tmp / "old.sqlite")]
             if database_url:
                 old_urls.append(session.scratch_database(database_url))
-            built = session.run_child(session.old_root(), old.targets, builds=old_urls)
+            old_child = session.start_child(session.old_root(), old.targets, builds=old_urls, ready_file=ready)
+        # both trees' children run at once; the new one waits for the old databases to compare
+        new_child = session.start_child(root, new.targets, import_db=session.tmp / "new.sqlite",
+                                        compares=old_urls, wait_for=ready if old_urls else None)
+        if old_child is not None:
+            built = session.finish_child(old_child)
+            _mark_ready(ready, len(old_urls))
             if "crash" in built:
                 why_not = f"the child process in the tree at {base[:10] if base else '?'} failed: {built['crash']}"
                 old = None
             builds = built.get("builds") or []
-
-        result = session.run_child(root, new.targets, import_db=session.tmp / "new.sqlite",
-                                   compares=old_urls if old is not None else [])
+        result = session.finish_child(new_child)
         import_check, import_error = _import_result(new, result, changed)
         if import_error is not None and import_error.get("stage") != "child" and old is not None and base:
             # the same check on the tree before the merge: is this the project's own bug?
@@ -292,13 +303,19 @@ class _Session(contextlib.AbstractContextManager):
 
     # -- children ---------------------------------------------------------------------------------
 
-    def run_child(self, cwd: Path, targets: _Targets, *, import_db: Path | None = None, combine: bool = False,
-                  builds: Sequence[str] = (), compares: Sequence[str] = ()) -> dict:
-        """Run :data:`_CHILD_SOURCE` with the project's interpreter; its JSON result, or ``{"crash": ...}``."""
+    def start_child(self, cwd: Path, targets: _Targets, *, import_db: Path | None = None, combine: bool = False,
+                    builds: Sequence[str] = (), compares: Sequence[str] = (), ready_file: Path | None = None,
+                    wait_for: Path | None = None) -> _Child:
+        """Start :data:`_CHILD_SOURCE` with the project's interpreter in ``cwd``.
+
+        ``builds``: database URLs to create the in-scope tables on (then ``ready_file`` is
+        written); ``compares``: URLs to diff the metadata against, once ``wait_for`` exists.
+        """
         script = self.tmp / "unibase_verify_child.py"
         if not script.exists():
             script.write_text(_CHILD_SOURCE, encoding="utf-8")
-        args_file = self.tmp / f"args-{secrets.token_hex(4)}.json"
+        tag = secrets.token_hex(4)
+        args_file = self.tmp / f"args-{tag}.json"
         args = {
             "roots": [str(cwd / r) if r else str(cwd) for r in targets.roots],
             "modules": list(targets.modules),
@@ -307,21 +324,61 @@ class _Session(contextlib.AbstractContextManager):
             "combine": combine,
             "builds": list(builds),
             "compares": list(compares),
+            "ready_file": str(ready_file) if ready_file else None,
+            "wait_for": str(wait_for) if wait_for else None,
+            "timeout": CHILD_TIMEOUT,
         }
         args_file.write_text(json.dumps(args), encoding="utf-8")
         env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}  # leave no __pycache__ in the user's tree
+        out, err = self.tmp / f"out-{tag}.txt", self.tmp / f"err-{tag}.txt"
+        # files, not pipes: a chatty model module must not block on a full pipe
+        with open(out, "wb") as fout, open(err, "wb") as ferr:
+            proc = subprocess.Popen([self.python, str(script), str(args_file)], cwd=cwd, stdout=fout, stderr=ferr,
+                                    stdin=subprocess.DEVNULL, env=env)
+        self._cleanups.append(lambda: _stop(proc))
+        return _Child(proc, out, err, time.monotonic())
+
+    def finish_child(self, child: _Child) -> dict:
+        """The child's JSON result, or ``{"crash": ...}`` when it produced none."""
         try:
-            proc = subprocess.run([self.python, str(script), str(args_file)], cwd=cwd, capture_output=True,
-                                  text=True, env=env, stdin=subprocess.DEVNULL, timeout=CHILD_TIMEOUT)
+            child.proc.wait(timeout=max(1.0, CHILD_TIMEOUT - (time.monotonic() - child.started)))
         except subprocess.TimeoutExpired:
+            _stop(child.proc)
             return {"crash": f"timed out after {CHILD_TIMEOUT} s importing the model modules"}
-        out, sep, payload = proc.stdout.rpartition(_MARKER)
+        stdout = child.out.read_text(encoding="utf-8", errors="replace")
+        stderr = child.err.read_text(encoding="utf-8", errors="replace")
+        _, sep, payload = stdout.rpartition(_MARKER)
         if not sep:
-            return {"crash": f"{self.python} exited with {proc.returncode}: {_tail(proc.stderr or proc.stdout)}"}
+            return {"crash": f"{self.python} exited with {child.proc.returncode}: {_tail(stderr or stdout)}"}
         try:
             return json.loads(payload)
         except json.JSONDecodeError:
             return {"crash": f"unreadable result from {self.python}: {_tail(payload)}"}
+
+    def run_child(self, cwd: Path, targets: _Targets, **kwargs: Any) -> dict:
+        return self.finish_child(self.start_child(cwd, targets, **kwargs))
+
+
+@dataclass(frozen=True)
+class _Child:
+    proc: subprocess.Popen
+    out: Path
+    err: Path
+    started: float
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()
+
+
+def _mark_ready(path: Path, count: int) -> None:
+    """Release a child waiting for the old databases when the old tree's child wrote nothing."""
+    if not path.exists():
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"built": [False] * count}), encoding="utf-8")
+        os.replace(tmp, path)
 
 
 # --- the static part: what to import ---------------------------------------------------------------
@@ -344,7 +401,7 @@ class _Scan:
     targets: _Targets
     plan: Plan | None = None
     error: str | None = None  # why planning failed
-    findings: list = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
 
 
 def _scan(root: Path) -> _Scan:
@@ -358,7 +415,7 @@ def _scan(root: Path) -> _Scan:
     except (ValueError, OSError) as exc:
         return _Scan(root, None, (), _Targets(("",), (), ()), error=str(exc))
     plan = error = None
-    findings: list = []
+    findings: list[Finding] = []
     try:
         plan = make_plan(index, settings)
         findings = check_plan(plan)
@@ -403,7 +460,12 @@ def _check_parse(session: _Session, changed: list[str] | None) -> CheckResult:
     scope = f"{len(files)} changed file(s)" if changed is not None else f"all {len(files)} file(s) (no revision to diff with)"
     failures, pre = [], []
     for rel in files:
-        problem = _compile_error((session.root / rel).read_bytes(), rel)
+        try:
+            source = (session.root / rel).read_bytes()
+        except OSError as exc:
+            failures.append(f"{rel}:0: unreadable: {exc.strerror}")
+            continue
+        problem = _compile_error(source, rel)
         if problem is None:
             continue
         old = session.old_source(rel)
@@ -437,10 +499,12 @@ def _check_single_base(new: _Scan) -> CheckResult:
         return CheckResult("single-base", FAIL, f"{len(new.findings) + 1} declarative bases in scope: "
                            + "; ".join(f"{f.file}:{f.line}: {f.message}" for f in new.findings))
     bases = new.plan.merged_bases()
+    unparsable = sorted(new.index.unparsable) if new.index else []
+    note = f" (not analysed, they do not parse: {', '.join(unparsable)})" if unparsable else ""
     if not bases:
-        return CheckResult("single-base", PASS, "no declarative base in scope")
+        return CheckResult("single-base", PASS, "no declarative base in scope" + note)
     b = bases[0]
-    return CheckResult("single-base", PASS, f"one declarative base in scope: {b.file}:{b.name}")
+    return CheckResult("single-base", PASS, f"one declarative base in scope: {b.file}:{b.name}{note}")
 
 
 def _import_result(new: _Scan, result: dict, changed: list[str] | None) -> tuple[CheckResult, dict | None]:
@@ -498,7 +562,7 @@ def _schema_result(name: str, base: str, build: dict, compare: dict | None, new_
     diffs = _pair_renames([d for d in compare.get("diffs", []) if _key(d) not in noise])
     ignored = len(compare.get("diffs", [])) - len([d for d in compare.get("diffs", []) if _key(d) not in noise])
     unexpected = [d for d in diffs if not any(_covers(c, d) for c in declared)]
-    accepted = [d for d in diffs if d not in unexpected]
+    accepted = [d for d in diffs if all(d is not u for u in unexpected)]
     notes = build.get("notes", [])
     tail = ""
     if accepted:
@@ -820,9 +884,10 @@ def serialise(item, dialect):
         const = item[1]
         cols = columns_of(const)
         kind = type(const).__name__
+        what = {"UniqueConstraint": "unique constraint", "CheckConstraint": "check constraint"}.get(kind, kind)
         name = final_name(const, dialect)
-        return {"op": op, "table": const.table.name, "name": name, "what": kind,
-                "sig": [kind, cols], "text": f"{kind} {named(name)}on {const.table.name}({', '.join(cols)})"}
+        return {"op": op, "table": const.table.name, "name": name, "what": what,
+                "sig": [kind, cols], "text": f"{what} {named(name)}on {const.table.name}({', '.join(cols)})"}
     if op in ("add_fk", "remove_fk"):
         fk = item[1]
         cols = [c.name for c in fk.columns] if len(fk.columns) else list(fk.column_keys)
@@ -842,9 +907,12 @@ def serialise(item, dialect):
     return {"op": op, "table": table, "text": repr(item[1:])[:500]}
 
 
-def constraint_names(conn, md):
-    """Primary and foreign key names, which Alembic's autogenerate does not compare."""
-    from sqlalchemy import inspect
+def constraint_names(conn, md, reported):
+    """Primary key, foreign key and unique constraint names that Alembic's autogenerate does not compare.
+
+    ``reported``: (table, signature) of the constraints Alembic already reported.
+    """
+    from sqlalchemy import UniqueConstraint, inspect
 
     insp = inspect(conn)
     dialect = conn.dialect
@@ -886,6 +954,18 @@ def constraint_names(conn, md):
                 out.append({"op": "rename_fk", "table": t.name,
                             "text": f"foreign key {t.name}({', '.join(cols)}) -> {rtable}({', '.join(rcols)}) named "
                                     f"{db_fks[key]!r} before the merge, {want!r} after"})
+        db_uqs = {tuple(u["column_names"]): u.get("name") for u in insp.get_unique_constraints(t.name, schema=t.schema)}
+        for uq in t.constraints:
+            if not isinstance(uq, UniqueConstraint):
+                continue
+            cols = columns_of(uq)
+            if tuple(cols) not in db_uqs or (t.name, json.dumps(["UniqueConstraint", cols])) in reported:
+                continue
+            want = expected(final_name(uq, dialect), f"{t.name}_{'_'.join(cols)}_key")
+            if want is not Ellipsis and db_uqs[tuple(cols)] != want:
+                out.append({"op": "rename_constraint", "table": t.name,
+                            "text": f"unique constraint on {t.name}({', '.join(cols)}) named "
+                                    f"{db_uqs[tuple(cols)]!r} before the merge, {want!r} after"})
     return out
 
 
@@ -907,7 +987,8 @@ def compare(url, md):
             for item in raw:
                 for one in (item if isinstance(item, list) else [item]):
                     out.append(serialise(one, conn.dialect))
-            out.extend(constraint_names(conn, md))
+            reported = {(d["table"], json.dumps(d["sig"])) for d in out if d.get("sig")}
+            out.extend(constraint_names(conn, md, reported))
             return out
     finally:
         engine.dispose()
@@ -973,47 +1054,82 @@ def run(args, result):
                 engine.dispose()
 
     result["builds"] = []
+    built = []
     for url in args["builds"]:
         build = {"notes": []}
         result["builds"].append(build)
-        try:
-            import alembic  # noqa: F401
-        except Exception as exc:
-            build["error"] = describe(exc, "alembic")
-            continue
-        from sqlalchemy import create_engine
-        from sqlalchemy.pool import NullPool
-
-        try:
-            engine = create_engine(url, poolclass=NullPool)
-            with engine.connect():
-                pass
-        except Exception as exc:
-            build["error"] = describe(exc, "connect")
-            continue
-        try:
-            md = combine(metadatas, engine.dialect, build["notes"])
-            md.create_all(engine)
-            build["tables"] = len(md.tables)
-        except Exception as exc:
-            build["error"] = describe(exc, "create_all")
-            continue
-        finally:
-            engine.dispose()
-        try:
-            build["baseline"] = compare(url, md)
-        except Exception as exc:
-            build["error"] = describe(exc, "compare")
+        built.append(build_database(url, metadatas, build))
+    if args.get("ready_file"):
+        write_ready(args["ready_file"], [md is not None for md in built])
+    for url, build, md in zip(args["builds"], result["builds"], built):
+        if md is not None:
+            try:
+                # what Alembic reports for the old metadata against its own database is noise
+                build["baseline"] = compare(url, md)
+            except Exception as exc:
+                build["error"] = describe(exc, "compare")
 
     result["compares"] = []
-    for url in args["compares"]:
+    ready = wait_ready(args["wait_for"], args.get("timeout", 600)) if args["compares"] and args.get("wait_for") else None
+    for i, url in enumerate(args["compares"]):
         entry = {}
         result["compares"].append(entry)
+        if ready is not None and not (i < len(ready) and ready[i]):
+            entry["error"] = {"stage": "old", "error_class": "", "message": "the old database was not built"}
+            continue
         try:
             md = combine(metadatas, dialect_of(url), [])
             entry["diffs"] = compare(url, md)
         except Exception as exc:
             entry["error"] = describe(exc, "compare")
+
+
+def build_database(url, metadatas, build):
+    """Create every in-scope table on ``url``; the metadata used, or None (``build["error"]`` says why)."""
+    try:
+        import alembic  # noqa: F401  (the comparison needs it; say so before building anything)
+    except Exception as exc:
+        build["error"] = describe(exc, "alembic")
+        return None
+    from sqlalchemy import create_engine
+    from sqlalchemy.pool import NullPool
+
+    try:
+        engine = create_engine(url, poolclass=NullPool)
+        with engine.connect():
+            pass
+    except Exception as exc:
+        build["error"] = describe(exc, "connect")
+        return None
+    try:
+        md = combine(metadatas, engine.dialect, build["notes"])
+        md.create_all(engine)
+        build["tables"] = len(md.tables)
+        return md
+    except Exception as exc:
+        build["error"] = describe(exc, "create_all")
+        return None
+    finally:
+        engine.dispose()
+
+
+def write_ready(path, built):
+    tmp = path + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as fh:
+        json.dump({"built": built}, fh)
+    os.replace(tmp, path)
+
+
+def wait_ready(path, timeout):
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not os.path.exists(path):
+        if time.monotonic() > deadline:
+            return []
+        time.sleep(0.02)
+    with open(path, encoding="utf-8") as fh:
+        return json.load(fh).get("built", [])
 
 
 def main():
