@@ -1,0 +1,69 @@
+"""Docs that run: every command the README shows is executed here."""
+
+from __future__ import annotations
+
+import re
+import shlex
+
+from conftest import REPO, copy_project, git, unibase
+
+README = (REPO / "README.md").read_text(encoding="utf-8")
+
+
+def console_lines() -> list[str]:
+    blocks = re.findall(r"```console\n(.*?)```", README, re.S)
+    return [line.split("#")[0].strip() for block in blocks for line in block.splitlines() if line.strip()]
+
+
+def test_readme_opens_with_the_two_commands():
+    first_block = re.search(r"```console\n(.*?)```", README, re.S).group(1).strip().splitlines()
+    assert README.startswith("# unibase\n\n```console\n")
+    assert len(first_block) == 2
+    install_demo, install_test = first_block
+    assert "pip install ." in install_demo and install_demo.endswith("unibase demo")
+    assert "pip install -e '.[test]'" in install_test and install_test.endswith("python -m pytest")
+
+
+def test_ci_runs_the_readme_test_command():
+    second = console_lines()[1]
+    assert second in (REPO / ".ci" / "run").read_text(encoding="utf-8")
+
+
+def test_demo_command(tmp_path):
+    proc = unibase("demo", "--dir", str(tmp_path / "demo"), check=0)
+    assert "pass schema" in proc.stdout
+    assert git(tmp_path / "demo", "branch", "--list", "unibase/merge-bases").strip()
+
+
+# The usage commands, in the order the README shows them, with the exit code each must give on
+# the knowledge_chipper scenario (check is 1 before the merge; verify runs on the branch).
+EXPECTED_USAGE = [
+    ("unibase plan", 0),
+    ("unibase plan --json --out plan.json", 0),
+    ("unibase apply --dry-run", 0),
+    ("unibase check", 1),
+    ("unibase apply --branch merge-bases", 0),
+    ("unibase verify", 0),
+    ("unibase explain UB001", 0),
+]
+
+
+def test_usage_commands_are_the_ones_tested():
+    shown = [line for line in console_lines() if line.startswith("unibase ")]
+    assert shown == [cmd for cmd, _ in EXPECTED_USAGE]
+
+
+def test_usage_commands_run(tmp_path):
+    project = copy_project("knowledge_chipper", tmp_path / "kc")
+    git(project, "config", "user.name", "readme")
+    git(project, "config", "user.email", "readme@example.invalid")
+    (project / ".gitignore").write_text("plan.json\n")
+    git(project, "add", ".gitignore")
+    git(project, "commit", "-q", "-m", "ignore plan")
+    for command, code in EXPECTED_USAGE:
+        if command == "unibase verify":
+            git(project, "checkout", "-q", "merge-bases")
+        args = shlex.split(command)[1:]
+        proc = unibase(*args, cwd=project)
+        assert proc.returncode == code, f"{command}: exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
+    assert (project / "plan.json").is_file()
