@@ -273,6 +273,7 @@ def discover(root: Path, options: DiscoverOptions = DiscoverOptions(),
         facts[rel] = read_facts(rel, tree)
 
     # pass 1: files that speak SQLAlchemy
+    speaks_sqla: list[str] = []
     for i, rel in enumerate(files):
         try:
             data = (root / rel).read_bytes()
@@ -281,6 +282,7 @@ def discover(root: Path, options: DiscoverOptions = DiscoverOptions(),
             continue
         if options.parse_everything or SQLA_WORDS.search(data):
             parse(rel, data)
+            speaks_sqla.append(rel)
         else:
             raw[rel] = data
         if progress:
@@ -308,6 +310,27 @@ def discover(root: Path, options: DiscoverOptions = DiscoverOptions(),
             break
         for rel in hits:
             parse(rel, raw.pop(rel))
+    # files the SQLAlchemy files import (mixins, helpers, re-exports), until closed
+    resolver = Resolver(modules, facts)
+    todo = [rel for rel in speaks_sqla if rel in facts]
+    while todo and raw:
+        rel = todo.pop()
+        f = facts.get(rel)
+        if f is None:
+            continue
+        for imp in f.imports:
+            targets = []
+            if imp.is_from:
+                mod = resolver.module_file(rel, imp.level, imp.module)
+                targets.append(mod)
+                if mod:
+                    targets.extend(modules.submodule(mod, n.name) for n in imp.names)
+            else:
+                targets.extend(resolver.module_file(rel, 0, n.name) for n in imp.names)
+            for t in targets:
+                if t and t in raw:
+                    parse(t, raw.pop(t))
+                    todo.append(t)
 
     index = _build(root, modules, facts, unparsable)
     index.scanned = len(files)
