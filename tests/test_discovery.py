@@ -203,3 +203,27 @@ def test_prefilter_finds_what_parsing_everything_finds(tmp_path):
     assert set(quick.models) == set(full.models) == {Symbol("pkg/models.py", "Thing"), Symbol("pkg/sti.py", "Special")}
     assert quick.models[Symbol("pkg/sti.py", "Special")].table == "things"
     assert "pkg/use.py" in quick.facts and "pkg/other.py" not in quick.facts
+
+
+def test_syntax_newer_than_the_interpreter_is_still_read(tmp_path):
+    write(tmp_path, {
+        "pkg/__init__.py": "",
+        "pkg/base.py": "from sqlalchemy.orm import declarative_base\nBase = declarative_base()\n",
+        "pkg/models.py": """
+            from sqlalchemy import Column, Integer
+            from .base import Base
+
+            type Id = int
+
+            class Thing[T](Base):
+                __tablename__ = "things"
+                id = Column(Integer, primary_key=True)
+
+                def label[U](self, x: U) -> str:
+                    return f"{"thing"} {self.id}"
+        """,
+    })
+    ix = discover(tmp_path)
+    assert not ix.unparsable
+    thing = ix.models[Symbol("pkg/models.py", "Thing")]
+    assert thing.table == "things" and thing.fact.line == 6

@@ -151,6 +151,39 @@ def parse_source(data: bytes, path: str) -> ast.Module:
         return ast.parse(data, filename=path)
 
 
+def _parse_newer_syntax(data: bytes, path: str) -> ast.Module | None:
+    """Read a file whose syntax is newer than this interpreter (PEP 695 type parameters and
+    ``type`` aliases, PEP 701 f-strings) through LibCST: the constructs ``ast`` cannot read are
+    lowered, line for line, to ones it can (``class A[T]`` -> ``class A``; f-strings -> plain
+    strings), which keeps every name, import, class and line number discovery needs."""
+    import libcst as cst
+
+    try:
+        module = cst.parse_module(data)
+    except Exception:  # noqa: BLE001 - LibCST raises several kinds; any means "does not parse"
+        return None
+
+    class Lower(cst.CSTTransformer):
+        def leave_ClassDef(self, original, updated):
+            return updated.with_changes(type_parameters=None) if getattr(updated, "type_parameters", None) else updated
+
+        def leave_FunctionDef(self, original, updated):
+            return updated.with_changes(type_parameters=None) if getattr(updated, "type_parameters", None) else updated
+
+        def leave_TypeAlias(self, original, updated):
+            return cst.Assign(targets=[cst.AssignTarget(target=updated.name)], value=updated.value)
+
+        def leave_FormattedString(self, original, updated):
+            newlines = module.code_for_node(original).count("\n")
+            return cst.SimpleString('"""' + "\n" * newlines + '"""' if newlines else '""')
+
+    try:
+        lowered = module.visit(Lower()).code
+        return parse_source(lowered.encode("utf-8"), path)
+    except (SyntaxError, ValueError, cst.CSTValidationError):
+        return None
+
+
 # --- resolution -------------------------------------------------------------------------------
 
 
@@ -266,10 +299,12 @@ def discover(root: Path, options: DiscoverOptions = DiscoverOptions(),
         try:
             tree = parse_source(data, rel)
         except (SyntaxError, ValueError) as exc:
-            lineno = getattr(exc, "lineno", None)
-            where = f" (line {lineno})" if lineno else ""
-            unparsable[rel] = f"{type(exc).__name__}: {getattr(exc, 'msg', exc)}{where}"
-            return
+            tree = _parse_newer_syntax(data, rel)
+            if tree is None:
+                lineno = getattr(exc, "lineno", None)
+                where = f" (line {lineno})" if lineno else ""
+                unparsable[rel] = f"{type(exc).__name__}: {getattr(exc, 'msg', exc)}{where}"
+                return
         facts[rel] = read_facts(rel, tree)
 
     # pass 1: files that speak SQLAlchemy
