@@ -10,7 +10,13 @@ inheriting those columns, so this step writes::
 
     class BaseModel(Base):
 
-What it does not do: change ``BaseModel`` in any other way, or touch other files.
+The call keeps its arguments (``declarative_base(metadata=meta)``); the class keeps its
+decorators, comments and other bases.
+
+What it does not do: change ``BaseModel`` in any other way, or touch other files. It leaves
+the module alone when the class (at the top level) has no call among its bases, when it has
+several and none is ``declarative_base(...)``/``generate_base(...)``, or when the new name is
+already bound at the top level.
 """
 
 from __future__ import annotations
@@ -19,7 +25,16 @@ import libcst as cst
 
 from unibase.plan import ExtractBase
 
+from .move_models import _import_bound_names, _is_import, _stmt_names
+
 DESCRIPTION = "Name the anonymous base of `class X(declarative_base())` so other models can share it."
+
+_FACTORIES = ("declarative_base", "generate_base")
+
+
+def _factory_name(call: cst.Call) -> str | None:
+    func = call.func
+    return func.value if isinstance(func, cst.Name) else func.attr.value if isinstance(func, cst.Attribute) else None
 
 
 class ExtractBaseCommand:
@@ -29,20 +44,33 @@ class ExtractBaseCommand:
         self.op = op
 
     def transform(self, module: cst.Module) -> cst.Module:
+        new_name = self.op.new_name
         body = list(module.body)
+        bound = set().union(*(
+            _import_bound_names(s) if _is_import(s) else _stmt_names(s) for s in body  # type: ignore[arg-type]
+        ))
         for i, stmt in enumerate(body):
             if not (isinstance(stmt, cst.ClassDef) and stmt.name.value == self.op.class_name):
                 continue
-            for j, arg in enumerate(stmt.bases):
-                if isinstance(arg.value, cst.Call):
-                    call_src = module.code_for_node(arg.value)
-                    assign = cst.parse_statement(f"{self.op.new_name} = {call_src}\n")
-                    assign = assign.with_changes(leading_lines=stmt.leading_lines)
-                    bases = list(stmt.bases)
-                    bases[j] = arg.with_changes(value=cst.Name(self.op.new_name))
-                    new_cls = stmt.with_changes(
-                        bases=bases, leading_lines=[cst.EmptyLine(), cst.EmptyLine()]
-                    )
-                    body[i : i + 1] = [assign, new_cls]
-                    return module.with_changes(body=body)
+            calls = [j for j, arg in enumerate(stmt.bases) if isinstance(arg.value, cst.Call) and not arg.star]
+            if len(calls) > 1:
+                calls = [j for j in calls if _factory_name(stmt.bases[j].value) in _FACTORIES]  # type: ignore[arg-type]
+            if len(calls) != 1 or new_name in bound:
+                return module
+            j = calls[0]
+            arg = stmt.bases[j]
+            assign = cst.SimpleStatementLine(
+                [cst.Assign([cst.AssignTarget(cst.Name(new_name))], arg.value)],
+                # the blank lines above the class go above the assignment; its comments stay
+                # with the class they describe
+                leading_lines=[line for line in stmt.leading_lines if line.comment is None],
+            )
+            bases = list(stmt.bases)
+            bases[j] = arg.with_changes(value=cst.Name(new_name))
+            new_cls = stmt.with_changes(
+                bases=bases,
+                leading_lines=[cst.EmptyLine(), cst.EmptyLine(), *(l for l in stmt.leading_lines if l.comment is not None)],
+            )
+            body[i : i + 1] = [assign, new_cls]
+            return module.with_changes(body=body)
         return module

@@ -6,29 +6,41 @@ What it does, given a :class:`~unibase.plan.MoveModels` operation and the two mo
   constants, custom types, mixins), leave ``source`` and are appended to ``target`` in their
   original order, with their comments, docstrings and methods; each class that subclassed the
   secondary base now subclasses the canonical one;
-* classes that clash with a name in ``target`` are renamed there (and in the moved
-  relationship strings); classes whose table ``target`` already defines identically are
-  dropped;
-* the imports the moved code needs are added to ``target`` unless already present;
+* classes that clash with a name in ``target`` are renamed there, and so are the references to
+  them in the moved code (resolved by scope: a method's local ``Message`` or ``x.Message`` is
+  not a reference) and in its relationship strings and ``Mapped[...]`` annotations; classes
+  whose table is already defined identically elsewhere are dropped, and the moved code refers
+  to the kept class;
+* the imports the moved code needs are added to ``target`` (after its leading imports) unless
+  already present;
 * ``source`` keeps every other statement (services, pydantic models, functions) and gains one
   import that re-exports the canonical ``Base`` under the old name plus every moved name, so
-  old imports keep working; imports that only the moved code used are removed; a module left
-  with nothing but imports gets an ``__all__``.
+  old imports keep working; an import the re-export replaces goes, and so do imports that only
+  the moved code used, except the names other files import from ``source``; a module left with
+  nothing but imports gets an ``__all__``.
 
 What it does not do: rewrite importers elsewhere (UB002), touch relationship strings outside
-the moved classes (UB003), or collapse ``create_all`` calls (UB004). It never reads or writes
-files.
+the moved classes (UB003), collapse ``create_all`` calls (UB004), or import into ``target`` a
+dropped class kept in a third module (the plan's ``imports`` must). A class or helper defined
+under ``if``/``try``, or in a statement that also binds other names, is left where it is. It
+never reads or writes files.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Sequence
 
 import libcst as cst
+from libcst.metadata import MetadataWrapper, ScopeProvider
 
 from unibase.plan import MoveModels
 
+from .rewrite_strings import _Relationships, _Strings
+
 DESCRIPTION = "Move the models of a secondary base into the canonical module; leave a re-export shim."
+
+_IDENTIFIER = re.compile(r"[A-Za-z_]\w*")
 
 
 def _stmt_names(stmt: cst.CSTNode) -> set[str]:
@@ -48,45 +60,22 @@ def _stmt_names(stmt: cst.CSTNode) -> set[str]:
     return set()
 
 
-def _used_names(nodes: list[cst.CSTNode]) -> set[str]:
+def _used_names(nodes: Iterable[cst.CSTNode], *, strings: bool = False) -> set[str]:
+    """Every name the nodes mention; with ``strings``, also every identifier inside a plain
+    string (a quoted annotation may be the only use of an import: keeping one too many is safe)."""
     found: set[str] = set()
 
     class V(cst.CSTVisitor):
         def visit_Name(self, node: cst.Name) -> None:
             found.add(node.value)
 
+        def visit_SimpleString(self, node: cst.SimpleString) -> None:
+            if strings:
+                found.update(_IDENTIFIER.findall(node.raw_value))
+
     for n in nodes:
         n.visit(V())
     return found
-
-
-class _Rename(cst.CSTTransformer):
-    """Rename Name nodes, the secondary base, and class names inside strings of moved code."""
-
-    def __init__(self, names: dict[str, str], strings: dict[str, str]) -> None:
-        self.names = names
-        self.strings = strings
-        self.pattern = (
-            re.compile(r"(?<![\w.])(" + "|".join(re.escape(k) for k in sorted(strings, key=len, reverse=True)) + r")(?!\w)")
-            if strings
-            else None
-        )
-
-    def leave_Name(self, original: cst.Name, updated: cst.Name) -> cst.Name:
-        new = self.names.get(updated.value)
-        return updated.with_changes(value=new) if new else updated
-
-    def leave_SimpleString(self, original: cst.SimpleString, updated: cst.SimpleString) -> cst.SimpleString:
-        if self.pattern is None:
-            return updated
-        value = updated.value
-        prefix_len = len(updated.prefix)
-        quote = updated.quote
-        body = value[prefix_len + len(quote) : len(value) - len(quote)]
-        new_body = self.pattern.sub(lambda m: self.strings[m.group(1)], body)
-        if new_body == body:
-            return updated
-        return updated.with_changes(value=value[: prefix_len + len(quote)] + new_body + quote)
 
 
 def _is_import(stmt: cst.CSTNode) -> bool:
@@ -113,16 +102,43 @@ def _is_future(stmt: cst.CSTNode) -> bool:
     )
 
 
-def _import_bound_names(stmt: cst.SimpleStatementLine) -> set[str]:
-    names = set()
+def _header_end(body: Sequence[cst.CSTNode]) -> int:
+    """The index after the module docstring and the leading block of imports."""
+    i = 1 if body and _is_docstring(body[0]) else 0
+    while i < len(body) and _is_import(body[i]):
+        i += 1
+    return i
+
+
+def _alias_bound(alias: cst.ImportAlias) -> str:
+    if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
+        return alias.asname.name.value
+    return cst.Module([]).code_for_node(alias.name).split(".")[0]
+
+
+def _import_bound_list(stmt: cst.SimpleStatementLine) -> list[str]:
+    names = []
     for small in stmt.body:
         if isinstance(small, (cst.Import, cst.ImportFrom)) and not isinstance(small.names, cst.ImportStar):
-            for alias in small.names:
-                if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
-                    names.add(alias.asname.name.value)
-                else:
-                    names.add(cst.Module([]).code_for_node(alias.name).split(".")[0])
+            names.extend(_alias_bound(alias) for alias in small.names)
     return names
+
+
+def _import_bound_names(stmt: cst.SimpleStatementLine) -> set[str]:
+    return set(_import_bound_list(stmt))
+
+
+def _import_keys(stmt: cst.SimpleStatementLine) -> set[tuple[int, str, str, str]]:
+    """(level, module, name, local name) of each alias: what the statement imports, however spelt."""
+    code = cst.Module([]).code_for_node
+    keys = set()
+    for small in stmt.body:
+        if isinstance(small, cst.ImportFrom) and not isinstance(small.names, cst.ImportStar):
+            module = code(small.module) if small.module is not None else ""
+            keys |= {(len(small.relative), module, code(a.name), _alias_bound(a)) for a in small.names}
+        elif isinstance(small, cst.Import):
+            keys |= {(-1, "", code(a.name), _alias_bound(a)) for a in small.names}
+    return keys
 
 
 def _prune_import(stmt: cst.SimpleStatementLine, drop: set[str]) -> cst.SimpleStatementLine | None:
@@ -130,26 +146,117 @@ def _prune_import(stmt: cst.SimpleStatementLine, drop: set[str]) -> cst.SimpleSt
     body = []
     for small in stmt.body:
         if isinstance(small, (cst.Import, cst.ImportFrom)) and not isinstance(small.names, cst.ImportStar):
-            kept = []
-            for alias in small.names:
-                bound = (
-                    alias.asname.name.value
-                    if alias.asname is not None and isinstance(alias.asname.name, cst.Name)
-                    else cst.Module([]).code_for_node(alias.name).split(".")[0]
-                )
-                if bound not in drop:
-                    kept.append(alias)
+            kept = [alias for alias in small.names if _alias_bound(alias) not in drop]
             if not kept:
                 continue
-            kept[-1] = kept[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)
-            if isinstance(small, cst.ImportFrom) and small.rpar is not None and len(kept) < len(small.names):
-                small = small.with_changes(names=kept)
-            else:
+            if len(kept) < len(small.names):
+                # the last alias keeps the original last one's comma: a trailing comma and the
+                # line break before ``)`` survive, and an unparenthesized import gets none
+                kept[-1] = kept[-1].with_changes(comma=small.names[-1].comma)
                 small = small.with_changes(names=kept)
         body.append(small)
     if not body:
         return None
+    if len(body) < len(stmt.body):
+        body[-1] = body[-1].with_changes(semicolon=cst.MaybeSentinel.DEFAULT)
     return stmt.with_changes(body=body)
+
+
+def _merge_lines(first: Sequence[cst.EmptyLine], then: Sequence[cst.EmptyLine]) -> list[cst.EmptyLine]:
+    """``first`` (a removed statement's leading lines) before ``then``, without piling up blank
+    lines: a run of blank lines is no longer than the longest run in either part."""
+
+    def longest(lines: Sequence[cst.EmptyLine]) -> int:
+        best = run = 0
+        for line in lines:
+            run = run + 1 if line.comment is None else 0
+            best = max(best, run)
+        return best
+
+    cap = max(longest(first), longest(then))
+    out: list[cst.EmptyLine] = []
+    run = 0
+    for line in [*first, *then]:
+        run = run + 1 if line.comment is None else 0
+        if run <= cap:
+            out.append(line)
+    return out
+
+
+def _prune_imports(body: Sequence[cst.CSTNode], drop: set[str], protect: Sequence[cst.CSTNode] = ()) -> list[cst.CSTNode]:
+    """Prune the top-level imports of ``body`` (not the ``protect`` ones) of the names in
+    ``drop``; the blank lines and comments above an import that goes move to the next statement."""
+    out: list[cst.CSTNode] = []
+    carry: list[cst.EmptyLine] = []
+    for stmt in body:
+        if (
+            isinstance(stmt, cst.SimpleStatementLine)
+            and _is_import(stmt)
+            and not any(stmt is p for p in protect)
+            and _import_bound_names(stmt) & drop
+        ):
+            new = _prune_import(stmt, drop)
+            if new is None:
+                carry.extend(stmt.leading_lines)
+                continue
+            stmt = new
+        if carry:
+            stmt = stmt.with_changes(leading_lines=_merge_lines(carry, stmt.leading_lines))  # type: ignore[attr-defined]
+            carry = []
+        out.append(stmt)
+    return out
+
+
+def _strip_leading_blanks(body: list[cst.CSTNode], original: Sequence[cst.CSTNode]) -> None:
+    """A module whose first statement changed should not start with blank lines it never had."""
+    if not body or (original and body[0] is original[0]):
+        return
+    was = original[0].leading_lines if original else ()  # type: ignore[attr-defined]
+    if was and was[0].comment is None:
+        return
+    lines = list(body[0].leading_lines)  # type: ignore[attr-defined]
+    while lines and lines[0].comment is None:
+        lines.pop(0)
+    body[0] = body[0].with_changes(leading_lines=lines)
+
+
+class _Rename(cst.CSTTransformer):
+    """Rename the Name nodes given by identity (references resolved by scope, definitions)."""
+
+    def __init__(self, targets: dict[int, str]) -> None:
+        super().__init__()
+        self.targets = targets
+
+    def leave_Name(self, original: cst.Name, updated: cst.Name) -> cst.Name:
+        new = self.targets.get(id(original))
+        return updated.with_changes(value=new) if new else updated
+
+
+def _rename_targets(source: cst.Module, name_map: dict[str, str]) -> dict[int, str]:
+    """The Name nodes of ``source`` that define or refer to a global in ``name_map``."""
+    if not name_map or not source.body:
+        return {}
+    scopes = MetadataWrapper(source, unsafe_skip_copy=True).resolve(ScopeProvider)
+    scope = scopes[source.body[0]]
+    targets: dict[int, str] = {}
+    for old, new in name_map.items():
+        if not scope.assignments[old]:  # bound by ``import *`` or not at all: by spelling
+            for inner in set(scopes.values()):
+                for access in inner.accesses[old]:
+                    if isinstance(access.node, cst.Name) and not access.referents:
+                        targets[id(access.node)] = new
+        for assignment in scope.assignments[old]:
+            node = getattr(assignment, "node", None)
+            if isinstance(node, (cst.ClassDef, cst.FunctionDef)):
+                targets[id(node.name)] = new
+            elif isinstance(node, cst.Name):
+                targets[id(node)] = new
+            for ref in assignment.references:
+                # libcst also lists here a function's ``x = x or ...`` when ``x`` is a parameter;
+                # the access's own referents tell
+                if isinstance(ref.node, cst.Name) and all(r.scope is scope for r in ref.referents):
+                    targets[id(ref.node)] = new
+    return targets
 
 
 class MoveModelsCommand:
@@ -160,48 +267,61 @@ class MoveModelsCommand:
 
     def transform_pair(self, source: cst.Module, target: cst.Module) -> tuple[cst.Module, cst.Module]:
         op = self.op
-        classes = set(op.classes)
-        helpers = set(op.helpers)
-        dropped = {d[0] for d in op.drop}
-        moving_names = classes | helpers
-        base_names = {op.base_name, *op.base_aliases}
+        moving_names = set(op.classes) | set(op.helpers)
+        dropped = {name for name, *_ in op.drop}
 
         moved: list[cst.CSTNode] = []
         removed: list[cst.CSTNode] = []
         kept: list[cst.CSTNode] = []
+        base_stmt: cst.CSTNode | None = None
         base_index: int | None = None
         for stmt in source.body:
             names = _stmt_names(stmt)
-            if names and names <= moving_names and not _is_import(stmt):
+            if not names or _is_import(stmt):
+                kept.append(stmt)
+            elif isinstance(stmt, cst.ClassDef) and names <= dropped:  # a drop wins over a move
+                removed.append(stmt)
+            elif names <= moving_names:
                 moved.append(stmt)
-            elif names and names <= dropped and isinstance(stmt, cst.ClassDef):
+            elif names == {op.base_name}:
                 removed.append(stmt)
-            elif names and op.base_name in names and len(names) == 1 and not _is_import(stmt):
-                removed.append(stmt)
-                base_index = len(kept)
+                if base_stmt is None:
+                    base_stmt, base_index = stmt, len(kept)
             else:
                 kept.append(stmt)
         if not moved and not removed:
             return source, target
+        here = (op.import_level, op.import_from)
 
         # --- target: imports, then the moved code under a header comment
         renames = dict(op.renames)
-        name_map = {b: op.target_base for b in base_names if b != op.target_base}
-        name_map.update(renames)
+        name_map = {b: op.target_base for b in (op.base_name, *op.base_aliases) if b != op.target_base}
         strings = dict(op.string_renames)
-        transformer = _Rename(name_map, strings)
-        new_code = [stmt.visit(transformer) for stmt in moved]
+        for name, kept_name, module, level in op.drop:
+            if (level, module) == here and kept_name != name:  # the kept class is in the target
+                name_map[name] = strings[name] = kept_name
+        name_map.update(renames)
+        renamer = _Rename(_rename_targets(source, name_map))
+        relationships = _Relationships(_Strings(strings)) if strings else None
+        new_code = []
+        for stmt in moved:
+            stmt = stmt.visit(renamer)
+            new_code.append(stmt.visit(relationships) if relationships else stmt)
         target_body = list(target.body)
-        existing = {target.code_for_node(s).strip() for s in target_body if _is_import(s)}
-        to_add = [cst.parse_statement(text + "\n") for text in op.imports if text.strip() not in existing]
-        last_import = max((i for i, s in enumerate(target_body) if _is_import(s)), default=-1)
-        if last_import < 0:
-            last_import = 0 if target_body and _is_docstring(target_body[0]) else -1
-        target_body[last_import + 1 : last_import + 1] = to_add
+        present = set().union(*(_import_keys(s) for s in target_body if _is_import(s)))  # type: ignore[arg-type]
+        to_add = []
+        for text in op.imports:
+            stmt = cst.parse_statement(text.strip() + "\n")
+            keys = _import_keys(stmt)  # type: ignore[arg-type]
+            if not keys or not keys <= present:
+                to_add.append(stmt)
+                present |= keys
+        at = _header_end(target_body)
+        target_body[at:at] = to_add
         if new_code:
             header = cst.EmptyLine(comment=cst.Comment(f"# --- moved from {op.source} by unibase (UB001) ---"))
             first = new_code[0]
-            lead = [cst.EmptyLine(), cst.EmptyLine(), header]
+            lead = [cst.EmptyLine(), cst.EmptyLine(), header] if target_body else [header]
             first_leading = [l for l in first.leading_lines if l.comment is not None]  # type: ignore[attr-defined]
             new_code[0] = first.with_changes(leading_lines=lead + first_leading)  # type: ignore[union-attr]
             target_body.extend(new_code)
@@ -209,8 +329,7 @@ class MoveModelsCommand:
 
         # --- source: the shim
         exported: list[str] = []
-        base_alias = op.base_name if op.base_name != op.target_base else None
-        exported.append(f"{op.target_base} as {base_alias}" if base_alias else op.target_base)
+        exported.append(f"{op.target_base} as {op.base_name}" if op.base_name != op.target_base else op.target_base)
         for stmt in moved:
             for name in sorted(_stmt_names(stmt)):
                 new = renames.get(name, name)
@@ -218,7 +337,7 @@ class MoveModelsCommand:
         elsewhere: dict[tuple[int, str], list[str]] = {}
         for name, kept_name, kept_from, kept_level in op.drop:
             alias = f"{kept_name} as {name}" if kept_name != name else name
-            if (kept_level, kept_from) == (op.import_level, op.import_from):
+            if (kept_level, kept_from) == here:
                 exported.append(alias)
             else:
                 elsewhere.setdefault((kept_level, kept_from), []).append(alias)
@@ -231,50 +350,52 @@ class MoveModelsCommand:
         shim = cst.parse_statement(shim_text)
         note = cst.EmptyLine(comment=cst.Comment(
             f"# These names now live in {op.target}; re-exported so old imports keep working (unibase)."))
-        base_stmt = next((s for s in removed if op.base_name in _stmt_names(s)), None)
-        lead = list(base_stmt.leading_lines) if base_stmt is not None else [cst.EmptyLine()]  # type: ignore[attr-defined]
-        shim = shim.with_changes(leading_lines=lead + [note])
-        extra_shims = [
+        shims = [shim] + [
             cst.parse_statement(f"from {'.' * level}{module} import {', '.join(names)}\n")
             for (level, module), names in sorted(elsewhere.items())
         ]
-        # drop imports only the moved (or removed) code needed
-        still_used = _used_names([s for s in kept if not _is_import(s)])
+        shim_names = {n for s in shims for n in _import_bound_names(s)}  # type: ignore[arg-type]
+        # the shim goes where the base was, or after the leading imports when there was none or
+        # when code above the base already uses a name the shim now provides
+        if base_index is None or any(
+            not _is_import(s) and _used_names([s]) & shim_names for s in kept[:base_index]
+        ):
+            base_index = _header_end(kept)
+            lead = [cst.EmptyLine()] + [line for line in getattr(base_stmt, "leading_lines", ()) if line.comment]
+        else:
+            lead = list(base_stmt.leading_lines)  # type: ignore[union-attr]
+        shims[0] = shim.with_changes(leading_lines=lead + [note])
+        kept[base_index:base_index] = shims
+        # drop imports only the moved (or removed) code needed, and those the shim replaces
+        still_used = _used_names([s for s in kept if not _is_import(s)], strings=True)
         all_names = _all_names(source)
-        needed_before = _used_names(moved + removed)
         drop_imports = {
-            n for n in needed_before
+            n for n in _used_names(moved + removed)
             if n not in still_used and n not in all_names and n not in op.imported_elsewhere
-        }
-        pruned: list[cst.CSTNode] = []
-        for stmt in kept:
-            if _is_import(stmt) and isinstance(stmt, cst.SimpleStatementLine):
-                bound = _import_bound_names(stmt)
-                if bound & drop_imports:
-                    new_stmt = _prune_import(stmt, drop_imports)
-                    if new_stmt is None:
-                        if base_index is not None and len(pruned) < base_index:
-                            base_index -= 1
-                        continue
-                    stmt = new_stmt
-            pruned.append(stmt)
-        if base_index is None:
-            base_index = max((i + 1 for i, s in enumerate(pruned) if _is_import(s) or _is_future(s)), default=0)
-            if base_index == 0 and pruned and _is_docstring(pruned[0]):
-                base_index = 1
-        base_index = min(base_index, len(pruned))
-        # a shim import must come after ``from __future__`` imports and the docstring
-        floor = max((i + 1 for i, s in enumerate(pruned) if _is_future(s) or (i == 0 and _is_docstring(s))), default=0)
-        base_index = max(base_index, floor)
-        pruned[base_index:base_index] = [shim, *extra_shims]
-        only_imports = all(_is_import(s) or _is_docstring(s) for s in pruned)
-        if only_imports and all_names == set():
-            names = [e.split(" as ")[-1] for e in exported + [a for v in elsewhere.values() for a in v]]
-            all_stmt = cst.parse_statement("__all__ = [" + ", ".join(f'"{n}"' for n in names) + "]\n")
-            all_stmt = all_stmt.with_changes(leading_lines=[cst.EmptyLine()])
-            pruned.append(all_stmt)
-        new_source = source.with_changes(body=pruned)
-        return new_source, new_target
+        } | shim_names
+        pruned = _prune_imports(kept, drop_imports, protect=shims)
+        _strip_leading_blanks(pruned, source.body)
+        if not all_names and all(_is_import(s) or _is_docstring(s) for s in pruned):
+            # a re-export module: name what it exports (this shim, earlier ones, and the
+            # imports other files rely on), so linters do not call them unused
+            names = [
+                n
+                for s in pruned
+                if _is_import(s) and not _is_future(s)
+                for n in _import_bound_list(s)  # type: ignore[arg-type]
+                if n in shim_names or n in op.imported_elsewhere or _imports_from(s, here)
+            ]
+            all_stmt = cst.parse_statement("__all__ = [" + ", ".join(f'"{n}"' for n in dict.fromkeys(names)) + "]\n")
+            pruned.append(all_stmt.with_changes(leading_lines=[cst.EmptyLine()]))
+        return source.with_changes(body=pruned), new_target
+
+
+def _imports_from(stmt: cst.CSTNode, spelling: tuple[int, str]) -> bool:
+    return isinstance(stmt, cst.SimpleStatementLine) and any(
+        isinstance(s, cst.ImportFrom)
+        and (len(s.relative), cst.Module([]).code_for_node(s.module) if s.module is not None else "") == spelling
+        for s in stmt.body
+    )
 
 
 def _all_names(module: cst.Module) -> set[str]:

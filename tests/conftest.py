@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import subprocess
@@ -64,3 +65,22 @@ def tmp_project(tmp_path):
         return copy_project(name, tmp_path / name, init_git=init_git)
 
     return make
+
+
+def tree_state(project: Path) -> dict:
+    """Everything a refused command must leave as it was: the bytes of every file outside .git,
+    and, in a git repository, ``git status``, HEAD, the branches and the worktrees."""
+    files = {}
+    for p in sorted(project.rglob("*")):
+        rel = p.relative_to(project)
+        if rel.parts and rel.parts[0] == ".git" or not p.is_file():
+            continue
+        files[rel.as_posix()] = hashlib.sha256(p.read_bytes()).hexdigest()
+    state: dict = {"files": files}
+    if (project / ".git").exists():
+        state["status"] = git(project, "status", "--porcelain", "--untracked-files=all")
+        for key, args in (("head", ["rev-parse", "-q", "--verify", "HEAD"]), ("symbolic", ["symbolic-ref", "-q", "HEAD"])):
+            state[key] = subprocess.run(["git", *args], cwd=project, capture_output=True, text=True).stdout.strip()
+        state["branches"] = git(project, "for-each-ref", "--format=%(refname) %(objectname)", "refs/heads")
+        state["worktrees"] = git(project, "worktree", "list", "--porcelain")
+    return state

@@ -21,6 +21,44 @@ def plan_project(settings: Settings, progress: Callable[[int, int], None] | None
     return make_plan(scan(settings, progress), settings)
 
 
+def decisions_from_plan(plan: Plan) -> tuple:
+    """The per-table decisions a user wrote into a plan's duplicate-table conflicts.
+
+    A conflict's ``options.decision`` is ``{"winner": "file:Class", "mode": "keep"|"union",
+    "renames": [["old", "new"], ...]}``; a suggested rename with ``"confirmed": true`` counts too.
+    """
+    from .plan import PlanFormatError
+    from .settings import TableDecision
+
+    out = []
+    for c in plan.conflicts:
+        decision = c.options.get("decision") if c.kind == "duplicate-table" else None
+        if not decision:
+            continue
+        if not isinstance(decision, dict) or "winner" not in decision:
+            raise PlanFormatError(f"the decision for table {c.subject} needs a \"winner\" (\"file:Class\")")
+        renames = [tuple(r) for r in decision.get("renames", [])]
+        renames += [(r["from"], r["to"]) for r in c.options.get("suggested_renames", []) if r.get("confirmed")]
+        out.append(TableDecision(c.subject, decision["winner"], decision.get("mode", "union"),
+                                 tuple(dict.fromkeys(renames))))
+    return tuple(out)
+
+
+def plan_needs_replanning(plan: Plan) -> bool:
+    """True when a user's decisions in the plan JSON are not yet reflected in its operations:
+    a changed ``options.decision`` of a duplicated table, or a newly confirmed rename."""
+    for c in plan.conflicts:
+        if c.kind != "duplicate-table":
+            continue
+        decision, planned = c.options.get("decision"), c.options.get("planned_with")
+        if decision != planned:
+            return True
+        confirmed = [[r["from"], r["to"]] for r in c.options.get("suggested_renames", []) if r.get("confirmed")]
+        if confirmed and (not decision or any(r not in decision.get("renames", []) for r in confirmed)):
+            return True
+    return False
+
+
 @dataclass(frozen=True)
 class Finding:
     file: str
@@ -89,9 +127,15 @@ def phase_subject(phase, plan: Plan) -> str:
         moves = [o for o in phase.operations if isinstance(o, MoveModels)]
         if moves:
             count = sum(len(o.classes) for o in moves)
+            dropped = sum(len(o.drop) for o in moves)
             sources = ", ".join(dict.fromkeys(PurePosixPath(o.source).stem for o in moves))
             target = PurePosixPath(moves[0].target).name
-            return f"unibase: move {count} models from {sources} into {target}"
+            what = []
+            if count:
+                what.append(f"move {count} models")
+            if dropped:
+                what.append(f"merge {dropped} duplicated table definition(s)")
+            return f"unibase: {' and '.join(what) or 'turn into shims'} from {sources} into {target}"
         rebases = [o for o in phase.operations if isinstance(o, RebaseBase)]
         target = rebases[0].target if rebases else "?"
         return f"unibase: point {len(rebases)} base(s) at the canonical Base in {target}"
@@ -101,6 +145,10 @@ def phase_subject(phase, plan: Plan) -> str:
         return f"unibase: rewrite relationship strings in {n_files} file(s)"
     if code == "UB004":
         return f"unibase: collapse metadata calls in {n_files} file(s)"
+    if code == "UB005":
+        return f"unibase: rename uses of merged columns in {n_files} file(s)"
+    if code == "UB006":
+        return f"unibase: write the migration {phase.changes[0].path if phase.changes else ''}".rstrip()
     return f"unibase: {phase.step.name}"
 
 
@@ -119,12 +167,14 @@ def apply_plan(
     use_git: bool = True,
     describe=None,
     run_verify: bool = False,
+    ignore: tuple[Path, ...] = (),
 ) -> ApplyResult:
     """Apply ``plan`` to the project at ``settings.root``.
 
     With git, every phase is committed on a new branch made from HEAD; the user's branch and
     working tree are never modified. Without git, each phase is written in place, atomically.
-    Raises ``runner.ApplyError``/``gitops.GitError`` (bad input, nothing written).
+    Raises ``runner.ApplyError``/``gitops.GitError`` (bad input, nothing written). ``ignore``
+    names files that do not make the tree dirty (the plan file being applied).
     """
     from . import gitops, runner
 
@@ -132,7 +182,7 @@ def apply_plan(
     root = settings.root
     branch = branch or settings.branch
     if use_git and not dry_run:
-        info = gitops.inspect(root, branch)
+        info = gitops.inspect(root, branch, ignore)
     runner.check_fresh(root, plan)
     phases = runner.compute_phases(root, plan, settings.skip)
     if dry_run:

@@ -8,6 +8,7 @@ from typing import NoReturn, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from . import api
@@ -30,8 +31,20 @@ BAD_INPUT_ERRORS = (SettingsError, PlanError, PlanFormatError)
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
-    err.print(f"[bold red]error:[/] {message}" if err.is_terminal else f"error: {message}")
+    """Exit with ``code`` after one sentence on stderr (plain text: never read as Rich markup)."""
+    if err.is_terminal:
+        err.print("[bold red]error:[/] ", end="")
+        err.print(message, markup=False)
+    else:
+        err.print(f"error: {message}", markup=False)
     raise typer.Exit(code)
+
+
+def _write(path: Path, text: str, what: str) -> None:
+    try:
+        path.write_text(text, encoding="utf-8", errors="surrogateescape")
+    except OSError as exc:
+        fail(f"cannot write the {what} to {path} ({exc.strerror}); pass a path in an existing, writable directory")
 
 
 def _settings(path: Path, **overrides):
@@ -63,30 +76,30 @@ def print_plan(plan: Plan) -> None:
         table.add_row(b.role, b.name, f"{b.file}:{b.line}", b.kind, str(len(b.models)), str(b.importers))
     out.print(table)
     if canonical:
-        out.print(f"canonical: [bold]{canonical.name}[/] in {canonical.file} ({canonical.module})")
+        out.print(f"canonical: [bold]{escape(canonical.name)}[/] in {escape(canonical.file)} ({escape(canonical.module)})")
     for b in plan.bases:
         if b.models:
             names = ", ".join(m.name + (f" ({m.table})" if m.table else "") for m in b.models)
-            out.print(f"  {b.file}:{b.name}: {names}")
+            out.print(f"  {b.file}:{b.name}: {names}", markup=False)
     if plan.cross_references:
         out.print("\n[bold]cross-base references[/] (broken until merged):")
         for r in plan.cross_references:
-            out.print(f"  {r.file}:{r.line}: {r.kind} {r.source} -> {r.target} ({r.from_base} -> {r.to_base})")
+            out.print(f"  {r.file}:{r.line}: {r.kind} {r.source} -> {r.target} ({r.from_base} -> {r.to_base})", markup=False)
     out.print(f"\n[bold]operations[/] ({len(plan.operations)}):")
     for op in plan.operations:
-        out.print(f"  {op.step} {op.op}: {describe(op)}")
+        out.print(f"  {op.step} {op.op}: {describe(op)}", markup=False)
     if plan.conflicts:
         out.print(f"\n[bold]conflicts[/] ({len(plan.conflicts)}):")
         for c in plan.conflicts:
             status = "[green]resolved[/]" if c.resolution else "[red]NEEDS A DECISION[/]"
-            out.print(f"  {status} {c.kind} {c.subject}: {c.detail}")
+            out.print(f"  {status} {escape(f'{c.kind} {c.subject}: {c.detail}')}")
             if c.resolution:
-                out.print(f"      -> {c.resolution}")
+                out.print(f"      -> {c.resolution}", markup=False)
     if plan.warnings:
         out.print(f"\n[bold]warnings[/] ({len(plan.warnings)}):")
         for w in plan.warnings:
             where = f"{w.file}:{w.line}: " if w.file and w.line else (f"{w.file}: " if w.file else "")
-            out.print(f"  {w.code} {where}{w.message}")
+            out.print(f"  {w.code} {where}{w.message}", markup=False)
 
 
 def describe(op) -> str:
@@ -96,6 +109,13 @@ def describe(op) -> str:
         extra = f" with {', '.join(op.helpers)}" if op.helpers else ""
         drop = f"; drop duplicates {', '.join(d[0] for d in op.drop)}" if op.drop else ""
         return f"move {', '.join(op.classes) or 'nothing'}{extra} from {op.source} into {op.target}; shim {op.source}{drop}"
+    if isinstance(op, p.MergeDuplicate):
+        return f"{op.file}: {op.class_name} gains {len(op.statements)} member(s) of the deleted {op.table} definition"
+    if isinstance(op, p.RenameColumnUses):
+        return f"{op.file}: " + ", ".join(f"{a} -> {b}" for a, b in op.renames) + (
+            f"; review {', '.join(a for a, _ in op.todo_attributes)}" if op.todo_attributes else "")
+    if isinstance(op, p.WriteMigration):
+        return f"write {op.file}"
     if isinstance(op, p.ExtractBase):
         return f"{op.file}: name the anonymous base of {op.class_name} {op.new_name}"
     if isinstance(op, p.RebaseBase):
@@ -117,24 +137,26 @@ def plan(
     strategy: Optional[str] = typer.Option(None, "--strategy", help="move (default) or rebase."),
     json_: bool = typer.Option(False, "--json", help="Print the plan as JSON and nothing else."),
     out_file: Optional[Path] = typer.Option(None, "--out", help="Write the plan JSON to this file."),
+    prefer: list[str] = typer.Option([], "--prefer", help="FILE or MODULE whose definition of a duplicated table wins; repeatable."),
 ) -> None:
     """Show every base, model, cross-base reference, operation and risk; change nothing."""
-    settings = _settings(path, target=target, strategy=strategy)
+    settings = _settings(path, target=target, strategy=strategy, prefer=prefer)
     the_plan = _plan(settings)
     if out_file is not None:
-        out_file.write_text(the_plan.to_json(), encoding="utf-8")
+        _write(out_file, the_plan.to_json(), "plan")
     if json_:
         sys.stdout.write(the_plan.to_json())
     else:
         print_plan(the_plan)
         if out_file is not None:
-            out.print(f"\nplan written to {out_file}")
+            out.print(f"\nplan written to {out_file}", markup=False)
     if the_plan.unresolved:
-        if not json_:
-            err.print(
-                f"{len(the_plan.unresolved)} conflict(s) need a decision: edit the plan JSON "
-                "(or pass --prefer) and run `unibase apply --plan PLAN.json`."
-            )
+        # on stderr, so also with --json: stdout stays JSON only
+        err.print(
+            f"{len(the_plan.unresolved)} conflict(s) need a decision: edit the plan JSON "
+            "(or pass --prefer) and run `unibase apply --plan PLAN.json`.",
+            markup=False,
+        )
         raise typer.Exit(1)
 
 
@@ -162,9 +184,24 @@ def _load_plan(settings, plan_file: Optional[Path]) -> Plan:
         the_plan = Plan.from_json(text)
     except PlanFormatError as exc:
         fail(f"{plan_file}: {exc}; write a fresh one with `unibase plan --out`")
+    except (AttributeError, KeyError, TypeError, ValueError) as exc:
+        fail(f"{plan_file}: the plan is malformed ({type(exc).__name__}: {exc}); write a fresh one with `unibase plan --out`")
+    if not isinstance(the_plan.root, str):
+        fail(f"{plan_file}: the plan's root is not a path; write a fresh one with `unibase plan --out`")
     if Path(the_plan.root).resolve() != settings.root:
         fail(f"the plan {plan_file} was made for {the_plan.root}, not {settings.root}; plan this project again")
     return the_plan
+
+
+def git_errors() -> tuple[type[BaseException], ...]:
+    import git
+
+    return (git.GitCommandError,)
+
+
+def _git_message(exc) -> str:
+    lines = [line.strip() for line in str(getattr(exc, "stderr", "") or exc).splitlines() if line.strip()]
+    return (lines[-1] if lines else type(exc).__name__).removeprefix("stderr: ").strip("'")
 
 
 def print_diff(text: str) -> None:
@@ -195,7 +232,8 @@ def apply(
     no_git: bool = typer.Option(False, "--no-git", help="Write in place in a directory that is not a git repository."),
     target: Optional[str] = typer.Option(None, "--target", help="FILE[:NAME] of the base to keep (when planning now)."),
     strategy: Optional[str] = typer.Option(None, "--strategy", help="move (default) or rebase (when planning now)."),
-    skip: list[str] = typer.Option([], "--skip", help="Skip a step by code (UB001-UB004); repeatable."),
+    skip: list[str] = typer.Option([], "--skip", help="Skip a step by code (UB001-UB006); repeatable."),
+    prefer: list[str] = typer.Option([], "--prefer", help="FILE or MODULE whose definition of a duplicated table wins; repeatable."),
 ) -> None:
     """Apply the plan: one commit per phase on a new branch, or the full diff with --dry-run."""
     from . import gitops, runner
@@ -204,11 +242,25 @@ def apply(
     for code in skip:
         if code.upper() not in STEP_CODES:
             fail(f"unknown step {code}; the steps are {', '.join(STEP_CODES)}")
-    settings = _settings(path, target=target, strategy=strategy, skip=[s.upper() for s in skip])
+    settings = _settings(path, target=target, strategy=strategy, skip=[s.upper() for s in skip], prefer=prefer)
     the_plan = _load_plan(settings, plan_file)
+    if plan_file is not None and api.plan_needs_replanning(the_plan):
+        # decisions written into the plan JSON: plan again with them (after checking freshness)
+        from dataclasses import replace
+
+        from . import runner as runner_mod
+
+        try:
+            decisions = api.decisions_from_plan(the_plan)
+            if decisions:
+                runner_mod.check_fresh(settings.root, the_plan)
+                settings = replace(settings, decisions=decisions)
+                the_plan = _plan(settings)
+        except (PlanFormatError, runner_mod.ApplyError) as exc:
+            fail(str(exc))
     if the_plan.unresolved:
         for c in the_plan.unresolved:
-            err.print(f"  {c.kind} {c.subject}: {c.detail}", markup=False)
+            out.print(f"  {c.kind} {c.subject}: {c.detail}", markup=False)
         err.print(
             f"{len(the_plan.unresolved)} conflict(s) need a decision; resolve them in the plan JSON "
             "and run `unibase apply --plan PLAN.json`."
@@ -220,9 +272,12 @@ def apply(
         result = api.apply_plan(
             settings, the_plan, branch=branch, dry_run=dry_run, use_git=not no_git,
             describe=describe, run_verify=not no_verify and not dry_run,
+            ignore=(plan_file,) if plan_file is not None else (),
         )
     except (runner.ApplyError, gitops.GitError) as exc:
         fail(str(exc))
+    except git_errors() as exc:
+        fail(f"git failed ({_git_message(exc)}); nothing was changed on your branch")
     if dry_run:
         patch = "".join(runner.phase_diff(p) for p in result.phases)
         for phase in result.phases:
@@ -235,7 +290,7 @@ def apply(
                 sys.stdout.write(header + "\n")
             print_diff(runner.phase_diff(phase))
         if diff_out is not None:
-            diff_out.write_text(patch, encoding="utf-8", errors="surrogateescape")
+            _write(diff_out, patch, "patch")
         if not patch:
             err.print("nothing to change")
         return
@@ -246,7 +301,7 @@ def apply(
         where = f"{c.sha[:10]} " if c.sha else ""
         out.print(f"{where}{c.subject} ({len(c.files)} file(s))", markup=False)
     if result.branch:
-        out.print(f"\nbranch {result.branch} created from {result.base[:10]}; your branch is unchanged.")
+        out.print(f"\nbranch {result.branch} created from {result.base[:10]}; your branch is unchanged.", markup=False)
         out.print(f"review it with: git log -p {result.base[:10]}..{result.branch}", markup=False)
     report = result.verify_report
     if report is not None:
@@ -317,6 +372,8 @@ def demo(
         project = demo_mod.prepare(scenario, keep)
     except demo_mod.DemoError as exc:
         fail(str(exc))
+    except OSError as exc:
+        fail(f"cannot make the demo project in {keep} ({exc.strerror}); pass a new or empty directory with --dir")
     out.print(f"demo project: {project}", markup=False)
     settings = _settings(project)
     the_plan = _plan(settings)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,7 +39,12 @@ def open_repo(root: Path) -> git.Repo | None:
         return None
 
 
-def inspect(root: Path, branch: str) -> RepoInfo:
+def inspect(root: Path, branch: str, ignore: Iterable[Path] = ()) -> RepoInfo:
+    """The repository state apply starts from; raises GitError when apply cannot start.
+
+    ``ignore``: files that may be untracked or modified without making the tree dirty (the plan
+    file being applied, which ``unibase plan --out`` wrote into the project).
+    """
     repo = open_repo(root)
     if repo is None:
         raise GitError(f"{root} is not in a git repository; commit it to git first, or pass --no-git to write in place")
@@ -48,17 +53,36 @@ def inspect(root: Path, branch: str) -> RepoInfo:
         head = repo.head.commit.hexsha
     except ValueError:
         raise GitError("the repository has no commits yet; commit the project first") from None
-    if repo.is_dirty(untracked_files=True):
-        raise GitError("the working tree has uncommitted changes; commit or stash them first")
+    dirty = _dirty_paths(repo, repo_root, ignore)
+    if dirty:
+        shown = ", ".join(dirty[:3]) + (f" and {len(dirty) - 3} more" if len(dirty) > 3 else "")
+        raise GitError(f"the working tree has uncommitted changes ({shown}); commit or stash them first")
     try:
         repo.git.check_ref_format("--branch", branch)
     except git.GitCommandError:
         raise GitError(f"{branch!r} is not a valid branch name; pass another with --branch") from None
-    if branch in [h.name for h in repo.heads]:
+    heads = [h.name for h in repo.heads]
+    if branch in heads:
         raise GitError(f"branch {branch} already exists; delete it or pass another name with --branch")
+    clash = next((h for h in heads if h.startswith(branch + "/") or branch.startswith(h + "/")), None)
+    if clash is not None:
+        raise GitError(f"branch {branch} cannot be created beside the existing branch {clash}; pass another name with --branch")
     user_branch = None if repo.head.is_detached else repo.active_branch.name
     prefix = root.resolve().relative_to(repo_root).as_posix()
     return RepoInfo(repo_root, "" if prefix == "." else prefix, head, user_branch)
+
+
+def _dirty_paths(repo: git.Repo, repo_root: Path, ignore: Iterable[Path]) -> list[str]:
+    """Modified, staged and untracked paths (relative to the repository root), minus ``ignore``."""
+    skip = set()
+    for p in ignore:
+        try:
+            skip.add(Path(p).resolve().relative_to(repo_root).as_posix())
+        except ValueError:
+            continue
+    out = [line[3:] for line in repo.git.status("--porcelain", "--untracked-files=all").splitlines() if line[3:]]
+    out = [p.split(" -> ")[-1].strip('"') for p in out]
+    return [p for p in out if p not in skip]
 
 
 @contextlib.contextmanager

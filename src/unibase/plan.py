@@ -138,6 +138,50 @@ class ExtractBase(Operation):
 
 
 @dataclass(frozen=True)
+class MergeDuplicate(Operation):
+    """The winner of a duplicated table gains the loser's missing columns and methods (union)."""
+
+    op: ClassVar[str] = "merge-duplicate"
+    step: ClassVar[str] = "UB001"
+    file: str
+    class_name: str
+    table: str
+    statements: tuple[str, ...]  # source of each added column/method, unindented
+    imports: tuple[str, ...]  # import statements they need in ``file``
+
+    def files(self) -> tuple[str, ...]:
+        return (self.file,)
+
+
+@dataclass(frozen=True)
+class RenameColumnUses(Operation):
+    """Uses of a loser's column in one file, renamed to the winner's column where provable."""
+
+    op: ClassVar[str] = "rename-column-uses"
+    step: ClassVar[str] = "UB005"
+    file: str
+    class_names: tuple[str, ...]  # local names bound to the winning class in this file
+    renames: tuple[tuple[str, str], ...]  # (old column attribute, new column attribute)
+    todo_attributes: tuple[tuple[str, str], ...] = ()  # (attribute, note) to mark on instance uses
+
+    def files(self) -> tuple[str, ...]:
+        return (self.file,)
+
+
+@dataclass(frozen=True)
+class WriteMigration(Operation):
+    """A migration that turns databases made from the losing definitions into the winner's schema."""
+
+    op: ClassVar[str] = "write-migration"
+    step: ClassVar[str] = "UB006"
+    file: str  # the new file, relative to the root
+    content: str
+
+    def files(self) -> tuple[str, ...]:
+        return (self.file,)
+
+
+@dataclass(frozen=True)
 class RebaseBase(Operation):
     """Replace the secondary base definition in ``file`` by an import of the canonical one."""
 
@@ -210,7 +254,7 @@ class CollapseMetadataCalls(Operation):
 
 
 OPERATION_TYPES: dict[str, type[Operation]] = {
-    t.op: t for t in (ExtractBase, MoveModels, RebaseBase, RewriteImports, RewriteStrings, CollapseMetadataCalls)
+    t.op: t for t in (ExtractBase, MergeDuplicate, RenameColumnUses, WriteMigration, MoveModels, RebaseBase, RewriteImports, RewriteStrings, CollapseMetadataCalls)
 }
 
 

@@ -16,6 +16,9 @@ from .plan import (
     Conflict,
     CrossReference,
     ExtractBase,
+    MergeDuplicate,
+    RenameColumnUses,
+    WriteMigration,
     ModelEntry,
     ModuleSpelling,
     MoveModels,
@@ -30,7 +33,7 @@ from .plan import (
     fingerprint,
 )
 from .project import module_parts
-from .settings import Settings
+from .settings import Settings, TableDecision
 
 
 class PlanError(ValueError):
@@ -55,6 +58,7 @@ class _Planner:
         self.conflicts: list[Conflict] = []
         self.warnings: list[Warning] = []
         self.ops: list[Operation] = []
+        self.migrations: list = []
         self.importers = self._importers()
 
     # -- helpers -------------------------------------------------------------------------------
@@ -129,6 +133,7 @@ class _Planner:
             self._plan_imports(canonical, merging, moves)
             self._plan_strings(canonical, merging, moves)
             self._plan_collapse(canonical, merging)
+            self._plan_migration()
 
         bases = tuple(
             BaseEntry(
@@ -313,7 +318,7 @@ class _Planner:
                         ))
                         moves.append(_Move(m.symbol, kept.symbol))
                     else:
-                        self.conflicts.append(_duplicate_conflict(m, kept))
+                        self._plan_duplicate(m, kept, drops, moves)
             if self.settings.strategy == "rebase":
                 self._plan_rebase(b, canonical, by_file, moves, drops)
                 continue
@@ -323,16 +328,285 @@ class _Planner:
                 self._plan_move_file(b, canonical, file, file_models, drops, target_models, names_in_target, moves)
         return moves
 
+    # -- duplicate tables with different definitions ----------------------------------------------
+
+    def _decision(self, loser: ModelInfo, winner: ModelInfo) -> TableDecision | None:
+        for d in self.settings.decisions:
+            if d.table == loser.table:
+                return d
+        chosen = [m for m in (winner, loser) if any(self._matches(p, m.symbol.file) for p in self.settings.prefer)]
+        if len(chosen) == 1:
+            return TableDecision(loser.table or "", f"{chosen[0].symbol.file}:{chosen[0].symbol.name}", "union")
+        return None
+
+    def _matches(self, prefer: str, file: str) -> bool:
+        prefer = prefer.strip().strip("/")
+        return (
+            file == prefer
+            or prefer in self.ix.modules.dotted_names(file)
+            or file.endswith("/" + prefer)
+        )
+
+    def _plan_duplicate(self, m: ModelInfo, kept: ModelInfo, drops: dict[Symbol, Symbol], moves: list[_Move]) -> None:
+        """``m`` (on a base being merged) and ``kept`` (on the canonical base) map one table differently."""
+        decision = self._decision(m, kept)
+        options = _duplicate_options(m, kept)
+        if decision is None:
+            self.conflicts.append(_duplicate_conflict(m, kept, options))
+            return
+        kept_id, m_id = f"{kept.symbol.file}:{kept.symbol.name}", f"{m.symbol.file}:{m.symbol.name}"
+        if decision.winner not in (kept_id, m_id):
+            raise PlanError(f"the decision for table {m.table} keeps {decision.winner}, which defines neither side "
+                            f"({kept_id} or {m_id}); fix it in the plan JSON")
+        if decision.mode not in ("keep", "union"):
+            raise PlanError(f"the decision for table {m.table} has mode {decision.mode!r}; use \"keep\" or \"union\"")
+        chosen = {"winner": decision.winner, "mode": decision.mode, "renames": [list(r) for r in decision.renames]}
+        # ``decision`` is for the user to edit; ``planned_with`` records what the operations assume
+        options = {**options, "decision": chosen, "planned_with": dict(chosen)}
+        for r in options["suggested_renames"]:
+            r["confirmed"] = [r["from"], r["to"]] in chosen["renames"]
+        if decision.winner == m_id:
+            self.conflicts.append(_duplicate_conflict(m, kept, options, note=(
+                f"the kept definition must be the one on the canonical base ({kept_id}); make {m.symbol.file} "
+                "canonical with --target to keep the other one")))
+            return
+        drops[m.symbol] = kept.symbol
+        moves.append(_Move(m.symbol, kept.symbol))
+        loser, winner = m, kept
+        renames = dict(decision.renames)
+        winner_cols = {c.attr: c for c in winner.columns}
+        loser_cols = {c.attr: c for c in loser.columns}
+        for old, new in renames.items():
+            if old not in loser_cols or new not in winner_cols:
+                raise PlanError(f"the rename {old} -> {new} for table {m.table} names a column that is not "
+                                f"on {loser.symbol.name} ({old}) or on {winner.symbol.name} ({new})")
+        loser_tree = _parse_file(self.ix.root, loser.symbol.file)
+        loser_class = _find_class(loser_tree, loser.symbol.name)
+        winner_class = _find_class(_parse_file(self.ix.root, winner.symbol.file), winner.symbol.name)
+        text = (self.ix.root / loser.symbol.file).read_text(encoding="utf-8", errors="replace").splitlines()
+        statements: list[str] = []
+        added_columns: list[str] = []
+        added_methods: list[str] = []
+        clashes: list[str] = []
+        todo: list[tuple[str, str]] = []
+        winner_members = _members(winner_class)
+        for name, node in _members(loser_class).items():
+            is_column = name in loser_cols
+            if is_column and name in renames:
+                continue
+            if name in winner_members:
+                other = winner_members[name]
+                if ast.dump(node) == ast.dump(other) or isinstance(node, (ast.Assign, ast.AnnAssign)):
+                    continue  # the winner's column or relationship stands (a declared difference)
+                if name.startswith("__") and name.endswith("__"):
+                    self.warnings.append(Warning(
+                        "W016", f"{name} differs on {loser.symbol.name}; the winner's is kept", loser.symbol.file, node.lineno))
+                    continue
+                clashes.append(name)
+                continue
+            if name.startswith("__") and name.endswith("__") and not is_column:
+                continue
+            if decision.mode == "union":
+                statements.append(_statement_source(text, node))
+                (added_columns if is_column else added_methods).append(name)
+            else:
+                kind = "column" if is_column else "attribute"
+                todo.append((name, f"{kind} {name} was only on the deleted {loser.symbol.file}:{loser.symbol.name}"))
+        if clashes:
+            self.conflicts.append(_duplicate_conflict(m, kept, options, note=(
+                f"union is not possible: {', '.join(clashes)} defined differently on both; choose \"keep\" or "
+                "rename one side by hand")))
+            return
+        imports = self._imports_for(statements, loser.symbol.file, winner.symbol.file)
+        if statements:
+            self.ops.append(MergeDuplicate(winner.symbol.file, winner.symbol.name, m.table or "",
+                                           tuple(statements), tuple(imports)))
+        self._plan_column_uses(loser, winner, tuple(renames.items()), tuple(todo), statements)
+        self.migrations.append((loser, winner, decision, tuple(added_columns)))
+        parts = [f"keep {winner.symbol.file}:{winner.symbol.name} ({decision.mode})"]
+        if added_columns or added_methods:
+            parts.append("it gains " + ", ".join(added_columns + [f"{x}()" for x in added_methods]))
+        if renames:
+            parts.append("renamed " + ", ".join(f"{a} -> {b}" for a, b in renames.items()))
+        if todo:
+            parts.append("marked for review: " + ", ".join(a for a, _ in todo))
+        parts.append(f"{loser.symbol.file}:{loser.symbol.name} is deleted and its uses point at the winner")
+        self.conflicts.append(Conflict(
+            "duplicate-table", m.table or "?", _duplicate_detail(m, kept, options), "; ".join(parts),
+            (f"{m.symbol.file}:{m.fact.line}", f"{kept.symbol.file}:{kept.fact.line}"), options,
+        ))
+
+    def _imports_for(self, statements: list[str], source: str, target: str) -> list[str]:
+        names: set[str] = set()
+        for text in statements:
+            try:
+                names |= {n.id for n in ast.walk(ast.parse(text)) if isinstance(n, ast.Name)}
+            except SyntaxError:
+                continue
+        facts = self.ix.facts.get(source)
+        target_names = set(self.ix.facts[target].bindings) if target in self.ix.facts else set()
+        out = []
+        for name in sorted(names):
+            binding = facts.bindings.get(name) if facts else None
+            if name in target_names or binding is None:
+                continue
+            if isinstance(binding, ImportBinding):
+                t = self._import_text(source, target, name, binding)
+                if t:
+                    out.append(t)
+            else:
+                self.warnings.append(Warning(
+                    "W017", f"{name}, defined in {source}, is used by code that moves to {target}; import it there by hand",
+                    source, binding.line))
+        return _group_imports(out)
+
+    def _plan_column_uses(self, loser: ModelInfo, winner: ModelInfo, renames, todo, added: list[str]) -> None:
+        if not renames and not todo:
+            return
+        words = [old for old, _ in renames] + [a for a, _ in todo]
+        pattern = re.compile(r"\b(" + "|".join(re.escape(w) for w in words) + r")\b")
+        for rel, f in sorted(self.ix.facts.items()):
+            if rel == loser.symbol.file:
+                continue
+            local = sorted({name for name in list(f.bindings) + [n for b in f.function_bindings.values() for n in b]
+                            if self.resolver.name(rel, name) in (loser.symbol, winner.symbol)
+                            or any(self.resolver.name(rel, name, function=fn) in (loser.symbol, winner.symbol)
+                                   for fn, b in f.function_bindings.items() if name in b)})
+            if not local and rel != winner.symbol.file:
+                continue
+            try:
+                data = (self.ix.root / rel).read_text(encoding="utf-8", errors="replace")
+            except OSError:
+                continue
+            if rel == winner.symbol.file:
+                data += "".join(added)  # the members UB001 adds to the kept class
+            if not pattern.search(data):
+                continue
+            self.ops.append(RenameColumnUses(rel, tuple(local), tuple(renames), tuple(todo)))
+
+    def _plan_migration(self) -> None:
+        if not self.migrations:
+            return
+        try:
+            from . import migration as mig
+        except ImportError:  # pragma: no cover
+            return
+        specs = []
+        for loser, winner, decision, added in self.migrations:
+            loser_cols = {c.attr: c for c in loser.columns}
+            winner_cols = {c.attr: c for c in winner.columns}
+            renames = dict(decision.renames)
+            renamed_targets = set(renames.values())
+            add = tuple(
+                mig.ColumnSpec(c.name, c.type or "String", c.nullable not in ("False",), c.foreign_key)
+                for attr, c in winner_cols.items()
+                if attr not in loser_cols and attr not in renamed_targets
+            )
+            rename_cols = tuple((loser_cols[o].name, winner_cols[n].name) for o, n in renames.items())
+            fks = tuple(
+                (c.name, c.foreign_key) for attr, c in winner_cols.items()
+                if c.foreign_key and (attr in renamed_targets or (attr in loser_cols and not loser_cols[attr].foreign_key))
+            )
+            keep = tuple(sorted(c.name for attr, c in loser_cols.items() if attr not in winner_cols and attr not in renames))
+            not_null = tuple(sorted(
+                c.name for attr, c in winner_cols.items()
+                if c.nullable == "False" and not c.primary_key and attr in loser_cols | {n: None for n in renamed_targets}
+                and (attr in renamed_targets or loser_cols[attr].nullable != "False")
+            ))
+            specs.append(mig.TableMigration(winner.table or "", add, rename_cols, fks, keep, not_null))
+            if added:
+                self.warnings.append(Warning(
+                    "W018", f"databases created from {winner.symbol.file}:{winner.symbol.name} lack the columns "
+                    f"{', '.join(added)} that {winner.table} gains; add them there by hand (the written migration "
+                    f"is for databases made from {loser.symbol.file})", winner.symbol.file, winner.fact.line))
+        import hashlib
+
+        digest = hashlib.sha1("".join(repr(sp) for sp in specs).encode()).hexdigest()[:12]
+        alembic = mig.find_alembic(self.ix.root)
+        slug = "merge_" + "_".join(sorted({sp.table for sp in specs}))[:40]
+        message = "unibase: migrate " + ", ".join(sorted({sp.table for sp in specs})) + " to the kept definitions"
+        try:
+            if alembic is not None:
+                content = mig.render_alembic_revision(specs, revision=digest, down_revision=alembic.down_revision,
+                                                      message=message)
+            else:
+                content = mig.render_standalone_script(specs, message=message)
+        except ValueError as exc:
+            self.warnings.append(Warning("W019", f"no migration written: {exc}; write it by hand"))
+            return
+        path = mig.migration_path(self.ix.root, alembic, digest, slug)
+        self.ops.append(WriteMigration(path, content))
+
     def _plan_rebase(self, b: BaseInfo, canonical: BaseInfo, by_file, moves: list[_Move], drops) -> None:
-        if drops:
-            self.warnings.append(Warning(
-                "W010", "identical duplicate tables cannot be merged by --strategy rebase; use --strategy move",
-                b.symbol.file, b.line))
+        """``--strategy rebase`` keeps every class where it is and maps it in the canonical registry.
+
+        It cannot delete a duplicate class nor rename a clashing one, so a table mapped on both
+        sides ("Table 'x' is already defined") and two classes of one name in one registry
+        (relationship("Name") becomes ambiguous) are conflicts that need a decision: the
+        resolution is ``--strategy move``, which drops duplicates and renames clashing classes.
+        """
+        from dataclasses import replace
+
+        for sym in drops:
+            m = self.ix.models.get(sym)
+            loc = f"{sym.file}:{m.fact.line}" if m else None
+            for i, c in enumerate(self.conflicts):
+                if c.kind in ("identical-duplicate-table", "duplicate-table") and c.locations[:1] == (loc,):
+                    self.conflicts[i] = replace(c, resolution=None, detail=(
+                        f"{c.detail}; --strategy rebase keeps both classes and maps them in one registry "
+                        f"(\"Table '{c.subject}' is already defined\"): use --strategy move, which deletes the copy"))
+        self._rebase_collisions(b, canonical, set(drops))
         level, module = self._spelling_between(b.symbol.file, canonical.symbol.file)
         self.ops.append(RebaseBase(
             file=b.symbol.file, name=b.symbol.name, target=canonical.symbol.file,
             target_name=canonical.symbol.name, import_from=module, import_level=level,
         ))
+
+    def _rebase_collisions(self, b: BaseInfo, canonical: BaseInfo, dropped: set[Symbol]) -> None:
+        """Classes of ``b`` whose name a class already in the merged registry has (rebase only)."""
+        ix = self.ix
+        registry: dict[str, list[ModelInfo]] | None = getattr(self, "_rebase_registry", None)
+        if registry is None:
+            registry = defaultdict(list)
+            for m in ix.models.values():
+                info = ix.bases.get(m.base)
+                # the canonical base, also when it was anonymous and ExtractBase named it
+                if m.base == canonical.symbol or (info and m.base.file == canonical.symbol.file and info.line == canonical.line):
+                    registry[m.symbol.name].append(m)
+            self._rebase_registry = registry
+        mine = [m for m in ix.models_of(b.symbol) if m.symbol not in dropped]
+        strings = self._registry_strings()
+        for m in sorted(mine, key=lambda m: (m.symbol.file, m.fact.line)):
+            others = [o for o in registry.get(m.symbol.name, []) if o.symbol != m.symbol]
+            if others:
+                other = others[0]
+                word = re.compile(rf"(?<![\w.]){re.escape(m.symbol.name)}(?!\w)")
+                uses = sorted({f"{f}:{line}" for f, line, text in strings if word.search(text)})
+                self.conflicts.append(Conflict(
+                    "class-name-collision", m.symbol.name,
+                    f"{m.symbol.file}:{m.fact.line} {m.symbol.name} ({m.table}) and {other.symbol.file}:{other.fact.line} "
+                    f"{other.symbol.name} ({other.table}) land in one registry with --strategy rebase, which renames "
+                    f"nothing: relationship(\"{m.symbol.name}\") and other strings naming it become ambiguous "
+                    f"(\"Multiple classes found for path\")"
+                    + (f", as at {', '.join(uses[:5])}" if uses else "")
+                    + "; use --strategy move (it renames the moved class) or rename one of them first",
+                    None,
+                    (f"{m.symbol.file}:{m.fact.line}", f"{other.symbol.file}:{other.fact.line}"),
+                ))
+        for m in mine:
+            registry[m.symbol.name].append(m)
+
+    def _registry_strings(self) -> list[tuple[str, int, str]]:
+        """(file, line, text) of every string a mapped class gives the registry to resolve."""
+        out = []
+        for rel, f in self.ix.facts.items():
+            for c in f.classes:
+                for r in c.relationships:
+                    if r.target and r.target_is_string:
+                        out.append((rel, r.line, r.target))
+                    out.extend((rel, r.line, v) for _, v in r.strings)
+                out.extend((rel, c.line, t) for _, t in c.annotation_targets)
+        return out
 
     def _plan_move_file(self, b: BaseInfo, canonical: BaseInfo, source: str, models: list[ModelInfo],
                         drops: dict[Symbol, Symbol], target_models: dict[str, ModelInfo],
@@ -693,7 +967,55 @@ def _same_table(a: ModelInfo, b: ModelInfo) -> bool:
     return cols(a) == cols(b) and args(a) == args(b)
 
 
-def _duplicate_conflict(m: ModelInfo, kept: ModelInfo) -> Conflict:
+def _column_dict(c) -> dict:
+    return {"attr": c.attr, "name": c.name, "type": c.type, "nullable": c.nullable, "primary_key": c.primary_key,
+            "foreign_key": c.foreign_key, "default": c.default, "index": c.index, "unique": c.unique}
+
+
+def _definition(m: ModelInfo) -> dict:
+    return {
+        "file": m.symbol.file,
+        "class": m.symbol.name,
+        "line": m.fact.line,
+        "columns": [_column_dict(c) for c in m.columns],
+        "table_args": m.fact.table_args,
+        "relationships": [{"attr": r.attr, "target": r.target, "secondary": r.secondary} for r in m.fact.relationships],
+        "methods": list(m.fact.methods),
+    }
+
+
+def _rename_suggestions(m: ModelInfo, kept: ModelInfo) -> list[dict]:
+    """Pairs of columns, one only on each side, that look like one column renamed."""
+    mine = {c.attr: c for c in m.columns}
+    theirs = {c.attr: c for c in kept.columns}
+    only_mine = [c for a, c in mine.items() if a not in theirs]
+    only_theirs = [c for a, c in theirs.items() if a not in mine]
+    out = []
+    for a in only_mine:
+        for b in only_theirs:
+            family = lambda t: re.sub(r"\(.*", "", t or "").lower()
+            prefix = 0
+            for x, y in zip(a.attr, b.attr):
+                if x != y:
+                    break
+                prefix += 1
+            same_suffix = a.attr.rsplit("_", 1)[-1] == b.attr.rsplit("_", 1)[-1]
+            if family(a.type) == family(b.type) and (prefix >= 4 or (prefix >= 3 and same_suffix)):
+                out.append({"from": a.attr, "to": b.attr, "confirmed": False})
+    return out
+
+
+def _duplicate_options(m: ModelInfo, kept: ModelInfo) -> dict:
+    return {
+        "table": m.table,
+        "definitions": [_definition(kept), _definition(m)],
+        "suggested_renames": _rename_suggestions(m, kept),
+        "decision": None,
+        "planned_with": None,
+    }
+
+
+def _duplicate_detail(m: ModelInfo, kept: ModelInfo, options: dict) -> str:
     mine = {c.name: c for c in m.columns}
     theirs = {c.name: c for c in kept.columns}
     diffs = []
@@ -705,13 +1027,52 @@ def _duplicate_conflict(m: ModelInfo, kept: ModelInfo) -> Conflict:
             diffs.append(f"{name}: only in {m.symbol.file}")
         elif a.source != b.source:
             diffs.append(f"{name}: {a.source} vs {b.source}")
+    detail = (f"{m.symbol.file}:{m.fact.line} {m.symbol.name} and {kept.symbol.file}:{kept.fact.line} "
+              f"{kept.symbol.name} define table {m.table} differently: " + "; ".join(diffs))
+    sugg = options.get("suggested_renames") or []
+    if sugg:
+        detail += "; suggested renames: " + ", ".join(f"{s['from']} -> {s['to']}" for s in sugg)
+    return detail
+
+
+def _duplicate_conflict(m: ModelInfo, kept: ModelInfo, options: dict, note: str | None = None) -> Conflict:
+    detail = _duplicate_detail(m, kept, options)
+    if note:
+        detail += f" ({note})"
+    else:
+        detail += (f" (pass --prefer {kept.symbol.file} or --prefer {m.symbol.file}, or set this conflict's "
+                   "options.decision in the plan JSON)")
     return Conflict(
-        "duplicate-table", m.table or "?",
-        f"{m.symbol.file}:{m.fact.line} {m.symbol.name} and {kept.symbol.file}:{kept.fact.line} "
-        f"{kept.symbol.name} define table {m.table} differently: " + "; ".join(diffs),
-        None,
-        (f"{m.symbol.file}:{m.fact.line}", f"{kept.symbol.file}:{kept.fact.line}"),
+        "duplicate-table", m.table or "?", detail, None,
+        (f"{m.symbol.file}:{m.fact.line}", f"{kept.symbol.file}:{kept.fact.line}"), options,
     )
+
+
+def _find_class(tree: ast.Module | None, name: str) -> ast.ClassDef | None:
+    for node in tree.body if tree else ():
+        if isinstance(node, ast.ClassDef) and node.name == name:
+            return node
+    return None
+
+
+def _members(cls: ast.ClassDef | None) -> dict[str, ast.stmt]:
+    out: dict[str, ast.stmt] = {}
+    for stmt in cls.body if cls else ():
+        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            out[stmt.name] = stmt
+        elif isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name):
+            if not stmt.targets[0].id.startswith("__"):
+                out[stmt.targets[0].id] = stmt
+        elif isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name):
+            out[stmt.target.id] = stmt
+    return out
+
+
+def _statement_source(lines: list[str], node: ast.stmt) -> str:
+    import textwrap
+
+    first = node.decorator_list[0].lineno if getattr(node, "decorator_list", None) else node.lineno
+    return textwrap.dedent("\n".join(lines[first - 1 : node.end_lineno])) + "\n"
 
 
 def _same_definition(ix: Index, a: str, b: str, name: str) -> bool:

@@ -21,6 +21,8 @@ import libcst as cst
 
 from unibase.codemods.collapse_metadata import CollapseMetadataCallsCommand
 from unibase.codemods.extract_base import ExtractBaseCommand
+from unibase.codemods.merge_duplicate import MergeDuplicateCommand
+from unibase.codemods.rename_column_uses import RenameColumnUsesCommand
 from unibase.codemods.move_models import MoveModelsCommand
 from unibase.codemods.rebase_base import RebaseBaseCommand
 from unibase.codemods.rewrite_imports import RewriteImportsCommand
@@ -29,18 +31,23 @@ from unibase.codemods.rewrite_strings import RewriteStringsCommand
 from .plan import (
     CollapseMetadataCalls,
     ExtractBase,
+    MergeDuplicate,
     MoveModels,
     Operation,
     Plan,
     RebaseBase,
     RewriteImports,
+    RenameColumnUses,
     RewriteStrings,
+    WriteMigration,
     fingerprint,
 )
 from .steps import STEPS, Step
 
 SINGLE_FILE_COMMANDS = {
     ExtractBase: ExtractBaseCommand,
+    MergeDuplicate: MergeDuplicateCommand,
+    RenameColumnUses: RenameColumnUsesCommand,
     RebaseBase: RebaseBaseCommand,
     RewriteImports: RewriteImportsCommand,
     RewriteStrings: RewriteStringsCommand,
@@ -57,6 +64,7 @@ class FileChange:
     path: str
     before: bytes
     after: bytes
+    created: bool = False
 
 
 @dataclass(frozen=True)
@@ -74,6 +82,8 @@ class Phase:
 class _Tree:
     root: Path
     current: dict[str, bytes] = field(default_factory=dict)
+
+    created: set[str] = field(default_factory=set)
 
     def read(self, rel: str) -> bytes:
         if rel not in self.current:
@@ -102,8 +112,20 @@ def _reparse(rel: str, data: bytes, step: Step) -> None:
         raise ApplyError(f"{step.code} produced code for {rel} that does not parse ({exc.message}); nothing was written") from None
 
 
+def check_paths(root: Path, plan: Plan) -> None:
+    """Refuse a plan (an edited one, say) that names a file outside the project."""
+    names = list(plan.fingerprints) + [rel for op in plan.operations for rel in op.files()]
+    for rel in names:
+        if not isinstance(rel, str) or not rel or "\\" in rel:
+            raise ApplyError(f"the plan names a file {rel!r} that is not a relative POSIX path; plan the project again")
+        parts = Path(rel).parts
+        if Path(rel).is_absolute() or ".." in parts or ".git" in parts:
+            raise ApplyError(f"the plan names {rel}, which is outside the project; plan the project again")
+
+
 def check_fresh(root: Path, plan: Plan) -> None:
-    """Refuse a plan whose files changed since it was made."""
+    """Refuse a plan whose files changed since it was made (or that names files outside the project)."""
+    check_paths(root, plan)
     for rel, digest in sorted(plan.fingerprints.items()):
         path = root / rel
         if not path.exists():
@@ -123,12 +145,19 @@ def compute_phases(root: Path, plan: Plan, skip: Iterable[str] = ()) -> list[Pha
             continue
         before: dict[str, bytes] = {}
         for op in ops:
+            if isinstance(op, WriteMigration):
+                if (root / op.file).exists() or op.file in tree.current:
+                    raise ApplyError(f"{op.file} already exists; move it away or run `unibase plan` again")
+                tree.current[op.file] = b""
+                tree.created.add(op.file)
             for rel in op.files():
                 data = tree.read(rel)
                 before.setdefault(rel, data)
             _run(tree, op, step)
         changes = tuple(
-            FileChange(rel, data, tree.current[rel]) for rel, data in before.items() if tree.current[rel] != data
+            FileChange(rel, data, tree.current[rel], rel in tree.created)
+            for rel, data in before.items()
+            if tree.current[rel] != data
         )
         phases.append(Phase(step, ops, changes))
     return phases
@@ -143,6 +172,11 @@ def _run(tree: _Tree, op: Operation, step: Step) -> None:
             data = mod.bytes
             _reparse(rel, data, step)
             tree.current[rel] = data
+        return
+    if isinstance(op, WriteMigration):
+        data = op.content.encode("utf-8")
+        _reparse(op.file, data, step)
+        tree.current[op.file] = data
         return
     command = SINGLE_FILE_COMMANDS[type(op)](op)  # type: ignore[index]
     (rel,) = op.files()
@@ -162,11 +196,12 @@ def write_phase(root: Path, phase: Phase) -> None:
     try:
         for change in phase.changes:
             path = root / change.path
+            path.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(prefix=".unibase-", suffix=".tmp", dir=path.parent)
             with os.fdopen(fd, "wb") as fh:
                 fh.write(change.after)
             try:
-                os.chmod(tmp, path.stat().st_mode & 0o7777)
+                os.chmod(tmp, path.stat().st_mode & 0o7777 if path.exists() else 0o644)
             except OSError:
                 pass
             staged.append((Path(tmp), path, change))
@@ -181,7 +216,10 @@ def write_phase(root: Path, phase: Phase) -> None:
             done.append((path, change))
     except OSError as exc:
         for path, change in done:
-            _real(path).write_bytes(change.before)
+            if change.created:
+                _real(path).unlink(missing_ok=True)
+            else:
+                _real(path).write_bytes(change.before)
         for tmp, _, _ in staged:
             tmp.unlink(missing_ok=True)
         raise ApplyError(f"cannot write {exc.filename}: {exc.strerror}; the phase was rolled back") from None
@@ -206,8 +244,10 @@ def _decode(data: bytes) -> str:
 def unified_diff(change: FileChange) -> str:
     a = _decode(change.before).splitlines(keepends=True)
     b = _decode(change.after).splitlines(keepends=True)
-    lines = list(difflib.unified_diff(a, b, f"a/{change.path}", f"b/{change.path}"))
+    lines = list(difflib.unified_diff(a, b, "/dev/null" if change.created else f"a/{change.path}", f"b/{change.path}"))
     out = [f"diff --git a/{change.path} b/{change.path}\n"]
+    if change.created:
+        out.append("new file mode 100644\n")
     for line in lines:
         if not line.endswith("\n"):
             line += "\n\\ No newline at end of file\n"

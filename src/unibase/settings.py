@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 STRATEGIES = ("move", "rebase")
+LIST_SETTINGS = ("exclude", "exclude_bases", "prefer", "skip")
 
 
 class SettingsError(ValueError):
@@ -25,7 +26,18 @@ class Settings:
     skip: tuple[str, ...] = ()
     test_cmd: str | None = None
     branch: str = "unibase/merge-bases"
+    decisions: tuple[TableDecision, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TableDecision:
+    """How a table defined differently on two bases is resolved (from the plan JSON)."""
+
+    table: str
+    winner: str  # "file:Class"
+    mode: str = "union"  # "keep": only the winner's columns; "union": it gains the loser's
+    renames: tuple[tuple[str, str], ...] = ()  # confirmed (loser column, winner column)
 
 
 def load_settings(root: Path, **overrides: Any) -> Settings:
@@ -41,7 +53,10 @@ def load_settings(root: Path, **overrides: Any) -> Settings:
             data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise SettingsError(f"{pyproject} is not valid TOML ({exc}); fix it or remove [tool.unibase]") from exc
-        config = data.get("tool", {}).get("unibase", {}) or {}
+        tool = data.get("tool", {})
+        config = (tool.get("unibase", {}) if isinstance(tool, dict) else {}) or {}
+        if not isinstance(config, dict):
+            raise SettingsError(f"[tool.unibase] in {pyproject} is not a table; fix it or remove it")
     settings = Settings(root=root.resolve())
     mapping = {
         "target": "target",
@@ -57,6 +72,12 @@ def load_settings(root: Path, **overrides: Any) -> Settings:
     for key, attr in mapping.items():
         if key in config:
             v = config[key]
+            if attr in LIST_SETTINGS and isinstance(v, str):
+                v = [v]  # exclude = "legacy/" means one path, not six characters
+            ok = (isinstance(v, list) and all(isinstance(x, str) for x in v)) if attr in LIST_SETTINGS else isinstance(v, str)
+            if not ok:
+                kind = "a list of strings" if attr in LIST_SETTINGS else "a string"
+                raise SettingsError(f"{key} in [tool.unibase] of {pyproject} must be {kind}; fix it in pyproject.toml")
             values[attr] = tuple(v) if isinstance(v, list) else v
     for k, v in overrides.items():
         if v not in (None, (), [], ""):
@@ -64,4 +85,9 @@ def load_settings(root: Path, **overrides: Any) -> Settings:
     settings = replace(settings, **values)
     if settings.strategy not in STRATEGIES:
         raise SettingsError(f"unknown strategy {settings.strategy!r}; use one of: {', '.join(STRATEGIES)}")
-    return settings
+    from .steps import STEP_CODES
+
+    unknown = [s for s in settings.skip if s.upper() not in STEP_CODES]
+    if unknown:
+        raise SettingsError(f"unknown step {unknown[0]} in skip; the steps are {', '.join(STEP_CODES)}")
+    return replace(settings, skip=tuple(s.upper() for s in settings.skip))

@@ -5,8 +5,11 @@ Order constraints:
 - UB002 after UB001: imports are rewritten to where UB001 put the names (and the target's own
   imports of moved names, which UB001 made local, are dropped here).
 - UB003 after UB002: strings are rewritten once the modules they name are final.
-- UB004 last: repeated ``create_all`` calls only become visibly redundant once UB002 unified
-  the aliases of the one Base.
+- UB004 after UB002: repeated ``create_all`` calls only become visibly redundant once UB002
+  unified the aliases of the one Base.
+- UB005 after UB002: it renames uses of columns on the kept class, which UB002 made every
+  importer name.
+- UB006 last, a commit of its own: the migration for databases made from deleted definitions.
 """
 
 from __future__ import annotations
@@ -96,6 +99,30 @@ target_metadata = [Base.metadata, HCEBase.metadata]
         after='''Base.metadata.create_all(engine)
 target_metadata = Base.metadata
 ''',
+    ),
+)
+
+STEPS = STEPS + (
+    Step(
+        "UB005",
+        "rename-columns",
+        "Where a duplicated table was resolved with a confirmed column rename, rename the provable "
+        "uses (keyword arguments of the class, class attributes, self.x in its methods) and mark the "
+        "rest with a TODO(unibase) comment.",
+        before="conversation = Conversation(persona_id=persona_id)\nprint(conversation.persona_id)\n",
+        after="conversation = Conversation(personality_id=persona_id)\n"
+        "print(conversation.persona_id)  # TODO(unibase): persona_id is now personality_id\n",
+    ),
+    Step(
+        "UB006",
+        "write-migration",
+        "Write a migration (an Alembic revision when the project has Alembic, else a standalone "
+        "script under migrations/) that brings databases made from a deleted definition to the kept "
+        "one: add columns, rename columns, add foreign keys, in batch mode, without losing rows.",
+        before="# conversations made from api/models/chat.py: id, persona_id, title, ...\n",
+        after='with op.batch_alter_table("conversations") as batch:\n'
+        '    batch.alter_column("persona_id", new_column_name="personality_id")\n'
+        '    batch.add_column(sa.Column("started_at", sa.DateTime(), nullable=True))\n',
     ),
 )
 
