@@ -16,7 +16,7 @@ import libcst as cst
 
 from unibase.plan import MergeDuplicate
 
-from .move_models import _is_docstring, _is_import
+from .move_models import _header_end, _import_keys, _is_import, _stmt_names
 
 DESCRIPTION = "Give the kept definition of a duplicated table the other definition's extra columns and methods."
 
@@ -55,20 +55,39 @@ class MergeDuplicateCommand:
                     names = _member_names(cst.IndentedBlock(body=[node]))
                     if names and names <= present:
                         continue  # already there: a second run adds nothing
-                    if isinstance(node, cst.FunctionDef) and not added:
-                        node = node.with_changes(leading_lines=[cst.EmptyLine()] + list(node.leading_lines))
+                    if isinstance(node, cst.FunctionDef) and added:
+                        node = node.with_changes(leading_lines=[cst.EmptyLine(indent=False)] + [
+                            l for l in node.leading_lines if l.comment is not None])
                     added.append(node)
             if not added:
                 return module
+            added[0] = added[0].with_changes(leading_lines=[cst.EmptyLine(indent=False)] + [
+                l for l in added[0].leading_lines if l.comment is not None])
             suite = stmt.body
             assert isinstance(suite, cst.IndentedBlock)
             body[i] = stmt.with_changes(body=suite.with_changes(body=list(suite.body) + added))
-            existing = {module.code_for_node(s).strip() for s in body if _is_import(s)}
-            new_imports = [cst.parse_statement(t + "\n") for t in op.imports if t.strip() not in existing]
+            # helpers the added members need go right before the class (defaults are evaluated
+            # when the class is created), unless the module defines them already
+            defined = set().union(*(_stmt_names(s) for s in body)) if body else set()
+            helpers = []
+            for text in op.helpers:
+                for node in cst.parse_module(text).body:
+                    if not (_stmt_names(node) and _stmt_names(node) <= defined):
+                        helpers.append(node)
+            if helpers:
+                helpers[0] = helpers[0].with_changes(leading_lines=[cst.EmptyLine(indent=False)] * 2 + [
+                    l for l in helpers[0].leading_lines if l.comment is not None])
+                body[i:i] = helpers
+            present = set().union(*(_import_keys(s) for s in body if _is_import(s)))
+            new_imports = []
+            for text in op.imports:
+                imp = cst.parse_statement(text.strip() + "\n")
+                keys = _import_keys(imp)
+                if not keys or not keys <= present:
+                    new_imports.append(imp)
+                    present |= keys
             if new_imports:
-                last = max((j for j, s in enumerate(body) if _is_import(s)), default=-1)
-                if last < 0:
-                    last = 0 if body and _is_docstring(body[0]) else -1
-                body[last + 1 : last + 1] = new_imports
+                at = _header_end(body)
+                body[at:at] = new_imports
             return module.with_changes(body=body)
         return module

@@ -269,6 +269,7 @@ class MoveModelsCommand:
         op = self.op
         moving_names = set(op.classes) | set(op.helpers)
         dropped = {name for name, *_ in op.drop}
+        relocated = set(op.relocated)
 
         moved: list[cst.CSTNode] = []
         removed: list[cst.CSTNode] = []
@@ -280,6 +281,8 @@ class MoveModelsCommand:
             if not names or _is_import(stmt):
                 kept.append(stmt)
             elif isinstance(stmt, cst.ClassDef) and names <= dropped:  # a drop wins over a move
+                removed.append(stmt)
+            elif names <= relocated:  # already placed in the target by another operation
                 removed.append(stmt)
             elif names <= moving_names:
                 moved.append(stmt)
@@ -334,6 +337,7 @@ class MoveModelsCommand:
             for name in sorted(_stmt_names(stmt)):
                 new = renames.get(name, name)
                 exported.append(f"{new} as {name}" if new != name else name)
+        exported.extend(n for n in op.relocated if any(n in _stmt_names(r) for r in removed))
         elsewhere: dict[tuple[int, str], list[str]] = {}
         for name, kept_name, kept_from, kept_level in op.drop:
             alias = f"{kept_name} as {name}" if kept_name != name else name

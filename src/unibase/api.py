@@ -128,8 +128,12 @@ def phase_subject(phase, plan: Plan) -> str:
         if moves:
             count = sum(len(o.classes) for o in moves)
             dropped = sum(len(o.drop) for o in moves)
-            sources = ", ".join(dict.fromkeys(PurePosixPath(o.source).stem for o in moves))
+            stems = [PurePosixPath(o.source).stem for o in moves]
             target = PurePosixPath(moves[0].target).name
+            ambiguous = len(set(stems)) < len(stems) or PurePosixPath(target).stem in stems
+            sources = ", ".join(dict.fromkeys(o.source if ambiguous else PurePosixPath(o.source).stem for o in moves))
+            if ambiguous:
+                target = moves[0].target
             what = []
             if count:
                 what.append(f"move {count} models")

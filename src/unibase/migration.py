@@ -1,23 +1,33 @@
-"""Write the migration that brings a database built from a *losing* table definition to the winner's.
+"""Write the migration that brings any database to a table's merged definition.
 
 When two declarative bases define the same table with different columns, the merge keeps one
-definition. Databases created from the other one still have its columns, so unibase writes a
-migration for them: rename the columns the winner renamed, add the columns only the winner has,
-add the foreign keys the winner declares, and keep (never drop) the columns only the loser had.
+definition (the winner), in union mode extended with the loser's extra columns, with confirmed
+column renames (loser column -> winner column). Databases exist in several shapes: made from the
+losing definition, made from the winning one (in union mode it lacks the loser's extra columns),
+or built by the project's own Alembic history (usually the winner's schema). So the migration
+unibase writes does not assume any of them: for each table it looks at the live database first
+(``sa.inspect(op.get_bind())``) and then only does what is missing:
+
+* renames ``old`` -> ``new`` when the table has ``old`` and not ``new``; when it has both it
+  stops, with nothing changed, naming the table and both columns;
+* adds every column of the merged definition the table still lacks, always as nullable, so it
+  cannot fail on rows; a NOT NULL the model declares is left as a ``TODO(unibase)`` with a
+  commented-out ``alter_column(..., nullable=False)`` and listed in the docstring;
+* adds each foreign key of the merged definition whose column has none to that target yet, in a
+  batch of its own after the renames (Alembic's SQLite table copy drops a foreign key added on a
+  column renamed in the same batch), after checking that the rows satisfy it (PostgreSQL would
+  reject them half-way; SQLite would accept them silently);
+* never drops anything, never touches the primary key, leaves any other column as it is and
+  creates no table (the application's ``create_all`` does), and says what it did ("nothing to
+  do" when the table already matches). Running it twice is harmless.
+
+``downgrade()`` renames back what it can; added columns and foreign keys are kept.
 
 Everything here is pure text generation and file-system detection; nothing is printed, nothing
-is executed. The generated code:
-
-* uses Alembic operations in batch mode (``with op.batch_alter_table(...) as batch:``), so the
-  same script works on SQLite (the table is copied, rows included) and on PostgreSQL (plain
-  ``ALTER TABLE``);
-* adds every new column as nullable, so it cannot fail on a table that already has rows; a
-  NOT NULL the winner declares is listed in the docstring and left as a ``TODO(unibase)``
-  with a commented-out ``alter_column(..., nullable=False)``;
-* checks, before changing anything, that the rows satisfy each foreign key it is about to add
-  (PostgreSQL would reject them half-way; SQLite would accept them silently) and stops with a
-  readable error if they do not;
-* is deterministic: the same migrations give the same text, whatever order the tables come in.
+is executed. The generated code uses Alembic operations in batch mode
+(``with op.batch_alter_table(...) as batch:``), so the same script works on SQLite (the table is
+copied, rows included, when needed) and on PostgreSQL (plain ``ALTER TABLE``), and it is
+deterministic: the same migrations give the same text, whatever order the tables come in.
 
 :func:`render_alembic_revision` writes a revision for a project that uses Alembic
 (:func:`find_alembic` finds its versions directory and current head);
@@ -56,7 +66,7 @@ TODO = "TODO(unibase)"
 
 @dataclass(frozen=True)
 class ColumnSpec:
-    """A column the winner has: ``type`` is SQLAlchemy type source (``"String(50)"``, ``"JSON"``)."""
+    """A column of the merged definition: ``type`` is SQLAlchemy type source (``"String(50)"``, ``"JSON"``)."""
 
     name: str
     type: str
@@ -66,20 +76,19 @@ class ColumnSpec:
 
 @dataclass(frozen=True)
 class TableMigration:
-    """What changes in one table, from the losing definition to the winning one."""
+    """One table's merged definition, which the migration brings any existing database to."""
 
     table: str
-    add_columns: tuple[ColumnSpec, ...] = ()  # in the winner, not in the loser
-    rename_columns: tuple[tuple[str, str], ...] = ()  # (old, new) confirmed renames
-    add_foreign_keys: tuple[tuple[str, str], ...] = ()  # (column, "table.col"), by the winner's column name
-    keep_columns: tuple[str, ...] = ()  # loser-only columns that stay in the database untouched
-    # existing (or renamed: by the new name) columns the winner declares NOT NULL and the loser
-    # did not: left nullable, listed in the docstring with a TODO like an added NOT NULL column
-    not_null_columns: tuple[str, ...] = ()
+    # every column of the merged definition (name, type, nullable, foreign_key); a primary-key
+    # column listed here is ignored
+    columns: tuple[ColumnSpec, ...]
+    renames: tuple[tuple[str, str], ...] = ()  # (old, new): confirmed renames
+    primary_key: tuple[str, ...] = ()  # never added or touched
 
     @property
     def has_operations(self) -> bool:
-        return bool(self.add_columns or self.rename_columns or self.add_foreign_keys)
+        """Whether the migration may have something to do on this table."""
+        return bool(self.renames or _added(self))
 
 
 @dataclass(frozen=True)
@@ -424,13 +433,10 @@ def _docstring(text: str) -> str:
 # --- rendering: the plan -----------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class _Check:
-    table: str
-    column: str  # the name before the migration
-    schema: str | None
-    ref_table: str
-    ref_column: str
+def _added(m: TableMigration) -> tuple[ColumnSpec, ...]:
+    """The columns the migration may add: every column of the merged definition but the primary key."""
+    keys = set(m.primary_key)
+    return tuple(c for c in m.columns if c.name not in keys)
 
 
 def _normalise(migrations: Sequence[TableMigration]) -> list[TableMigration]:
@@ -443,196 +449,406 @@ def _normalise(migrations: Sequence[TableMigration]) -> list[TableMigration]:
         if m.table in seen:
             raise ValueError(f"table {m.table!r} appears twice; give one TableMigration per table")
         seen.add(m.table)
-        added = [c.name for c in m.add_columns]
-        olds = [old for old, _ in m.rename_columns]
-        news = [new for _, new in m.rename_columns]
-        for names, what in ((added, "added"), (olds, "renamed"), (news, "renamed to")):
-            dupes = sorted({n for n in names if names.count(n) > 1})
+        for spec in m.columns:
+            if not isinstance(spec, ColumnSpec):
+                raise TypeError(f"{m.table}: expected a ColumnSpec, got {type(spec).__name__}")
+            if not spec.name:
+                raise ValueError(f"{m.table}: a column needs a name")
+        names = [c.name for c in m.columns]
+        olds = [old for old, _ in m.renames]
+        news = [new for _, new in m.renames]
+        for listed, what in ((names, "listed"), (olds, "renamed"), (news, "renamed to"),
+                             (list(m.primary_key), "in the primary key")):
+            dupes = sorted({n for n in listed if listed.count(n) > 1})
             if dupes:
                 raise ValueError(f"{m.table}: column(s) {', '.join(dupes)} {what} twice")
-        clash = sorted(set(added) & set(news))
+        for old, new in m.renames:
+            if not old or not new or old == new:
+                raise ValueError(f"{m.table}: a rename needs two different column names, not {old!r} -> {new!r}")
+        chained = sorted(set(olds) & set(news))
+        if chained:
+            raise ValueError(f"{m.table}: column(s) {', '.join(chained)} are both renamed and a rename target")
+        clash = sorted(set(olds) & set(names))
         if clash:
-            raise ValueError(f"{m.table}: column(s) {', '.join(clash)} are both added and a rename target")
-        for column, target in m.add_foreign_keys:
-            _split_target(target)
-        for spec in m.add_columns:
+            raise ValueError(f"{m.table}: column(s) {', '.join(clash)} are renamed away but also in the merged definition")
+        keys = sorted((set(olds) | set(news)) & set(m.primary_key))
+        if keys:
+            raise ValueError(f"{m.table}: primary-key column(s) {', '.join(keys)} cannot be renamed by the migration")
+        for spec in _added(m):
+            if spec.foreign_key:
+                _split_target(spec.foreign_key)
             _render_type(spec.type)  # fail now, with the column's type in the message
     return sorted(migrations, key=lambda m: m.table)
 
 
 def _foreign_keys(m: TableMigration) -> list[tuple[str, str, str | None, str, str]]:
-    """(name, column, schema, ref table, ref column) for every foreign key to add, deduplicated."""
-    out, seen = [], set()
-    pairs = list(m.add_foreign_keys)
-    for spec in m.add_columns:  # a column spec that names its foreign key adds it too
-        if spec.foreign_key and (spec.name, spec.foreign_key) not in pairs:
-            pairs.append((spec.name, spec.foreign_key))
-    for column, target in pairs:
-        if (column, target) in seen:
-            continue
-        seen.add((column, target))
-        schema, ref_table, ref_column = _split_target(target)
-        out.append((foreign_key_name(m.table, column, target), column, schema, ref_table, ref_column))
+    """(name, column, schema, ref table, ref column) for every foreign key of the merged definition."""
+    out = []
+    for spec in _added(m):
+        if spec.foreign_key:
+            schema, ref_table, ref_column = _split_target(spec.foreign_key)
+            out.append((foreign_key_name(m.table, spec.name, spec.foreign_key), spec.name, schema, ref_table,
+                        ref_column))
     return out
 
 
-def _checks(migrations: Sequence[TableMigration]) -> list[_Check]:
-    checks = []
+def _not_null(m: TableMigration) -> list[tuple[str, str]]:
+    """(column, rendered type) the model declares NOT NULL and the migration leaves nullable."""
+    return [(c.name, _render_type(c.type)[0]) for c in _added(m) if not c.nullable]
+
+
+def _mapped(m: TableMigration) -> list[str]:
+    """Every column name the merged definition maps (the rest are left as they are)."""
+    out = list(m.primary_key)
+    for name in [c.name for c in m.columns] + [new for _, new in m.renames]:
+        if name not in out:
+            out.append(name)
+    return out
+
+
+_RESERVED = {
+    "op", "sa", "sys", "log", "logging", "batch", "revision", "down_revision", "branch_labels", "depends_on",
+    "upgrade", "downgrade", "main", "MigrationContext", "Operations", *_DIALECTS,
+}
+
+
+def _variables(migrations: Sequence[TableMigration]) -> dict[str, str]:
+    """A local variable name for each table: the table's name when it is a usable identifier."""
+    import keyword
+
+    out: dict[str, str] = {}
+    used: set[str] = set()
     for m in migrations:
-        added = {c.name for c in m.add_columns}
-        old_of = {new: old for old, new in m.rename_columns}
-        for _name, column, schema, ref_table, ref_column in _foreign_keys(m):
-            if column in added:
-                continue  # a new column is all NULL: nothing to check
-            checks.append(_Check(m.table, old_of.get(column, column), schema, ref_table, ref_column))
-    return checks
-
-
-def _not_null(m: TableMigration) -> list[tuple[str, str | None]]:
-    """(column, rendered type or None) the winner wants NOT NULL and the script leaves nullable."""
-    out: list[tuple[str, str | None]] = [(c.name, _render_type(c.type)[0]) for c in m.add_columns if not c.nullable]
-    names = {name for name, _ in out}
-    out += [(name, None) for name in m.not_null_columns if name not in names]
+        base = re.sub(r"\W", "_", m.table, flags=re.ASCII)
+        if not base.isidentifier() or keyword.iskeyword(base) or base in _RESERVED or base.startswith("_"):
+            base = "table_" + base.lstrip("_")
+        name, n = base, 2
+        while name in used:
+            name, n = f"{base}_{n}", n + 1
+        used.add(name)
+        out[m.table] = name
     return out
+
+
+def _list(items: Sequence[str], indent: int, width: int = 100) -> list[str]:
+    """``[a, b, ...]`` as one or more lines, each continuation indented under the first item."""
+    if not items:
+        return ["[]"]
+    lines, line = [], ""
+    for i, item in enumerate(items):
+        piece = item + ("," if i < len(items) - 1 else "]")
+        if not line:
+            line = "[" + piece
+        elif indent + len(line) + 1 + len(piece) > width:
+            lines.append(line)
+            line = " " + piece
+        else:
+            line = f"{line} {piece}"
+    lines.append(line)
+    return lines
+
+
+_UPGRADE_DOC = ('    """Bring each table to the merged definition: only what it lacks is done, nothing is dropped;'
+                ' see the module docstring."""')
+_DOWNGRADE_DOC = [
+    '    """Rename back the columns upgrade() renamed, where the database still has the new name only.',
+    "",
+    "    The columns and foreign keys upgrade() added are kept: dropping them could lose data.",
+    '    """',
+]
 
 
 def _upgrade_body(migrations: Sequence[TableMigration]) -> list[str]:
-    lines: list[str] = []
-    checks = _checks(migrations)
-    if checks:
-        lines.append("    # stop before changing anything if existing rows would violate a new foreign key")
-        for c in checks:
-            schema = f", schema={_lit(c.schema)}" if c.schema else ""
-            lines.append(f"    _check_references({_lit(c.table)}, {_lit(c.column)}, {_lit(c.ref_table)}, "
-                         f"{_lit(c.ref_column)}{schema})")
-    for m in migrations:
-        if m.rename_columns or m.add_columns:
-            if lines:
-                lines.append("")
-            lines.append(f"    with op.batch_alter_table({_lit(m.table)}) as batch:")
-            for old, new in m.rename_columns:
-                lines.append(f"        batch.alter_column({_lit(old)}, new_column_name={_lit(new)})")
-            for spec in m.add_columns:
-                code = _render_type(spec.type)[0]
-                note = "  # NOT NULL in the model: see the TODO below" if not spec.nullable else ""
-                lines.append(f"        batch.add_column(sa.Column({_lit(spec.name)}, {code}, nullable=True)){note}")
+    active = [m for m in migrations if m.has_operations]
+    if not active:
+        return [_UPGRADE_DOC, "    pass  # nothing to change"]
+    var = _variables(active)
+    lines = [
+        _UPGRADE_DOC,
+        "    # look at every table before changing any: stop, with nothing changed, on a rename whose",
+        "    # new column exists too, or on rows a new foreign key would reject",
+    ]
+    for m in active:
+        args = [_lit(m.table)]
+        if m.renames:
+            args.append("renames=" + "\n".join(_list(
+                [f"({_lit(old)}, {_lit(new)})" for old, new in m.renames], 8 + len("renames="))))
+        args.append("mapped=" + "\n".join(_list([_lit(c) for c in _mapped(m)], 8 + len("mapped="))))
+        one = f"    {var[m.table]} = _Table({', '.join(args)})"
+        if "\n" not in one and len(one) <= 100:
+            lines.append(one)
+        else:
+            lines.append(f"    {var[m.table]} = _Table(")
+            for arg in args:
+                first, *rest = arg.split("\n")
+                lines.append(f"        {first}")
+                pad = " " * len(first.split("[", 1)[0])
+                lines += [f"        {pad}{r}" for r in rest]
+                lines[-1] += ","
+            lines.append("    )")
+    for m in active:
+        for _name, column, schema, ref_table, ref_column in _foreign_keys(m):
+            schema_arg = f", schema={_lit(schema)}" if schema else ""
+            lines.append(f"    {var[m.table]}.check_references({_lit(column)}, {_lit(ref_table)}, {_lit(ref_column)}"
+                         f"{schema_arg})")
+    for m in active:
+        v = var[m.table]
+        lines += ["", f"    if {v}.exists:", f"        with op.batch_alter_table({_lit(m.table)}) as batch:"]
+        for old, new in m.renames:
+            lines.append(f"            if {v}.should_rename({_lit(old)}, {_lit(new)}):")
+            lines.append(f"                batch.alter_column({_lit(old)}, new_column_name={_lit(new)})")
+        for spec in _added(m):
+            code = _render_type(spec.type)[0]
+            note = "  # NOT NULL in the model: see the TODO below" if not spec.nullable else ""
+            lines.append(f"            if {v}.lacks({_lit(spec.name)}):")
+            lines.append(f"                batch.add_column(sa.Column({_lit(spec.name)}, {code}, nullable=True)){note}")
         keys = _foreign_keys(m)
         if keys:
-            if lines:
-                lines.append("")
-            if m.rename_columns or m.add_columns:
-                # (Alembic's batch copy on SQLite drops a foreign key on a column renamed in the same batch)
-                lines.append("    # foreign keys in their own batch: SQLite's table copy only sees the columns as they were")
-            lines.append(f"    with op.batch_alter_table({_lit(m.table)}) as batch:")
+            # (Alembic's batch copy on SQLite drops a foreign key on a column renamed in the same batch)
+            lines.append("        # foreign keys in their own batch: SQLite's table copy only sees the columns as they were")
+            lines.append(f"        with op.batch_alter_table({_lit(m.table)}) as batch:")
             for name, column, schema, ref_table, ref_column in keys:
+                schema_check = f", schema={_lit(schema)}" if schema else ""
                 schema_arg = f", referent_schema={_lit(schema)}" if schema else ""
-                lines.append(f"        batch.create_foreign_key({_lit(name)}, {_lit(ref_table)}, [{_lit(column)}], "
-                             f"[{_lit(ref_column)}]{schema_arg})")
+                lines.append(f"            if {v}.lacks_foreign_key({_lit(column)}, {_lit(ref_table)}, "
+                             f"{_lit(ref_column)}{schema_check}):")
+                lines.append(f"                batch.create_foreign_key({_lit(name)}, {_lit(ref_table)}, "
+                             f"[{_lit(column)}], [{_lit(ref_column)}]{schema_arg})")
         pending = _not_null(m)
         if pending:
-            if lines:
-                lines.append("")
+            lines.append(f"    {v}.report(not_null=" + "\n".join(
+                _list([_lit(c) for c, _ in pending], 4 + len(f"{v}.report(not_null="))) + ")")
             for column, _code in pending:
                 lines.append(f"    # {TODO}: backfill {_one_line(m.table)}.{_one_line(column)}, then make it NOT NULL")
             lines.append(f"    # with op.batch_alter_table({_lit(m.table)}) as batch:")
             for column, code in pending:
-                existing = f", existing_type={code}" if code else ""
-                lines.append(f"    #     batch.alter_column({_lit(column)}{existing}, nullable=False)")
-    return lines or ["    pass  # nothing to change"]
+                lines.append(f"    #     batch.alter_column({_lit(column)}, existing_type={code}, nullable=False)")
+        else:
+            lines.append(f"    {v}.report()")
+    return lines
 
 
 def _downgrade_body(migrations: Sequence[TableMigration]) -> list[str]:
-    lines: list[str] = []
-    for m in reversed(migrations):
-        if not m.has_operations:
-            continue
-        keys = _foreign_keys(m)
-        if keys:
-            if lines:
-                lines.append("")
-            lines.append(f"    with op.batch_alter_table({_lit(m.table)}) as batch:")
-            for name, _column, _schema, _ref_table, _ref_column in reversed(keys):
-                lines.append(f"        batch.drop_constraint({_lit(name)}, type_=\"foreignkey\")")
-        if not (m.add_columns or m.rename_columns):
-            continue
-        if lines:
-            lines.append("")
-        lines.append(f"    with op.batch_alter_table({_lit(m.table)}) as batch:")
-        for spec in reversed(m.add_columns):
-            lines.append(f"        batch.drop_column({_lit(spec.name)})")
-        for old, new in reversed(m.rename_columns):
-            lines.append(f"        batch.alter_column({_lit(new)}, new_column_name={_lit(old)})")
-    return lines or ["    pass  # nothing to change"]
+    active = [m for m in reversed(migrations) if m.renames]
+    if not active:
+        return [*_DOWNGRADE_DOC, "    pass  # nothing to undo: no column was renamed"]
+    var = _variables(active)
+    lines = list(_DOWNGRADE_DOC)
+    for m in active:
+        lines.append(f"    {var[m.table]} = _Table({_lit(m.table)})")
+    for m in active:
+        v = var[m.table]
+        lines += ["", f"    if {v}.exists:", f"        with op.batch_alter_table({_lit(m.table)}) as batch:"]
+        for old, new in reversed(m.renames):
+            lines.append(f"            if {v}.should_rename({_lit(new)}, {_lit(old)}):")
+            lines.append(f"                batch.alter_column({_lit(new)}, new_column_name={_lit(old)})")
+        lines.append(f"    {v}.report(downgrade=True)")
+    return lines
 
 
 def _describe(migrations: Sequence[TableMigration]) -> list[str]:
     """The docstring's account of what the migration does, keeps and leaves to do."""
     out: list[str] = []
-    changing = [m for m in migrations if m.has_operations]
-    if changing:
-        out.append("What it does (existing rows are kept; nothing is dropped):")
-        for m in changing:
+    active = [m for m in migrations if m.has_operations]
+    if active:
+        out.append("What it does, table by table, after looking at what the database has (rows are kept;")
+        out.append("nothing is dropped):")
+        for m in active:
             out.append(f"  {m.table}")
-            for old, new in m.rename_columns:
-                out.append(f"    - renames {old} -> {new} (values move with the column)")
-            for spec in m.add_columns:
-                null = "nullable" if spec.nullable else "added nullable, NOT NULL in the model"
-                out.append(f"    - adds {spec.name} ({spec.type}, {null})")
+            for old, new in m.renames:
+                out.append(f"    - renames {old} -> {new} if the table has {old} and not {new} (the values move")
+                out.append(f"      with the column); if it has both, it stops and changes nothing")
+            added = _added(m)
+            if added:
+                out.append("    - adds each of these columns the table lacks, as nullable:")
+                for spec in added:
+                    null = "" if spec.nullable else ", NOT NULL in the model"
+                    out.append(f"        {spec.name} ({spec.type}{null})")
             for name, column, schema, ref_table, ref_column in _foreign_keys(m):
                 target = f"{schema}.{ref_table}" if schema else ref_table
-                out.append(f"    - adds the foreign key {name}: {column} -> {target}.{ref_column}")
+                out.append(f"    - adds the foreign key {name} ({column} -> {target}.{ref_column}) unless")
+                out.append(f"      {column} already has one to {target}.{ref_column}; first it checks that every row")
+                out.append("      has a match")
+            if m.primary_key:
+                out.append(f"    - never touches the primary key ({', '.join(m.primary_key)})")
+        out.append("")
+        out.append("Any other column is left as it is, with its data (the merged models do not map it; drop it")
+        out.append("yourself when unused). A table the database does not have is not created: the application's")
+        out.append("create_all makes it. Running the migration again does nothing.")
     else:
-        out.append("What it does: nothing; the database already has every column the merged models need.")
-    kept = [(m.table, c) for m in migrations for c in m.keep_columns]
-    out.append("")
-    if kept:
-        out.append("Columns kept: only the old definition had them, so the merged models do not map them, but")
-        out.append("they stay in the database untouched, with their data (drop them yourself when unused):")
-        out += [f"  {table}.{column}" for table, column in kept]
-    else:
-        out.append("Columns kept: none (the old definition had no column the merged models lack).")
-    pending = [(m.table, column) for m in migrations for column, _ in _not_null(m)]
+        out.append("What it does: nothing; the merged definitions have nothing a database could lack.")
+    pending = [(m.table, column) for m in active for column, _ in _not_null(m)]
     if pending:
         out.append("")
-        out.append("NOT NULL constraints not applied yet: the model declares them, but rows that already exist")
-        out.append(f"have no value, so the columns stay nullable. Backfill, then see the {TODO} lines:")
+        out.append("NOT NULL constraints not applied: the models declare them, but a column this migration adds")
+        out.append("(or that an older definition had nullable) has rows without a value, so it stays nullable.")
+        out.append(f"Backfill, then see the {TODO} lines (nothing to do where the database has it NOT NULL):")
         out += [f"  {table}.{column}" for table, column in pending]
     return [_flat(line) for line in out]
 
 
-_CHECK_HELPER = '''
-def _check_references(table, column, ref_table, ref_column, schema=None):
-    """Stop, with nothing changed, if a row's ``column`` has no match in ``ref_table.ref_column``.
+def _describe_downgrade(migrations: Sequence[TableMigration]) -> list[str]:
+    renames = [(m.table, old, new) for m in migrations for old, new in m.renames]
+    out = []
+    if renames:
+        out.append("Downgrade renames back what it can (the new name to the old one, where the table has the new")
+        out.append("name and not the old one):")
+        out += [f"  {table}.{new} -> {old}" for table, old, new in renames]
+        out.append("The columns and foreign keys the upgrade added are kept: dropping them could lose data.")
+    else:
+        out.append("Downgrade does nothing: the columns and foreign keys the upgrade added are kept, since")
+        out.append("dropping them could lose data.")
+    return [_flat(line) for line in out]
 
-    PostgreSQL would reject the new foreign key half-way through; SQLite would accept it and
-    keep the broken rows. Offline (``--sql``) there are no rows to look at.
+
+_OFFLINE = ("Offline (alembic --sql) it cannot run: it needs the live database to know what to change.")
+
+_TABLE_HELPER = '''
+class _Table:
+    """One table as the database has it before this migration changes anything.
+
+    upgrade() and downgrade() ask it what is still to do (should_rename, lacks, lacks_foreign_key);
+    each yes is noted, and report() says what was done.
     """
-    if op.get_context().as_sql:
-        return
-    bind = op.get_bind()
-    if not sa.inspect(bind).has_table(ref_table, schema=schema):
-        raise RuntimeError(
-            f"unibase: cannot add the foreign key {table}.{column} -> {ref_table}.{ref_column}: "
-            f"there is no table {ref_table!r}; nothing was changed"
+
+    def __init__(self, name, renames=(), mapped=()):
+        if op.get_context().as_sql:
+            raise RuntimeError(
+                "unibase: this migration looks at the database to decide what to change, so it cannot "
+                "run offline (--sql); run it on the database itself"
+            )
+        self.name = name
+        self.mapped = set(mapped)
+        self.done = []
+        self.notes = []
+        inspector = sa.inspect(op.get_bind())
+        self.exists = inspector.has_table(name)
+        self.columns = {}  # name -> nullable, as the database has them
+        self.foreign_keys = []  # (referred schema, referred table, [(column, referred column)])
+        if self.exists:
+            self.columns = {c["name"]: c["nullable"] for c in inspector.get_columns(name)}
+            self.foreign_keys = [
+                (fk.get("referred_schema"), fk["referred_table"],
+                 list(zip(fk["constrained_columns"], fk["referred_columns"])))
+                for fk in inspector.get_foreign_keys(name)
+            ]
+        self.renamed = {}  # new name -> the old name it still has, for each rename to make
+        for old, new in renames:
+            if old in self.columns and new in self.columns:
+                raise RuntimeError(
+                    f"unibase: {name} has both {old} and {new}, so {old} cannot be renamed to {new}. "
+                    f"Keep the values you need in {new}, drop {old} yourself, and run this migration "
+                    "again; nothing was changed"
+                )
+            if old in self.columns:
+                self.renamed[new] = old
+
+    def should_rename(self, old, new):
+        """True if the table has ``old`` and not ``new`` (when it has both, the rename is left)."""
+        if old not in self.columns:
+            return False
+        if new in self.columns:
+            self.notes.append(f"left {old} as it is: {new} exists too")
+            return False
+        self.done.append(f"renamed {old} -> {new}")
+        return True
+
+    def lacks(self, column):
+        """True if the table has ``column`` under neither its name nor the old name it is renamed from."""
+        if column in self.columns or column in self.renamed:
+            return False
+        self.done.append(f"added {column}")
+        return True
+
+    def _has_foreign_key(self, column, ref_table, ref_column, schema):
+        current = self.renamed.get(column, column)
+        return any(
+            table == ref_table and (schema is None or ref_schema == schema) and (current, ref_column) in pairs
+            for ref_schema, table, pairs in self.foreign_keys
         )
-    rows = sa.table(table, sa.column(column))
-    refs = sa.table(ref_table, sa.column(ref_column), schema=schema)
-    orphans = bind.execute(
-        sa.select(sa.func.count())
-        .select_from(rows)
-        .where(rows.c[column].is_not(None), ~sa.exists().where(refs.c[ref_column] == rows.c[column]))
-    ).scalar()
-    if orphans:
-        raise RuntimeError(
-            f"unibase: {orphans} row(s) of {table} have a {column} with no match in {ref_table}.{ref_column}; "
-            "the new foreign key would reject them. Fix or clear those values and run this migration "
-            "again; nothing was changed"
-        )
+
+    def lacks_foreign_key(self, column, ref_table, ref_column, schema=None):
+        """True if ``column`` has no foreign key to ``ref_table.ref_column`` yet."""
+        if self._has_foreign_key(column, ref_table, ref_column, schema):
+            return False
+        target = f"{schema}.{ref_table}" if schema else ref_table
+        self.done.append(f"added a foreign key {column} -> {target}.{ref_column}")
+        return True
+
+    def check_references(self, column, ref_table, ref_column, schema=None):
+        """Stop, with nothing changed, if rows would break a foreign key this migration adds.
+
+        PostgreSQL would reject the new foreign key half-way through; SQLite would accept it and
+        keep the broken rows.
+        """
+        if not self.exists or self._has_foreign_key(column, ref_table, ref_column, schema):
+            return
+        bind = op.get_bind()
+        inspector = sa.inspect(bind)
+        target = f"{schema}.{ref_table}" if schema else ref_table
+        if not inspector.has_table(ref_table, schema=schema):
+            raise RuntimeError(
+                f"unibase: cannot add the foreign key {self.name}.{column} -> {target}.{ref_column}: "
+                f"there is no table {target!r}; nothing was changed"
+            )
+        if ref_column not in {c["name"] for c in inspector.get_columns(ref_table, schema=schema)}:
+            raise RuntimeError(
+                f"unibase: cannot add the foreign key {self.name}.{column} -> {target}.{ref_column}: "
+                f"{target} has no column {ref_column!r}; nothing was changed"
+            )
+        current = self.renamed.get(column, column)
+        if current not in self.columns:
+            return  # a column this migration adds: all NULL
+        rows = sa.table(self.name, sa.column(current))
+        refs = sa.table(ref_table, sa.column(ref_column), schema=schema)
+        orphans = bind.execute(
+            sa.select(sa.func.count())
+            .select_from(rows)
+            .where(rows.c[current].is_not(None), ~sa.exists().where(refs.c[ref_column] == rows.c[current]))
+        ).scalar()
+        if orphans:
+            raise RuntimeError(
+                f"unibase: {orphans} row(s) of {self.name} have a {current} with no match in "
+                f"{target}.{ref_column}; the new foreign key would reject them. Fix or clear those values "
+                "and run this migration again; nothing was changed"
+            )
+
+    def report(self, not_null=(), downgrade=False):
+        """Say what was done to the table (called once its batches are through)."""
+        if not self.exists:
+            _say(f"unibase: {self.name}: no such table, nothing done"
+                 + ("" if downgrade else " (the application's create_all makes it)"))
+            return
+        if self.done:
+            _say(f"unibase: {self.name}: " + "; ".join(self.done))
+        else:
+            _say(f"unibase: {self.name}: nothing to do"
+                 + ("" if downgrade else ", it already has the merged definition"))
+        for note in self.notes:
+            _say(f"unibase: {self.name}: {note}")
+        if self.mapped:
+            other = sorted(c for c in self.columns if c not in self.mapped and c not in self.renamed.values())
+            if other:
+                _say(f"unibase: {self.name}: left as they are (the merged models do not map them): "
+                     + ", ".join(other))
+        nullable = [c for c in not_null if self.columns.get(self.renamed.get(c, c), True)]
+        if nullable:
+            _say(f"unibase: {self.name}: {', '.join(nullable)} nullable, NOT NULL in the models: backfill, "
+                 "then see the TODO(unibase) lines in this migration")
+'''
+
+_ALEMBIC_SAY = '''
+# Alembic's own logger: its messages appear beside "Running upgrade ..."
+log = logging.getLogger("alembic.runtime.migration")
+
+
+def _say(text):
+    log.info(text)
 '''
 
 
 def _imports(migrations: Sequence[TableMigration]) -> list[str]:
-    dialects = sorted({d for m in migrations for c in m.add_columns for d in _render_type(c.type)[1]})
+    dialects = sorted({d for m in migrations for c in _added(m) for d in _render_type(c.type)[1]})
     return [f"from sqlalchemy.dialects import {d}" for d in dialects]
 
 
@@ -640,11 +856,16 @@ def _tables(migrations: Sequence[TableMigration]) -> str:
     return ", ".join(m.table for m in migrations) or "no tables"
 
 
+def _needs_helper(migrations: Sequence[TableMigration]) -> bool:
+    return any(m.has_operations for m in migrations)
+
+
 def render_alembic_revision(migrations: Sequence[TableMigration], *, revision: str,
                             down_revision: str | Sequence[str] | None, message: str) -> str:
     """An Alembic revision file: ``revision``, ``down_revision``, ``upgrade()``, ``downgrade()``.
 
-    ``down_revision`` may be several heads (a tuple): the revision then also merges them.
+    ``down_revision`` may be several heads (a tuple): the revision then also merges them. What it
+    did is logged on ``alembic.runtime.migration`` (beside Alembic's "Running upgrade").
     """
     _check_revision(revision)
     if isinstance(down_revision, str) or down_revision is None:
@@ -660,7 +881,7 @@ def render_alembic_revision(migrations: Sequence[TableMigration], *, revision: s
         down_code = _lit(downs[0])
     else:
         down_code = "(" + ", ".join(_lit(d) for d in downs) + ")"
-    checks = bool(_checks(migrations))
+    helper = _needs_helper(migrations)
     doc = [
         _one_line(message) or "unibase: migrate to the merged schema",
         "",
@@ -668,15 +889,18 @@ def render_alembic_revision(migrations: Sequence[TableMigration], *, revision: s
         f"Revises: {', '.join(downs)}",
         "",
         f"Written by unibase after merging the declarative bases: brings the tables {_tables(migrations)}",
-        "from the definition that lost the merge to the one that won. Review it before running it.",
+        "to their merged definitions from whatever the database has (the definition that lost the merge,",
+        "the one that won, or something in between). Review it before running it.",
         "",
         *_describe(migrations),
         "",
-        "Downgrade reverses it: drops the added foreign keys and columns (and their data), renames back.",
+        *_describe_downgrade(migrations),
+        *(["", _OFFLINE] if helper else []),
     ]
     parts = [
         _docstring("\n".join(line.rstrip() for line in doc) + "\n"),
         "",
+        *(["import logging", ""] if helper else []),
         "import sqlalchemy as sa",
         "from alembic import op",
         *_imports(migrations),
@@ -694,46 +918,17 @@ def render_alembic_revision(migrations: Sequence[TableMigration], *, revision: s
         "def downgrade() -> None:",
         *_downgrade_body(migrations),
     ]
-    if checks:
-        parts += ["", *_CHECK_HELPER.rstrip("\n").split("\n")]
+    if helper:
+        parts += ["", *_TABLE_HELPER.rstrip("\n").split("\n"), "", *_ALEMBIC_SAY.rstrip("\n").split("\n")]
     return "\n".join(parts) + "\n"
 
 
 _STANDALONE_MAIN = '''
-# What upgrade() expects to find and leaves behind, for the check that runs before it.
-_PLAN = {plan}
+_REPORT = []  # what upgrade()/downgrade() did, printed once the transaction is committed
 
 
-def _state(connection):
-    """``"old"``, ``"new"`` (already migrated), or raise on anything else (a half-migrated table)."""
-    inspector = sa.inspect(connection)
-    states, problems = set(), []
-    for table, change in _PLAN.items():
-        if not inspector.has_table(table):
-            problems.append(f"there is no table {{table!r}}")
-            continue
-        columns = {{c["name"] for c in inspector.get_columns(table)}}
-        keys = {{
-            (tuple(fk["constrained_columns"]), fk["referred_table"], tuple(fk["referred_columns"]))
-            for fk in inspector.get_foreign_keys(table)
-        }}
-        old = [o for o, _ in change["renamed"]]
-        new = [n for _, n in change["renamed"]] + change["added"]
-        fks = [((c,), t, (r,)) for c, t, r in change["foreign_keys"]]
-        if all(c in columns for c in old) and not any(c in columns for c in new) and not any(k in keys for k in fks):
-            states.add("old")
-        elif all(c in columns for c in new) and not any(c in columns for c in old) and all(k in keys for k in fks):
-            states.add("new")
-        else:
-            problems.append(
-                f"{{table}} is neither before nor after this migration "
-                f"(expected {{sorted(old) or 'no old column'}} before, {{sorted(new) or 'no new column'}} after; "
-                f"it has {{sorted(columns)}})"
-            )
-    if problems or len(states) > 1:
-        raise RuntimeError("unibase: the database does not match this migration: " + "; ".join(
-            problems or ["some tables are migrated and some are not"]))
-    return states.pop() if states else "old"
+def _say(text):
+    _REPORT.append(text)
 
 
 def _sqlite_transactional_ddl(engine):
@@ -755,19 +950,15 @@ def main(argv=None):
     downgrading = "--downgrade" in args
     args = [a for a in args if a != "--downgrade"]
     if len(args) != 1 or args[0] in ("-h", "--help"):
-        print(f"usage: python {{sys.argv[0]}} [--downgrade] DATABASE_URL", file=sys.stderr)
+        print(f"usage: python {sys.argv[0]} [--downgrade] DATABASE_URL", file=sys.stderr)
         return 2
     global op
+    del _REPORT[:]
     engine = sa.create_engine(args[0])
     if engine.dialect.name == "sqlite" and engine.dialect.driver == "pysqlite":
         _sqlite_transactional_ddl(engine)
     try:
         with engine.begin() as connection:
-            state = _state(connection)
-            if state == ("old" if downgrading else "new"):
-                print("unibase: nothing to do, the database is already " + ("before" if downgrading else "after")
-                      + " this migration")
-                return 0
             op = Operations(MigrationContext.configure(connection))
             (downgrade if downgrading else upgrade)()
     except RuntimeError as exc:
@@ -776,7 +967,8 @@ def main(argv=None):
     finally:
         op = None
         engine.dispose()
-    print("unibase: " + ("downgraded " if downgrading else "migrated ") + {tables})
+    for line in _REPORT or ["unibase: nothing to do"]:
+        print(line)
     return 0
 
 
@@ -789,8 +981,8 @@ def render_standalone_script(migrations: Sequence[TableMigration], *, message: s
     """A script for a project without Alembic: ``python <file> [--downgrade] DATABASE_URL``.
 
     It builds an :class:`alembic.operations.Operations` on the connection
-    (``MigrationContext.configure``), checks that the database is in the state it expects, and
-    runs ``upgrade()`` in one transaction (on SQLite too). Running it again does nothing. It
+    (``MigrationContext.configure``) and runs ``upgrade()`` (or ``downgrade()``) in one
+    transaction (on SQLite too), then prints what it did. Running it again does nothing. It
     imports only SQLAlchemy, Alembic and ``sys``.
     """
     migrations = _normalise(migrations)
@@ -798,23 +990,17 @@ def render_standalone_script(migrations: Sequence[TableMigration], *, message: s
         _one_line(message) or "unibase: migrate to the merged schema",
         "",
         f"Written by unibase after merging the declarative bases: brings the tables {_tables(migrations)}",
-        "from the definition that lost the merge to the one that won, in one transaction. Review it",
-        "before running it. Running it on a database that is already migrated does nothing.",
+        "to their merged definitions from whatever the database has (the definition that lost the merge,",
+        "the one that won, or something in between), in one transaction, and prints what it did. Review",
+        "it before running it.",
         "",
         "    python <this file> DATABASE_URL               # upgrade",
-        "    python <this file> --downgrade DATABASE_URL   # undo: drops the added columns and their data",
+        "    python <this file> --downgrade DATABASE_URL   # undo the renames (added columns are kept)",
         "",
         *_describe(migrations),
+        "",
+        *_describe_downgrade(migrations),
     ]
-    plan = {
-        m.table: {
-            "renamed": [[old, new] for old, new in m.rename_columns],
-            "added": [c.name for c in m.add_columns],
-            "foreign_keys": [[column, ref_table, ref_column] for _n, column, _s, ref_table, ref_column in _foreign_keys(m)],
-        }
-        for m in migrations
-        if m.has_operations
-    }
     parts = [
         _docstring("\n".join(line.rstrip() for line in doc) + "\n"),
         "",
@@ -835,27 +1021,8 @@ def render_standalone_script(migrations: Sequence[TableMigration], *, message: s
         "def downgrade():",
         *_downgrade_body(migrations),
     ]
-    if _checks(migrations):
-        parts += ["", *_CHECK_HELPER.rstrip("\n").split("\n")]
+    if _needs_helper(migrations):
+        parts += ["", *_TABLE_HELPER.rstrip("\n").split("\n")]
     parts.append("")
-    main = _STANDALONE_MAIN.format(plan=_render_plan(plan), tables=_lit(_tables(migrations)))
-    parts += ["", *main.strip("\n").split("\n")]
+    parts += ["", *_STANDALONE_MAIN.strip("\n").split("\n")]
     return "\n".join(parts) + "\n"
-
-
-def _render_plan(plan: dict) -> str:
-    if not plan:
-        return "{}"
-    lines = ["{"]
-    for table, change in plan.items():
-        lines.append(f"    {_lit(table)}: {{")
-        for key in ("renamed", "added", "foreign_keys"):
-            items = change[key]
-            if key == "added":
-                rendered = ", ".join(_lit(i) for i in items)
-            else:
-                rendered = ", ".join("(" + ", ".join(_lit(x) for x in i) + ")" for i in items)
-            lines.append(f"        {_lit(key)}: [{rendered}],")
-        lines.append("    },")
-    lines.append("}")
-    return "\n".join(lines)

@@ -118,6 +118,7 @@ class MoveModels(Operation):
     import_from: str = ""  # the shim's ``from <import_from> import ...`` (relative to ``source``)
     import_level: int = 0
     imported_elsewhere: tuple[str, ...] = ()  # names other files import from ``source``: never pruned
+    relocated: tuple[str, ...] = ()  # helpers another operation placed in ``target``: removed here, re-exported
 
     def files(self) -> tuple[str, ...]:
         return (self.source, self.target)
@@ -148,6 +149,7 @@ class MergeDuplicate(Operation):
     table: str
     statements: tuple[str, ...]  # source of each added column/method, unindented
     imports: tuple[str, ...]  # import statements they need in ``file``
+    helpers: tuple[str, ...] = ()  # top-level definitions they need, placed before the class
 
     def files(self) -> tuple[str, ...]:
         return (self.file,)

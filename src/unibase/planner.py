@@ -59,6 +59,8 @@ class _Planner:
         self.warnings: list[Warning] = []
         self.ops: list[Operation] = []
         self.migrations: list = []
+        self.relocated: dict[str, set[str]] = defaultdict(set)  # file -> helpers placed by MergeDuplicate
+        self.canonical_file: str | None = None
         self.importers = self._importers()
 
     # -- helpers -------------------------------------------------------------------------------
@@ -128,6 +130,7 @@ class _Planner:
         if canonical is not None and merging and canonical.kind == "declarative_base() subclass":
             canonical = self._extract_base(canonical)
         if canonical is not None and merging:
+            self.canonical_file = canonical.symbol.file
             self._metadata_hazards(canonical, merging)
             moves = self._plan_merge(canonical, merging)
             self._plan_imports(canonical, merging, moves)
@@ -408,7 +411,12 @@ class _Planner:
                 continue
             if decision.mode == "union":
                 statements.append(_statement_source(text, node))
-                (added_columns if is_column else added_methods).append(name)
+                if is_column:
+                    added_columns.append(name)
+                elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                    added_methods.append(f"{name}()")
+                else:
+                    added_methods.append(name)
             else:
                 kind = "column" if is_column else "attribute"
                 todo.append((name, f"{kind} {name} was only on the deleted {loser.symbol.file}:{loser.symbol.name}"))
@@ -417,15 +425,22 @@ class _Planner:
                 f"union is not possible: {', '.join(clashes)} defined differently on both; choose \"keep\" or "
                 "rename one side by hand")))
             return
-        imports = self._imports_for(statements, loser.symbol.file, winner.symbol.file)
+        helpers, imports = self._dependencies(statements, loser.symbol.file, winner.symbol.file)
+        if helpers and winner.symbol.file != self.canonical_file:
+            self.warnings.append(Warning(
+                "W017", f"{', '.join(helpers)} (used by members {winner.symbol.name} gains) stay in {loser.symbol.file}; "
+                f"define them in {winner.symbol.file} by hand", loser.symbol.file))
+            helpers = []
+        self.relocated[loser.symbol.file] |= set(helpers)
         if statements:
             self.ops.append(MergeDuplicate(winner.symbol.file, winner.symbol.name, m.table or "",
-                                           tuple(statements), tuple(imports)))
+                                           tuple(statements), tuple(imports),
+                                           tuple(self._top_level_source(loser.symbol.file, h) for h in helpers)))
         self._plan_column_uses(loser, winner, tuple(renames.items()), tuple(todo), statements)
         self.migrations.append((loser, winner, decision, tuple(added_columns)))
         parts = [f"keep {winner.symbol.file}:{winner.symbol.name} ({decision.mode})"]
         if added_columns or added_methods:
-            parts.append("it gains " + ", ".join(added_columns + [f"{x}()" for x in added_methods]))
+            parts.append("it gains " + ", ".join(added_columns + added_methods))
         if renames:
             parts.append("renamed " + ", ".join(f"{a} -> {b}" for a, b in renames.items()))
         if todo:
@@ -436,29 +451,66 @@ class _Planner:
             (f"{m.symbol.file}:{m.fact.line}", f"{kept.symbol.file}:{kept.fact.line}"), options,
         ))
 
-    def _imports_for(self, statements: list[str], source: str, target: str) -> list[str]:
-        names: set[str] = set()
+    def _dependencies(self, statements: list[str], source: str, target: str) -> tuple[list[str], list[str]]:
+        """What code taken from ``source`` into ``target`` needs: the top-level helpers of
+        ``source`` it uses (transitively, in source order) and the imports they all need."""
+        facts = self.ix.facts.get(source)
+        if facts is None:
+            return [], []
+        target_names = set(self.ix.facts[target].bindings) if target in self.ix.facts else set()
+        models_here = {m.symbol.name for m in self.ix.models.values() if m.symbol.file == source}
+        stack: list[str] = []
         for text in statements:
             try:
-                names |= {n.id for n in ast.walk(ast.parse(text)) if isinstance(n, ast.Name)}
+                stack.extend(n.id for n in ast.walk(ast.parse(text)) if isinstance(n, ast.Name))
             except SyntaxError:
                 continue
-        facts = self.ix.facts.get(source)
-        target_names = set(self.ix.facts[target].bindings) if target in self.ix.facts else set()
-        out = []
-        for name in sorted(names):
-            binding = facts.bindings.get(name) if facts else None
-            if name in target_names or binding is None:
+        helpers: list[str] = []
+        imports: list[str] = []
+        seen: set[str] = set()
+        while stack:
+            name = stack.pop()
+            if name in seen or name in models_here:
+                continue
+            seen.add(name)
+            binding = facts.bindings.get(name)
+            if binding is None:
                 continue
             if isinstance(binding, ImportBinding):
-                t = self._import_text(source, target, name, binding)
-                if t:
-                    out.append(t)
+                resolved = self.resolver.binding_target(source, binding, 0)
+                if name in target_names or (isinstance(resolved, Symbol) and
+                                            (resolved.file == target or resolved in self.ix.bases)):
+                    continue
+                text = self._import_text(source, target, name, binding)
+                if text:
+                    imports.append(text)
+            elif name in target_names:
+                if not _same_definition(self.ix, source, target, name):
+                    self.warnings.append(Warning(
+                        "W014", f"{name} means something else in {target}; the merged members will use the target's {name}",
+                        source, binding.line))
             else:
-                self.warnings.append(Warning(
-                    "W017", f"{name}, defined in {source}, is used by code that moves to {target}; import it there by hand",
-                    source, binding.line))
-        return _group_imports(out)
+                helpers.append(name)
+                stack.extend(self._function_names(source, name))
+                for a in facts.assigns:
+                    if a.name == name:
+                        stack.extend(n.id for n in ast.walk(a.value) if isinstance(n, ast.Name))
+        order = [n for n, *_ in facts.top_level]
+        return sorted(helpers, key=order.index), _group_imports(imports)
+
+    def _top_level_source(self, file: str, name: str) -> str:
+        tree = _parse_file(self.ix.root, file)
+        lines = (self.ix.root / file).read_text(encoding="utf-8", errors="replace").splitlines()
+        for node in tree.body if tree else ():
+            names = set()
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                names = {node.name}
+            elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                names = {t.id for t in targets if isinstance(t, ast.Name)}
+            if name in names:
+                return _statement_source(lines, node)
+        return ""
 
     def _plan_column_uses(self, loser: ModelInfo, winner: ModelInfo, renames, todo, added: list[str]) -> None:
         if not renames and not todo:
@@ -673,7 +725,8 @@ class _Planner:
                         if a.name == name:
                             stack.extend(n.id for n in ast.walk(a.value) if isinstance(n, ast.Name))
                     stack.extend(self._function_names(source, name))
-        helpers = [h for h in top_order if h in helpers and h not in class_names]
+        relocated = self.relocated.get(source, set())
+        helpers = [h for h in top_order if h in helpers and h not in class_names and h not in relocated]
         imports = _group_imports(imports)
         # names that clash with what the target already defines
         duplicate_tables = {m.symbol.name for m in models if m.table in table_owner_names}
@@ -721,6 +774,7 @@ class _Planner:
             base_aliases=tuple(sorted(base_local_names - {b.symbol.name})),
             import_from=module, import_level=level,
             imported_elsewhere=tuple(sorted(self._names_imported_from(source))),
+            relocated=tuple(sorted(relocated)),
         ))
 
     def _names_imported_from(self, source: str) -> set[str]:
