@@ -61,6 +61,7 @@ class _Planner:
         self.migrations: list = []
         self.relocated: dict[str, set[str]] = defaultdict(set)  # file -> helpers placed by MergeDuplicate
         self.canonical_file: str | None = None
+        self.canonical_registry: Symbol | None = None
         self.importers = self._importers()
 
     # -- helpers -------------------------------------------------------------------------------
@@ -183,6 +184,7 @@ class _Planner:
             file, canonical.line))
         from dataclasses import replace
 
+        self.canonical_registry = canonical.symbol
         return replace(canonical, symbol=Symbol(file, name))
 
     # -- choosing ------------------------------------------------------------------------------
@@ -289,8 +291,11 @@ class _Planner:
         ix = self.ix
         target = canonical.symbol.file
         moves: list[_Move] = [_Move(b.symbol, canonical.symbol) for b in merging]
-        target_models = {m.symbol.name: m for m in ix.models_of(canonical.symbol)}
-        table_owner = {m.table: m for m in ix.models_of(canonical.symbol) if m.table and not m.inherits_table}
+        # the canonical registry's models (found under the base's original symbol when an
+        # anonymous base was given a name by ExtractBase)
+        registry = self.canonical_registry or canonical.symbol
+        target_models = {m.symbol.name: m for m in ix.models_of(registry)}
+        table_owner = {m.table: m for m in ix.models_of(registry) if m.table and not m.inherits_table}
         names_in_target = set(ix.facts[target].bindings) if target in ix.facts else set()
         # a class name already mapped by the canonical registry clashes too (string lookups)
         names_in_target |= set(target_models)
@@ -760,6 +765,8 @@ class _Planner:
         rename_map = dict(renames)
         for name in sorted(class_names | set(helpers)):
             moves.append(_Move(Symbol(source, name), Symbol(target, rename_map.get(name, name))))
+        # what this file brings into the target can clash with what the next file brings
+        names_in_target |= {rename_map.get(n, n) for n in class_names | set(helpers)}
         self._check_cycles(source, target, imports)
         level, module = self._spelling_between(source, target)
         self.ops.append(MoveModels(
