@@ -470,7 +470,8 @@ def _normalise(migrations: Sequence[TableMigration]) -> list[TableMigration]:
             raise ValueError(f"{m.table}: column(s) {', '.join(chained)} are both renamed and a rename target")
         clash = sorted(set(olds) & set(names))
         if clash:
-            raise ValueError(f"{m.table}: column(s) {', '.join(clash)} are renamed away but also in the merged definition")
+            raise ValueError(
+                f"{m.table}: column(s) {', '.join(clash)} are renamed away but also in the merged definition")
         keys = sorted((set(olds) | set(news)) & set(m.primary_key))
         if keys:
             raise ValueError(f"{m.table}: primary-key column(s) {', '.join(keys)} cannot be renamed by the migration")
@@ -548,8 +549,7 @@ def _list(items: Sequence[str], indent: int, width: int = 100) -> list[str]:
     return lines
 
 
-_UPGRADE_DOC = ('    """Bring each table to the merged definition: only what it lacks is done, nothing is dropped;'
-                ' see the module docstring."""')
+_UPGRADE_DOC = '    """Bring each table to its merged definition: only what it lacks is done; nothing is dropped."""'
 _DOWNGRADE_DOC = [
     '    """Rename back the columns upgrade() renamed, where the database still has the new name only.',
     "",
@@ -605,7 +605,8 @@ def _upgrade_body(migrations: Sequence[TableMigration]) -> list[str]:
         keys = _foreign_keys(m)
         if keys:
             # (Alembic's batch copy on SQLite drops a foreign key on a column renamed in the same batch)
-            lines.append("        # foreign keys in their own batch: SQLite's table copy only sees the columns as they were")
+            lines.append("        # foreign keys in their own batch: SQLite's table copy only sees the columns as they "
+                         "were")
             lines.append(f"        with op.batch_alter_table({_lit(m.table)}) as batch:")
             for name, column, schema, ref_table, ref_column in keys:
                 schema_check = f", schema={_lit(schema)}" if schema else ""
@@ -656,8 +657,9 @@ def _describe(migrations: Sequence[TableMigration]) -> list[str]:
         for m in active:
             out.append(f"  {m.table}")
             for old, new in m.renames:
-                out.append(f"    - renames {old} -> {new} if the table has {old} and not {new} (the values move")
-                out.append(f"      with the column); if it has both, it stops and changes nothing")
+                out.append(f"    - renames {old} -> {new} (the values move with the column)")
+                out.append(f"      when the table has {old} and not {new}; when it has both, it stops")
+                out.append("      and changes nothing")
             added = _added(m)
             if added:
                 out.append("    - adds each of these columns the table lacks, as nullable:")
@@ -666,9 +668,9 @@ def _describe(migrations: Sequence[TableMigration]) -> list[str]:
                     out.append(f"        {spec.name} ({spec.type}{null})")
             for name, column, schema, ref_table, ref_column in _foreign_keys(m):
                 target = f"{schema}.{ref_table}" if schema else ref_table
-                out.append(f"    - adds the foreign key {name} ({column} -> {target}.{ref_column}) unless")
-                out.append(f"      {column} already has one to {target}.{ref_column}; first it checks that every row")
-                out.append("      has a match")
+                out.append(f"    - adds the foreign key {name}")
+                out.append(f"      ({column} -> {target}.{ref_column}) unless the column already has one to")
+                out.append(f"      {target}.{ref_column}; it first checks that every row has a match")
             if m.primary_key:
                 out.append(f"    - never touches the primary key ({', '.join(m.primary_key)})")
         out.append("")
@@ -789,7 +791,8 @@ class _Table:
         if not inspector.has_table(ref_table, schema=schema):
             raise RuntimeError(
                 f"unibase: cannot add the foreign key {self.name}.{column} -> {target}.{ref_column}: "
-                f"there is no table {target!r}; nothing was changed"
+                f"there is no table {target!r} (create it first, e.g. with the application's create_all, "
+                "and run this migration again); nothing was changed"
             )
         if ref_column not in {c["name"] for c in inspector.get_columns(ref_table, schema=schema)}:
             raise RuntimeError(
@@ -833,8 +836,8 @@ class _Table:
                      + ", ".join(other))
         nullable = [c for c in not_null if self.columns.get(self.renamed.get(c, c), True)]
         if nullable:
-            _say(f"unibase: {self.name}: {', '.join(nullable)} nullable, NOT NULL in the models: backfill, "
-                 "then see the TODO(unibase) lines in this migration")
+            _say(f"unibase: {self.name}: {', '.join(nullable)}: nullable in the database, NOT NULL in the "
+                 "models; backfill, then see the TODO(unibase) lines in this migration")
 '''
 
 _ALEMBIC_SAY = '''

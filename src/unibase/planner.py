@@ -550,32 +550,17 @@ class _Planner:
             return
         specs = []
         for loser, winner, decision, added in self.migrations:
+            # the merged definition: the winner's columns, plus (union) the loser's extra ones
             loser_cols = {c.attr: c for c in loser.columns}
+            merged = [c for c in winner.columns] + [loser_cols[a] for a in added if a in loser_cols]
+            columns = tuple(
+                mig.ColumnSpec(c.name, c.type or "String", c.nullable != "False", c.foreign_key)
+                for c in merged if not c.primary_key
+            )
             winner_cols = {c.attr: c for c in winner.columns}
-            renames = dict(decision.renames)
-            renamed_targets = set(renames.values())
-            add = tuple(
-                mig.ColumnSpec(c.name, c.type or "String", c.nullable not in ("False",), c.foreign_key)
-                for attr, c in winner_cols.items()
-                if attr not in loser_cols and attr not in renamed_targets
-            )
-            rename_cols = tuple((loser_cols[o].name, winner_cols[n].name) for o, n in renames.items())
-            fks = tuple(
-                (c.name, c.foreign_key) for attr, c in winner_cols.items()
-                if c.foreign_key and (attr in renamed_targets or (attr in loser_cols and not loser_cols[attr].foreign_key))
-            )
-            keep = tuple(sorted(c.name for attr, c in loser_cols.items() if attr not in winner_cols and attr not in renames))
-            not_null = tuple(sorted(
-                c.name for attr, c in winner_cols.items()
-                if c.nullable == "False" and not c.primary_key and attr in loser_cols | {n: None for n in renamed_targets}
-                and (attr in renamed_targets or loser_cols[attr].nullable != "False")
-            ))
-            specs.append(mig.TableMigration(winner.table or "", add, rename_cols, fks, keep, not_null))
-            if added:
-                self.warnings.append(Warning(
-                    "W018", f"databases created from {winner.symbol.file}:{winner.symbol.name} lack the columns "
-                    f"{', '.join(added)} that {winner.table} gains; add them there by hand (the written migration "
-                    f"is for databases made from {loser.symbol.file})", winner.symbol.file, winner.fact.line))
+            renames = tuple((loser_cols[o].name, winner_cols[n].name) for o, n in decision.renames)
+            primary_key = tuple(c.name for c in merged if c.primary_key)
+            specs.append(mig.TableMigration(winner.table or "", columns, renames, primary_key))
         import hashlib
 
         digest = hashlib.sha1("".join(repr(sp) for sp in specs).encode()).hexdigest()[:12]
