@@ -15,8 +15,8 @@ run measures side by side, each in its own subprocess as a user would run it:
               LibCST would cost (slow: measured once).
 
 Times are wall-clock medians of ``--repeat`` runs (runs interleaved, after one untimed warm-up
-run of each command so the page cache is warm); peak RSS is each child's own ``ru_maxrss`` as
-reported by ``os.wait4`` (the per-child form of ``getrusage(RUSAGE_CHILDREN)``). The warm-up run
+run of each command so the page cache is warm); CPU time and peak RSS of each command come from
+``/usr/bin/time`` (GNU time) when present, else from ``getrusage(RUSAGE_CHILDREN)``. The warm-up run
 of ``plan`` is instrumented: it records which files discovery parsed, for the diagnostics.
 
 Prints a table and writes ``benchmarks/out/bench-<timestamp>.json``. Nothing here asserts a time:
@@ -30,6 +30,7 @@ import json
 import os
 import platform
 import re
+import resource
 import statistics
 import subprocess
 import sys
@@ -122,39 +123,77 @@ def child_env() -> dict[str, str]:
     return env
 
 
+GNU_TIME = "/usr/bin/time"
+
+
+def have_gnu_time() -> bool:
+    try:
+        out = subprocess.run([GNU_TIME, "--version"], capture_output=True, text=True)
+    except OSError:
+        return False
+    return "GNU" in (out.stdout + out.stderr)
+
+
+USE_GNU_TIME = have_gnu_time()
+
+
 def measure(cmd: list[str], *, timeout: float | None = None, keep_stdout: bool = False) -> dict:
-    """Run ``cmd`` once; wall time, CPU time and the child's own peak RSS (``os.wait4``)."""
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+    """Run ``cmd`` once: wall time, CPU time and peak RSS of the command itself.
+
+    Peak RSS comes from ``/usr/bin/time`` (GNU time) when there is one: a child forked from this
+    process would inherit this process's resident size as the start of its ``ru_maxrss`` (Linux
+    keeps the high-water mark across exec). Without GNU time it is the cumulative children's
+    ``ru_maxrss`` (a running maximum), which cannot be lower than this runner's own size (kept
+    small: trees are generated in a subprocess)."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, \
+            tempfile.NamedTemporaryFile("r", suffix=".time") as timefile:
+        full = [GNU_TIME, "-f", "%M %U %S", "-o", timefile.name, *cmd] if USE_GNU_TIME else cmd
         load = os.getloadavg()[0]
         start = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=out, stderr=err, stdin=subprocess.DEVNULL, env=child_env(), cwd=REPO)
-        deadline = None if timeout is None else start + timeout
-        while True:
-            pid, status, usage = os.wait4(proc.pid, os.WNOHANG if deadline else 0)
-            if pid:
-                break
-            if time.perf_counter() > deadline:
-                proc.kill()
-                pid, status, usage = os.wait4(proc.pid, 0)
-                break
-            time.sleep(0.02)
+        proc = subprocess.Popen(full, stdout=out, stderr=err, stdin=subprocess.DEVNULL, env=child_env(), cwd=REPO)
+        try:
+            proc.wait(timeout=timeout)
+            timed_out = False
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+            timed_out = True
         wall = time.perf_counter() - start
-        proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here: keep Popen from waiting again
+        usage = resource.getrusage(resource.RUSAGE_CHILDREN)
         out.seek(0)
         err.seek(0)
         stdout = out.read()
         stderr = err.read()
+        rss_kb = cpu = None
+        source = "getrusage-children"
+        if USE_GNU_TIME:
+            lines = [ln for ln in timefile.read().splitlines() if ln.strip()]
+            try:
+                kb, user, system = lines[-1].split()
+                rss_kb, cpu = int(kb), float(user) + float(system)
+                source = "gnu-time"
+            except (IndexError, ValueError):
+                pass
+    total_cpu = usage.ru_utime + usage.ru_stime
+    if rss_kb is None:
+        rss_kb = usage.ru_maxrss
+        cpu = total_cpu - measure.cpu_so_far
+    measure.cpu_so_far = total_cpu
     return {
         "seconds": wall,
-        "cpu_seconds": usage.ru_utime + usage.ru_stime,
-        "peak_rss_mb": usage.ru_maxrss / 1024,  # KiB on Linux
+        "cpu_seconds": cpu,
+        "peak_rss_mb": rss_kb / 1024,  # KiB on Linux
+        "rss_source": source,
         "rc": proc.returncode,
         "loadavg_1m_before": load,
-        "timed_out": bool(deadline and wall >= timeout),
+        "timed_out": timed_out,
         "stdout": stdout if keep_stdout else stdout[-2000:],
         "stderr_tail": stderr[-2000:].decode("utf-8", "replace"),
         "stdout_bytes": len(stdout),
     }
+
+
+measure.cpu_so_far = 0.0
 
 
 def summarise(samples: list[dict]) -> dict:
@@ -173,6 +212,19 @@ def summarise(samples: list[dict]) -> dict:
     }
 
 
+def unibase_revision() -> str:
+    """HEAD of this repository, ``+dirty`` when src/ or codemods/ have uncommitted changes (the
+    install is editable: what runs is the working tree)."""
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True,
+                                text=True).stdout.strip()
+        dirty = bool(subprocess.run(["git", "status", "--porcelain", "--", "src", "codemods"], cwd=REPO,
+                                    capture_output=True, text=True).stdout.strip())
+    except OSError:
+        return "unknown"
+    return commit + ("+dirty" if dirty else "")
+
+
 def tree_for(workdir: Path, size: int, a: argparse.Namespace) -> tuple[Path, dict]:
     knobs = "clean" if a.clean else "default"
     path = workdir / f"tree-f{size}-r{a.relevant}-b{a.bases}-m{a.models}-s{a.seed}-{knobs}"
@@ -184,10 +236,11 @@ def tree_for(workdir: Path, size: int, a: argparse.Namespace) -> tuple[Path, dic
                 and (m["params"]["loggers"] == 0) == a.clean:
             return path, m
     print(f"generating {path} ...", flush=True)
-    kw = dict(abs_imports=0.0, loggers=0.0, lookalikes=0.0, dunder_all=0.0) if a.clean else {}
-    m = generate.generate(path, files=size, relevant=a.relevant, bases=a.bases, models=a.models, seed=a.seed,
-                          force=True, **kw)
-    return path, m
+    # in a subprocess: this process stays small (see measure())
+    cmd = [sys.executable, str(HERE / "generate.py"), str(path), "--files", str(size), "--relevant", str(a.relevant),
+           "--bases", str(a.bases), "--models", str(a.models), "--seed", str(a.seed), "--force"]
+    subprocess.run(cmd + (["--clean"] if a.clean else []), check=True)
+    return path, json.loads(manifest_path.read_text())
 
 
 def relevant_digest(tree: Path, manifest: dict) -> str:
@@ -239,13 +292,14 @@ def check_plan(stdout: bytes, manifest: dict) -> dict:
 def run_size(size: int, a: argparse.Namespace, workdir: Path, sqla_words: re.Pattern, skip_dirs: list[str],
              want_libcst: bool, repeat: int) -> dict:
     tree, manifest = tree_for(workdir, size, a)
+    revision = unibase_revision()
     ub = unibase_cmd()
     cmds = {
         "floor": [sys.executable, "-c", FLOOR_SCRIPT, str(tree), sqla_words.pattern.hex(), json.dumps(skip_dirs)],
         "plan": ub + ["plan", "--json", str(tree)],
         "dry-run": ub + ["apply", "--dry-run", str(tree)],
     }
-    print(f"\n== {size} files ({manifest['lines']:,} lines, {manifest['bytes'] / 1e6:.1f} MB), "
+    print(f"\n== {size} files (unibase {revision}) ({manifest['lines']:,} lines, {manifest['bytes'] / 1e6:.1f} MB), "
           f"{len(manifest['relevant_files'])} relevant: {tree}", flush=True)
     # warm-up: page cache, .pyc files; the plan warm-up is instrumented for the diagnostics
     floor_warm = measure(cmds["floor"], timeout=a.timeout, keep_stdout=True)
@@ -289,6 +343,7 @@ def run_size(size: int, a: argparse.Namespace, workdir: Path, sqla_words: re.Pat
     return {
         "size": size,
         "tree": str(tree),
+        "unibase_revision": {"start": revision, "end": unibase_revision()},
         "manifest": {k: manifest[k] for k in ("params", "app", "py_files", "lines", "bytes", "models", "digest")}
         | {"relevant": len(manifest["relevant_files"]), "bases": len(manifest["bases"])},
         "relevant_digest": relevant_digest(tree, manifest),
@@ -402,15 +457,9 @@ def main(argv: list[str] | None = None) -> int:
         repeat = a.repeat_large if (a.repeat_large and size > 5000) else a.repeat
         runs.append(run_size(size, a, a.workdir, SQLA_WORDS, sorted(SKIP_DIRS), want_libcst, repeat))
     goals = report(runs)
-    try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True).stdout.strip()
-        dirty = bool(subprocess.run(["git", "status", "--porcelain", "--", "src", "codemods"], cwd=REPO,
-                                    capture_output=True, text=True).stdout.strip())
-    except OSError:
-        commit, dirty = "", False
     result = {
         "when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "unibase_commit": commit + ("+dirty" if dirty else ""),
+        "unibase_revision": unibase_revision(),
         "python": sys.version.split()[0],
         "platform": platform.platform(),
         "cpus": os.cpu_count(),

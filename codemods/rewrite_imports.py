@@ -31,6 +31,8 @@ What it does not do (the statement is left as it is; the shim keeps it working):
 
 from __future__ import annotations
 
+import functools
+
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -65,7 +67,11 @@ class RewriteImportsCommand:
 
     def transform(self, module: cst.Module) -> cst.Module:
         out = _run(module, self._plan_moves)
-        out = _run(out, self._plan_base_aliases)
+        # unifying aliases of the one Base needs a second scope analysis: only where a Base
+        # name is imported at all (most importers import models only)
+        code = out.code
+        if any(name in code for name in {self.op.canonical_name, *self.op.base_names}):
+            out = _run(out, self._plan_base_aliases)
         return module if out.code == module.code else out
 
     # -- rules 1 and 3: moved names and module imports -----------------------------------------
@@ -215,13 +221,28 @@ class _Analysis:
     """Scopes, parents, suites and ``__all__`` of one tree (``wrapper.module``)."""
 
     def __init__(self, wrapper: MetadataWrapper) -> None:
+        self.wrapper = wrapper
         self.module = wrapper.module
-        self.scopes = wrapper.resolve(ScopeProvider)
-        self.parents = wrapper.resolve(ParentNodeProvider)
-        self.global_scope = self.scopes[self.module]
         self.suites: list[Sequence[cst.BaseStatement]] = [self.module.body]
         self.suites += [b.body for b in _find(self.module, cst.IndentedBlock)]
-        self.exported = {
+
+    # scope and parent analysis cost a full resolution each: only files whose rewrite needs to
+    # reason about uses (renames, module aliases, Base aliases) pay for them
+    @functools.cached_property
+    def scopes(self):
+        return self.wrapper.resolve(ScopeProvider)
+
+    @functools.cached_property
+    def parents(self):
+        return self.wrapper.resolve(ParentNodeProvider)
+
+    @functools.cached_property
+    def global_scope(self):
+        return self.scopes[self.module]
+
+    @functools.cached_property
+    def exported(self) -> set:
+        return {
             s.evaluated_value
             for node in _find(self.module, cst.AssignTarget, cst.AnnAssign, cst.AugAssign)
             if isinstance(t := node.target, cst.Name) and t.value == "__all__"
@@ -386,7 +407,8 @@ def _with_aliases(stmt: cst.ImportFrom, items: Sequence[tuple[cst.ImportAlias, i
 
 
 def _run(module: cst.Module, plan: Callable[[_Analysis], _Edits]) -> cst.Module:
-    wrapper = MetadataWrapper(module)
+    # the runner hands every codemod a freshly parsed tree it does not reuse: no copy needed
+    wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
     edits = plan(_Analysis(wrapper))
     if not (edits.froms or edits.imports or edits.names or edits.attrs):
         return module

@@ -149,3 +149,15 @@ def test_apply_refuses_unresolved_conflicts(name, tmp_project):
     assert proc.returncode == 1
     assert "need a decision" in proc.stderr
     assert "merged" not in git(project, "branch", "--list")
+
+
+@pytest.mark.parametrize("name", [s for s in NEEDS_DECISION if scenario(s).get("options", {}).get("prefer")])
+def test_prefer_alone_resolves_and_applies(name, tmp_project):
+    """`apply --prefer FILE` is enough to merge (union, no rename confirmed); check passes after."""
+    project = tmp_project(name)
+    prefer = [a for p in scenario(name)["options"]["prefer"] for a in ("--prefer", p)]
+    proc = unibase("apply", str(project), *prefer, "--branch", "merged")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    git(project, "checkout", "-q", "merged")
+    unibase("check", str(project), check=0)
+    assert json.loads(unibase("plan", str(project), "--json", check=0).stdout)["operations"] == []

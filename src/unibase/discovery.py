@@ -1,8 +1,9 @@
 """Discovery: read a project statically into a typed index of bases, models and references.
 
-Only files that can matter are parsed (see :func:`_mentions`): a byte-level pre-filter first
-finds the files that speak SQLAlchemy, then the files that mention a module or a name that
-those define. Names are resolved by meaning (which file defines them), never by spelling.
+Only files that can matter are parsed: a byte-level pre-filter first finds the files that speak
+SQLAlchemy; for every other file only the identifiers on its import lines are kept, and it is
+parsed only once it imports a module or a name that the project's bases, models and tables
+are defined under (see :func:`import_words`). Names are resolved by meaning (which file defines them), never by spelling.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import ast
 import re
 import warnings
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -137,12 +138,33 @@ SQLA_WORDS = re.compile(
 )
 
 
-def _mentions(words: Iterable[str]) -> Callable[[bytes], bool]:
-    words = sorted({w for w in words if w})
-    if not words:
-        return lambda data: False
-    pattern = re.compile(rb"\b(?:" + b"|".join(re.escape(w.encode()) for w in words) + rb")\b")
-    return lambda data: pattern.search(data) is not None
+IMPORT_LINES = re.compile(
+    rb"^[ \t]*(?:from[ \t]+[\w.]+[ \t]+import[ \t]*(?:\([^)]*\)|[^\n]*)|import[ \t][^\n]*)", re.M
+)
+IDENTIFIER = re.compile(rb"[A-Za-z_]\w*")
+
+
+def import_words(data: bytes) -> frozenset[bytes]:
+    """Every identifier on the file's import lines (``from a.b import (C, D as E)``)."""
+    return frozenset(IDENTIFIER.findall(b" ".join(IMPORT_LINES.findall(data))))
+
+
+_DEFINING_CALLS = frozenset({"declarative_base", "generate_base", "registry", "Table", "MetaData", "SQLAlchemy"})
+# words that say nothing about a file (every package has an __init__)
+_TOO_COMMON = frozenset({"__init__", "src", "app", "tests", "test"})
+
+
+def _is_sqlalchemy_code(f: FileFacts) -> bool:
+    return any(
+        (imp.module or "").split(".")[0] in ("sqlalchemy", "flask_sqlalchemy")
+        or any(n.name.split(".")[0] in ("sqlalchemy", "flask_sqlalchemy") for n in imp.names if not imp.is_from)
+        for imp in f.imports
+    ) or any(c.tablename or c.table_call or c.tablename_computed for c in f.classes)
+
+
+def _stem(rel: str) -> str:
+    parts = module_parts(rel)
+    return parts[-1] if parts else ""
 
 
 def parse_source(data: bytes, path: str) -> ast.Module:
@@ -293,9 +315,16 @@ def discover(root: Path, options: DiscoverOptions = DiscoverOptions(),
     modules = ModuleMap.build(root, files)
     facts: dict[str, FileFacts] = {}
     unparsable: dict[str, str] = {}
-    raw: dict[str, bytes] = {}
+    raw: dict[str, frozenset[bytes]] = {}  # files not parsed yet -> the words of their imports
 
-    def parse(rel: str, data: bytes) -> None:
+    def parse_later(rel: str) -> None:
+        raw.pop(rel)
+        try:
+            parse(rel, (root / rel).read_bytes(), statements_only=True)
+        except OSError as exc:
+            unparsable[rel] = f"unreadable: {exc.strerror}"
+
+    def parse(rel: str, data: bytes, statements_only: bool = False) -> None:
         try:
             tree = parse_source(data, rel)
         except (SyntaxError, ValueError) as exc:
@@ -305,7 +334,7 @@ def discover(root: Path, options: DiscoverOptions = DiscoverOptions(),
                 where = f" (line {lineno})" if lineno else ""
                 unparsable[rel] = f"{type(exc).__name__}: {getattr(exc, 'msg', exc)}{where}"
                 return
-        facts[rel] = read_facts(rel, tree)
+        facts[rel] = read_facts(rel, tree, statements_only)
 
     # pass 1: files that speak SQLAlchemy
     speaks_sqla: list[str] = []
@@ -319,53 +348,72 @@ def discover(root: Path, options: DiscoverOptions = DiscoverOptions(),
             parse(rel, data)
             speaks_sqla.append(rel)
         else:
-            raw[rel] = data
+            # what a file imports is all that can make it relevant later (it names a module
+            # or a model that discovery finds): keep those words, not the bytes
+            raw[rel] = import_words(data)
         if progress:
             progress(i + 1, len(files))
 
-    # pass 2: files that mention what pass 1 defines (importers of models and bases), until
-    # nothing new turns up (a re-export module can make more files relevant)
-    seen_words: set[str] = set()
-    while raw:
-        words = set()
-        for rel, f in list(facts.items()):
-            words.update(PurePosixPath(rel).with_suffix("").parts)
-            for c in f.classes:
-                words.add(c.name)
-            for a in f.assigns:
-                words.add(a.name)
-        words -= {"__init__", "src", "app", "tests", "test"}
-        new_words = words - seen_words
-        if not new_words:
-            break
-        seen_words |= new_words
-        mentions = _mentions(new_words)
-        hits = [rel for rel, data in raw.items() if mentions(data)]
-        if not hits:
-            break
-        for rel in hits:
-            parse(rel, raw.pop(rel))
-    # files the SQLAlchemy files import (mixins, helpers, re-exports), until closed
     resolver = Resolver(modules, facts)
-    todo = [rel for rel in speaks_sqla if rel in facts]
-    while todo and raw:
-        rel = todo.pop()
-        f = facts.get(rel)
-        if f is None:
-            continue
-        for imp in f.imports:
-            targets = []
-            if imp.is_from:
-                mod = resolver.module_file(rel, imp.level, imp.module)
-                targets.append(mod)
-                if mod:
-                    targets.extend(modules.submodule(mod, n.name) for n in imp.names)
-            else:
-                targets.extend(resolver.module_file(rel, 0, n.name) for n in imp.names)
-            for t in targets:
-                if t and t in raw:
-                    parse(t, raw.pop(t))
-                    todo.append(t)
+
+    def close_over_imports(todo: list[str]) -> None:
+        """Parse the files these files import (mixins, helpers, re-exported bases), transitively."""
+        while todo and raw:
+            rel = todo.pop()
+            f = facts.get(rel)
+            if f is None:
+                continue
+            for imp in f.imports:
+                targets = []
+                if imp.is_from:
+                    mod = resolver.module_file(rel, imp.level, imp.module)
+                    targets.append(mod)
+                    if mod:
+                        targets.extend(modules.submodule(mod, n.name) for n in imp.names)
+                else:
+                    targets.extend(resolver.module_file(rel, 0, n.name) for n in imp.names)
+                for t in targets:
+                    if t and t in raw:
+                        parse_later(t)
+                        todo.append(t)
+
+    # follow the imports of files that really are SQLAlchemy code, not of every file whose bytes
+    # happen to say "registry" or ".metadata"
+    close_over_imports([rel for rel in speaks_sqla if rel in facts and _is_sqlalchemy_code(facts[rel])])
+
+    # pass 2: files that mention what the project's bases, models and tables are called, or the
+    # modules that define them (their importers, which the plan rewrites), until nothing new
+    # turns up: a re-export module or a subclass of a model makes its own name worth a search
+    if raw:
+        prelim = _build(root, modules, facts, unparsable)
+        defining = {s.file for s in prelim.bases} | {s.file for s in prelim.models} | {
+            s.file for s in prelim.abstract_classes} | {t.file for t in prelim.tables}
+        known = {s.name for s in prelim.bases} | {s.name for s in prelim.models} | {
+            s.name for s in prelim.abstract_classes} | {t.symbol.name for t in prelim.tables if t.symbol}
+        known = {k.split(".")[0] for k in known}
+        stems = {_stem(rel) for rel in defining}
+        searched: set[str] = set()
+        found: list[str] = []
+        while raw:
+            new_words = (known | stems) - searched - _TOO_COMMON
+            if not new_words:
+                break
+            searched |= new_words
+            wanted = {w.encode() for w in new_words}
+            hits = [rel for rel, words in raw.items() if not wanted.isdisjoint(words)]
+            for rel in hits:
+                parse_later(rel)
+                f = facts.get(rel)
+                if f is None:
+                    continue
+                found.append(rel)
+                if any(isinstance(b, ImportBinding) and name in known for name, b in f.bindings.items()):
+                    stems.add(_stem(rel))  # re-exports something: importers may name this module
+                for c in f.classes:
+                    if any(isinstance(n, ast.Name) and n.id in known for b in c.bases for n in ast.walk(b)):
+                        known.add(c.name)  # a subclass of a model or base
+        # subclasses found in pass 2 may need their own mixins
+        close_over_imports([rel for rel in found if facts[rel].classes])
 
     index = _build(root, modules, facts, unparsable)
     index.scanned = len(files)

@@ -428,8 +428,9 @@ def _is_type_checking(test: ast.expr) -> bool:
 
 
 class _Reader(ast.NodeVisitor):
-    def __init__(self, facts: FileFacts) -> None:
+    def __init__(self, facts: FileFacts, statements_only: bool = False) -> None:
         self.facts = facts
+        self.statements_only = statements_only
         self.function_stack: list[str] = []
         self.scope_stack: list[str] = []
         self.statement_line = 0
@@ -454,7 +455,7 @@ class _Reader(ast.NodeVisitor):
             self.statement_line = node.lineno
             super().visit(node)
             self.statement_line = prev
-        else:
+        elif not self.statements_only:
             super().visit(node)
 
     def visit_Import(self, node: ast.Import) -> None:
@@ -609,9 +610,11 @@ def _first_line(node: ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef) -> 
     return node.decorator_list[0].lineno if node.decorator_list else node.lineno
 
 
-def read_facts(path: str, tree: ast.Module) -> FileFacts:
+def read_facts(path: str, tree: ast.Module, statements_only: bool = False) -> FileFacts:
+    """The facts of one parsed file. ``statements_only`` skips looking inside expressions (for
+    metadata uses): right for files the pre-filter found no SQLAlchemy words in."""
     facts = FileFacts(path=path)
-    reader = _Reader(facts)
+    reader = _Reader(facts, statements_only)
     for stmt in tree.body:
         reader.visit(stmt)
     return facts
