@@ -456,26 +456,21 @@ class _Planner:
             (f"{m.symbol.file}:{m.fact.line}", f"{kept.symbol.file}:{kept.fact.line}"), options,
         ))
 
-    def _dependencies(self, statements: list[str], source: str, target: str) -> tuple[list[str], list[str]]:
-        """What code taken from ``source`` into ``target`` needs: the top-level helpers of
-        ``source`` it uses (transitively, in source order) and the imports they all need."""
-        facts = self.ix.facts.get(source)
-        if facts is None:
-            return [], []
+    def _closure(self, source: str, target: str, start: set[str], skip: set[str]
+                 ) -> tuple[list[str], list[str], set[str]]:
+        """What code taken from ``source`` into ``target`` needs, given the names it uses: the
+        top-level helpers of ``source`` (transitively, in source order), the import statements
+        ``target`` lacks (ungrouped), and the local names that mean a declarative base."""
+        facts = self.ix.facts[source]
         target_names = set(self.ix.facts[target].bindings) if target in self.ix.facts else set()
-        models_here = {m.symbol.name for m in self.ix.models.values() if m.symbol.file == source}
-        stack: list[str] = []
-        for text in statements:
-            try:
-                stack.extend(n.id for n in ast.walk(ast.parse(text)) if isinstance(n, ast.Name))
-            except SyntaxError:
-                continue
         helpers: list[str] = []
         imports: list[str] = []
+        base_names: set[str] = set()
         seen: set[str] = set()
+        stack = sorted(start)
         while stack:
             name = stack.pop()
-            if name in seen or name in models_here:
+            if name in seen or name in skip:
                 continue
             seen.add(name)
             binding = facts.bindings.get(name)
@@ -483,25 +478,55 @@ class _Planner:
                 continue
             if isinstance(binding, ImportBinding):
                 resolved = self.resolver.binding_target(source, binding, 0)
-                if name in target_names or (isinstance(resolved, Symbol) and
-                                            (resolved.file == target or resolved in self.ix.bases)):
+                if isinstance(resolved, Symbol) and resolved.file == target:
+                    if resolved.name != name:
+                        self.warnings.append(Warning(
+                            "W011", f"{name} is imported from the target under another name ({resolved.name}); "
+                            "check the moved code", source, binding.line))
+                    continue
+                if isinstance(resolved, Symbol) and resolved in self.ix.bases:
+                    base_names.add(name)
+                    continue
+                if name in target_names:
+                    if self.resolver.name(target, name) != resolved:
+                        self.warnings.append(Warning(
+                            "W014", f"{name} means something else in {target}; the moved code will use the target's {name}",
+                            source, binding.line))
                     continue
                 text = self._import_text(source, target, name, binding)
-                if text:
+                if text and text not in imports:
                     imports.append(text)
-            elif name in target_names:
-                if not _same_definition(self.ix, source, target, name):
-                    self.warnings.append(Warning(
-                        "W014", f"{name} means something else in {target}; the merged members will use the target's {name}",
-                        source, binding.line))
-            else:
+            elif name not in helpers:
                 helpers.append(name)
                 stack.extend(self._function_names(source, name))
                 for a in facts.assigns:
                     if a.name == name:
                         stack.extend(n.id for n in ast.walk(a.value) if isinstance(n, ast.Name))
         order = [n for n, *_ in facts.top_level]
-        return sorted(helpers, key=order.index), _group_imports(imports)
+        return sorted(helpers, key=lambda h: order.index(h) if h in order else len(order)), imports, base_names
+
+    def _dependencies(self, statements: list[str], source: str, target: str) -> tuple[list[str], list[str]]:
+        """Helpers and imports for class members taken from ``source`` into a class of ``target``."""
+        if source not in self.ix.facts:
+            return [], []
+        start: set[str] = set()
+        for text in statements:
+            try:
+                start |= {n.id for n in ast.walk(ast.parse(text)) if isinstance(n, ast.Name)}
+            except SyntaxError:
+                continue
+        models_here = {m.symbol.name for m in self.ix.models.values() if m.symbol.file == source}
+        helpers, imports, _ = self._closure(source, target, start, models_here)
+        target_names = set(self.ix.facts[target].bindings) if target in self.ix.facts else set()
+        kept = []
+        for name in helpers:
+            if name not in target_names:
+                kept.append(name)
+            elif not _same_definition(self.ix, source, target, name):
+                self.warnings.append(Warning(
+                    "W014", f"{name} means something else in {target}; the merged members will use the target's {name}",
+                    source))
+        return kept, _group_imports(imports)
 
     def _top_level_source(self, file: str, name: str) -> str:
         tree = _parse_file(self.ix.root, file)
@@ -666,57 +691,15 @@ class _Planner:
         if b.symbol.file == source and b.symbol.name in {c.name for c in facts.classes}:
             # the base itself is a class here (``class Base(DeclarativeBase)``): it becomes the shim import
             class_names.discard(b.symbol.name)
-        top_order = [name for name, *_ in facts.top_level]
-        base_local_names = {b.symbol.name}
-        helpers: list[str] = []
-        imports: list[str] = []
         renames: list[tuple[str, str]] = []
         need = set()
         for c in facts.classes:
             if c.name in class_names:
                 need |= c.body_names
-        seen: set[str] = set()
-        stack = sorted(need)
-        while stack:
-            name = stack.pop()
-            if name in seen or name in class_names or name in base_local_names:
-                continue
-            seen.add(name)
-            binding = facts.bindings.get(name)
-            if binding is None:
-                continue
-            if isinstance(binding, ImportBinding):
-                resolved = self.resolver.binding_target(source, binding, 0)
-                if isinstance(resolved, Symbol) and resolved.file == target:
-                    if resolved.name != name:
-                        self.warnings.append(Warning(
-                            "W011", f"{name} is imported from the target under another name ({resolved.name}); check the moved code",
-                            source, binding.line))
-                    continue
-                if isinstance(resolved, Symbol) and resolved in ix.bases:
-                    base_local_names.add(name)
-                    continue
-                if name in names_in_target:
-                    if self.resolver.name(target, name) != resolved:
-                        self.warnings.append(Warning(
-                            "W014", f"{name} means something else in {target}; the moved code will use the target's {name}",
-                            source, binding.line))
-                    continue
-                text = self._import_text(source, target, name, binding)
-                if text and text not in imports:
-                    imports.append(text)
-            elif isinstance(binding, LocalBinding):
-                if name not in helpers:
-                    helpers.append(name)
-                    for c in facts.classes:
-                        if c.name == name:
-                            stack.extend(c.body_names)
-                    for a in facts.assigns:
-                        if a.name == name:
-                            stack.extend(n.id for n in ast.walk(a.value) if isinstance(n, ast.Name))
-                    stack.extend(self._function_names(source, name))
+        helpers, imports, base_aliases = self._closure(source, target, need, class_names | {b.symbol.name})
+        base_local_names = {b.symbol.name} | base_aliases
         relocated = self.relocated.get(source, set())
-        helpers = [h for h in top_order if h in helpers and h not in class_names and h not in relocated]
+        helpers = [h for h in helpers if h not in class_names and h not in relocated]
         imports = _group_imports(imports)
         # names that clash with what the target already defines
         duplicate_tables = {m.symbol.name for m in models if m.table in table_owner_names}
