@@ -84,10 +84,6 @@ def check_plan(plan: Plan) -> list[Finding]:
     ]
 
 
-def check_project(settings: Settings) -> list[Finding]:
-    return check_plan(plan_project(settings))
-
-
 def relpath(root: Path, path: Path) -> str:
     try:
         return path.resolve().relative_to(root).as_posix()

@@ -13,7 +13,7 @@ import re
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from .facts import (
     AssignFact,
@@ -21,7 +21,6 @@ from .facts import (
     ColumnFact,
     FileFacts,
     ImportBinding,
-    LocalBinding,
     MetadataUse,
     TableFact,
     call_name,
@@ -654,17 +653,6 @@ def _owner_base(resolver: Resolver, file: str, use: MetadataUse, bases: dict, ba
     return None
 
 
-def owner_base(index: Index, file: str, use: MetadataUse) -> Symbol | None:
-    """The base whose metadata a ``X.metadata...`` use names."""
-    resolver = Resolver(index.modules, index.facts)
-    owner = resolver.expr(file, use.owner, function=use.function)
-    if isinstance(owner, Symbol):
-        if owner in index.bases:
-            return owner
-        return index.abstract_classes.get(owner) or (index.models[owner].base if owner in index.models else None)
-    return None
-
-
 def _base_from_call(sym: Symbol, a: AssignFact, kind: str, resolver: Resolver, metadata_vars: dict) -> BaseInfo:
     info = BaseInfo(sym, a.line, kind)
     call = a.value
@@ -716,10 +704,6 @@ def _references(models: dict[Symbol, ModelInfo], tables: list[TableInfo], class_
     return refs
 
 
-def read_text_lines(root: Path, rel: str) -> list[str]:
-    return (root / rel).read_text(encoding="utf-8", errors="replace").splitlines()
-
-
 __all__ = [
     "BaseInfo",
     "DiscoverOptions",
@@ -733,5 +717,4 @@ __all__ = [
     "TableInfo",
     "discover",
     "module_parts",
-    "owner_base",
 ]

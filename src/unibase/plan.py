@@ -283,9 +283,6 @@ class Plan:
     def merged_bases(self) -> tuple[BaseEntry, ...]:
         return tuple(b for b in self.bases if b.role in ("canonical", "merge"))
 
-    def operations_for(self, step: str) -> tuple[Operation, ...]:
-        return tuple(o for o in self.operations if o.step == step)
-
     def to_dict(self) -> dict[str, Any]:
         return {
             "version": self.version,

@@ -8,8 +8,8 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from .discovery import BaseInfo, Index, ModelInfo, ModuleRef, Resolver, Symbol
-from .facts import ImportBinding, LocalBinding, unparse
+from .discovery import BaseInfo, Index, ModelInfo, Resolver, Symbol
+from .facts import ImportBinding, unparse
 from .plan import (
     BaseEntry,
     CollapseMetadataCalls,

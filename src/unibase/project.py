@@ -190,6 +190,3 @@ class ModuleMap:
         if not is_package_init(package_file):
             return None
         return self.file_for_parts(list(module_parts(package_file)) + [name])
-
-    def contains(self, rel: str) -> bool:
-        return rel in self._file_set
