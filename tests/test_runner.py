@@ -108,3 +108,40 @@ def test_a_failed_write_rolls_the_phase_back(tmp_path):
         write_phase(root, phase)
     assert (root / "pkg" / "orders.py").read_bytes() == before
     assert not list(root.rglob(".unibase-*"))
+
+
+def test_parallel_transforms_give_the_serial_result(monkeypatch, tmp_path):
+    import shutil
+
+    from unibase import runner
+
+    fixture = Path(__file__).resolve().parent.parent / "fixtures" / "knowledge_chipper"
+    root = tmp_path / "kc"
+    shutil.copytree(fixture, root)
+    plan = plan_project(load_settings(root))
+    monkeypatch.setattr(runner, "PARALLEL_MIN_OPS", 10**6)
+    serial = compute_phases(root, plan)
+    monkeypatch.setattr(runner, "PARALLEL_MIN_OPS", 2)
+    assert any(runner._parallel(p.operations) for p in serial)
+    parallel = compute_phases(root, plan)
+    assert [(p.step.code, p.changes) for p in parallel] == [(p.step.code, p.changes) for p in serial]
+
+
+def test_parallel_transform_errors_stop_the_phase(monkeypatch, tmp_path):
+    from unibase import runner
+
+    root = project(tmp_path, coding="utf-8", newline="\n", bom=False)
+    (root / "pkg" / "use2.py").write_text(USER)
+    (root / "pkg" / "use3.py").write_text(USER)
+    plan = plan_project(load_settings(root))
+    real = runner._reparse
+
+    def fails_on_use3(rel, data, step):  # runs in the forked workers too
+        if rel.endswith("use3.py"):
+            raise ApplyError(f"{step.code} produced code for {rel} that does not parse (injected)")
+        real(rel, data, step)
+
+    monkeypatch.setattr(runner, "_reparse", fails_on_use3)
+    monkeypatch.setattr(runner, "PARALLEL_MIN_OPS", 2)
+    with pytest.raises(ApplyError, match="use3.py that does not parse"):
+        compute_phases(root, plan)
