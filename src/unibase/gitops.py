@@ -1,13 +1,16 @@
 """The git layer: a new branch, one commit per phase, the user's branch never touched.
 
 Phases are committed in a temporary worktree on a detached HEAD; the branch is created only
-once every phase is committed, so an interrupted apply leaves no branch and no change in the
-user's working tree, and running apply again simply starts over.
+once every phase is committed, so an apply interrupted before that leaves no branch and no
+change in the user's working tree, and running apply again simply starts over (after removing
+what a killed run left in the temporary directory). Verification runs after the branch exists.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterable, Iterator
@@ -85,13 +88,52 @@ def _dirty_paths(repo: git.Repo, repo_root: Path, ignore: Iterable[Path]) -> lis
     return [p for p in out if p not in skip]
 
 
+SCRATCH = re.compile(r"^unibase-(?:verify-)?(\d+)-")
+
+
+def scratch_dir(kind: str = "") -> Path:
+    """A new scratch directory named after this process, so a later run can tell whether the
+    process that made it is still alive (``unibase-[verify-]<pid>-...``)."""
+    return Path(tempfile.mkdtemp(prefix=f"unibase-{kind + '-' if kind else ''}{os.getpid()}-"))
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def clean_stale_scratch(repo: git.Repo) -> None:
+    """Remove the scratch worktrees and directories of unibase runs that were killed (their
+    process is gone): ``git worktree prune`` alone keeps a worktree whose directory exists."""
+    with contextlib.suppress(git.GitCommandError):
+        for line in repo.git.worktree("list", "--porcelain").splitlines():
+            if not line.startswith("worktree "):
+                continue
+            path = Path(line.split(" ", 1)[1])
+            m = SCRATCH.match(path.parent.name)
+            if m and not _alive(int(m.group(1))):
+                with contextlib.suppress(git.GitCommandError):
+                    repo.git.worktree("remove", "--force", "--force", str(path))
+                shutil.rmtree(path.parent, ignore_errors=True)
+    for entry in Path(tempfile.gettempdir()).glob("unibase-*"):
+        m = SCRATCH.match(entry.name)
+        if m and entry.is_dir() and not _alive(int(m.group(1))):
+            shutil.rmtree(entry, ignore_errors=True)
+    with contextlib.suppress(git.GitCommandError):
+        repo.git.worktree("prune")
+
+
 @contextlib.contextmanager
 def scratch_worktree(info: RepoInfo) -> Iterator[tuple[git.Repo, Path]]:
     """A detached worktree at the user's HEAD, removed afterwards whatever happens."""
     repo = git.Repo(info.repo_root)
-    with contextlib.suppress(git.GitCommandError):
-        repo.git.worktree("prune")
-    parent = Path(tempfile.mkdtemp(prefix="unibase-"))
+    clean_stale_scratch(repo)
+    parent = scratch_dir()
     path = parent / "tree"
     repo.git.worktree("add", "--detach", str(path), info.head)
     try:

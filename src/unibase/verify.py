@@ -33,7 +33,6 @@ import secrets
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 import warnings
 from collections.abc import Sequence
@@ -42,6 +41,7 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 from .discovery import Index, Symbol
+from .gitops import scratch_dir
 from .plan import Plan
 
 if TYPE_CHECKING:
@@ -192,7 +192,7 @@ class _Session(contextlib.AbstractContextManager):
     def __init__(self, root: Path, python: str) -> None:
         self.root = root
         self.python = python
-        self.tmp = Path(tempfile.mkdtemp(prefix="unibase-verify-"))
+        self.tmp = scratch_dir("verify")
         self.repo_top, self.prefix = _repo_of(root)
         self.base: str | None = None
         self._old_root: Path | None = None
