@@ -71,11 +71,13 @@ def tree_state(project: Path) -> dict:
     """Everything a refused command must leave as it was: the bytes of every file outside .git,
     and, in a git repository, ``git status``, HEAD, the branches and the worktrees."""
     files = {}
-    for p in sorted(project.rglob("*")):
-        rel = p.relative_to(project)
-        if rel.parts and rel.parts[0] == ".git" or not p.is_file():
-            continue
-        files[rel.as_posix()] = hashlib.sha256(p.read_bytes()).hexdigest()
+    for dirpath, dirnames, filenames in os.walk(project):
+        # never walk .git: git processes a killed unibase started may still be writing there
+        dirnames[:] = sorted(d for d in dirnames if not (Path(dirpath) == project and d == ".git"))
+        for name in sorted(filenames):
+            p = Path(dirpath) / name
+            if p.is_file():
+                files[p.relative_to(project).as_posix()] = hashlib.sha256(p.read_bytes()).hexdigest()
     state: dict = {"files": files}
     if (project / ".git").exists():
         state["status"] = git(project, "status", "--porcelain", "--untracked-files=all")
