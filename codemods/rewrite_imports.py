@@ -31,14 +31,18 @@ What it does not do (the statement is left as it is; the shim keeps it working):
 
 from __future__ import annotations
 
+import ast
+import dataclasses
 import functools
-
-from collections.abc import Callable, Iterable, Sequence
+import re
+import warnings
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import libcst as cst
 from libcst.helpers import get_full_name_for_node
-from libcst.metadata import MetadataWrapper, ParentNodeProvider, Scope, ScopeProvider
+from libcst.metadata import MetadataWrapper, Scope, ScopeProvider
 
 from unibase.plan import ModuleSpelling, Rename, RewriteImports
 
@@ -64,25 +68,48 @@ class RewriteImportsCommand:
         self.spellings: dict[_Key, ModuleSpelling] = {(s.level, s.module): s for s in op.spellings}
         self.renames: dict[tuple[str, str], Rename] = {(r.file, r.name): r for r in op.renames}
         self.canonical_keys = {(s.new_level, s.new_module) for s in op.spellings if not _is_self(s)}
+        # (local name, file) of module aliases already known to be used only as ``h.X`` with
+        # ``X`` moved under its own name (``transform_bytes`` checked the whole file)
+        self._checked_aliases: set[tuple[str, str]] = set()
+
+    def transform_bytes(self, data: bytes) -> bytes | None:
+        """What ``transform`` makes of the file ``data`` when only import statements change
+        (the common importer): LibCST parses and renders the top of the file down to the last
+        of them, the rest is kept byte for byte. None when the file needs the whole tree (uses
+        to rename, Base aliases to unify, this very module, syntax the interpreter rejects)."""
+        facts = _Head(self, data)
+        end = facts.end()
+        if end is None:
+            return None
+        if end == 0:
+            return data
+        head = cst.parse_module(data[:end])
+        self._checked_aliases = facts.checked_aliases  # their uses are past the head
+        try:
+            out = self.transform(head)
+        finally:
+            self._checked_aliases = set()
+        return data if out is head else out.bytes + data[end:]
 
     def transform(self, module: cst.Module) -> cst.Module:
-        out = _run(module, self._plan_moves)
-        # unifying aliases of the one Base needs a second scope analysis: only where a Base
-        # name is imported at all (most importers import models only)
-        code = out.code
-        if any(name in code for name in {self.op.canonical_name, *self.op.base_names}):
-            out = _run(out, self._plan_base_aliases)
-        return module if out.code == module.code else out
+        first = _Analysis(module)
+        out = _run(first, self._plan_moves)
+        # unifying aliases of the one Base needs a second analysis: only where a Base name is
+        # spelled at all, before or after the moves (most importers import models only)
+        bases = {self.op.canonical_name, *self.op.base_names}
+        if any(first.names.get(name) for name in bases) or any(r.new_name in bases for r in self.op.renames):
+            out = _run(first if out is module else _Analysis(out), self._plan_base_aliases)
+        return out
 
     # -- rules 1 and 3: moved names and module imports -----------------------------------------
 
     def _plan_moves(self, a: _Analysis) -> _Edits:
         edits = _Edits()
-        for imp in _find(a.module, cst.Import):
+        for imp in a.imports:
             names = [self._module_alias(a, imp, alias, edits) for alias in imp.names]
             if any(n is not o for n, o in zip(names, imp.names)):
                 edits.imports[imp] = imp.with_changes(names=names)
-        for imp in _find(a.module, cst.ImportFrom):
+        for imp in a.froms:
             if not isinstance(imp.names, cst.ImportStar):
                 self._plan_from(a, imp, edits)
         return edits
@@ -143,13 +170,19 @@ class RewriteImportsCommand:
 
     def _attribute_uses(self, a: _Analysis, stmt: cst.CSTNode, local: str, file: str) -> dict[cst.Attribute, str] | None:
         """``{h.X: new name of X}`` when every use of ``local`` is ``h.X`` with ``X`` moved, else None."""
-        refs = a.refs(stmt, local, {stmt})
-        if not refs or (a.scopes[stmt] is a.global_scope and local in a.exported):
-            return None
+        if (local, file) in self._checked_aliases:
+            return {}  # the uses keep their spelling
+        if (quick := a.module_level_uses(stmt, local)) is not None:
+            nodes = quick
+        else:
+            refs = a.refs(stmt, local, {stmt})
+            if not refs or (a.scopes[stmt] is a.global_scope and local in a.exported):
+                return None
+            nodes = [acc.node for acc in refs]
         out = {}
-        for acc in refs:
-            parent = a.parents.get(acc.node)
-            if not isinstance(parent, cst.Attribute) or parent.value is not acc.node:
+        for node in nodes:
+            parent = a.parents.get(node)
+            if not isinstance(parent, cst.Attribute) or parent.value is not node:
                 return None
             r = self.renames.get((file, parent.attr.value))
             if r is None:
@@ -214,27 +247,207 @@ class RewriteImportsCommand:
         return True
 
 
+# --- the head of a file: the statements that can change, found with ``ast`` ------------------
+
+
+class _Head:
+    """Decides, with the interpreter's parser, how much of a file ``transform`` can change.
+
+    ``end()`` is the byte offset after the last top-level statement (extended over the imports
+    that follow it) that holds an import the rewrite changes: 0 when nothing changes, None when
+    changes can reach further than import statements, or when unsure.
+    """
+
+    def __init__(self, command: RewriteImportsCommand, data: bytes) -> None:
+        self.c = command
+        self.data = data
+        self.checked_aliases: set[tuple[str, str]] = set()
+
+    def end(self) -> int | None:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # invalid escapes and the like are the file's own
+                self.tree = ast.parse(self.data)
+        except (SyntaxError, ValueError):
+            return None
+        body = self.tree.body
+        if self._base_bindings(body) > 1:
+            return None
+        last = -1
+        for i, stmt in enumerate(body):
+            for node in ast.walk(stmt):
+                for suite in (getattr(node, f, None) for f in ("body", "orelse", "finalbody")):
+                    if isinstance(suite, list) and self._base_bindings(suite) > 1:
+                        return None  # Base aliases to unify: their uses are renamed
+                if isinstance(node, (ast.Import, ast.ImportFrom)):
+                    changes = self._changes(node, top=node is stmt)
+                    if changes is None:
+                        return None
+                    if changes:
+                        last = i
+        if last < 0:
+            return 0
+        while last + 1 < len(body) and isinstance(body[last + 1], (ast.Import, ast.ImportFrom)):
+            last += 1  # a new import merges into a later one with only imports in between
+        end_line = body[last].end_lineno or body[last].lineno
+        if last + 1 < len(body):
+            after = body[last + 1]
+            if min([after.lineno, *(d.lineno for d in getattr(after, "decorator_list", ()))]) <= end_line:
+                return None  # ``import x; y = 1``: the head would split a line
+        return sum(len(line) for line in self.data.splitlines(keepends=True)[:end_line])
+
+    def _base_bindings(self, suite: list) -> int:
+        """How many names of ``suite``'s imports bind the canonical Base once the moves are done."""
+        canonical, count = self.c.op.canonical_name, 0
+        for stmt in suite:
+            if not isinstance(stmt, ast.ImportFrom):
+                continue
+            key = (stmt.level, stmt.module or "")
+            spelled = self.c.spellings.get(key)
+            for alias in stmt.names:
+                r = self.c.renames.get((spelled.file, alias.name)) if spelled else None
+                if r is not None:
+                    count += r.new_name == canonical
+                elif key in self.c.canonical_keys:
+                    count += alias.name == canonical
+        return count
+
+    def _changes(self, node: ast.Import | ast.ImportFrom, top: bool) -> bool | None:
+        """Whether the rewrite changes this import statement; None when it changes more."""
+        spellings, changed = self.c.spellings, False
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                s = spellings.get((0, alias.name))
+                if s is None or _is_self(s) or s.new_level:
+                    continue
+                uses = self._attribute_uses(alias.asname, s.file, top) if alias.asname else None
+                if uses is None:
+                    return None
+                changed = changed or uses
+            return changed
+        level, module = node.level, node.module or ""
+        spelled = spellings.get((level, module))
+        for alias in node.names:
+            if alias.name == "*":
+                continue
+            sub = spellings.get((level, f"{module}.{alias.name}" if module else alias.name))
+            if spelled and (spelled.file, alias.name) in self.c.renames:
+                if _is_self(spelled):
+                    return None
+                changed = True
+            elif sub and not _is_self(sub):
+                uses = self._attribute_uses(alias.asname or alias.name, sub.file, top)
+                if uses is None:
+                    return None
+                changed = changed or uses
+        return changed
+
+    def _attribute_uses(self, local: str, file: str, top: bool) -> bool | None:
+        """True when ``local`` (a module bound once, at top level) is used only as ``local.X``
+        with every ``X`` moved under its own name; False when it is not used; else None."""
+        if not top or self._bindings[local] != 1 or any(re.search(rf"\b{local}\b", s) for s in self._strings):
+            return None
+        uses = self._loads.get(local, [])
+        for name in uses:
+            attr = self._attrs.get(id(name))
+            r = self.c.renames.get((file, attr)) if attr else None
+            if r is None or r.new_name != attr:
+                return None
+        if uses:
+            self.checked_aliases.add((local, file))
+        return bool(uses)
+
+    @functools.cached_property
+    def _facts(self) -> tuple[Counter, dict[str, list[ast.Name]], dict[int, str], list[str]]:
+        bindings: Counter = Counter()
+        loads: dict[str, list[ast.Name]] = {}
+        attrs: dict[int, str] = {}
+        strings: list[str] = []
+        docstrings = {
+            id(n.value) for n in ast.walk(self.tree) if isinstance(n, ast.Expr) and isinstance(n.value, ast.Constant)
+        }
+        for n in ast.walk(self.tree):
+            if isinstance(n, ast.Name):
+                if isinstance(n.ctx, ast.Load):
+                    loads.setdefault(n.id, []).append(n)
+                else:
+                    bindings[n.id] += 1
+            elif isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name):
+                attrs[id(n.value)] = n.attr
+            elif isinstance(n, ast.Constant) and isinstance(n.value, str) and id(n) not in docstrings:
+                strings.append(n.value)
+            elif isinstance(n, ast.alias):
+                bindings[n.asname or n.name.partition(".")[0]] += 1
+            elif isinstance(n, ast.arg):
+                bindings[n.arg] += 1
+            elif isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                bindings[n.name] += 1
+            elif isinstance(n, (ast.Global, ast.Nonlocal)):
+                bindings.update(n.names)
+            elif isinstance(n, (ast.ExceptHandler, ast.MatchAs, ast.MatchStar)) and n.name:
+                bindings[n.name] += 1
+            elif isinstance(n, ast.MatchMapping) and n.rest:
+                bindings[n.rest] += 1
+        return bindings, loads, attrs, strings
+
+    @property
+    def _bindings(self) -> Counter:
+        return self._facts[0]
+
+    @property
+    def _loads(self) -> dict[str, list[ast.Name]]:
+        return self._facts[1]
+
+    @property
+    def _attrs(self) -> dict[int, str]:
+        return self._facts[2]
+
+    @property
+    def _strings(self) -> list[str]:
+        return self._facts[3]
+
+
 # --- analysis -----------------------------------------------------------------------------------
 
 
 class _Analysis:
-    """Scopes, parents, suites and ``__all__`` of one tree (``wrapper.module``)."""
+    """Imports, suites, parents, names and ``__all__`` of one tree, from one walk; its scopes on demand.
 
-    def __init__(self, wrapper: MetadataWrapper) -> None:
-        self.wrapper = wrapper
-        self.module = wrapper.module
-        self.suites: list[Sequence[cst.BaseStatement]] = [self.module.body]
-        self.suites += [b.body for b in _find(self.module, cst.IndentedBlock)]
+    The tree must be freshly parsed or otherwise hold no node twice (it is not copied).
+    """
 
-    # scope and parent analysis cost a full resolution each: only files whose rewrite needs to
-    # reason about uses (renames, module aliases, Base aliases) pay for them
+    def __init__(self, module: cst.Module) -> None:
+        self.module = module
+        self.wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
+        self.parents: dict[cst.CSTNode, cst.CSTNode] = {}
+        self.imports: list[cst.Import] = []
+        self.froms: list[cst.ImportFrom] = []
+        self.suites: list[Sequence[cst.BaseStatement]] = [module.body]
+        self.names: dict[str, list[cst.Name]] = {}
+        self.strings: list[str] = []
+        self._all_targets: list[cst.CSTNode] = []
+        for node, parent in _walk(module):
+            self.parents[node] = parent
+            kind = type(node)
+            if kind is cst.Name:
+                self.names.setdefault(node.value, []).append(node)
+            elif kind is cst.SimpleString and type(parent) is not cst.Expr:  # a docstring is never an annotation
+                self.strings.append(node.value)
+            elif kind is cst.IndentedBlock:
+                self.suites.append(node.body)
+            elif kind is cst.Import:
+                self.imports.append(node)
+            elif kind is cst.ImportFrom:
+                self.froms.append(node)
+            elif kind in (cst.AssignTarget, cst.AnnAssign, cst.AugAssign):
+                if isinstance(t := node.target, cst.Name) and t.value == "__all__":
+                    self._all_targets.append(node)
+
+    # scope analysis costs a full resolution: only files whose rewrite needs to reason about
+    # shadowing (renames, module aliases used unusually, Base aliases) pay for it
     @functools.cached_property
     def scopes(self):
         return self.wrapper.resolve(ScopeProvider)
-
-    @functools.cached_property
-    def parents(self):
-        return self.wrapper.resolve(ParentNodeProvider)
 
     @functools.cached_property
     def global_scope(self):
@@ -243,11 +456,27 @@ class _Analysis:
     @functools.cached_property
     def exported(self) -> set:
         return {
-            s.evaluated_value
-            for node in _find(self.module, cst.AssignTarget, cst.AnnAssign, cst.AugAssign)
-            if isinstance(t := node.target, cst.Name) and t.value == "__all__"
-            for s in _find(self.parents[node], cst.SimpleString)
+            n.evaluated_value
+            for target in self._all_targets
+            for n, _ in _walk(self.parents[target])
+            if isinstance(n, cst.SimpleString)
         }
+
+    def module_level_uses(self, stmt: cst.CSTNode, local: str) -> list[cst.Name] | None:
+        """The uses of ``local``, a plain name bound by ``stmt`` at module level, when nothing
+        needs scope analysis: every other spelling of it in the file is ``local.X``, no string
+        mentions it, and ``__all__`` does not export it. None means: ask the scopes."""
+        if not local.isidentifier() or self.parents.get(self.parents.get(stmt)) is not self.module:
+            return None
+        own = set(_nodes(stmt))
+        uses = [n for n in self.names.get(local, ()) if n not in own]
+        if not uses or local in self.exported or any(re.search(rf"\b{local}\b", s) for s in self.strings):
+            return None
+        for n in uses:
+            parent = self.parents.get(n)
+            if not isinstance(parent, cst.Attribute) or parent.value is not n:
+                return None
+        return uses
 
     def refs(self, stmt: cst.CSTNode, local: str, owners: set) -> list | None:
         """Uses of ``local`` bound by ``stmt``; None when something outside ``owners`` binds it too."""
@@ -282,8 +511,12 @@ class _Analysis:
 
 
 class _Apply(cst.CSTTransformer):
-    def __init__(self, edits: _Edits) -> None:
+    def __init__(self, edits: _Edits, touched: set[cst.CSTNode]) -> None:
         self.e = edits
+        self.touched = touched
+
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        return node in self.touched and super().on_visit(node)
 
     def leave_Name(self, original: cst.Name, updated: cst.Name) -> cst.Name:
         return updated.with_changes(value=self.e.names[original]) if original in self.e.names else updated
@@ -406,26 +639,54 @@ def _with_aliases(stmt: cst.ImportFrom, items: Sequence[tuple[cst.ImportAlias, i
 # --- small helpers ------------------------------------------------------------------------------
 
 
-def _run(module: cst.Module, plan: Callable[[_Analysis], _Edits]) -> cst.Module:
-    # the runner hands every codemod a freshly parsed tree it does not reuse: no copy needed
-    wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
-    edits = plan(_Analysis(wrapper))
+def _run(a: _Analysis, plan: Callable[[_Analysis], _Edits]) -> cst.Module:
+    edits = plan(a)
     if not (edits.froms or edits.imports or edits.names or edits.attrs):
-        return module
-    return wrapper.module.visit(_Apply(edits))
+        return a.module
+    # rebuild only the edited nodes and their ancestors; every other subtree is kept as it is
+    touched: set[cst.CSTNode] = set()
+    for node in (*edits.froms, *edits.imports, *edits.names, *edits.attrs):
+        while node is not None and node not in touched:
+            touched.add(node)
+            node = a.parents.get(node)
+    return a.module.visit(_Apply(edits, touched))
 
 
-def _find(node: cst.CSTNode, *types: type) -> list:
-    found: list = []
+# Fields that hold only whitespace, punctuation or flags: nothing the analysis looks for.
+_SKIPPED_FIELDS = frozenset({
+    "lpar", "rpar", "leading_lines", "header", "footer", "trailing_whitespace", "comma", "dot",
+    "semicolon", "lines_after_decorators", "colon", "equal", "operator", "newline", "relative",
+    "lbracket", "rbracket", "lbrace", "rbrace", "asynchronous",
+})
+_FIELDS: dict[type, tuple[str, ...]] = {}
 
-    class _Collect(cst.CSTVisitor):
-        def on_visit(self, n: cst.CSTNode) -> bool:
-            if isinstance(n, types):
-                found.append(n)
-            return True
 
-    node.visit(_Collect())
-    return found
+def _walk(root: cst.CSTNode) -> Iterator[tuple[cst.CSTNode, cst.CSTNode | None]]:
+    """Every node under ``root`` with its parent, read from the dataclass fields.
+
+    A visitor rebuilds every node it passes (a LibCST visit is a transform that changes
+    nothing); reading the fields costs a fraction of that, and nothing here needs whitespace.
+    """
+    stack: list[tuple[cst.CSTNode, cst.CSTNode | None]] = [(root, None)]
+    while stack:
+        node, parent = stack.pop()
+        yield node, parent
+        fields = _FIELDS.get(type(node))
+        if fields is None:
+            fields = _FIELDS[type(node)] = tuple(
+                f.name for f in dataclasses.fields(node)  # type: ignore[arg-type]
+                if f.name not in _SKIPPED_FIELDS and not f.name.startswith("whitespace")
+            )
+        for name in fields:
+            value = getattr(node, name)
+            if type(value) in (list, tuple):
+                stack.extend((child, node) for child in reversed(value))
+            elif isinstance(value, cst.CSTNode):
+                stack.append((value, node))
+
+
+def _nodes(root: cst.CSTNode) -> Iterator[cst.CSTNode]:
+    return (node for node, _ in _walk(root))
 
 
 def _is_self(s: ModuleSpelling) -> bool:

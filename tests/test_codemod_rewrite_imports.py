@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import textwrap
 
 import libcst as cst
@@ -435,3 +436,80 @@ def test_nothing_to_rewrite_returns_the_same_module(op: RewriteImports, before: 
 
 def test_description_is_one_line() -> None:
     assert DESCRIPTION and "\n" not in DESCRIPTION
+
+
+# --- the byte-level shortcut: the same result as the tree, or it declines ------------------------
+
+
+@pytest.mark.parametrize(("op", "before", "after"), NOOPS + CASES)
+def test_byte_shortcut_agrees_with_the_tree(op: RewriteImports, before: str, after: str) -> None:
+    out = RewriteImportsCommand(op).transform_bytes(before.encode())
+    assert out is None or out.decode() == after
+
+
+def test_byte_shortcut_covers_most_cases() -> None:
+    """Guard against a shortcut that silently declines everything."""
+    taken = [b for op, b, _ in (p.values for p in NOOPS + CASES) if RewriteImportsCommand(op).transform_bytes(b.encode()) is not None]
+    assert len(taken) >= len(NOOPS + CASES) // 3
+
+
+BODY = """\
+
+def count(session):
+    # uses after the imports stay byte for byte, odd spacing included
+    return  session.query( AnalyticsEvent ).count()   \r
+"""
+
+SHORTCUT = [
+    pytest.param("from .hce_models import Event as AnalyticsEvent, helper\n" + BODY,
+                 "from .models import AnalyticsEvent\nfrom .hce_models import helper\n" + BODY, id="from-import"),
+    pytest.param("import os\nfrom .hce_models import Session\nimport sys\n\nx = 1\n",
+                 "import os\nfrom .models import Session\nimport sys\n\nx = 1\n", id="imports-after-the-change"),
+    pytest.param("import pkg.hce_models as h\n\ndef f():\n    return h.Session\n",
+                 "import pkg.models as h\n\ndef f():\n    return h.Session\n", id="module-alias-unrenamed-uses"),
+    pytest.param("from . import hce_models\n\ny = hce_models.Session\n",
+                 "from . import models as hce_models\n\ny = hce_models.Session\n", id="submodule-unrenamed-uses"),
+    pytest.param("def f():\n    from .hce_models import Session  # local\n    return Session\n\nz = 2\n",
+                 "def f():\n    from .models import Session  # local\n    return Session\n\nz = 2\n", id="import-in-a-function"),
+    pytest.param("import json\n\nx = json.dumps({})\n", None, id="nothing-to-change"),
+]
+
+
+@pytest.mark.parametrize(("before", "after"), SHORTCUT)
+def test_byte_shortcut_is_taken(before: str, after: str | None) -> None:
+    command = RewriteImportsCommand(API)
+    out = command.transform_bytes(before.encode())
+    expected = before if after is None else after
+    assert out is not None and out.decode() == expected
+    assert RewriteImportsCommand(API).transform(cst.parse_module(before)).code == expected
+
+
+DECLINED = [
+    pytest.param("import pkg.hce_models as h\nx = h.Event\n", id="module-alias-with-a-renamed-use"),
+    pytest.param("import pkg.hce_models as h\nx = 'see h.Session'\n", id="module-alias-named-in-a-string"),
+    pytest.param("import pkg.hce_models as h\ndef f(h):\n    return h.Session\nx = h.Session\n",
+                 id="module-alias-bound-twice"),
+    pytest.param("import pkg.hce_models\nx = pkg.hce_models.Session\n", id="dotted-module-import"),
+    pytest.param("from .models import Base\nfrom .hce_models import Base as HBase\nclass A(HBase): pass\n",
+                 id="base-aliases-to-unify"),
+    pytest.param("import os; from .hce_models import Session; x = 1\n", id="statements-sharing-a-line"),
+    pytest.param("from .hce_models import Session\ndef g[T](a: T) -> T:\n    return a\n",
+                 id="syntax-newer-than-the-interpreter",
+                 marks=pytest.mark.skipif(sys.version_info >= (3, 12), reason="PEP 695 parses on 3.12+")),
+]
+
+
+@pytest.mark.parametrize("before", DECLINED)
+def test_byte_shortcut_declines(before: str) -> None:
+    assert RewriteImportsCommand(API).transform_bytes(before.encode()) is None
+
+
+def test_byte_shortcut_declines_in_the_new_module_itself() -> None:
+    before = "from .hce_models import Event\nx = Event\n"
+    assert RewriteImportsCommand(OWN).transform_bytes(before.encode()) is None
+
+
+def test_byte_shortcut_keeps_a_latin1_body_byte_for_byte() -> None:
+    before = "# -*- coding: latin-1 -*-\nfrom .hce_models import Session\n\nNAME = 'caf\xe9'\n".encode("latin-1")
+    out = RewriteImportsCommand(API).transform_bytes(before)
+    assert out == "# -*- coding: latin-1 -*-\nfrom .models import Session\n\nNAME = 'caf\xe9'\n".encode("latin-1")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -136,12 +137,27 @@ def test_parallel_transform_errors_stop_the_phase(monkeypatch, tmp_path):
     plan = plan_project(load_settings(root))
     real = runner._reparse
 
-    def fails_on_use3(rel, data, step):  # runs in the forked workers too
+    def fails_on_use3(rel, data, step, before):  # runs in the forked workers too
         if rel.endswith("use3.py"):
             raise ApplyError(f"{step.code} produced code for {rel} that does not parse (injected)")
-        real(rel, data, step)
+        real(rel, data, step, before)
 
     monkeypatch.setattr(runner, "_reparse", fails_on_use3)
     monkeypatch.setattr(runner, "PARALLEL_MIN_OPS", 2)
     with pytest.raises(ApplyError, match="use3.py that does not parse"):
         compute_phases(root, plan)
+
+
+def test_output_check_uses_the_interpreter_unless_the_input_was_newer():
+    from unibase.runner import _reparse
+    from unibase.steps import STEPS
+
+    step = STEPS[0]
+    _reparse("a.py", b"x = 1\n", step, b"")
+    with pytest.raises(ApplyError, match=r"a.py that does not parse \(line 1"):
+        _reparse("a.py", b"def f(:\n", step, b"x = 1\n")
+    if sys.version_info < (3, 12):
+        newer = b"def g[T](a: T) -> T:\n    return a\n"
+        _reparse("a.py", newer, step, newer)  # the file was newer than the interpreter before: LibCST decides
+        with pytest.raises(ApplyError, match="does not parse"):
+            _reparse("a.py", newer, step, b"x = 1\n")  # the step made it so

@@ -153,8 +153,8 @@ def plan(
     if the_plan.unresolved:
         # on stderr, so also with --json: stdout stays JSON only
         err.print(
-            f"{len(the_plan.unresolved)} conflict(s) need a decision: edit the plan JSON "
-            "(or pass --prefer) and run `unibase apply --plan PLAN.json`.",
+            f"{len(the_plan.unresolved)} conflict(s) need a decision; each says what to do "
+            "(decisions go in the plan JSON, then `unibase apply --plan PLAN.json`).",
             markup=False,
         )
         raise typer.Exit(1)
@@ -262,8 +262,8 @@ def apply(
         for c in the_plan.unresolved:
             out.print(f"  {c.kind} {c.subject}: {c.detail}", markup=False)
         err.print(
-            f"{len(the_plan.unresolved)} conflict(s) need a decision; resolve them in the plan JSON "
-            "and run `unibase apply --plan PLAN.json`."
+            f"{len(the_plan.unresolved)} conflict(s) need a decision; each says what to do "
+            "(decisions go in the plan JSON, then `unibase apply --plan PLAN.json`)."
         )
         raise typer.Exit(1)
     if no_git and not dry_run and gitops.open_repo(settings.root) is not None:

@@ -27,7 +27,7 @@ from .facts import (
     read_facts,
     unparse,
 )
-from .project import ModuleMap, is_test_path, iter_python_files, module_parts
+from .project import ModuleMap, is_test_path, iter_python_files, module_parts, symlink_aliases
 
 
 @dataclass(frozen=True, order=True)
@@ -311,7 +311,9 @@ def discover(root: Path, options: DiscoverOptions = DiscoverOptions(),
              progress: Callable[[int, int], None] | None = None) -> Index:
     root = root.resolve()
     files = list(iter_python_files(root, options.exclude))
-    modules = ModuleMap.build(root, files)
+    aliases = symlink_aliases(root, files)
+    files = [f for f in files if f not in aliases]
+    modules = ModuleMap.build(root, files, aliases)
     facts: dict[str, FileFacts] = {}
     unparsable: dict[str, str] = {}
     raw: dict[str, frozenset[bytes]] = {}  # files not parsed yet -> the words of their imports

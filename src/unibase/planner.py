@@ -32,7 +32,7 @@ from .plan import (
     Warning,
     fingerprint,
 )
-from .project import module_parts
+from .project import link_out_of, module_parts
 from .settings import Settings, TableDecision
 
 
@@ -158,6 +158,12 @@ class _Planner:
             for b in sorted(ix.bases.values(), key=lambda b: (b.symbol.file, b.line))
         )
         touched = sorted({f for op in self.ops for f in op.files()})
+        for rel in touched:
+            if (target := link_out_of(ix.root, rel)) is not None:
+                self.conflicts.append(Conflict(
+                    "symlink-out-of-project", rel,
+                    f"a symbolic link to {target}: changing it would write outside the project (replace the link "
+                    "with a copy of the file, or exclude it in [tool.unibase])", None, (rel,)))
         return Plan(
             root=str(ix.root),
             strategy=self.settings.strategy,

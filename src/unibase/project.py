@@ -62,6 +62,44 @@ def iter_python_files(root: Path, exclude: Iterable[str] = ()) -> Iterator[str]:
     return iter(found)
 
 
+def symlink_aliases(root: Path, files: Iterable[str]) -> dict[str, str]:
+    """``{link: file}`` for the files that are symbolic links to another file of the project.
+
+    A link and its target are one module under two names: only the target is analysed, and
+    imports of either name resolve to it. ``root`` must be resolved. A link out of the project
+    (or to a file not listed) is not an alias: see :func:`link_out_of` for why it matters.
+    """
+    listed = set(files)
+    aliases = {}
+    for rel in listed:
+        path = root / rel
+        if not path.is_symlink():
+            continue
+        try:
+            target = path.resolve(strict=True).relative_to(root).as_posix()
+        except (OSError, RuntimeError, ValueError):  # broken, a loop, or outside the project
+            continue
+        if target in listed and target != rel:
+            aliases[rel] = target
+    return aliases
+
+
+def link_out_of(root: Path, rel: str) -> str | None:
+    """Where ``rel`` leads when it is a symbolic link that writing through could leave ``root``
+    by (an absolute link, or one resolving outside); None for a regular file or a relative
+    link inside the project, which leads to the same file in every checkout."""
+    path = root / rel
+    if not path.is_symlink():
+        return None
+    try:
+        target = path.resolve(strict=True)
+    except (OSError, RuntimeError):
+        return os.readlink(path)
+    if Path(os.readlink(path)).is_absolute() or not target.is_relative_to(root.resolve()):
+        return str(target)
+    return None
+
+
 def _is_excluded(rel: str, excluded: tuple[str, ...]) -> bool:
     return any(rel == e or rel.startswith(e + "/") or PurePosixPath(rel).match(e) for e in excluded)
 
@@ -99,18 +137,22 @@ class ModuleMap:
     _by_name: dict[str, list[str]] = field(default_factory=dict, repr=False)
     _dirs_with_init: set[str] = field(default_factory=set, repr=False)
     _file_set: frozenset[str] = field(default_factory=frozenset, repr=False)
+    aliases: dict[str, str] = field(default_factory=dict, repr=False)  # symlinked file -> its target
 
     @classmethod
-    def build(cls, root: Path, files: Iterable[str]) -> ModuleMap:
+    def build(cls, root: Path, files: Iterable[str], aliases: dict[str, str] | None = None) -> ModuleMap:
         files = tuple(files)
-        mm = cls(root=root, files=files)
+        mm = cls(root=root, files=files, aliases=dict(aliases or {}))
         mm._file_set = frozenset(files)
         mm._dirs_with_init = {
-            str(PurePosixPath(f).parent) if "/" in f else "" for f in files if is_package_init(f)
+            str(PurePosixPath(f).parent) if "/" in f else "" for f in (*files, *mm.aliases) if is_package_init(f)
         }
         for rel in files:
             for name in mm.dotted_names(rel):
                 mm._by_name.setdefault(name, []).append(rel)
+        for link, target in sorted(mm.aliases.items()):
+            for name in mm.dotted_names(link):
+                mm._by_name.setdefault(name, []).append(target)
         return mm
 
     def has_init(self, rel_dir: str) -> bool:
@@ -183,6 +225,8 @@ class ModuleMap:
         for cand in (f"{base}.py", f"{base}/__init__.py" if base else "__init__.py"):
             if cand in self._file_set:
                 return cand
+            if cand in self.aliases:
+                return self.aliases[cand]
         return None
 
     def submodule(self, package_file: str, name: str) -> str | None:

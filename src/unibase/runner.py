@@ -8,12 +8,14 @@ round-trips the bytes it does not change.
 
 from __future__ import annotations
 
+import ast
 import difflib
 import io
 import multiprocessing
 import os
 import tempfile
 import tokenize
+import warnings
 from collections.abc import Iterable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -44,6 +46,7 @@ from .plan import (
     WriteMigration,
     fingerprint,
 )
+from .project import link_out_of
 from .steps import STEPS, Step
 
 SINGLE_FILE_COMMANDS = {
@@ -84,10 +87,14 @@ class Phase:
 class _Tree:
     root: Path
     current: dict[str, bytes] = field(default_factory=dict)
-
     created: set[str] = field(default_factory=set)
+    # a MoveModels target's newest content as a tree, not yet rendered: several moves into one
+    # module then cost one parse and one rendering instead of one per move
+    pending: dict[str, tuple[cst.Module, Step]] = field(default_factory=dict)
 
     def read(self, rel: str) -> bytes:
+        if rel in self.pending:
+            self.render(rel)
         if rel not in self.current:
             path = self.root / rel
             try:
@@ -95,6 +102,22 @@ class _Tree:
             except FileNotFoundError:
                 raise ApplyError(f"{rel} does not exist; run `unibase plan` again") from None
         return self.current[rel]
+
+    def target(self, rel: str) -> cst.Module:
+        """The tree to move code into: the pending one, or the file parsed."""
+        if rel in self.pending:
+            return self.pending.pop(rel)[0]
+        return _parse(rel, self.read(rel))
+
+    def render(self, rel: str) -> None:
+        module, step = self.pending.pop(rel)
+        data = module.bytes
+        _reparse(rel, data, step, self.current[rel])
+        self.current[rel] = data
+
+    def render_all(self) -> None:
+        for rel in list(self.pending):
+            self.render(rel)
 
 
 def _parse(rel: str, data: bytes) -> cst.Module:
@@ -107,11 +130,31 @@ def _parse(rel: str, data: bytes) -> cst.Module:
         ) from None
 
 
-def _reparse(rel: str, data: bytes, step: Step) -> None:
+def _reparse(rel: str, data: bytes, step: Step, before: bytes) -> None:
+    """Refuse output that does not parse. The interpreter's own parser decides, unless the file
+    did not parse with it before either (syntax newer than the interpreter): then LibCST does."""
+    problem = _compile_error(data)
+    if problem is None or _compile_error(before) is not None and _libcst_parses(data):
+        return
+    raise ApplyError(f"{step.code} produced code for {rel} that does not parse ({problem}); nothing was written")
+
+
+def _compile_error(data: bytes) -> str | None:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # invalid escapes and the like are the file's own
+            ast.parse(data)
+    except (SyntaxError, ValueError) as exc:
+        return f"line {getattr(exc, 'lineno', '?')}: {getattr(exc, 'msg', exc)}"
+    return None
+
+
+def _libcst_parses(data: bytes) -> bool:
     try:
         cst.parse_module(data)
-    except cst.ParserSyntaxError as exc:  # pragma: no cover - a codemod bug, reported plainly
-        raise ApplyError(f"{step.code} produced code for {rel} that does not parse ({exc.message}); nothing was written") from None
+    except cst.ParserSyntaxError:
+        return False
+    return True
 
 
 def check_paths(root: Path, plan: Plan) -> None:
@@ -123,6 +166,9 @@ def check_paths(root: Path, plan: Plan) -> None:
         parts = Path(rel).parts
         if Path(rel).is_absolute() or ".." in parts or ".git" in parts:
             raise ApplyError(f"the plan names {rel}, which is outside the project; plan the project again")
+        if (target := link_out_of(root, rel)) is not None:
+            raise ApplyError(f"{rel} is a symbolic link to {target}; unibase does not write outside the project: "
+                             "replace the link with a copy of the file, or exclude it")
 
 
 def check_fresh(root: Path, plan: Plan) -> None:
@@ -158,9 +204,10 @@ def compute_phases(root: Path, plan: Plan, skip: Iterable[str] = ()) -> list[Pha
                 tree.current[op.file] = b""
                 tree.created.add(op.file)
             for rel in op.files():
-                data = tree.read(rel)
-                before.setdefault(rel, data)
+                if rel not in before:
+                    before[rel] = tree.read(rel)
             _run(tree, op, step)
+        tree.render_all()
         changes = tuple(
             FileChange(rel, data, tree.current[rel], rel in tree.created)
             for rel, data in before.items()
@@ -191,9 +238,8 @@ def _transform_one(job: tuple[Operation, str, bytes, str]) -> tuple[bytes | None
     op, rel, data, code = job
     step = next(s for s in STEPS if s.code == code)
     try:
-        module = _parse(rel, data)
-        out = SINGLE_FILE_COMMANDS[type(op)](op).transform(module).bytes  # type: ignore[index]
-        _reparse(rel, out, step)
+        out = _transform_file(op, rel, data)
+        _reparse(rel, out, step, data)
         return out, None
     except ApplyError as exc:
         return None, str(exc)
@@ -219,25 +265,30 @@ def _run_parallel(tree: _Tree, ops: tuple[Operation, ...], step: Step, before: d
 
 def _run(tree: _Tree, op: Operation, step: Step) -> None:
     if isinstance(op, MoveModels):
-        src = _parse(op.source, tree.read(op.source))
-        dst = _parse(op.target, tree.read(op.target))
-        new_src, new_dst = MoveModelsCommand(op).transform_pair(src, dst)
+        src = _parse(op.source, tree.read(op.source))  # scope analysis needs a freshly parsed tree
+        new_src, new_dst = MoveModelsCommand(op).transform_pair(src, tree.target(op.target))
         for rel, mod in ((op.source, new_src), (op.target, new_dst)):
-            data = mod.bytes
-            _reparse(rel, data, step)
-            tree.current[rel] = data
+            tree.pending[rel] = (mod, step)
         return
     if isinstance(op, WriteMigration):
         data = op.content.encode("utf-8")
-        _reparse(op.file, data, step)
+        _reparse(op.file, data, step, b"")
         tree.current[op.file] = data
         return
-    command = SINGLE_FILE_COMMANDS[type(op)](op)  # type: ignore[index]
     (rel,) = op.files()
-    module = _parse(rel, tree.read(rel))
-    data = command.transform(module).bytes
-    _reparse(rel, data, step)
+    before = tree.read(rel)
+    data = _transform_file(op, rel, before)
+    _reparse(rel, data, step, before)
     tree.current[rel] = data
+
+
+def _transform_file(op: Operation, rel: str, data: bytes) -> bytes:
+    """A single-file operation on the file's bytes; the command's byte-level shortcut first."""
+    command = SINGLE_FILE_COMMANDS[type(op)](op)  # type: ignore[index]
+    quick = getattr(command, "transform_bytes", None)
+    if quick is not None and (out := quick(data)) is not None:
+        return out
+    return command.transform(_parse(rel, data)).bytes
 
 
 # --- writing ------------------------------------------------------------------------------------
@@ -280,7 +331,8 @@ def write_phase(root: Path, phase: Phase) -> None:
 
 
 def _real(path: Path) -> Path:
-    """Write through a symlinked module to the file it points at, keeping the link."""
+    """Write through a symlinked module to the file it points at, keeping the link
+    (``check_paths`` refused links that lead out of the project)."""
     return path.resolve() if path.is_symlink() else path
 
 
