@@ -34,6 +34,7 @@ from collections.abc import Iterable, Sequence
 import libcst as cst
 from libcst.metadata import MetadataWrapper, ScopeProvider
 
+from unibase.codemods._nodes import nodes as walk_nodes
 from unibase.plan import MoveModels
 
 from .rewrite_strings import _Relationships, _Strings
@@ -64,17 +65,12 @@ def _used_names(nodes: Iterable[cst.CSTNode], *, strings: bool = False) -> set[s
     """Every name the nodes mention; with ``strings``, also every identifier inside a plain
     string (a quoted annotation may be the only use of an import: keeping one too many is safe)."""
     found: set[str] = set()
-
-    class V(cst.CSTVisitor):
-        def visit_Name(self, node: cst.Name) -> None:
-            found.add(node.value)
-
-        def visit_SimpleString(self, node: cst.SimpleString) -> None:
-            if strings:
+    for root in nodes:
+        for node in walk_nodes(root):
+            if type(node) is cst.Name:
+                found.add(node.value)
+            elif strings and type(node) is cst.SimpleString:
                 found.update(_IDENTIFIER.findall(node.raw_value))
-
-    for n in nodes:
-        n.visit(V())
     return found
 
 
@@ -232,12 +228,18 @@ class _Rename(cst.CSTTransformer):
         return updated.with_changes(value=new) if new else updated
 
 
-def _rename_targets(source: cst.Module, name_map: dict[str, str]) -> dict[int, str]:
-    """The Name nodes of ``source`` that define or refer to a global in ``name_map``."""
-    if not name_map or not source.body:
+def _rename_targets(moved: Sequence[cst.BaseStatement], name_map: dict[str, str]) -> dict[int, str]:
+    """The Name nodes of the moved statements that define or refer to a global in ``name_map``.
+
+    Only the moved code is analysed (a module of those statements alone): a name bound in the
+    rest of the source is then unbound here, which the "not bound at all" rule below covers,
+    and a long source costs no more than the code that moves.
+    """
+    if not name_map or not moved:
         return {}
-    scopes = MetadataWrapper(source, unsafe_skip_copy=True).resolve(ScopeProvider)
-    scope = scopes[source.body[0]]
+    module = cst.Module(body=moved)
+    scopes = MetadataWrapper(module, unsafe_skip_copy=True).resolve(ScopeProvider)
+    scope = scopes[module]
     targets: dict[int, str] = {}
     for old, new in name_map.items():
         if not scope.assignments[old]:  # bound by ``import *`` or not at all: by spelling
@@ -304,7 +306,7 @@ class MoveModelsCommand:
             if (level, module) == here and kept_name != name:  # the kept class is in the target
                 name_map[name] = strings[name] = kept_name
         name_map.update(renames)
-        renamer = _Rename(_rename_targets(source, name_map))
+        renamer = _Rename(_rename_targets(moved, name_map))
         relationships = _Relationships(_Strings(strings)) if strings else None
         new_code = []
         for stmt in moved:

@@ -32,18 +32,18 @@ What it does not do (the statement is left as it is; the shim keeps it working):
 from __future__ import annotations
 
 import ast
-import dataclasses
 import functools
 import re
 import warnings
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 import libcst as cst
 from libcst.helpers import get_full_name_for_node
 from libcst.metadata import MetadataWrapper, Scope, ScopeProvider
 
+from unibase.codemods._nodes import nodes as _nodes, walk as _walk
 from unibase.plan import ModuleSpelling, Rename, RewriteImports
 
 DESCRIPTION = "Point imports of moved models at the canonical module and unify aliases of the one Base."
@@ -650,43 +650,6 @@ def _run(a: _Analysis, plan: Callable[[_Analysis], _Edits]) -> cst.Module:
             touched.add(node)
             node = a.parents.get(node)
     return a.module.visit(_Apply(edits, touched))
-
-
-# Fields that hold only whitespace, punctuation or flags: nothing the analysis looks for.
-_SKIPPED_FIELDS = frozenset({
-    "lpar", "rpar", "leading_lines", "header", "footer", "trailing_whitespace", "comma", "dot",
-    "semicolon", "lines_after_decorators", "colon", "equal", "operator", "newline", "relative",
-    "lbracket", "rbracket", "lbrace", "rbrace", "asynchronous",
-})
-_FIELDS: dict[type, tuple[str, ...]] = {}
-
-
-def _walk(root: cst.CSTNode) -> Iterator[tuple[cst.CSTNode, cst.CSTNode | None]]:
-    """Every node under ``root`` with its parent, read from the dataclass fields.
-
-    A visitor rebuilds every node it passes (a LibCST visit is a transform that changes
-    nothing); reading the fields costs a fraction of that, and nothing here needs whitespace.
-    """
-    stack: list[tuple[cst.CSTNode, cst.CSTNode | None]] = [(root, None)]
-    while stack:
-        node, parent = stack.pop()
-        yield node, parent
-        fields = _FIELDS.get(type(node))
-        if fields is None:
-            fields = _FIELDS[type(node)] = tuple(
-                f.name for f in dataclasses.fields(node)  # type: ignore[arg-type]
-                if f.name not in _SKIPPED_FIELDS and not f.name.startswith("whitespace")
-            )
-        for name in fields:
-            value = getattr(node, name)
-            if type(value) in (list, tuple):
-                stack.extend((child, node) for child in reversed(value))
-            elif isinstance(value, cst.CSTNode):
-                stack.append((value, node))
-
-
-def _nodes(root: cst.CSTNode) -> Iterator[cst.CSTNode]:
-    return (node for node, _ in _walk(root))
 
 
 def _is_self(s: ModuleSpelling) -> bool:
