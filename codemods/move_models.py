@@ -34,7 +34,7 @@ from collections.abc import Iterable, Sequence
 import libcst as cst
 from libcst.metadata import MetadataWrapper, ScopeProvider
 
-from unibase.codemods._nodes import nodes as walk_nodes
+from unibase.codemods._nodes import walk
 from unibase.plan import MoveModels
 
 from .rewrite_strings import _Relationships, _Strings
@@ -66,9 +66,10 @@ def _used_names(nodes: Iterable[cst.CSTNode], *, strings: bool = False) -> set[s
     string (a quoted annotation may be the only use of an import: keeping one too many is safe)."""
     found: set[str] = set()
     for root in nodes:
-        for node in walk_nodes(root):
+        for node, parent in walk(root):
             if type(node) is cst.Name:
-                found.add(node.value)
+                if not (type(parent) is cst.Attribute and parent.attr is node):  # ``x.name`` uses x only
+                    found.add(node.value)
             elif strings and type(node) is cst.SimpleString:
                 found.update(_IDENTIFIER.findall(node.raw_value))
     return found
@@ -228,6 +229,20 @@ class _Rename(cst.CSTTransformer):
         return updated.with_changes(value=new) if new else updated
 
 
+class _BaseAttributes(cst.CSTTransformer):
+    """``other_db.Base`` -> the canonical base's name, for the given (module alias, name) pairs."""
+
+    def __init__(self, spellings: set[tuple[str, str]], target_base: str) -> None:
+        super().__init__()
+        self.spellings = spellings
+        self.target_base = target_base
+
+    def leave_Attribute(self, original: cst.Attribute, updated: cst.Attribute) -> cst.BaseExpression:
+        if isinstance(updated.value, cst.Name) and (updated.value.value, updated.attr.value) in self.spellings:
+            return cst.Name(self.target_base, lpar=updated.lpar, rpar=updated.rpar)
+        return updated
+
+
 def _rename_targets(moved: Sequence[cst.BaseStatement], name_map: dict[str, str]) -> dict[int, str]:
     """The Name nodes of the moved statements that define or refer to a global in ``name_map``.
 
@@ -308,9 +323,12 @@ class MoveModelsCommand:
         name_map.update(renames)
         renamer = _Rename(_rename_targets(moved, name_map))
         relationships = _Relationships(_Strings(strings)) if strings else None
+        base_spellings = _BaseAttributes(set(op.base_attributes), op.target_base) if op.base_attributes else None
         new_code = []
         for stmt in moved:
             stmt = stmt.visit(renamer)
+            if base_spellings:
+                stmt = stmt.visit(base_spellings)
             new_code.append(stmt.visit(relationships) if relationships else stmt)
         target_body = list(target.body)
         present = set().union(*(_import_keys(s) for s in target_body if _is_import(s)))  # type: ignore[arg-type]
@@ -372,6 +390,12 @@ class MoveModelsCommand:
             lead = list(base_stmt.leading_lines)  # type: ignore[union-attr]
         shims[0] = shim.with_changes(leading_lines=lead + [note])
         kept[base_index:base_index] = shims
+        # ``reg = registry()`` + ``Base = reg.generate_base()``: the registry is the canonical one now
+        reg = _generating_registry(base_stmt)
+        at = next((k for k, stmt in enumerate(kept) if reg and _assigns_registry(stmt, reg)), None)
+        if at is not None:
+            removed.append(kept.pop(at))
+            kept.insert(kept.index(shims[-1]) + 1, cst.parse_statement(f"{reg} = {op.base_name}.registry\n"))
         # drop imports only the moved (or removed) code needed, and those the shim replaces
         still_used = _used_names([s for s in kept if not _is_import(s)], strings=True)
         all_names = _all_names(source)
@@ -394,6 +418,25 @@ class MoveModelsCommand:
             all_stmt = cst.parse_statement("__all__ = [" + ", ".join(f'"{n}"' for n in dict.fromkeys(names)) + "]\n")
             pruned.append(all_stmt.with_changes(leading_lines=[cst.EmptyLine()]))
         return source.with_changes(body=pruned), new_target
+
+
+def _generating_registry(stmt: cst.CSTNode | None) -> str | None:
+    """``reg`` when ``stmt`` is ``Base = reg.generate_base(...)``."""
+    if isinstance(stmt, cst.SimpleStatementLine) and len(stmt.body) == 1 and isinstance(a := stmt.body[0], cst.Assign):
+        call = a.value
+        if (isinstance(call, cst.Call) and isinstance(call.func, cst.Attribute) and call.func.attr.value == "generate_base"
+                and isinstance(call.func.value, cst.Name)):
+            return call.func.value.value
+    return None
+
+
+def _assigns_registry(stmt: cst.CSTNode, name: str) -> bool:
+    """``stmt`` is ``name = registry(...)`` (or ``orm.registry(...)``)."""
+    if not (isinstance(stmt, cst.SimpleStatementLine) and len(stmt.body) == 1 and isinstance(a := stmt.body[0], cst.Assign)):
+        return False
+    func = a.value.func if isinstance(a.value, cst.Call) else None
+    called = func.value if isinstance(func, cst.Name) else func.attr.value if isinstance(func, cst.Attribute) else None
+    return called == "registry" and [t.target for t in a.targets if isinstance(t.target, cst.Name) and t.target.value == name] != []
 
 
 def _imports_from(stmt: cst.CSTNode, spelling: tuple[int, str]) -> bool:

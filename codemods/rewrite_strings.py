@@ -56,7 +56,7 @@ class RewriteStringsCommand:
     def transform(self, module: cst.Module) -> cst.Module:
         if not self.op.replacements:
             return module
-        return module.visit(_Relationships(_Strings(dict(self.op.replacements))))
+        return module.visit(_Relationships(_Strings(dict(self.op.replacements)), set(self.op.classes)))
 
 
 class _Strings(cst.CSTTransformer):
@@ -81,9 +81,24 @@ class _Strings(cst.CSTTransformer):
 
 
 class _Relationships(cst.CSTTransformer):
-    def __init__(self, strings: _Strings) -> None:
+    """Rewrites the strings of relationships and ``Mapped`` annotations; with ``classes``, only
+    inside those top-level classes."""
+
+    def __init__(self, strings: _Strings, classes: set[str] | None = None) -> None:
         super().__init__()
         self.strings = strings
+        self.classes = classes
+        self.outer: list[str] = []  # the enclosing class names, outermost first
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> None:
+        self.outer.append(node.name.value)
+
+    def leave_ClassDef(self, original_node: cst.ClassDef, updated_node: cst.ClassDef) -> cst.ClassDef:
+        self.outer.pop()
+        return updated_node
+
+    def _in_scope(self) -> bool:
+        return not self.classes or bool(self.outer) and self.outer[0] in self.classes
 
     def _rewrite(self, value: cst.BaseExpression) -> cst.BaseExpression:
         if isinstance(value, (cst.SimpleString, cst.ConcatenatedString, cst.List, cst.Tuple)):
@@ -91,7 +106,7 @@ class _Relationships(cst.CSTTransformer):
         return value
 
     def leave_Call(self, original_node: cst.Call, updated_node: cst.Call) -> cst.Call:
-        if _last_name(updated_node.func) != "relationship":
+        if _last_name(updated_node.func) != "relationship" or not self._in_scope():
             return updated_node
         args = []
         for i, arg in enumerate(updated_node.args):
@@ -103,13 +118,13 @@ class _Relationships(cst.CSTTransformer):
         return updated_node.with_changes(args=args)
 
     def leave_Subscript(self, original_node: cst.Subscript, updated_node: cst.Subscript) -> cst.Subscript:
-        if _last_name(updated_node.value) != "Mapped":
+        if _last_name(updated_node.value) != "Mapped" or not self._in_scope():
             return updated_node
         return updated_node.visit(self.strings)  # type: ignore[return-value]
 
     def leave_Annotation(self, original_node: cst.Annotation, updated_node: cst.Annotation) -> cst.Annotation:
         ann = updated_node.annotation
-        if isinstance(ann, cst.SimpleString) and _QUOTED_MAPPED.match(ann.raw_value):
+        if isinstance(ann, cst.SimpleString) and _QUOTED_MAPPED.match(ann.raw_value) and self._in_scope():
             return updated_node.with_changes(annotation=ann.visit(self.strings))
         return updated_node
 

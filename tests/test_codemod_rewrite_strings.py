@@ -220,3 +220,20 @@ def test_no_replacements_is_a_no_op() -> None:
 
 def test_description_is_one_line() -> None:
     assert DESCRIPTION and "\n" not in DESCRIPTION
+
+
+def test_classes_limit_the_rewrite_to_those_classes() -> None:
+    before = (
+        "class Event(Base):\n"
+        "    users = relationship(\"User\")\n"
+        "    owner: Mapped[\"User\"] = relationship()\n\n\n"
+        "class Team(Base):\n"
+        "    users = relationship(\"User\")\n"
+        "    class Inner:\n"
+        "        x = relationship(\"User\")\n"
+    )
+    op = RewriteStrings(file="m.py", replacements=(("User", "OtherUser"),), classes=("Event",))
+    after = RewriteStringsCommand(op).transform(cst.parse_module(before)).code
+    assert after == before.replace("relationship(\"User\")", "relationship(\"OtherUser\")", 1).replace(
+        "Mapped[\"User\"]", "Mapped[\"OtherUser\"]")
+    assert RewriteStringsCommand(op).transform(cst.parse_module(after)).code == after

@@ -115,6 +115,7 @@ class MoveModels(Operation):
     drop: tuple[tuple[str, str, str, int], ...] = ()  # (class, kept class, its module, level): duplicate tables
     string_renames: tuple[tuple[str, str], ...] = ()  # class names inside relationship strings
     base_aliases: tuple[str, ...] = ()  # other local names of the secondary base in ``source``
+    base_attributes: tuple[tuple[str, str], ...] = ()  # (module alias, name): ``other_db.Base`` spellings of it
     import_from: str = ""  # the shim's ``from <import_from> import ...`` (relative to ``source``)
     import_level: int = 0
     imported_elsewhere: tuple[str, ...] = ()  # names other files import from ``source``: never pruned
@@ -236,6 +237,7 @@ class RewriteStrings(Operation):
     step: ClassVar[str] = "UB003"
     file: str
     replacements: tuple[tuple[str, str], ...]  # (old, new) dotted names
+    classes: tuple[str, ...] = ()  # only in these top-level classes (empty: the whole file)
 
     def files(self) -> tuple[str, ...]:
         return (self.file,)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ast
 import re
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 
 from .discovery import BaseInfo, Index, ModelInfo, Resolver, Symbol
@@ -134,6 +134,7 @@ class _Planner:
             self.canonical_file = canonical.symbol.file
             self._metadata_hazards(canonical, merging)
             moves = self._plan_merge(canonical, merging)
+            self._settle_moves(canonical.symbol.file, moves)
             self._plan_imports(canonical, merging, moves)
             self._plan_strings(canonical, merging, moves)
             self._plan_collapse(canonical, merging)
@@ -699,9 +700,18 @@ class _Planner:
             class_names.discard(b.symbol.name)
         renames: list[tuple[str, str]] = []
         need = set()
+        secondaries = set()
         for c in facts.classes:
             if c.name in class_names:
                 need |= c.body_names
+                secondaries |= {r.secondary for r in c.relationships if r.secondary}
+        # a Core table named by a ``secondary="..."`` string moves with the classes that name it
+        need |= {t.fact.var for t in ix.tables if t.file == source and t.base == b.symbol
+                 and t.fact.var and t.fact.table in secondaries}
+        # ``class X(other_db.Base)``: the moved class subclasses the canonical base instead, and
+        # the module alias is not imported into the target when that was its only use
+        base_attributes = self._base_attributes(source, b, class_names)
+        need -= {alias for alias, _ in base_attributes if alias not in self._other_uses(source, class_names, base_attributes)}
         helpers, imports, base_aliases = self._closure(source, target, need, class_names | {b.symbol.name})
         base_local_names = {b.symbol.name} | base_aliases
         relocated = self.relocated.get(source, set())
@@ -753,10 +763,127 @@ class _Planner:
                        for m in models if m.symbol in drops),
             string_renames=tuple((old, new) for old, new in renames if old in class_names),
             base_aliases=tuple(sorted(base_local_names - {b.symbol.name})),
+            base_attributes=tuple(sorted(base_attributes)),
             import_from=module, import_level=level,
             imported_elsewhere=tuple(sorted(self._names_imported_from(source))),
             relocated=tuple(sorted(relocated)),
         ))
+
+    def _settle_moves(self, target: str, moves: list[_Move]) -> None:
+        """Correct what each move would import into ``target``, now that every move is known.
+
+        A name another move places in ``target`` is not imported (from a module that becomes a
+        shim importing ``target``: a cycle). A helper of a module that becomes such a shim moves
+        along with that module's operation instead of being imported from it. Two different
+        things imported under one name: the later one is imported under another name. Then the
+        moves run in an order where every move comes after those that place what it needs.
+        """
+        ops = [op for op in self.ops if isinstance(op, MoveModels) and op.target == target]
+        if not ops:
+            return
+        by_source = {op.source: i for i, op in enumerate(ops)}
+        moved_to = {mv.old: mv.new for mv in moves}
+        needs: dict[int, set[int]] = defaultdict(set)
+        extra: dict[int, set[str]] = defaultdict(set)
+        meaning_in_target: dict[str, object] = {}
+        settled: list[tuple[list[str], list[tuple[str, str]]]] = []
+        for i, op in enumerate(ops):
+            texts: list[str] = []
+            renames = list(op.renames)
+            for text in op.imports:
+                stmt = ast.parse(text).body[0]
+                kept = []
+                for alias in stmt.names:  # type: ignore[attr-defined]
+                    local = alias.asname or alias.name.partition(".")[0]
+                    meaning = self.resolver.name(op.source, local)
+                    if isinstance(meaning, Symbol) and meaning in moved_to and moved_to[meaning].file == target:
+                        if moved_to[meaning].name != local:
+                            renames.append((local, moved_to[meaning].name))
+                        if by_source.get(meaning.file, i) != i:
+                            needs[i].add(by_source[meaning.file])
+                        continue
+                    if (isinstance(meaning, Symbol) and by_source.get(meaning.file, i) != i
+                            and self._movable_helper(meaning, target)):
+                        j = by_source[meaning.file]
+                        extra[j].add(meaning.name)
+                        needs[i].add(j)
+                        moves.append(_Move(meaning, Symbol(target, meaning.name)))
+                        continue
+                    key = meaning if meaning is not None else text
+                    if meaning_in_target.setdefault(local, key) != key:
+                        new = f"{_camel(PurePosixPath(op.source).stem)}{local}" if local[:1].isupper() else f"{PurePosixPath(op.source).stem}_{local}"
+                        while new in meaning_in_target:
+                            new = "_" + new
+                        meaning_in_target[new] = key
+                        renames.append((local, new))
+                        alias = ast.alias(alias.name, new)
+                    kept.append(alias)
+                if kept:
+                    stmt.names = kept  # type: ignore[attr-defined]
+                    texts.append(ast.unparse(stmt))
+            settled.append((texts, renames))
+        for i, op in enumerate(ops):
+            texts, renames = settled[i]
+            helpers = list(op.helpers)
+            if extra.get(i):
+                more, imports, _ = self._closure(op.source, target, extra[i], set(op.classes) | {op.base_name})
+                helpers += [h for h in more if h not in helpers]
+                texts += imports
+                order = [n for n, *_ in self.ix.facts[op.source].top_level]
+                helpers.sort(key=lambda h: order.index(h) if h in order else len(order))
+            ops[i] = replace(op, imports=tuple(_group_imports(texts)), renames=tuple(dict.fromkeys(renames)),
+                             helpers=tuple(helpers))
+        # a stable topological order: a move after the moves that place what it needs
+        order: list[int] = []
+        state: dict[int, int] = {}
+
+        def visit(i: int) -> None:
+            if state.get(i) == 2:
+                return
+            if state.get(i) == 1:
+                return  # a cycle between moves: keep the planned order for it
+            state[i] = 1
+            for j in sorted(needs.get(i, ())):
+                visit(j)
+            state[i] = 2
+            order.append(i)
+
+        for i in range(len(ops)):
+            visit(i)
+        slots = iter(ops[i] for i in order)
+        self.ops = [next(slots) if isinstance(op, MoveModels) and op.target == target else op for op in self.ops]
+
+    def _movable_helper(self, symbol: Symbol, target: str) -> bool:
+        """A top-level definition that is not a mapped class and that ``target`` does not bind."""
+        facts = self.ix.facts.get(symbol.file)
+        if facts is None or symbol in self.ix.models or symbol in self.ix.bases:
+            return False
+        target_names = set(self.ix.facts[target].bindings) if target in self.ix.facts else set()
+        return symbol.name not in target_names and any(n == symbol.name for n, *_ in facts.top_level)
+
+    def _base_attributes(self, source: str, b: BaseInfo, class_names: set[str]) -> set[tuple[str, str]]:
+        """``(module alias, attribute)`` pairs spelling base ``b`` in the bases of moving classes."""
+        found = set()
+        for c in self.ix.facts[source].classes:
+            if c.name in class_names:
+                for e in c.bases:
+                    if (isinstance(e, ast.Attribute) and isinstance(e.value, ast.Name)
+                            and self.resolver.expr(source, e) == b.symbol):
+                        found.add((e.value.id, e.attr))
+        return found
+
+    def _other_uses(self, source: str, class_names: set[str], spelled: set[tuple[str, str]]) -> set[str]:
+        """The names of ``spelled`` pairs that moving classes also use in another way."""
+        tree = _parse_file(self.ix.root, source)
+        aliases = {a for a, _ in spelled}
+        used: set[str] = set()
+        for node in tree.body if tree else ():
+            if not (isinstance(node, ast.ClassDef) and node.name in class_names):
+                continue
+            as_base = {id(n.value) for n in ast.walk(node) if isinstance(n, ast.Attribute)
+                       and isinstance(n.value, ast.Name) and (n.value.id, n.attr) in spelled}
+            used |= {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and n.id in aliases and id(n) not in as_base}
+        return used
 
     def _names_imported_from(self, source: str) -> set[str]:
         names = set()
@@ -912,8 +1039,12 @@ class _Planner:
     # -- strings -------------------------------------------------------------------------------
 
     def _plan_strings(self, canonical: BaseInfo, merging: list[BaseInfo], moves: list[_Move]) -> None:
-        """Module-qualified relationship strings that name a moved class."""
+        """Relationship strings that name a moved class by module, or a deleted duplicate by name.
+
+        UB003 runs after the moves: each string is rewritten where its class lives by then.
+        """
         ix = self.ix
+        moved_to = {mv.old: mv.new for mv in moves}
         qualified: dict[str, str] = {}
         for mv in moves:
             if mv.old.file == mv.new.file and mv.old.name == mv.new.name:
@@ -921,19 +1052,56 @@ class _Planner:
             for old_mod in ix.modules.dotted_names(mv.old.file):
                 new_mod = self._absolute_like(old_mod, mv.old.file, mv.new.file)
                 qualified[f"{old_mod}.{mv.old.name}"] = f"{new_mod}.{mv.new.name}"
-        if not qualified:
+        # a deleted duplicate is gone from the one registry: its bare name now means the kept
+        # class, unless another class of the merged registry keeps that name
+        merged = {canonical.symbol, *(b.symbol for b in merging)}
+        if self.canonical_registry is not None:
+            merged.add(self.canonical_registry)
+        in_registry = [m for m in ix.models.values() if m.base in merged]
+        dropped = {m.symbol: moved_to[m.symbol] for m in in_registry
+                   if m.symbol in moved_to and moved_to[m.symbol] in ix.models}
+        final_names = {moved_to.get(m.symbol, m.symbol).name for m in in_registry if m.symbol not in dropped}
+        bare = {}
+        for old, kept in dropped.items():
+            new = moved_to.get(kept, kept).name
+            if old.name != new and old.name not in final_names:
+                bare[old.name] = new
+        # a class renamed for a name collision: its old registry's bare strings meant it, but in
+        # the target that name means another class, so these are rewritten class by class
+        renamed_on: dict[Symbol, dict[str, str]] = defaultdict(dict)
+        for mv in moves:
+            m = ix.models.get(mv.old)
+            if m is not None and mv.old not in dropped and mv.old.name != mv.new.name:
+                renamed_on[m.base][mv.old.name] = mv.new.name
+        if not qualified and not bare and not renamed_on:
             return
+        registry_classes = {m.symbol: m.base for m in in_registry}
+        found: dict[str, list[tuple[str, str]]] = defaultdict(list)
+        scoped: dict[tuple[str, tuple[tuple[str, str], ...]], list[str]] = defaultdict(list)
         for rel, f in sorted(ix.facts.items()):
-            found = []
             for c in f.classes:
-                for r in c.relationships:
-                    for s in [r.target] + [v for _, v in r.strings]:
-                        if s and r.target_is_string or (s and s != r.target):
-                            for old in qualified:
-                                if old in s:
-                                    found.append((old, qualified[old]))
-            if found:
-                self.ops.append(RewriteStrings(rel, tuple(dict.fromkeys(found))))
+                sym = Symbol(rel, c.name)
+                if sym in dropped:
+                    continue  # deleted: its strings go with it
+                home = moved_to.get(sym, sym)
+                pairs = dict(qualified)
+                if sym in registry_classes:
+                    pairs.update(bare)
+                own = renamed_on.get(registry_classes.get(sym), {}) if sym in registry_classes else {}
+                texts = [t for r in c.relationships for t in [r.target, *(v for _, v in r.strings)]
+                         if t and (r.target_is_string or t != r.target)]
+                mentioned = [(old, new) for old, new in pairs.items() for t in texts
+                             if re.search(rf"(?<![\w.]){re.escape(old)}(?![\w])", t)]
+                found[home.file] += mentioned
+                mine = tuple((old, new) for old, new in sorted(own.items()) for t in texts
+                             if re.search(rf"(?<![\w.]){re.escape(old)}(?![\w])", t))
+                if mine:
+                    scoped[(home.file, tuple(dict.fromkeys(mine)))].append(home.name)
+        for home, pairs in sorted(found.items()):
+            if pairs:
+                self.ops.append(RewriteStrings(home, tuple(dict.fromkeys(pairs))))
+        for (home, pairs), classes in sorted(scoped.items()):
+            self.ops.append(RewriteStrings(home, pairs, tuple(sorted(set(classes)))))
 
     # -- metadata calls -------------------------------------------------------------------------
 

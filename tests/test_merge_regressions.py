@@ -1,0 +1,153 @@
+"""Merges that once produced a broken tree (found by the generated-project tests).
+
+Each case: a small project in a real git repository, `unibase apply` on a branch (which also
+verifies it), then a check run on the merged branch in a fresh interpreter.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from conftest import git, make_repo, unibase
+
+
+MAIN = 'from sqlalchemy import Column, Integer\nfrom sqlalchemy.orm import declarative_base\n\nBase = declarative_base()\n\n\nclass User(Base):\n    __tablename__ = "users"\n    id = Column(Integer, primary_key=True)\n\n\nclass Team(Base):\n    __tablename__ = "teams"\n    id = Column(Integer, primary_key=True)\n'
+
+
+CASES = {
+    'module-attribute-base': (
+        {
+            'app/__init__.py': '',
+            'app/main.py': MAIN,
+            'app/other_base.py': 'from sqlalchemy.orm import declarative_base\n\nBase = declarative_base()\n',
+            'app/other_models.py': 'from sqlalchemy import Column, ForeignKey, Integer\n\nfrom app import other_base as other_db\n\n\nclass Task(other_db.Base):\n    __tablename__ = "tasks"\n    id = Column(Integer, primary_key=True)\n    user_id = Column(Integer, ForeignKey("users.id"))\n',
+        },
+        "import app.main, app.other_models; assert 'class Task(Base)' in open('app/main.py').read()",
+    ),
+    'helper-in-the-old-base-module': (
+        {
+            'app/__init__.py': '',
+            'app/main.py': MAIN,
+            'app/media.py': 'from sqlalchemy.orm import declarative_base\n\nBase = declarative_base()\n\nNAME_LEN = 20\n',
+            'app/media_models.py': 'from sqlalchemy import Column, Integer, String\n\nfrom app.media import Base, NAME_LEN\n\n\nclass Note(Base):\n    __tablename__ = "notes"\n    id = Column(Integer, primary_key=True)\n    label = Column(String(NAME_LEN))\n',
+        },
+        'import app.main, app.media_models; assert app.main.NAME_LEN == 20',
+    ),
+    'two-helpers-of-one-name': (
+        {
+            'app/__init__.py': '',
+            'app/main.py': MAIN,
+            'app/sizes_a.py': 'NAME_LEN = 20\n',
+            'app/sizes_b.py': 'NAME_LEN = 80\n',
+            'app/one.py': 'from sqlalchemy import Column, Integer, String\nfrom sqlalchemy.orm import declarative_base\n\nfrom app.sizes_a import NAME_LEN\n\nBase = declarative_base()\n\n\nclass Note(Base):\n    __tablename__ = "notes"\n    id = Column(Integer, primary_key=True)\n    label = Column(String(NAME_LEN))\n',
+            'app/two.py': 'from sqlalchemy import Column, Integer, String\nfrom sqlalchemy.orm import declarative_base\n\nfrom app.sizes_b import NAME_LEN\n\nBase = declarative_base()\n\n\nclass Tag(Base):\n    __tablename__ = "tags"\n    id = Column(Integer, primary_key=True)\n    label = Column(String(NAME_LEN))\n',
+        },
+        'import app.main as m, app.one, app.two; assert (m.Note.__table__.c.label.type.length, m.Tag.__table__.c.label.type.length) == (20, 80)',
+    ),
+    'module-qualified-string-in-a-moved-class': (
+        {
+            'app/__init__.py': '',
+            'app/main.py': MAIN,
+            'app/other.py': 'from sqlalchemy import Column, ForeignKey, Integer\nfrom sqlalchemy.orm import declarative_base, relationship\n\nBase = declarative_base()\n\n\nclass Tag(Base):\n    __tablename__ = "tags"\n    id = Column(Integer, primary_key=True)\n\n\nclass Note(Base):\n    __tablename__ = "notes"\n    id = Column(Integer, primary_key=True)\n    tag_id = Column(Integer, ForeignKey("tags.id"))\n    tag = relationship("app.other.Tag")\n',
+            'app/third.py': 'from sqlalchemy import Column, Integer\nfrom sqlalchemy.orm import declarative_base\n\nBase = declarative_base()\n\n\nclass Event(Base):\n    __tablename__ = "events"\n    id = Column(Integer, primary_key=True)\n',
+        },
+        'import app.main, app.other, app.third; from sqlalchemy.orm import configure_mappers; configure_mappers()',
+    ),
+    'registry-generate-base': (
+        {
+            'app/__init__.py': '',
+            'app/main.py': MAIN,
+            'app/audit.py': 'from sqlalchemy import Column, Integer\nfrom sqlalchemy.orm import registry\n\naudit_registry = registry()\nBase = audit_registry.generate_base()\n\n\nclass Event(Base):\n    __tablename__ = "events"\n    id = Column(Integer, primary_key=True)\n',
+            'app/db.py': 'from app.audit import audit_registry\nfrom app.main import Base\n\n\ndef init_db(engine):\n    Base.metadata.create_all(engine)\n    audit_registry.metadata.create_all(engine)\n',
+        },
+        'import app.audit as a, app.main as m; assert a.audit_registry is m.Base.registry',
+    ),
+    'abstract-class-moved-by-another-operation': (
+        {
+            'app/__init__.py': '',
+            'app/main.py': MAIN,
+            'app/other_base.py': 'from sqlalchemy.orm import declarative_base\n\nBase = declarative_base()\n',
+            'app/other_abstract.py': 'from sqlalchemy import Column, Integer\n\nfrom app.other_base import Base\n\n\nclass Record(Base):\n    __abstract__ = True\n    id = Column(Integer, primary_key=True)\n',
+            'app/other_models.py': 'from app.other_abstract import Record\n\n\nclass Note(Record):\n    __tablename__ = "notes"\n',
+        },
+        'import app.main, app.other_models',
+    ),
+    'abstract-class-in-the-old-base-module': (
+        {
+            'app/__init__.py': '',
+            'app/main.py': MAIN,
+            'app/other_base.py': 'from sqlalchemy import Column, Integer\nfrom sqlalchemy.orm import declarative_base\n\nBase = declarative_base()\n\n\nclass Record(Base):\n    __abstract__ = True\n    id = Column(Integer, primary_key=True)\n',
+            'app/other_models.py': 'from app.other_base import Record\n\n\nclass Note(Record):\n    __tablename__ = "notes"\n',
+        },
+        'import app.main, app.other_models',
+    ),
+    'string-naming-a-dropped-duplicate-elsewhere': (
+        {
+            'app/__init__.py': '',
+            'app/main.py': 'from sqlalchemy import Column, Integer\nfrom sqlalchemy.orm import declarative_base\n\nBase = declarative_base()\n\n\nclass Project(Base):\n    __tablename__ = "owners"\n    id = Column(Integer, primary_key=True)\n\n\nclass Team(Base):\n    __tablename__ = "teams"\n    id = Column(Integer, primary_key=True)\n\n\nclass Squad(Base):\n    __tablename__ = "squads"\n    id = Column(Integer, primary_key=True)\n',
+            'app/other.py': 'from sqlalchemy import Column, ForeignKey, Integer\nfrom sqlalchemy.orm import declarative_base, relationship\n\nBase = declarative_base()\n\n\nclass Payment(Base):\n    __tablename__ = "payments"\n    id = Column(Integer, primary_key=True)\n    user_id = Column(Integer, ForeignKey("owners.id"))\n    user = relationship("User")\n',
+            'app/other_users.py': 'from sqlalchemy import Column, Integer\n\nfrom app.other import Base\n\n\nclass User(Base):\n    __tablename__ = "owners"\n    id = Column(Integer, primary_key=True)\n',
+        },
+        'import app.main, app.other, app.other_users; from sqlalchemy.orm import configure_mappers; configure_mappers()',
+    ),
+    'secondary-table-named-by-a-string': (
+        {
+            'app/__init__.py': '',
+            'app/main.py': MAIN,
+            'app/other.py': (
+                'from sqlalchemy import Column, ForeignKey, Integer, Table\n'
+                'from sqlalchemy.orm import declarative_base, relationship\n\n'
+                'Base = declarative_base()\n\n'
+                'post_tags = Table(\n    "post_tags",\n    Base.metadata,\n'
+                '    Column("post_id", ForeignKey("posts.id"), primary_key=True),\n'
+                '    Column("tag_id", ForeignKey("tags.id"), primary_key=True),\n)\n\n\n'
+                'class Tag(Base):\n    __tablename__ = "tags"\n    id = Column(Integer, primary_key=True)\n\n\n'
+                'class Post(Base):\n    __tablename__ = "posts"\n    id = Column(Integer, primary_key=True)\n'
+                '    tags = relationship("Tag", secondary="post_tags")\n'
+            ),
+            'app/use.py': 'from app.other import Post\n\n\ndef tags_of(post: Post) -> list:\n    return post.tags\n',
+        },
+        'import app.use; from sqlalchemy.orm import configure_mappers; configure_mappers()',
+    ),
+    'bare-string-naming-a-class-renamed-for-a-collision': (
+        {
+            'app/__init__.py': '',
+            'app/main.py': MAIN,
+            'app/other.py': (
+                'from sqlalchemy import Column, Integer\nfrom sqlalchemy.orm import declarative_base, relationship\n\n'
+                'Base = declarative_base()\n\n\n'
+                'class Event(Base):\n    __tablename__ = "events"\n    id = Column(Integer, primary_key=True)\n'
+                '    users = relationship("User", back_populates="event")\n'
+            ),
+            'app/other_users.py': (
+                'from sqlalchemy import Column, ForeignKey, Integer\nfrom sqlalchemy.orm import relationship\n\n'
+                'from app.other import Base\n\n\n'
+                'class User(Base):\n    __tablename__ = "event_users"\n    id = Column(Integer, primary_key=True)\n'
+                '    event_id = Column(Integer, ForeignKey("events.id"))\n'
+                '    event = relationship("Event", back_populates="users")\n'
+            ),
+        },
+        'import app.main, app.other as o, app.other_users; from sqlalchemy.orm import configure_mappers; '
+        'configure_mappers(); assert o.Event.users.property.mapper.class_.__tablename__ == "event_users"',
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_merge_imports_and_maps(name, tmp_path):
+    files, check = CASES[name]
+    project = tmp_path / "proj"
+    for rel, text in files.items():
+        (project / rel).parent.mkdir(parents=True, exist_ok=True)
+        (project / rel).write_text(text, encoding="utf-8")
+    make_repo(project)
+    unibase("apply", str(project), "--branch", "merged", check=0)
+    merged = tmp_path / "merged"
+    git(project, "worktree", "add", "-q", "--detach", str(merged), "merged")
+    proc = subprocess.run([sys.executable, "-c", check], cwd=merged, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(unibase("plan", str(merged), "--json", check=0).stdout)["operations"] == []
