@@ -35,6 +35,7 @@ import libcst as cst
 from libcst.metadata import MetadataWrapper, ScopeProvider
 
 from unibase.codemods._nodes import walk
+from unibase.codemods.rewrite_imports import _with_aliases
 from unibase.plan import MoveModels
 
 from .rewrite_strings import _Relationships, _Strings
@@ -333,13 +334,14 @@ class MoveModelsCommand:
         target_body = list(target.body)
         present = set().union(*(_import_keys(s) for s in target_body if _is_import(s)))  # type: ignore[arg-type]
         to_add = []
+        at = _header_end(target_body)
         for text in op.imports:
             stmt = cst.parse_statement(text.strip() + "\n")
             keys = _import_keys(stmt)  # type: ignore[arg-type]
             if not keys or not keys <= present:
-                to_add.append(stmt)
+                if not _merge_into_header(target_body, at, stmt, present):
+                    to_add.append(stmt)
                 present |= keys
-        at = _header_end(target_body)
         target_body[at:at] = to_add
         if new_code:
             header = cst.EmptyLine(comment=cst.Comment(f"# --- moved from {op.source} by unibase (UB001) ---"))
@@ -418,6 +420,33 @@ class MoveModelsCommand:
             all_stmt = cst.parse_statement("__all__ = [" + ", ".join(f'"{n}"' for n in dict.fromkeys(names)) + "]\n")
             pruned.append(all_stmt.with_changes(leading_lines=[cst.EmptyLine()]))
         return source.with_changes(body=pruned), new_target
+
+
+def _merge_into_header(body: list[cst.CSTNode], end: int, stmt: cst.CSTNode,
+                       present: set[tuple[int, str, str, str]]) -> bool:
+    """Add the names of ``from m import a`` to a ``from m import ...`` line of the header
+    (``body[:end]``), in that line's style; False when there is none to add them to."""
+    if not (isinstance(stmt, cst.SimpleStatementLine) and len(stmt.body) == 1
+            and isinstance(new := stmt.body[0], cst.ImportFrom) and not isinstance(new.names, cst.ImportStar)):
+        return False
+    key = (len(new.relative), cst.Module([]).code_for_node(new.module) if new.module is not None else "")
+    for k in range(end):
+        line = body[k]
+        if not (isinstance(line, cst.SimpleStatementLine) and len(line.body) == 1
+                and isinstance(old := line.body[0], cst.ImportFrom) and not isinstance(old.names, cst.ImportStar)
+                and line.trailing_whitespace.comment is None):  # ``# noqa`` and the like speak of that line
+            continue
+        if (len(old.relative), cst.Module([]).code_for_node(old.module) if old.module is not None else "") != key:
+            continue
+        extra = [a for a in new.names if (*key, *_import_key_names(a)) not in present]
+        items = [*((a, i) for i, a in enumerate(old.names)), *((a, None) for a in extra)]
+        body[k] = line.with_changes(body=[_with_aliases(old, items)])
+        return True
+    return False
+
+
+def _import_key_names(alias: cst.ImportAlias) -> tuple[str, str]:
+    return cst.Module([]).code_for_node(alias.name), _alias_bound(alias)
 
 
 def _generating_registry(stmt: cst.CSTNode | None) -> str | None:

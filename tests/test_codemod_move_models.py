@@ -134,10 +134,8 @@ CASES = [
         __all__ = ["Base", "Conversation", "Message"]
         """,
         """\
-        from sqlalchemy import Column, Integer
-        from sqlalchemy.orm import DeclarativeBase
-        from sqlalchemy import ForeignKey
-        from sqlalchemy.orm import relationship
+        from sqlalchemy import Column, Integer, ForeignKey
+        from sqlalchemy.orm import DeclarativeBase, relationship
 
 
         class Base(DeclarativeBase):
@@ -503,10 +501,9 @@ CASES = [
             return relationship("Message")
         """,
         """\
-        from sqlalchemy.orm import DeclarativeBase
+        from sqlalchemy.orm import DeclarativeBase, relationship
         from datetime import datetime
         from sqlalchemy import Column, DateTime, Integer
-        from sqlalchemy.orm import relationship
 
 
         class Base(DeclarativeBase):
@@ -602,10 +599,8 @@ CASES = [
         __all__ = ["Base", "Message", "Tag", "Topic", "Label"]
         """,
         """\
-        from sqlalchemy import Column, Integer
-        from sqlalchemy.orm import DeclarativeBase
-        from sqlalchemy import ForeignKey
-        from sqlalchemy.orm import relationship
+        from sqlalchemy import Column, Integer, ForeignKey
+        from sqlalchemy.orm import DeclarativeBase, relationship
 
 
         class Base(DeclarativeBase):
@@ -708,9 +703,8 @@ CASES = [
             return session.query(Message).count()
         """,
         """\
-        from sqlalchemy.orm import DeclarativeBase
+        from sqlalchemy.orm import DeclarativeBase, Session, object_session
         from sqlalchemy import Column, Integer, String
-        from sqlalchemy.orm import Session, object_session
 
 
         class Base(DeclarativeBase):
@@ -1083,3 +1077,36 @@ def test_nothing_to_move_returns_the_same_modules(op: MoveModels, source: str, t
 
 def test_description_is_one_line() -> None:
     assert DESCRIPTION and "\n" not in DESCRIPTION
+
+
+def test_imports_join_a_parenthesized_header_line_in_its_style() -> None:
+    source = _text("""\
+        from sqlalchemy import Column, Integer, String
+        from sqlalchemy.orm import DeclarativeBase
+
+
+        class Base(DeclarativeBase):
+            pass
+
+
+        class Message(Base):
+            __tablename__ = "messages"
+            id = Column(Integer, primary_key=True)
+            body = Column(String)
+        """)
+    target = _text("""\
+        from sqlalchemy import (
+            Column,
+            Integer,
+        )
+        from sqlalchemy.orm import DeclarativeBase
+
+
+        class Base(DeclarativeBase):
+            pass
+        """)
+    moved = op(imports=("from sqlalchemy import Column, Integer, String",))
+    _, new_target = _run(moved, source, target)
+    assert new_target.startswith("from sqlalchemy import (\n    Column,\n    Integer,\n    String,\n)\n")
+    assert new_target.count("import") == 2
+    assert _run(moved, *_run(moved, source, target))[1] == new_target
