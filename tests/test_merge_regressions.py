@@ -134,6 +134,30 @@ CASES = {
         'import app.main, app.other as o, app.other_users; from sqlalchemy.orm import configure_mappers; '
         'configure_mappers(); assert o.Event.users.property.mapper.class_.__tablename__ == "event_users"',
     ),
+    'import-of-a-dropped-duplicate-whose-kept-class-moves': (
+        {
+            'app/__init__.py': '',
+            'app/main.py': MAIN,
+            'app/one.py': (
+                'from sqlalchemy import Column, Integer\nfrom sqlalchemy.orm import declarative_base\n\n'
+                'Base = declarative_base()\n\n\n'
+                'class Tag(Base):\n    __tablename__ = "tags"\n    id = Column(Integer, primary_key=True)\n'
+            ),
+            'app/two.py': (
+                'from sqlalchemy import Column, Integer\nfrom sqlalchemy.orm import declarative_base\n\n'
+                'Base = declarative_base()\n\n\n'
+                'class Label(Base):\n    __tablename__ = "tags"\n    id = Column(Integer, primary_key=True)\n'
+            ),
+            'app/three.py': (
+                'from sqlalchemy import Column, ForeignKey, Integer\nfrom sqlalchemy.orm import relationship\n\n'
+                'from .two import Base, Label\n\n\n'
+                'class Note(Base):\n    __tablename__ = "notes"\n    id = Column(Integer, primary_key=True)\n'
+                '    label_id = Column(Integer, ForeignKey("tags.id"))\n    label = relationship(Label)\n'
+            ),
+        },
+        'import app.main, app.one, app.two, app.three as t; from sqlalchemy.orm import configure_mappers; '
+        'configure_mappers(); assert t.Note.label.property.mapper.class_.__tablename__ == "tags"',
+    ),
 }
 
 

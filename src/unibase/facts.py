@@ -69,6 +69,7 @@ class ColumnFact:
     index: bool
     unique: bool
     line: int
+    annotation: str | None = None  # ``Mapped[...]`` (or a declared_attr's return annotation), as written
 
 
 @dataclass(frozen=True)
@@ -207,7 +208,7 @@ def _truthy(node: ast.expr | None) -> bool:
 COLUMN_CALLS = frozenset({"Column", "mapped_column", "column_property"})
 
 
-def _column_fact(attr: str, call: ast.Call, line: int) -> ColumnFact:
+def _column_fact(attr: str, call: ast.Call, line: int, annotation: ast.expr | None = None) -> ColumnFact:
     args = list(call.args)
     name = attr
     if args and _const_str(args[0]) is not None:
@@ -240,6 +241,7 @@ def _column_fact(attr: str, call: ast.Call, line: int) -> ColumnFact:
         index=_truthy(_kw(call, "index")),
         unique=_truthy(_kw(call, "unique")),
         line=line,
+        annotation=unparse(annotation) if annotation is not None else None,
     )
 
 
@@ -330,7 +332,7 @@ def _class_fact(node: ast.ClassDef) -> ClassFact:
                 fks.extend(_foreign_keys_in(stmt, stmt.name))
                 for sub in ast.walk(stmt):
                     if isinstance(sub, ast.Call) and call_name(sub) in COLUMN_CALLS:
-                        columns.append(_column_fact(stmt.name, sub, sub.lineno))
+                        columns.append(_column_fact(stmt.name, sub, sub.lineno, stmt.returns))
                         break
             else:
                 methods.append(stmt.name)
@@ -361,7 +363,7 @@ def _class_fact(node: ast.ClassDef) -> ClassFact:
             tam_src = unparse(value)
         else:
             if isinstance(value, ast.Call) and call_name(value) in COLUMN_CALLS:
-                columns.append(_column_fact(target, value, stmt.lineno))
+                columns.append(_column_fact(target, value, stmt.lineno, annotation))
             elif isinstance(value, ast.Call) and call_name(value) == "relationship":
                 rels.append(_relationship_fact(target, value))
             elif value is None and annotation is not None and "Mapped" in unparse(annotation):
@@ -369,7 +371,7 @@ def _class_fact(node: ast.ClassDef) -> ClassFact:
                     columns.append(
                         ColumnFact(target, target, unparse(annotation), unparse(annotation),
                                    "Optional" in unparse(annotation) and "True" or "False",
-                                   False, None, None, False, False, stmt.lineno)
+                                   False, None, None, False, False, stmt.lineno, unparse(annotation))
                     )
             if value is not None:
                 fks.extend(_foreign_keys_in(value, target))

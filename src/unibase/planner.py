@@ -34,6 +34,7 @@ from .plan import (
 )
 from .project import link_out_of, module_parts
 from .settings import Settings, TableDecision
+from .tables import table_differences
 
 
 class PlanError(ValueError):
@@ -306,6 +307,7 @@ class _Planner:
         names_in_target = set(ix.facts[target].bindings) if target in ix.facts else set()
         # a class name already mapped by the canonical registry clashes too (string lookups)
         names_in_target |= set(target_models)
+        first_merged: dict[str, ModelInfo] = {}  # table -> its first definition on a base being merged
 
         for b in merging:
             models = sorted(ix.models_of(b.symbol), key=lambda m: (m.symbol.file, m.fact.line))
@@ -320,20 +322,37 @@ class _Planner:
             # duplicate tables first: they decide what is dropped
             drops: dict[Symbol, Symbol] = {}
             for m in models:
-                if m.table and not m.inherits_table and m.table in table_owner:
-                    kept = table_owner[m.table]
-                    if _same_table(m, kept):
-                        drops[m.symbol] = kept.symbol
-                        self.conflicts.append(Conflict(
-                            "identical-duplicate-table", m.table,
-                            f"{m.symbol.file}:{m.fact.line} {m.symbol.name} and {kept.symbol.file}:{kept.fact.line} "
-                            f"{kept.symbol.name} define table {m.table} identically",
-                            f"keep {kept.symbol.file}:{kept.symbol.name}; {m.symbol.file}:{m.symbol.name} becomes an alias of it",
-                            (f"{m.symbol.file}:{m.fact.line}", f"{kept.symbol.file}:{kept.fact.line}"),
-                        ))
-                        moves.append(_Move(m.symbol, kept.symbol))
-                    else:
-                        self._plan_duplicate(m, kept, drops, moves)
+                if not m.table or m.inherits_table:
+                    continue
+                kept = table_owner.get(m.table) or first_merged.setdefault(m.table, m)
+                if kept is m or kept.base == m.base:
+                    continue
+                differences = table_differences(ix, m, kept)
+                where = (f"{m.symbol.file}:{m.fact.line}", f"{kept.symbol.file}:{kept.fact.line}")
+                if not differences:
+                    # the kept class of an earlier merged base has been planned into the target
+                    kept_at = next((mv.new for mv in moves if mv.old == kept.symbol), kept.symbol)
+                    drops[m.symbol] = kept_at
+                    self.conflicts.append(Conflict(
+                        "identical-duplicate-table", m.table,
+                        f"{m.symbol.file}:{m.fact.line} {m.symbol.name} and {kept.symbol.file}:{kept.fact.line} "
+                        f"{kept.symbol.name} define table {m.table} identically",
+                        f"keep {kept.symbol.file}:{kept.symbol.name}"
+                        + (f" (moved to {kept_at.file}:{kept_at.name})" if kept_at != kept.symbol else "")
+                        + f"; {m.symbol.file}:{m.symbol.name} becomes an alias of it",
+                        where,
+                    ))
+                    moves.append(_Move(m.symbol, kept.symbol))
+                elif m.table in table_owner:
+                    self._plan_duplicate(m, kept, drops, moves)
+                else:
+                    options = _duplicate_options(m, kept, differences)
+                    del options["decision"], options["planned_with"]  # neither definition can be chosen here
+                    self.conflicts.append(_duplicate_conflict(m, kept, options, note=(
+                        f"both are on bases being merged, {kept.base.file}:{kept.base.name} and "
+                        f"{m.base.file}:{m.base.name}, so neither is kept on its own: make {kept.symbol.file} or "
+                        f"{m.symbol.file} canonical with --target (then --prefer chooses between them), or make "
+                        "the two definitions the same by hand")))
             if self.settings.strategy == "rebase":
                 self._plan_rebase(b, canonical, by_file, moves, drops)
                 continue
@@ -365,7 +384,7 @@ class _Planner:
     def _plan_duplicate(self, m: ModelInfo, kept: ModelInfo, drops: dict[Symbol, Symbol], moves: list[_Move]) -> None:
         """``m`` (on a base being merged) and ``kept`` (on the canonical base) map one table differently."""
         decision = self._decision(m, kept)
-        options = _duplicate_options(m, kept)
+        options = _duplicate_options(m, kept, table_differences(self.ix, m, kept))
         if decision is None:
             self.conflicts.append(_duplicate_conflict(m, kept, options))
             return
@@ -796,9 +815,10 @@ class _Planner:
                 for alias in stmt.names:  # type: ignore[attr-defined]
                     local = alias.asname or alias.name.partition(".")[0]
                     meaning = self.resolver.name(op.source, local)
-                    if isinstance(meaning, Symbol) and meaning in moved_to and moved_to[meaning].file == target:
-                        if moved_to[meaning].name != local:
-                            renames.append((local, moved_to[meaning].name))
+                    final = _follow(moved_to, meaning) if isinstance(meaning, Symbol) else None
+                    if final is not None and final != meaning and final.file == target:
+                        if final.name != local:
+                            renames.append((local, final.name))
                         if by_source.get(meaning.file, i) != i:
                             needs[i].add(by_source[meaning.file])
                         continue
@@ -1139,6 +1159,15 @@ class _Planner:
                 self.ops.append(CollapseMetadataCalls(rel, tuple(sorted(names)), extra + tm))
 
 
+def _follow(moved_to: dict[Symbol, Symbol], symbol: Symbol) -> Symbol:
+    """Where ``symbol`` ends up: a dropped class's kept class may itself move."""
+    seen = {symbol}
+    while symbol in moved_to and moved_to[symbol] not in seen:
+        symbol = moved_to[symbol]
+        seen.add(symbol)
+    return symbol
+
+
 def _group_imports(texts: list[str]) -> list[str]:
     """``from m import a`` + ``from m import b`` -> ``from m import a, b`` (sorted, stable)."""
     grouped: dict[str, list[str]] = {}
@@ -1158,16 +1187,6 @@ def _group_imports(texts: list[str]) -> list[str]:
 def _camel(stem: str) -> str:
     stem = re.sub(r"_?models?$", "", stem) or stem
     return "".join(p[:1].upper() + p[1:] for p in stem.split("_") if p)
-
-
-def _same_table(a: ModelInfo, b: ModelInfo) -> bool:
-    def cols(m: ModelInfo) -> dict[str, str]:
-        return {c.name: c.source for c in m.columns}
-
-    def args(m: ModelInfo) -> str:
-        return re.sub(r"['\"]extend_existing['\"]\s*:\s*True,?\s*", "", m.fact.table_args or "").replace("{}", "")
-
-    return cols(a) == cols(b) and args(a) == args(b)
 
 
 def _column_dict(c) -> dict:
@@ -1208,10 +1227,11 @@ def _rename_suggestions(m: ModelInfo, kept: ModelInfo) -> list[dict]:
     return out
 
 
-def _duplicate_options(m: ModelInfo, kept: ModelInfo) -> dict:
+def _duplicate_options(m: ModelInfo, kept: ModelInfo, differences: list[str]) -> dict:
     return {
         "table": m.table,
         "definitions": [_definition(kept), _definition(m)],
+        "differences": differences,
         "suggested_renames": _rename_suggestions(m, kept),
         "decision": None,
         "planned_with": None,
@@ -1219,19 +1239,8 @@ def _duplicate_options(m: ModelInfo, kept: ModelInfo) -> dict:
 
 
 def _duplicate_detail(m: ModelInfo, kept: ModelInfo, options: dict) -> str:
-    mine = {c.name: c for c in m.columns}
-    theirs = {c.name: c for c in kept.columns}
-    diffs = []
-    for name in sorted(set(mine) | set(theirs)):
-        a, b = mine.get(name), theirs.get(name)
-        if a is None:
-            diffs.append(f"{name}: only in {kept.symbol.file}")
-        elif b is None:
-            diffs.append(f"{name}: only in {m.symbol.file}")
-        elif a.source != b.source:
-            diffs.append(f"{name}: {a.source} vs {b.source}")
     detail = (f"{m.symbol.file}:{m.fact.line} {m.symbol.name} and {kept.symbol.file}:{kept.fact.line} "
-              f"{kept.symbol.name} define table {m.table} differently: " + "; ".join(diffs))
+              f"{kept.symbol.name} define table {m.table} differently: " + "; ".join(options["differences"]))
     sugg = options.get("suggested_renames") or []
     if sugg:
         detail += "; suggested renames: " + ", ".join(f"{s['from']} -> {s['to']}" for s in sugg)
