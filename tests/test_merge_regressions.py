@@ -175,3 +175,30 @@ def test_merge_imports_and_maps(name, tmp_path):
     proc = subprocess.run([sys.executable, "-c", check], cwd=merged, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert json.loads(unibase("plan", str(merged), "--json", check=0).stdout)["operations"] == []
+
+
+def test_a_collision_rename_never_renames_a_computed_table(tmp_path):
+    """``__tablename__`` from the class name (a declared_attr): renaming the class would rename the table."""
+    project = tmp_path / "proj"
+    files = {
+        "app/__init__.py": "",
+        "app/main.py": MAIN.replace('class User(Base):\n    __tablename__ = "users"', 'class Event(Base):\n    __tablename__ = "events"'),
+        "app/ops.py": (
+            "from sqlalchemy import Column, ForeignKey, Integer\n"
+            "from sqlalchemy.orm import declarative_base, declared_attr\n\n"
+            "Base = declarative_base()\n\n\n"
+            "class Record(Base):\n    __abstract__ = True\n    id = Column(Integer, primary_key=True)\n\n"
+            "    @declared_attr\n    def __tablename__(cls) -> str:\n        return cls.__name__.lower()\n\n\n"
+            "class Event(Record):\n    pass\n\n\n"
+            "class Item(Record):\n    event_id = Column(Integer, ForeignKey(\"event.id\"))\n"
+        ),
+    }
+    for rel, text in files.items():
+        (project / rel).parent.mkdir(parents=True, exist_ok=True)
+        (project / rel).write_text(text, encoding="utf-8")
+    make_repo(project)
+    planned = unibase("plan", str(project))
+    assert planned.returncode == 1 and "class-name-collision Event" in planned.stdout and "computed" in planned.stdout
+    applied = unibase("apply", str(project), "--branch", "merged")
+    assert applied.returncode == 1 and "need a decision" in applied.stderr
+    assert "merged" not in git(project, "branch", "--list")

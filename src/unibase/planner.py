@@ -754,7 +754,16 @@ class _Planner:
                 while new in names_in_target:
                     new = "_" + new
                 renames.append((name, new))
-                if kept is not None or name in class_names:
+                moving_model = ix.models.get(Symbol(source, name))
+                if moving_model is not None and _table_from_class_name(moving_model):
+                    self.conflicts.append(Conflict(
+                        "class-name-collision", name,
+                        f"{source} and {target} both define a class {name}, and the table of {source}:{name} "
+                        "is computed (a declared_attr __tablename__, from the class name, say): renaming the "
+                        f"class to {new} could rename its table; rename one of the classes by hand first",
+                        None, (f"{source}", f"{target}"),
+                    ))
+                elif kept is not None or name in class_names:
                     self.conflicts.append(Conflict(
                         "class-name-collision", name,
                         f"{source} and {target} both define a class {name}"
@@ -1157,6 +1166,12 @@ class _Planner:
                 # UB002 may have unified the aliases into the canonical name by now
                 names.add(canonical.symbol.name)
                 self.ops.append(CollapseMetadataCalls(rel, tuple(sorted(names)), extra + tm))
+
+
+def _table_from_class_name(m: ModelInfo) -> bool:
+    """The model's table name is not a literal of its own: a computed ``__tablename__``, or none
+    found (a ``declared_attr`` on a parent) while it is not single-table inheritance."""
+    return m.fact.tablename_computed or (m.table is None and not m.inherits_table and m.fact.table_call is None)
 
 
 def _follow(moved_to: dict[Symbol, Symbol], symbol: Symbol) -> Symbol:
