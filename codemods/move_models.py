@@ -330,6 +330,8 @@ class MoveModelsCommand:
             stmt = stmt.visit(renamer)
             if base_spellings:
                 stmt = stmt.visit(base_spellings)
+            if op.quote_annotations:
+                stmt = stmt.visit(_QuoteAnnotations())
             new_code.append(stmt.visit(relationships) if relationships else stmt)
         target_body = list(target.body)
         present = set().union(*(_import_keys(s) for s in target_body if _is_import(s)))  # type: ignore[arg-type]
@@ -343,6 +345,8 @@ class MoveModelsCommand:
                     to_add.append(stmt)
                 present |= keys
         target_body[at:at] = to_add
+        if op.type_checking_imports:
+            _add_type_checking_imports(target_body, at + len(to_add), op.type_checking_imports, present)
         if new_code:
             header = cst.EmptyLine(comment=cst.Comment(f"# --- moved from {op.source} by unibase (UB001) ---"))
             first = new_code[0]
@@ -420,6 +424,52 @@ class MoveModelsCommand:
             all_stmt = cst.parse_statement("__all__ = [" + ", ".join(f'"{n}"' for n in dict.fromkeys(names)) + "]\n")
             pruned.append(all_stmt.with_changes(leading_lines=[cst.EmptyLine()]))
         return source.with_changes(body=pruned), new_target
+
+
+class _QuoteAnnotations(cst.CSTTransformer):
+    """``x: Mapped[Optional[Invoice]]`` -> ``x: "Mapped[Optional[Invoice]]"``: what ``from __future__
+    import annotations`` gave the code where it was written (SQLAlchemy reads quoted ``Mapped``)."""
+
+    def leave_Annotation(self, original_node: cst.Annotation, updated_node: cst.Annotation) -> cst.Annotation:
+        ann = updated_node.annotation
+        if isinstance(ann, (cst.SimpleString, cst.ConcatenatedString)):
+            return updated_node
+        code = cst.Module([]).code_for_node(ann)
+        if "\n" in code or ('"' in code and "'" in code):
+            return updated_node  # cannot be one plain string literal: left as written
+        quote = "'" if '"' in code else '"'
+        return updated_node.with_changes(annotation=cst.SimpleString(f"{quote}{code}{quote}"))
+
+
+def _is_type_checking_block(stmt: cst.CSTNode) -> bool:
+    if not isinstance(stmt, cst.If):
+        return False
+    test = stmt.test
+    return (isinstance(test, cst.Name) and test.value == "TYPE_CHECKING") or (
+        isinstance(test, cst.Attribute) and test.attr.value == "TYPE_CHECKING")
+
+
+def _add_type_checking_imports(body: list[cst.CSTNode], at: int, texts: Sequence[str],
+                               present: set[tuple[int, str, str, str]]) -> None:
+    """Put ``texts`` under the module's first top-level ``if TYPE_CHECKING:`` (made after the
+    header imports, with its own import, when there is none)."""
+    stmts = [cst.parse_statement(t.strip() + "\n") for t in texts]
+    for k, stmt in enumerate(body):
+        if _is_type_checking_block(stmt) and isinstance(stmt.body, cst.IndentedBlock):
+            known = set().union(*(_import_keys(x) for x in stmt.body.body if _is_import(x)))  # type: ignore[arg-type]
+            new = [x for x in stmts if not _import_keys(x) <= known]  # type: ignore[arg-type]
+            if new:
+                body[k] = stmt.with_changes(body=stmt.body.with_changes(body=[*stmt.body.body, *new]))
+            return
+    bound = {key[3] for x in body if _is_import(x) for key in _import_keys(x)} | {key[3] for key in present}  # type: ignore[arg-type]
+    block = cst.parse_statement("if TYPE_CHECKING:\n" + "".join(f"    {t.strip()}\n" for t in texts))
+    block = block.with_changes(leading_lines=[cst.EmptyLine()])
+    if "TYPE_CHECKING" not in bound:
+        name = cst.parse_statement("from typing import TYPE_CHECKING\n")
+        if not _merge_into_header(body, at, name, present):
+            body.insert(at, name)
+            at += 1
+    body.insert(at, block)
 
 
 def _merge_into_header(body: list[cst.CSTNode], end: int, stmt: cst.CSTNode,

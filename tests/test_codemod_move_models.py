@@ -1110,3 +1110,46 @@ def test_imports_join_a_parenthesized_header_line_in_its_style() -> None:
     assert new_target.startswith("from sqlalchemy import (\n    Column,\n    Integer,\n    String,\n)\n")
     assert new_target.count("import") == 2
     assert _run(moved, *_run(moved, source, target))[1] == new_target
+
+
+FUTURE_SOURCE = """\
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from sqlalchemy.orm import DeclarativeBase, Mapped, relationship
+
+if TYPE_CHECKING:
+    from .billing import Invoice
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Message(Base):
+    __tablename__ = "messages"
+    invoice: Mapped[Invoice] = relationship()
+    note: Mapped['str | None']
+
+    def total(self, rate: Decimal) -> Decimal:
+        return rate
+"""
+
+
+@pytest.mark.parametrize("target, block", [
+    pytest.param(TARGET, "from typing import TYPE_CHECKING\n\nif TYPE_CHECKING:\n    from .billing import Invoice\n",
+                 id="new-block"),
+    pytest.param("from typing import TYPE_CHECKING\n\nfrom sqlalchemy.orm import DeclarativeBase\n\n"
+                 "if TYPE_CHECKING:\n    from .users import User\n\n\nclass Base(DeclarativeBase):\n    pass\n",
+                 "if TYPE_CHECKING:\n    from .users import User\n    from .billing import Invoice\n", id="existing-block"),
+])
+def test_annotations_keep_their_lazy_meaning(target: str, block: str) -> None:
+    moved = op(imports=("from sqlalchemy.orm import Mapped, relationship",),
+               type_checking_imports=("from .billing import Invoice",), quote_annotations=True)
+    _, new_target = _run(moved, FUTURE_SOURCE, target)
+    assert block in new_target and new_target.count("import Invoice") == 1
+    assert 'invoice: "Mapped[Invoice]" = relationship()' in new_target
+    assert "note: \"Mapped['str | None']\"" in new_target
+    assert 'def total(self, rate: "Decimal") -> "Decimal":' in new_target
+    assert _run(moved, *_run(moved, FUTURE_SOURCE, target))[1] == new_target

@@ -158,6 +158,30 @@ CASES = {
         'import app.main, app.one, app.two, app.three as t; from sqlalchemy.orm import configure_mappers; '
         'configure_mappers(); assert t.Note.label.property.mapper.class_.__tablename__ == "tags"',
     ),
+    'type-checking-import-under-future-annotations': (
+        {
+            'app/__init__.py': '',
+            'app/main.py': 'from sqlalchemy.orm import declarative_base\n\nBase = declarative_base()\n',
+            'app/main_models.py': (
+                'from sqlalchemy import Column, Integer\n\nfrom app.main import Base\n\n\n'
+                'class Invoice(Base):\n    __tablename__ = "invoices"\n    id = Column(Integer, primary_key=True)\n\n\n'
+                'class Team(Base):\n    __tablename__ = "teams"\n    id = Column(Integer, primary_key=True)\n'
+            ),
+            'app/other.py': (
+                'from __future__ import annotations\n\nfrom typing import TYPE_CHECKING, Optional\n\n'
+                'from sqlalchemy import Column, ForeignKey, Integer\n'
+                'from sqlalchemy.orm import Mapped, declarative_base, relationship\n\n'
+                'if TYPE_CHECKING:\n    from app.main_models import Invoice\n\n'
+                'Base = declarative_base()\n\n\n'
+                'class Note(Base):\n    __tablename__ = "notes"\n    id = Column(Integer, primary_key=True)\n'
+                '    invoice_id = Column(Integer, ForeignKey("invoices.id"))\n'
+                '    invoice: Mapped[Optional[Invoice]] = relationship()\n\n'
+                '    def total(self) -> Decimal:\n        return 0\n'
+            ),
+        },
+        'import app.main_models, app.other as o; from sqlalchemy.orm import configure_mappers; configure_mappers(); '
+        'assert o.Note.invoice.property.mapper.class_.__tablename__ == "invoices"',
+    ),
 }
 
 

@@ -116,6 +116,8 @@ class MoveModels(Operation):
     string_renames: tuple[tuple[str, str], ...] = ()  # class names inside relationship strings
     base_aliases: tuple[str, ...] = ()  # other local names of the secondary base in ``source``
     base_attributes: tuple[tuple[str, str], ...] = ()  # (module alias, name): ``other_db.Base`` spellings of it
+    type_checking_imports: tuple[str, ...] = ()  # imports the moved code needs under ``if TYPE_CHECKING:`` only
+    quote_annotations: bool = False  # the source had ``from __future__ import annotations``, the target not
     import_from: str = ""  # the shim's ``from <import_from> import ...`` (relative to ``source``)
     import_level: int = 0
     imported_elsewhere: tuple[str, ...] = ()  # names other files import from ``source``: never pruned

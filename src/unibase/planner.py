@@ -63,6 +63,8 @@ class _Planner:
         self.relocated: dict[str, set[str]] = defaultdict(set)  # file -> helpers placed by MergeDuplicate
         self.canonical_file: str | None = None
         self.canonical_registry: Symbol | None = None
+        # (source, import text) of imports the moved code needs only for type checking
+        self.type_checking_texts: set[tuple[str, str]] = set()
         self.importers = self._importers()
 
     # -- helpers -------------------------------------------------------------------------------
@@ -522,6 +524,8 @@ class _Planner:
                 text = self._import_text(source, target, name, binding)
                 if text and text not in imports:
                     imports.append(text)
+                    if _type_checking_only(facts, binding):
+                        self.type_checking_texts.add((source, text))
             elif name not in helpers:
                 helpers.append(name)
                 stack.extend(self._function_names(source, name))
@@ -735,7 +739,11 @@ class _Planner:
         base_local_names = {b.symbol.name} | base_aliases
         relocated = self.relocated.get(source, set())
         helpers = [h for h in helpers if h not in class_names and h not in relocated]
-        imports = _group_imports(imports)
+        type_checking = _group_imports([t for t in imports if (source, t) in self.type_checking_texts])
+        imports = _group_imports([t for t in imports if (source, t) not in self.type_checking_texts])
+        # annotations written under ``from __future__ import annotations`` are never evaluated;
+        # moved into a module without it they would be, unless quoted
+        quote = _future_annotations(facts) and not (target in ix.facts and _future_annotations(ix.facts[target]))
         # names that clash with what the target already defines
         duplicate_tables = {m.symbol.name for m in models if m.table in table_owner_names}
         for name in list(class_names) + helpers:
@@ -792,6 +800,8 @@ class _Planner:
             string_renames=tuple((old, new) for old, new in renames if old in class_names),
             base_aliases=tuple(sorted(base_local_names - {b.symbol.name})),
             base_attributes=tuple(sorted(base_attributes)),
+            type_checking_imports=tuple(type_checking),
+            quote_annotations=quote,
             import_from=module, import_level=level,
             imported_elsewhere=tuple(sorted(self._names_imported_from(source))),
             relocated=tuple(sorted(relocated)),
@@ -1166,6 +1176,16 @@ class _Planner:
                 # UB002 may have unified the aliases into the canonical name by now
                 names.add(canonical.symbol.name)
                 self.ops.append(CollapseMetadataCalls(rel, tuple(sorted(names)), extra + tm))
+
+
+def _type_checking_only(facts, binding: ImportBinding) -> bool:
+    """The import that made ``binding`` sits under ``if TYPE_CHECKING:``."""
+    return any(i.line <= binding.line <= i.end_line and i.scope == "type-checking" for i in facts.imports)
+
+
+def _future_annotations(facts) -> bool:
+    return any(i.is_from and i.module == "__future__" and any(n.name == "annotations" for n in i.names)
+               for i in facts.imports)
 
 
 def _table_from_class_name(m: ModelInfo) -> bool:
