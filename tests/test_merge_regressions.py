@@ -182,6 +182,24 @@ CASES = {
         'import app.main_models, app.other as o; from sqlalchemy.orm import configure_mappers; configure_mappers(); '
         'assert o.Note.invoice.property.mapper.class_.__tablename__ == "invoices"',
     ),
+    'subclass-in-a-sibling-module-of-a-renamed-class': (
+        {
+            'app/__init__.py': '',
+            'app/main.py': MAIN + '\n\nclass Squad(Base):\n    __tablename__ = "squads"\n    id = Column(Integer, primary_key=True)\n',
+            'app/billing.py': (
+                'from sqlalchemy import Column, Integer\nfrom sqlalchemy.orm import declarative_base\n\n'
+                'Base = declarative_base()\n\n\n'
+                'class User(Base):\n    __tablename__ = "billing_users"\n    id = Column(Integer, primary_key=True)\n'
+            ),
+            'app/billing_admins.py': (
+                'from sqlalchemy import Column, ForeignKey, Integer\n\nfrom app.billing import User\n\n\n'
+                'class Admin(User):\n    __tablename__ = "admins"\n'
+                '    id = Column(Integer, ForeignKey("billing_users.id"), primary_key=True)\n'
+            ),
+        },
+        'import app.main, app.billing, app.billing_admins as a; from sqlalchemy.orm import configure_mappers; '
+        'configure_mappers(); assert a.Admin.__mro__[1].__tablename__ == "billing_users"',
+    ),
 }
 
 

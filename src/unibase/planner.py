@@ -65,6 +65,7 @@ class _Planner:
         self.canonical_registry: Symbol | None = None
         # (source, import text) of imports the moved code needs only for type checking
         self.type_checking_texts: set[tuple[str, str]] = set()
+        self.merging_bases: set[Symbol] = set()
         self.importers = self._importers()
 
     # -- helpers -------------------------------------------------------------------------------
@@ -129,6 +130,7 @@ class _Planner:
                 if f"{b.symbol.file}:{b.symbol.name}" == sym or b.symbol.file == sym:
                     roles[b.symbol] = "excluded"
         merging = [b for b in ix.bases.values() if roles[b.symbol] == "merge"]
+        self.merging_bases = {b.symbol for b in merging}
 
         cross = self._cross_references(roles)
         if canonical is not None and merging and canonical.kind == "declarative_base() subclass":
@@ -515,7 +517,10 @@ class _Planner:
                 if isinstance(resolved, Symbol) and resolved in self.ix.bases:
                     base_names.add(name)
                     continue
-                if name in target_names:
+                moving = isinstance(resolved, Symbol) and (
+                    (m := self.ix.models.get(resolved)) is not None and m.base in self.merging_bases
+                    or self.ix.abstract_classes.get(resolved) in self.merging_bases)
+                if name in target_names and not moving:  # a class that moves too: _settle_moves decides
                     if self.resolver.name(target, name) != resolved:
                         self.warnings.append(Warning(
                             "W014", f"{name} means something else in {target}; the moved code will use the target's {name}",
