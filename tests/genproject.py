@@ -227,7 +227,7 @@ class ModelModule:
 
     name: str
     base: Base
-    base_import: str  # "absolute" | "relative" | "alias" | "relative_alias" | "reexport" | "module_attr" | "same"
+    base_import: str  # "absolute" | "relative" | "alias" | "reexport" | "module_attr" | "same"
     has_all: bool
     future: bool  # from __future__ import annotations
 
@@ -517,8 +517,7 @@ def model_modules(draw, everything: list[Model]) -> list[ModelModule]:
         if m.module == base.module:
             options = ["same"]
         else:
-            options = ["absolute", "alias", "relative", "relative_alias"]
-            options += ["module_attr"] * (not KNOWN_BUG_1_BASE_BY_MODULE_ATTRIBUTE)
+            options = ["absolute", "alias", "relative"] + ["module_attr"] * (not KNOWN_BUG_1_BASE_BY_MODULE_ATTRIBUTE)
             if base.reexport:
                 options.append("reexport")
         out[m.module] = ModelModule(m.module, base, draw(st.sampled_from(options)), draw(st.booleans()),
@@ -809,10 +808,9 @@ def base_ref(s: Source, here: str, base: Base, form: str, packages: set[str]) ->
     if form == "relative":
         s.need(relative(here, base.module, here in packages), base.name)
         return base.name
-    if form in ("alias", "relative_alias"):
+    if form == "alias":
         alias = f"{base.area.title()}{base.name}" if not base.name.startswith(base.area.title()) else f"My{base.name}"
-        where = base.module if form == "alias" else relative(here, base.module, here in packages)
-        s.need(where, f"{base.name} as {alias}")
+        s.need(base.module, f"{base.name} as {alias}")
         return alias
     if form == "reexport":
         s.need(base.reexport, base.name)
