@@ -1127,3 +1127,20 @@ def test_planned_miachat_migration_keeps_every_row(tmp_path, database_url, origi
     out = ok(run([sys.executable, str(script), database_url], cwd=tmp_path)).stdout.splitlines()
     assert [line for line in out if "nullable in the database" not in line] == NOTHING_TO_DO
     assert snapshot(database_url) == before
+
+
+@pytest.mark.parametrize("module", ["table", "alembic_log", "standalone"])
+def test_code_a_migration_carries_is_a_real_module_copied_verbatim(module):
+    """The helper code lives in importable modules; generated files carry it line for line."""
+    import importlib
+
+    from unibase.migration.render import embedded
+
+    importlib.import_module(f"unibase.migration.embedded.{module}")
+    body = "\n".join(embedded(module))
+    assert body.strip() and "embedded: everything below" not in body
+    migrations = [TableMigration("t", columns=(ColumnSpec("x", "Integer"),))]
+    rendered = (render_standalone_script(migrations, message="m") if module == "standalone" else
+                render_alembic_revision(migrations, revision="r1", down_revision=None, message="m"))
+    assert body in rendered
+    compile(rendered, "<migration>", "exec")
