@@ -119,19 +119,26 @@ def test_two_import_roots_in_one_repository(tmp_path):
 
 def test_a_monorepo_resolves_each_service_to_its_own_app(tmp_path):
     files = {}
-    for service, classes in (("orders", ("Order", "Cart", "Line")), ("billing", ("Invoice",))):
+    # ``ops-worker`` is no module name: its code runs with that folder itself on sys.path
+    for service, classes in (("orders", ("Order", "Cart", "Line")), ("billing", ("Invoice",)), ("ops-worker", ("Job",))):
         files[f"services/{service}/app/db.py"] = BASE.format(name="Base")
         for cls in classes:
             files[f"services/{service}/app/{cls.lower()}.py"] = model(
                 "from app.db import Base", "Base", cls, cls.lower() + "s")
     # only the billing service's app is a regular package
     files["services/billing/app/__init__.py"] = ""
+    files["tools/report.py"] = "from app.db import Base\n\nprint(Base.metadata.tables)\n"
     plan = plan_json(project(tmp_path, files))
     assert models_by_base(plan) == {
         "services/billing/app/db.py:Base": ["Invoice"],
+        "services/ops-worker/app/db.py:Base": ["Job"],
         "services/orders/app/db.py:Base": ["Cart", "Line", "Order"],
     }
-    assert roots(plan) == {"services/billing", "services/orders"}
+    assert roots(plan) == {"services/billing", "services/orders", "services/ops-worker"}
+    roles = {b["file"]: b["role"] for b in plan["bases"]}
+    assert roles["services/ops-worker/app/db.py"] == "excluded"
+    # nothing outside ops-worker/ runs with it on sys.path: no import is written for it elsewhere
+    assert not any(op.get("file") == "tools/report.py" and "ops-worker" in json.dumps(op) for op in plan["operations"])
 
 
 def test_a_src_layout_below_a_service_folder(tmp_path):

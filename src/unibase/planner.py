@@ -211,8 +211,8 @@ class _Planner:
             if not is_importable(file):
                 out.add(b.symbol)
                 self.warnings.append(Warning(
-                    "W025", f"base {b.symbol.name} is in a file that cannot be imported (a script): listed, "
-                    "never merged or imported from", file, b.line))
+                    "W025", f"base {b.symbol.name} is in a file the project cannot import (a script, or the "
+                    "code of a folder whose name is not a module name): listed, never merged", file, b.line))
             elif scope and not (file == scope or file.startswith(scope + "/")):
                 out.add(b.symbol)
                 self.warnings.append(Warning(

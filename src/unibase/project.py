@@ -50,14 +50,21 @@ def find_root(path: Path) -> Path | None:
     return None
 
 
-def is_importable(rel: str) -> bool:
-    """Whether a file can be imported at all: every folder and its stem is an identifier.
+def _is_name(part: str) -> bool:
+    return part.isidentifier() and not keyword.iskeyword(part)
 
-    ``0x0F-orm/model.py`` or ``(old)__init__.py`` can only be run as scripts: their bases are
-    listed, but no import resolves to them and none is ever written.
+
+def is_importable(rel: str) -> bool:
+    """Whether a file is a module of the project as a whole: every folder of its path and its
+    stem is an identifier.
+
+    ``(old)__init__.py`` can only be run; ``0x0F-orm/model.py`` or ``my-service/app/db.py`` are
+    importable only by the code in their own folder, run with that folder on ``sys.path`` (as
+    scripts, or as a service of its own): their bases are listed, never merged, and no import
+    of them is written anywhere else.
     """
     parts = module_parts(rel)
-    return bool(parts) and all(p.isidentifier() and not keyword.iskeyword(p) for p in parts)
+    return bool(parts) and all(map(_is_name, parts))
 
 
 def iter_python_files(root: Path, exclude: Iterable[str] = ()) -> Iterator[str]:
@@ -274,6 +281,7 @@ class ModuleMap:
     _votes: Counter[str] = field(default_factory=Counter, repr=False)  # root -> imports resolved through it
     _spelled: dict[str, Counter[str]] = field(default_factory=dict, repr=False)  # file -> names imported by
     _cache: dict[tuple[str, str | None], str | None] = field(default_factory=dict, repr=False)
+    _dotted_roots: set[str] = field(default_factory=set, repr=False)  # roots that are dotted names too
 
     @classmethod
     def build(cls, root: Path, files: Iterable[str], aliases: dict[str, str] | None = None) -> ModuleMap:
@@ -284,26 +292,34 @@ class ModuleMap:
             str(PurePosixPath(f).parent) if "/" in f else "" for f in (*files, *mm.aliases) if is_package_init(f)
         }
         for path, target in [*((f, f) for f in files), *sorted(mm.aliases.items())]:
-            if not is_importable(path) or not is_importable(target):
+            # a dotted name is made of identifiers; the folder left over (its root) may be anything,
+            # and ``(old)__init__.py`` or ``6-model.py`` is a script no import names
+            if not mm._suffixes(target):
                 continue
-            parts = module_parts(path)
-            for i in range(len(parts)):
-                mm._by_suffix.setdefault(".".join(parts[i:]), []).append((target, "/".join(parts[:i])))
+            for name, root in mm._suffixes(path):
+                mm._by_suffix.setdefault(name, []).append((target, root))
+                if all(map(_is_name, root.split("/"))) or not root:
+                    mm._dotted_roots.add(root)
         return mm
 
     def has_init(self, rel_dir: str) -> bool:
         return rel_dir in self._dirs_with_init
 
-    def _plausible(self, root: str, dotted: str) -> bool:
-        """Whether ``root`` could be on ``sys.path`` for an import spelled ``dotted``."""
+    def _plausible(self, root: str, dotted: str, here: str | None = None) -> bool:
+        """Whether ``root`` could be on ``sys.path`` for an import spelled ``dotted`` (in a file
+        of the folder ``here``, when known)."""
         if not root:
             return True
         if dotted.partition(".")[0] in _NEVER_PROJECT:
             return False
-        return not self.has_init(root) or root.rpartition("/")[2] in SOURCE_ROOT_NAMES
+        if not self.has_init(root) or root.rpartition("/")[2] in SOURCE_ROOT_NAMES:
+            # a root that is no dotted name (``hospitable-ops/``, ``0x0F-orm/``) is a script's or a
+            # service's own folder: only the code below it runs with it on sys.path
+            return here is None or root in self._dotted_roots or here == root or here.startswith(root + "/")
+        return False
 
-    def _candidates(self, dotted: str) -> list[tuple[str, str]]:
-        return [(f, r) for f, r in self._by_suffix.get(dotted, ()) if self._plausible(r, dotted)]
+    def _candidates(self, dotted: str, here: str | None = None) -> list[tuple[str, str]]:
+        return [(f, r) for f, r in self._by_suffix.get(dotted, ()) if self._plausible(r, dotted, here)]
 
     def learn(self, imports: Iterable[tuple[str, str]]) -> None:
         """Learn the project's import roots from its absolute imports ``(importing file, dotted)``:
@@ -337,13 +353,21 @@ class ModuleMap:
     def _root_of(self, file: str, dotted: str) -> str | None:
         return next((r for f, r in self._by_suffix.get(dotted, ()) if f == file), None)
 
+    def _suffixes(self, rel: str) -> list[tuple[str, str]]:
+        """``(dotted name, root)`` for every name the file answers to, longest first."""
+        parts = module_parts(rel)
+        if not parts or not _is_name(parts[-1]):
+            return []
+        i = len(parts)
+        while i > 0 and _is_name(parts[i - 1]):
+            i -= 1
+        return [(".".join(parts[j:]), "/".join(parts[:j])) for j in range(i, len(parts))]
+
     def dotted_names(self, rel: str) -> list[str]:
         """Every dotted name the file may be imported under, longest first."""
-        if not is_importable(rel):
-            return []
-        parts = module_parts(rel)
-        names = [".".join(parts[i:]) for i in range(len(parts)) if self._plausible("/".join(parts[:i]), ".".join(parts[i:]))]
-        return names or [".".join(parts)]
+        names = self._suffixes(rel)
+        plausible = [n for n, root in names if self._plausible(root, n)]
+        return plausible or [n for n, _ in names[:1]]
 
     def module_name(self, rel: str, from_file: str | None = None) -> str:
         """The dotted name to write for ``rel`` (in an import in ``from_file``, when given).
@@ -351,9 +375,10 @@ class ModuleMap:
         How the project itself imports the file, most used spelling first; else the name under
         the root most of its imports go through; else from the top of the file's package chain.
         With ``from_file``, the first of those that resolves back to ``rel`` from there. ``""``
-        for a file that cannot be imported (a script).
+        for a file no import can name (``(old)__init__.py``, the root's own ``__init__.py``).
         """
-        if not is_importable(rel):
+        names = self.dotted_names(rel)
+        if not names:
             return ""
         parts = module_parts(rel)
         i = len(parts) - 1
@@ -361,11 +386,10 @@ class ModuleMap:
             i -= 1
         chain_top = ".".join(parts[i:])
         spelled = self._spelled.get(rel, Counter())
-        names = self.dotted_names(rel)
         order = sorted(spelled, key=lambda n: (-spelled[n], -len(n)))
         order += sorted((n for n in names if self._votes[self._root_of(rel, n) or ""] and n not in spelled),
                         key=lambda n: (-self._votes[self._root_of(rel, n) or ""], -len(n)))
-        order.append(chain_top)
+        order.append(chain_top if chain_top in names else names[-1])
         if from_file is not None:
             for name in order:
                 if self.resolve(name, from_file) == rel:
@@ -378,21 +402,21 @@ class ModuleMap:
 
     def resolve(self, dotted: str, from_file: str | None = None) -> str | None:
         """The project file an absolute dotted module name refers to, if any."""
-        here = PurePosixPath(from_file).parent.as_posix() if from_file else None
+        here = from_file.rpartition("/")[0] if from_file is not None else None
         key = (dotted, here)
         if key in self._cache:
             return self._cache[key]
-        cands = self._candidates(dotted)
+        cands = self._candidates(dotted, here)
         found = None
-        if len(cands) == 1 or (cands and here is None and len({f for f, _ in cands}) == 1):
+        if len(cands) == 1:
             found = cands[0][0]
         elif cands:
-            here_parts = PurePosixPath(here).parts if here not in (None, ".") else ()
+            here_parts = here.split("/") if here else []
 
             def rank(cand: tuple[str, str]) -> tuple:
                 file, root = cand
                 common = 0
-                for a, b in zip(here_parts, PurePosixPath(file).parts):
+                for a, b in zip(here_parts, file.split("/")):
                     if a != b:
                         break
                     common += 1
