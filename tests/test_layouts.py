@@ -116,6 +116,17 @@ def test_two_import_roots_in_one_repository(tmp_path):
     human = unibase("plan", str(root), check=0).stdout
     assert "import roots:" in human and "backend (" in human
 
+    unibase("apply", str(root), "--branch", "merged", check=0)
+    changed = git(root, "diff", "--name-only", "main", "merged").split()
+    assert "shared/db.py" in changed or "shared/events.py" in changed
+    # the new imports spell the backend's modules as the project does (``app.``): under a second
+    # name (``backend.app.``) the module would load twice, with a second Base
+    for rel in changed:
+        assert "backend.app" not in git(root, "show", f"merged:{rel}"), rel
+    git(root, "checkout", "-q", "merged")
+    done = imports_cleanly(root, "app.main", "shared.events", path=("backend", "."))
+    assert done.returncode == 0, done.stderr
+
 
 def test_a_monorepo_resolves_each_service_to_its_own_app(tmp_path):
     files = {}

@@ -1087,7 +1087,10 @@ class _Planner:
         return ModuleSpelling(0, module, resolved, 0, self._absolute_like(module, resolved, target, file))
 
     def _absolute_like(self, spelled: str, resolved: str, target: str, importer: str | None = None) -> str:
-        """Spell ``target`` from the same root the importer used to spell ``resolved``."""
+        """Spell ``target`` as the project spells it, else from the same root the importer used
+        to spell ``resolved``."""
+        if self.ix.modules.spellings(target):
+            return self.ix.modules.module_name(target, importer)
         parts = module_parts(resolved)
         spelled_parts = tuple(spelled.split(".")) if spelled else ()
         start = len(parts) - len(spelled_parts)

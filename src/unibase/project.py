@@ -350,6 +350,10 @@ class ModuleMap:
                     used[root] += n
         return sorted(used.items(), key=lambda kv: (-kv[1], kv[0]))
 
+    def spellings(self, rel: str) -> Counter[str]:
+        """The absolute names the project imports ``rel`` by, with how often (learnt)."""
+        return Counter(self._spelled.get(rel, ()))
+
     def _root_of(self, file: str, dotted: str) -> str | None:
         return next((r for f, r in self._by_suffix.get(dotted, ()) if f == file), None)
 
