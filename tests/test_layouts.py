@@ -152,6 +152,23 @@ def test_a_monorepo_resolves_each_service_to_its_own_app(tmp_path):
     assert not any(op.get("file") == "tools/report.py" and "ops-worker" in json.dumps(op) for op in plan["operations"])
 
 
+def test_an_import_as_near_to_two_files_follows_the_rest_of_the_project(tmp_path):
+    root = project(tmp_path, {
+        # a stale copy of the app beside the live one, both runnable from their own folder
+        "archive/app/__init__.py": "",
+        "archive/app/db.py": BASE.format(name="Base"),
+        "web/app/__init__.py": "",
+        "web/app/db.py": BASE.format(name="Base"),
+        "web/app/settings.py": "DEBUG = False\n",
+        "web/app/main.py": "from app.settings import DEBUG\nfrom app.db import Base\n",
+        "web/app/models.py": model("from app.db import Base", "Base", "Widget", "widgets"),
+        # as near to both: the other imports of the project only make sense with web/ on sys.path
+        "tools/extra.py": model("from app.db import Base", "Base", "Extra", "extras"),
+    })
+    plan = plan_json(root)
+    assert models_by_base(plan) == {"archive/app/db.py:Base": [], "web/app/db.py:Base": ["Extra", "Widget"]}
+
+
 def test_a_src_layout_below_a_service_folder(tmp_path):
     root = project(tmp_path, {
         "services/worker/src/tasks/__init__.py": "",
