@@ -316,6 +316,9 @@ def test_a_tree_without_a_declarative_base_says_so(tmp_path):
     planned = unibase("plan", str(root), "--json", check=0)
     assert json.loads(planned.stdout)["bases"] == []
     assert "no declarative base found under" in planned.stderr
+    applied = unibase("apply", str(root), "--branch", "merged", check=0)
+    assert "no declarative base found under" in applied.stdout
+    assert "merged" not in git(root, "branch", "--list", "merged")
 
 
 def test_a_path_that_is_not_a_project_is_refused(tmp_path):
