@@ -9,11 +9,22 @@ from pathlib import Path
 from .discovery import DiscoverOptions, Index, discover
 from .plan import Plan
 from .planner import make_plan
-from .settings import Settings
+from .settings import Settings, SettingsError
 
 
 def scan(settings: Settings, progress: Callable[[int, int], None] | None = None) -> Index:
-    return discover(settings.root, DiscoverOptions(exclude=settings.exclude), progress)
+    """Discover the whole project (a narrower path limits what changes, never what is read)."""
+    index = discover(settings.root, DiscoverOptions(exclude=settings.exclude), progress)
+    if not index.scanned:
+        raise SettingsError(f"{settings.root} is not a Python project (no Python files are read there); "
+                            "pass the path of a project directory")
+    return index
+
+
+def bases_under(plan: Plan) -> list:
+    """The plan's bases inside the path the command was given (all of them without one)."""
+    scope = plan.scope
+    return [b for b in plan.bases if not scope or b.file.startswith(scope + "/")]
 
 
 def plan_project(settings: Settings, progress: Callable[[int, int], None] | None = None) -> Plan:

@@ -69,6 +69,9 @@ def _plan(settings) -> Plan:
 
 def print_plan(plan: Plan) -> None:
     canonical = plan.canonical
+    if plan.roots:
+        roots = ", ".join(f"{r.path} ({r.imports} import{'s' if r.imports != 1 else ''})" for r in plan.roots)
+        out.print(f"import roots: {roots}", markup=False)
     table = Table(title="Declarative bases", show_lines=False)
     for col in ("role", "base", "where", "kind", "models", "importers"):
         table.add_column(col)
@@ -150,6 +153,8 @@ def plan(
         print_plan(the_plan)
         if out_file is not None:
             out.print(f"\nplan written to {out_file}", markup=False)
+    if not api.bases_under(the_plan):
+        (err if json_ else out).print(f"no declarative base found under {path}", markup=False)
     if the_plan.unresolved:
         # on stderr, so also with --json: stdout stays JSON only
         err.print(
@@ -164,7 +169,11 @@ def plan(
 def check(path: Path = PathArg) -> None:
     """Fail (exit 1) while more than one declarative base is in scope: a CI / pre-commit gate."""
     settings = _settings(path)
-    findings = api.check_plan(_plan(settings))
+    the_plan = _plan(settings)
+    if not api.bases_under(the_plan):
+        out.print(f"no declarative base found under {path}", markup=False)
+        return
+    findings = api.check_plan(the_plan)
     for f in findings:
         out.print(f"{f.file}:{f.line}: {f.message}")
     if findings:
@@ -295,7 +304,10 @@ def apply(
             err.print("nothing to change")
         return
     if not result.committed:
-        out.print("nothing to change: one declarative base is already in scope")
+        if not api.bases_under(the_plan):
+            out.print(f"nothing to change: no declarative base found under {path}", markup=False)
+        else:
+            out.print("nothing to change: one declarative base is already in scope")
         return
     for c in result.committed:
         where = f"{c.sha[:10]} " if c.sha else ""

@@ -114,6 +114,7 @@ class Index:
     references: list[Reference]
     unparsable: dict[str, str]  # file -> reason
     scanned: int = 0
+    roots: tuple[tuple[str, int], ...] = ()  # import roots ("" = the project root), with their imports
 
     def base_of_table(self) -> dict[str, list[tuple[Symbol, Symbol]]]:
         """table name -> [(base, model or table symbol)]"""
@@ -218,6 +219,17 @@ class Resolver:
             return self.modules.resolve_relative(from_file, level, module)
         return self.modules.resolve(module or "", from_file)
 
+    def imported_submodule(self, from_file: str, level: int, module: str | None, name: str) -> str | None:
+        """The file of ``from <module> import <name>`` when ``name`` is a submodule of the
+        package ``module`` (which may be a namespace package, without an ``__init__.py``)."""
+        mod = self.module_file(from_file, level, module)
+        if mod is not None:
+            return self.modules.submodule(mod, name)
+        if level:
+            parts = self.modules.package_of_relative(from_file, level, module)
+            return self.modules.file_for_parts(parts + [name])
+        return self.modules.resolve(f"{module}.{name}", from_file) if module else None
+
     def binding_target(self, file: str, binding: ImportBinding, depth: int) -> Resolved:
         if binding.attr is None:
             # ``import a.b as c``
@@ -225,10 +237,9 @@ class Resolver:
             return ModuleRef(target) if target else External(binding.module or "")
         mod_file = self.module_file(file, binding.level, binding.module)
         if mod_file is None:
-            if binding.level:
-                # ``from . import x`` where the package has no __init__.py
-                parts = self.modules.package_of_relative(file, binding.level, binding.module)
-                sub = self.modules.file_for_parts(parts + [binding.attr])
+            # ``from pkg import x`` where ``pkg`` has no __init__.py (a namespace package)
+            sub = self.imported_submodule(file, binding.level, binding.module, binding.attr)
+            if sub or binding.level:
                 return ModuleRef(sub) if sub else None
             return External(f"{binding.module}.{binding.attr}")
         sub = self.modules.submodule(mod_file, binding.attr)
@@ -278,7 +289,9 @@ class Resolver:
                     return ModuleRef(sub)
                 return self.name(owner.file, node.attr, depth + 1)
             if isinstance(owner, External):
-                return External(f"{owner.qualname}.{node.attr}")
+                # ``import pkg.mod`` then ``pkg.mod.X``, where ``pkg`` is a namespace package
+                sub = self.modules.resolve(f"{owner.qualname}.{node.attr}", file)
+                return ModuleRef(sub) if sub else External(f"{owner.qualname}.{node.attr}")
             if isinstance(owner, Symbol):
                 return Symbol(owner.file, f"{owner.name}.{node.attr}")
         return None
@@ -355,6 +368,7 @@ def discover(root: Path, options: DiscoverOptions = DiscoverOptions(),
         if progress:
             progress(i + 1, len(files))
 
+    modules.learn(_absolute_imports(facts))
     resolver = Resolver(modules, facts)
 
     def close_over_imports(todo: list[str]) -> None:
@@ -367,10 +381,8 @@ def discover(root: Path, options: DiscoverOptions = DiscoverOptions(),
             for imp in f.imports:
                 targets = []
                 if imp.is_from:
-                    mod = resolver.module_file(rel, imp.level, imp.module)
-                    targets.append(mod)
-                    if mod:
-                        targets.extend(modules.submodule(mod, n.name) for n in imp.names)
+                    targets.append(resolver.module_file(rel, imp.level, imp.module))
+                    targets.extend(resolver.imported_submodule(rel, imp.level, imp.module, n.name) for n in imp.names)
                 else:
                     targets.extend(resolver.module_file(rel, 0, n.name) for n in imp.names)
                 for t in targets:
@@ -416,9 +428,27 @@ def discover(root: Path, options: DiscoverOptions = DiscoverOptions(),
         # subclasses found in pass 2 may need their own mixins
         close_over_imports([rel for rel in found if facts[rel].classes])
 
+    modules.learn(_absolute_imports(facts))
     index = _build(root, modules, facts, unparsable)
     index.scanned = len(files)
+    index.roots = tuple(modules.roots())
     return index
+
+
+def _absolute_imports(facts: dict[str, FileFacts]) -> list[tuple[str, str]]:
+    """``(file, dotted name)`` for every absolute import the parsed files make (and, for
+    ``from a import b``, ``a.b`` too: ``b`` may be a module of a namespace package)."""
+    out = []
+    for rel, f in facts.items():
+        for imp in f.imports:
+            if imp.level:
+                continue
+            if imp.is_from and imp.module:
+                out.append((rel, imp.module))
+                out.extend((rel, f"{imp.module}.{n.name}") for n in imp.names if n.name != "*")
+            elif not imp.is_from:
+                out.extend((rel, n.name) for n in imp.names)
+    return out
 
 
 def _build(root: Path, modules: ModuleMap, facts: dict[str, FileFacts], unparsable: dict[str, str]) -> Index:

@@ -268,6 +268,15 @@ OPERATION_TYPES: dict[str, type[Operation]] = {
 
 
 @dataclass(frozen=True)
+class ImportRoot:
+    """A folder the project's absolute imports start from (``.`` is the project root)."""
+
+    path: str
+    imports: int  # how many imports of the project resolve through it
+
+
+
+@dataclass(frozen=True)
 class Plan:
     root: str
     strategy: str
@@ -279,6 +288,8 @@ class Plan:
     cross_references: tuple[CrossReference, ...] = ()
     fingerprints: dict[str, str] = field(default_factory=dict)  # file -> sha256 when planned
     version: int = PLAN_VERSION
+    roots: tuple[ImportRoot, ...] = ()  # where the project's absolute imports start
+    scope: str | None = None  # the narrower folder given on the command line, if any
 
     @property
     def unresolved(self) -> tuple[Conflict, ...]:
@@ -299,6 +310,8 @@ class Plan:
             "warnings": [_plain(w) for w in self.warnings],
             "cross_references": [_plain(r) for r in self.cross_references],
             "fingerprints": dict(self.fingerprints),
+            "roots": [_plain(r) for r in self.roots],
+            "scope": self.scope,
         }
 
     def to_json(self) -> str:
@@ -336,6 +349,8 @@ class Plan:
                 warnings=warnings,
                 cross_references=refs,
                 fingerprints=dict(data.get("fingerprints", {})),
+                roots=tuple(ImportRoot(**r) for r in data.get("roots", ())),
+                scope=data.get("scope"),
             )
         except (KeyError, TypeError) as exc:
             raise PlanFormatError(f"the plan is malformed ({type(exc).__name__}: {exc})") from exc

@@ -16,6 +16,7 @@ from .plan import (
     Conflict,
     CrossReference,
     ExtractBase,
+    ImportRoot,
     MergeDuplicate,
     RenameColumnUses,
     WriteMigration,
@@ -32,7 +33,7 @@ from .plan import (
     Warning,
     fingerprint,
 )
-from .project import link_out_of, module_parts
+from .project import is_importable, link_out_of, module_parts
 from .settings import Settings, TableDecision
 from .tables import table_differences
 
@@ -80,15 +81,9 @@ class _Planner:
                     if mod:
                         out[mod].add(rel)
                     for n in imp.names:
-                        if mod:
-                            sub = self.ix.modules.submodule(mod, n.name)
-                            if sub:
-                                out[sub].add(rel)
-                        elif imp.level:
-                            parts = self.ix.modules.package_of_relative(rel, imp.level, imp.module)
-                            sub = self.ix.modules.file_for_parts(parts + [n.name])
-                            if sub:
-                                out[sub].add(rel)
+                        sub = self.resolver.imported_submodule(rel, imp.level, imp.module, n.name)
+                        if sub:
+                            out[sub].add(rel)
                 else:
                     for n in imp.names:
                         mod = self.resolver.module_file(rel, 0, n.name)
@@ -119,7 +114,8 @@ class _Planner:
                 self.warnings.append(Warning(
                     "W002", f"Flask-SQLAlchemy object {b.symbol.name} is a base unibase does not merge", b.symbol.file, b.line))
         separate = self._separate_databases(in_scope)
-        candidates = [b for b in in_scope if b.symbol not in separate]
+        left_out = self._left_out(in_scope)
+        candidates = [b for b in in_scope if b.symbol not in separate and b.symbol not in left_out]
         canonical = self._choose_canonical(candidates) if candidates else None
 
         roles = {}
@@ -129,6 +125,8 @@ class _Planner:
             for b in ix.bases.values():
                 if f"{b.symbol.file}:{b.symbol.name}" == sym or b.symbol.file == sym:
                     roles[b.symbol] = "excluded"
+        for sym in left_out:
+            roles[sym] = "excluded"
         merging = [b for b in ix.bases.values() if roles[b.symbol] == "merge"]
         self.merging_bases = {b.symbol for b in merging}
 
@@ -181,6 +179,8 @@ class _Planner:
             warnings=tuple(self.warnings),
             cross_references=tuple(cross),
             fingerprints={f: fingerprint(ix.root / f) for f in touched if (ix.root / f).exists()},
+            roots=tuple(ImportRoot(r or ".", n) for r, n in ix.roots),
+            scope=self.settings.scope,
         )
 
     def _extract_base(self, canonical: BaseInfo) -> BaseInfo:
@@ -200,6 +200,25 @@ class _Planner:
         return replace(canonical, symbol=Symbol(file, name))
 
     # -- choosing ------------------------------------------------------------------------------
+
+    def _left_out(self, in_scope: list[BaseInfo]) -> set[Symbol]:
+        """Bases listed but never merged: those in a file that cannot be imported (a script),
+        and those outside the narrower path the command was given (it limits what changes)."""
+        out = set()
+        scope = self.settings.scope
+        for b in in_scope:
+            file = b.symbol.file
+            if not is_importable(file):
+                out.add(b.symbol)
+                self.warnings.append(Warning(
+                    "W025", f"base {b.symbol.name} is in a file the project cannot import (a script, or the "
+                    "code of a folder whose name is not a module name): listed, never merged", file, b.line))
+            elif scope and not (file == scope or file.startswith(scope + "/")):
+                out.add(b.symbol)
+                self.warnings.append(Warning(
+                    "W026", f"base {b.symbol.name} is outside {scope}, the path given: left as it is "
+                    "(run unibase on the project root to merge it too)", file, b.line))
+        return out
 
     def _choose_canonical(self, candidates: list[BaseInfo]) -> BaseInfo:
         target = self.settings.target
@@ -988,7 +1007,7 @@ class _Planner:
         if pkg_ok:
             level = len(a) - common + 1
             return level, ".".join(b_parts[common:])
-        return 0, self.ix.modules.module_name(to_file)
+        return 0, self.ix.modules.module_name(to_file, from_file)
 
     def _check_cycles(self, source: str, target: str, imports: list[str]) -> None:
         for text in imports:
@@ -1028,10 +1047,7 @@ class _Planner:
                     if mod in source_files:
                         files.append((imp.level, imp.module or "", mod))
                     for n in imp.names:
-                        sub = self.ix.modules.submodule(mod, n.name) if mod else None
-                        if sub is None and imp.level and mod is None:
-                            parts = ix.modules.package_of_relative(rel, imp.level, imp.module)
-                            sub = ix.modules.file_for_parts(parts + [n.name])
+                        sub = self.resolver.imported_submodule(rel, imp.level, imp.module, n.name)
                         if sub in source_files and sub not in {x[2] for x in files}:
                             files.append((imp.level, f"{imp.module or ''}.{n.name}".lstrip(".") if imp.module else n.name, sub))
                     for level, module, file in files:
@@ -1066,19 +1082,24 @@ class _Planner:
         if level:
             new_level, new_module = self._spelling_between(file, target)
             if new_level == 0:
-                new_module = self._absolute_like(module, resolved, target)
+                new_module = self._absolute_like(module, resolved, target, file)
             return ModuleSpelling(level, module, resolved, new_level, new_module)
-        return ModuleSpelling(0, module, resolved, 0, self._absolute_like(module, resolved, target))
+        return ModuleSpelling(0, module, resolved, 0, self._absolute_like(module, resolved, target, file))
 
-    def _absolute_like(self, spelled: str, resolved: str, target: str) -> str:
-        """Spell ``target`` from the same root the importer used to spell ``resolved``."""
+    def _absolute_like(self, spelled: str, resolved: str, target: str, importer: str | None = None) -> str:
+        """Spell ``target`` as the project spells it, else from the same root the importer used
+        to spell ``resolved``."""
+        if self.ix.modules.spellings(target):
+            return self.ix.modules.module_name(target, importer)
         parts = module_parts(resolved)
         spelled_parts = tuple(spelled.split(".")) if spelled else ()
         start = len(parts) - len(spelled_parts)
         target_parts = module_parts(target)
         if spelled_parts and parts[start:] == spelled_parts and target_parts[:start] == parts[:start]:
-            return ".".join(target_parts[start:])
-        return self.ix.modules.module_name(target)
+            name = ".".join(target_parts[start:])
+            if importer is None or self.ix.modules.resolve(name, importer) == target:
+                return name
+        return self.ix.modules.module_name(target, importer)
 
     # -- strings -------------------------------------------------------------------------------
 

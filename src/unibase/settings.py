@@ -18,6 +18,7 @@ class SettingsError(ValueError):
 @dataclass(frozen=True)
 class Settings:
     root: Path
+    scope: str | None = None  # the narrower folder given, project-relative: only its bases change
     target: str | None = None
     strategy: str = "move"
     exclude: tuple[str, ...] = ()
@@ -40,12 +41,20 @@ class TableDecision:
     renames: tuple[tuple[str, str], ...] = ()  # confirmed (loser column, winner column)
 
 
-def load_settings(root: Path, **overrides: Any) -> Settings:
-    """Settings for ``root``: ``[tool.unibase]`` first, then non-empty ``overrides``."""
-    if not root.exists():
-        raise SettingsError(f"{root} does not exist; pass the path of a project directory")
-    if not root.is_dir():
-        raise SettingsError(f"{root} is not a directory; pass the path of a project directory")
+def load_settings(path: Path, **overrides: Any) -> Settings:
+    """Settings for the project holding ``path``: ``[tool.unibase]`` first, then non-empty
+    ``overrides``. The project root is the nearest folder at or above ``path`` with a
+    ``pyproject.toml``, ``setup.cfg``, ``setup.py`` or ``.git`` (``path`` itself if none has);
+    a narrower ``path`` becomes the scope: everything is read, only its bases change."""
+    if not path.exists():
+        raise SettingsError(f"{path} does not exist; pass the path of a project directory")
+    if not path.is_dir():
+        raise SettingsError(f"{path} is not a directory; pass the path of a project directory")
+    from .project import find_root
+
+    given = path.resolve()
+    root = find_root(given) or given
+    scope = given.relative_to(root).as_posix() if given != root else None
     config: dict[str, Any] = {}
     pyproject = root / "pyproject.toml"
     if pyproject.is_file():
@@ -57,7 +66,7 @@ def load_settings(root: Path, **overrides: Any) -> Settings:
         config = (tool.get("unibase", {}) if isinstance(tool, dict) else {}) or {}
         if not isinstance(config, dict):
             raise SettingsError(f"[tool.unibase] in {pyproject} is not a table; fix it or remove it")
-    settings = Settings(root=root.resolve())
+    settings = Settings(root=root, scope=scope)
     mapping = {
         "target": "target",
         "strategy": "strategy",

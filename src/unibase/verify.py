@@ -126,6 +126,9 @@ def verify_project(
     root = Path(root).resolve()
     if not root.is_dir():
         raise VerifyError(f"{root} is not a directory; pass the path of the merged project")
+    from .project import find_root
+
+    root = find_root(root) or root  # the whole project, as discovery reads it
     python = _interpreter(python)
     with _Session(root, python) as session:
         base, why_not = session.resolve_against(against)
