@@ -9,7 +9,9 @@ are defined under (see :func:`import_words`). Names are resolved by meaning (whi
 from __future__ import annotations
 
 import ast
+import io
 import re
+import tokenize
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -102,6 +104,21 @@ class Reference:
     target: str  # as written
 
 
+@dataclass(frozen=True)
+class Unparsable:
+    """A project file discovery could not analyse, and whether it could matter."""
+
+    problem: str  # "does not parse (SyntaxError: invalid syntax)", "cannot be read (Permission denied)"
+    line: int | None
+    # why it could hold a base, a model, a table or a metadata use; None when it was read only
+    # because its import lines name the project's models or their modules
+    could_matter: str | None
+    words: frozenset[bytes] = frozenset()  # the identifiers on its import lines
+
+    def __str__(self) -> str:
+        return f"{self.problem} (line {self.line})" if self.line else self.problem
+
+
 @dataclass
 class Index:
     root: Path
@@ -112,7 +129,7 @@ class Index:
     abstract_classes: dict[Symbol, Symbol]  # abstract class or declarative-class base -> base
     tables: list[TableInfo]
     references: list[Reference]
-    unparsable: dict[str, str]  # file -> reason
+    unparsable: dict[str, Unparsable]
     scanned: int = 0
 
     def base_of_table(self) -> dict[str, list[tuple[Symbol, Symbol]]]:
@@ -164,6 +181,40 @@ def _is_sqlalchemy_code(f: FileFacts) -> bool:
 def _stem(rel: str) -> str:
     parts = module_parts(rel)
     return parts[-1] if parts else ""
+
+
+CONFLICT_MARKER = re.compile(rb"^(?:<{7}|>{7})(?: |$)|^={7}$", re.M)
+SPEAKS_SQLA = "its text speaks SQLAlchemy"
+
+
+def _line_at(data: bytes, offset: int) -> int:
+    return data.count(b"\n", 0, offset) + 1
+
+
+def decode_problem(data: bytes) -> tuple[str, int] | None:
+    """Why Python would refuse these bytes before parsing them, and on which line: a NUL byte,
+    or a byte that is not valid in the file's encoding (UTF-8 unless a coding line says else).
+    ``ast.parse`` accepts some of these (a bad byte in a comment) that the interpreter and
+    LibCST do not."""
+    if (nul := data.find(b"\0")) >= 0:
+        return "contains a NUL byte", _line_at(data, nul)
+    try:
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+    except SyntaxError as exc:  # an unknown or contradictory coding declaration
+        return f"has a bad coding declaration ({exc})", 1
+    try:
+        data.decode(encoding)
+    except UnicodeDecodeError as exc:
+        declared = "its declared encoding" if encoding not in ("utf-8", "utf-8-sig") else "UTF-8, and there is no coding declaration"
+        return f"byte 0x{data[exc.start]:02x} is not valid {declared}", _line_at(data, exc.start)
+    return None
+
+
+def _syntax_problem(data: bytes, exc: Exception) -> tuple[str, int | None]:
+    if (marker := CONFLICT_MARKER.search(data)) is not None:
+        return "has merge-conflict markers", _line_at(data, marker.start())
+    lineno = getattr(exc, "lineno", None)
+    return f"{type(exc).__name__}: {getattr(exc, 'msg', exc)}", lineno or None
 
 
 def parse_source(data: bytes, path: str) -> ast.Module:
@@ -318,23 +369,31 @@ def discover(root: Path, options: DiscoverOptions = DiscoverOptions(),
     unparsable: dict[str, str] = {}
     raw: dict[str, frozenset[bytes]] = {}  # files not parsed yet -> the words of their imports
 
-    def parse_later(rel: str) -> None:
-        raw.pop(rel)
-        try:
-            parse(rel, (root / rel).read_bytes(), statements_only=True)
-        except OSError as exc:
-            unparsable[rel] = f"unreadable: {exc.strerror}"
+    def unreadable(rel: str, exc: OSError, could_matter: str | None) -> None:
+        # what an unreadable file holds is unknown: it could hold anything
+        unparsable[rel] = Unparsable(f"cannot be read ({exc.strerror})", None, could_matter or "it cannot be read")
 
-    def parse(rel: str, data: bytes, statements_only: bool = False) -> None:
+    def parse_later(rel: str, could_matter: str | None) -> None:
+        words = raw.pop(rel)
         try:
-            tree = parse_source(data, rel)
-        except (SyntaxError, ValueError) as exc:
-            tree = _parse_newer_syntax(data, rel)
-            if tree is None:
-                lineno = getattr(exc, "lineno", None)
-                where = f" (line {lineno})" if lineno else ""
-                unparsable[rel] = f"{type(exc).__name__}: {getattr(exc, 'msg', exc)}{where}"
-                return
+            parse(rel, (root / rel).read_bytes(), could_matter, words, statements_only=True)
+        except OSError as exc:
+            unreadable(rel, exc, could_matter)
+
+    def parse(rel: str, data: bytes, could_matter: str | None, words: frozenset[bytes] = frozenset(),
+              statements_only: bool = False) -> None:
+        problem = decode_problem(data)
+        if problem is None:
+            try:
+                tree = parse_source(data, rel)
+            except (SyntaxError, ValueError) as exc:
+                tree = _parse_newer_syntax(data, rel)
+                if tree is None:
+                    problem = _syntax_problem(data, exc)
+        if problem is not None:
+            what, line = problem
+            unparsable[rel] = Unparsable(f"does not parse ({what})", line, could_matter, words or import_words(data))
+            return
         facts[rel] = read_facts(rel, tree, statements_only)
 
     # pass 1: files that speak SQLAlchemy
@@ -343,10 +402,11 @@ def discover(root: Path, options: DiscoverOptions = DiscoverOptions(),
         try:
             data = (root / rel).read_bytes()
         except OSError as exc:
-            unparsable[rel] = f"unreadable: {exc.strerror}"
+            unreadable(rel, exc, None)
             continue
-        if options.parse_everything or SQLA_WORDS.search(data):
-            parse(rel, data)
+        speaks = SQLA_WORDS.search(data) is not None
+        if options.parse_everything or speaks:
+            parse(rel, data, SPEAKS_SQLA if speaks else None)
             speaks_sqla.append(rel)
         else:
             # what a file imports is all that can make it relevant later (it names a module
@@ -375,7 +435,7 @@ def discover(root: Path, options: DiscoverOptions = DiscoverOptions(),
                     targets.extend(resolver.module_file(rel, 0, n.name) for n in imp.names)
                 for t in targets:
                     if t and t in raw:
-                        parse_later(t)
+                        parse_later(t, f"{rel}, which speaks SQLAlchemy, imports it")
                         todo.append(t)
 
     # follow the imports of files that really are SQLAlchemy code, not of every file whose bytes
@@ -403,7 +463,7 @@ def discover(root: Path, options: DiscoverOptions = DiscoverOptions(),
             wanted = {w.encode() for w in new_words}
             hits = [rel for rel, words in raw.items() if not wanted.isdisjoint(words)]
             for rel in hits:
-                parse_later(rel)
+                parse_later(rel, None)
                 f = facts.get(rel)
                 if f is None:
                     continue
@@ -421,7 +481,7 @@ def discover(root: Path, options: DiscoverOptions = DiscoverOptions(),
     return index
 
 
-def _build(root: Path, modules: ModuleMap, facts: dict[str, FileFacts], unparsable: dict[str, str]) -> Index:
+def _build(root: Path, modules: ModuleMap, facts: dict[str, FileFacts], unparsable: dict[str, Unparsable]) -> Index:
     resolver = Resolver(modules, facts)
     bases: dict[Symbol, BaseInfo] = {}
     registries: set[Symbol] = set()
@@ -717,6 +777,7 @@ __all__ = [
     "Resolver",
     "Symbol",
     "TableInfo",
+    "Unparsable",
     "discover",
     "module_parts",
 ]

@@ -111,8 +111,9 @@ class _Planner:
 
     def plan(self) -> Plan:
         ix = self.ix
-        for rel, reason in sorted(ix.unparsable.items()):
-            self.warnings.append(Warning("W001", f"not analysed, does not parse: {reason}", rel))
+        # a file that could hold a base, a model or a table and was not read: any plan could be
+        # a partial merge (or the wrong canonical base), so there is none
+        self._refuse_unanalysed({rel: u.could_matter for rel, u in ix.unparsable.items() if u.could_matter})
         in_scope = [b for b in ix.bases.values() if not b.test_local and b.kind != "flask_sqlalchemy"]
         for b in ix.bases.values():
             if b.kind == "flask_sqlalchemy":
@@ -163,6 +164,9 @@ class _Planner:
             )
             for b in sorted(ix.bases.values(), key=lambda b: (b.symbol.file, b.line))
         )
+        self._refuse_unanalysed(self._unanalysed_importers(merging))
+        for rel, u in sorted(ix.unparsable.items()):
+            self.warnings.append(Warning("W001", f"not analysed: {u.problem}", rel, u.line))
         touched = sorted({f for op in self.ops for f in op.files()})
         for rel in touched:
             if (target := link_out_of(ix.root, rel)) is not None:
@@ -182,6 +186,33 @@ class _Planner:
             cross_references=tuple(cross),
             fingerprints={f: fingerprint(ix.root / f) for f in touched if (ix.root / f).exists()},
         )
+
+    def _refuse_unanalysed(self, why: dict[str, str]) -> None:
+        """Stop (exit 2) on the first file that could not be read, decoded or parsed and could matter."""
+        if not why:
+            return
+        rel = min(why)
+        u = self.ix.unparsable[rel]
+        where = f"{rel} line {u.line}" if u.line else rel
+        more = f" ({len(why) - 1} more file(s) too: {', '.join(sorted(why)[1:4])})" if len(why) > 1 else ""
+        raise PlanError(
+            f"{where} {u.problem}, and it could hold a declarative base, models, tables or a metadata use "
+            f"({why[rel]}){more}; fix it, or add it to [tool.unibase] exclude"
+        )
+
+    def _unanalysed_importers(self, merging: list[BaseInfo]) -> dict[str, str]:
+        """Unparsable files whose import lines name a module or a name the plan changes: their
+        imports would need rewriting, and unibase cannot see them."""
+        changed_files = {b.symbol.file for b in merging} | {
+            op.source for op in self.ops if isinstance(op, MoveModels)}
+        names = {b.symbol.name for b in merging} | {
+            m.symbol.name for b in merging for m in self.ix.models_of(b.symbol)}
+        words = {w.encode() for w in names | {module_parts(f)[-1] for f in changed_files if module_parts(f)}}
+        return {
+            rel: "it imports from a module the plan changes"
+            for rel, u in self.ix.unparsable.items()
+            if u.could_matter is None and not words.isdisjoint(u.words)
+        }
 
     def _extract_base(self, canonical: BaseInfo) -> BaseInfo:
         """``class BaseModel(declarative_base())``: models joining it must not inherit its
