@@ -18,13 +18,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .facts import (
-    AssignFact,
     ClassFact,
     ColumnFact,
     FileFacts,
     ImportBinding,
     MetadataUse,
+    LocalBinding,
     TableFact,
+    alternatives,
     call_name,
     read_facts,
     unparse,
@@ -487,23 +488,30 @@ def _build(root: Path, modules: ModuleMap, facts: dict[str, FileFacts], unparsab
     registries: set[Symbol] = set()
     metadata_vars: dict[Symbol, str] = {}
 
-    # bases made by calls and registries
+    # bases made by calls and registries, also conditionally (``declarative_base() if ok else None``)
+    # and by a factory of the project (``Base = make_base()``)
     for rel, f in facts.items():
         for a in f.assigns:
-            if not isinstance(a.value, ast.Call):
-                continue
-            callee = resolver.expr(rel, a.value.func)
             sym = Symbol(rel, a.name)
-            if _named(a.value.func, callee, "declarative_base"):
-                bases[sym] = _base_from_call(sym, a, "declarative_base", resolver, metadata_vars)
-            elif isinstance(a.value.func, ast.Attribute) and a.value.func.attr == "generate_base":
-                bases[sym] = _base_from_call(sym, a, "generate_base", resolver, metadata_vars)
-            elif _named(a.value.func, callee, "registry"):
-                registries.add(sym)
-            elif _named(a.value.func, callee, "MetaData"):
-                metadata_vars[sym] = unparse(a.value)
-            elif _is_sqla(callee, "SQLAlchemy") and isinstance(callee, External) and callee.qualname.startswith("flask_sqlalchemy"):
-                bases[sym] = BaseInfo(sym, a.line, "flask_sqlalchemy")
+            for value in alternatives(a.value):
+                if not isinstance(value, ast.Call):
+                    continue
+                callee = resolver.expr(rel, value.func)
+                if kind := _base_call_kind(value, callee):
+                    bases[sym] = _base_from_call(sym, a.line, value, kind, resolver, metadata_vars)
+                elif isinstance(callee, Symbol) and (made := _factory_base(resolver, callee)):
+                    kind, call = made
+                    bases[sym] = (_base_from_call(sym, a.line, call, kind, resolver, metadata_vars, callee)
+                                  if call is not None else BaseInfo(sym, a.line, kind))
+                elif _named(value.func, callee, "registry"):
+                    registries.add(sym)
+                elif _named(value.func, callee, "MetaData"):
+                    metadata_vars[sym] = unparse(value)
+                elif _is_sqla(callee, "SQLAlchemy") and isinstance(callee, External) and callee.qualname.startswith("flask_sqlalchemy"):
+                    bases[sym] = BaseInfo(sym, a.line, "flask_sqlalchemy")
+                else:
+                    continue
+                break
 
     # bases made by classes
     for rel, f in facts.items():
@@ -715,14 +723,43 @@ def _owner_base(resolver: Resolver, file: str, use: MetadataUse, bases: dict, ba
     return None
 
 
-def _base_from_call(sym: Symbol, a: AssignFact, kind: str, resolver: Resolver, metadata_vars: dict) -> BaseInfo:
-    info = BaseInfo(sym, a.line, kind)
-    call = a.value
-    assert isinstance(call, ast.Call)
+def _base_call_kind(call: ast.Call, callee: Resolved) -> str | None:
+    if _named(call.func, callee, "declarative_base"):
+        return "declarative_base"
+    if isinstance(call.func, ast.Attribute) and call.func.attr == "generate_base":
+        return "generate_base"
+    return None
+
+
+def _factory_base(resolver: Resolver, function: Symbol) -> tuple[str, ast.Call | None] | None:
+    """A function of the project that returns a new base: ``return declarative_base(...)``, or a
+    ``DeclarativeBase`` subclass it defines. The kind, and the base-making call when there is one."""
+    f = resolver.facts.get(function.file)
+    if f is None:
+        return None
+    local = f.local_classes.get(function.name, {})
+    for returned in f.function_returns.get(function.name, ()):
+        for value in alternatives(returned):
+            if isinstance(value, ast.Call):
+                kind = _base_call_kind(value, resolver.expr(function.file, value.func, function=function.name))
+                if kind:
+                    return f"{kind} via {function.name}()", value
+            elif isinstance(value, ast.Name) and value.id in local and any(
+                    _named(b, resolver.expr(function.file, b, function=function.name), *SQLA_BASE_CLASSES)
+                    for b in local[value.id]):
+                return f"DeclarativeBase via {function.name}()", None
+    return None
+
+
+def _base_from_call(sym: Symbol, line: int, call: ast.Call, kind: str, resolver: Resolver, metadata_vars: dict,
+                    factory: Symbol | None = None) -> BaseInfo:
+    """A base made by ``call`` (written in ``factory``'s body when a project function makes it)."""
+    info = BaseInfo(sym, line, kind)
+    file, function = (factory.file, factory.name) if factory else (sym.file, None)
     for kw in call.keywords:
         if kw.arg == "metadata":
             info.metadata = unparse(kw.value)
-            r = resolver.expr(sym.file, kw.value)
+            r = resolver.expr(file, kw.value, function=function)
             src = metadata_vars.get(r) if isinstance(r, Symbol) else None
             if isinstance(r, Symbol):
                 info.metadata = str(r)
