@@ -222,3 +222,86 @@ def test_columns_and_tablename_inside_an_if_in_the_class_body(tmp_path):
     (billing,) = [b for b in plan["bases"] if b["name"] == "BillingBase"]
     assert [(m["name"], m["table"]) for m in billing["models"]] == [("Invoice", "invoices")]
     assert_found_and_merged(tmp_path, root)
+
+
+# --- constructs discovery does not follow: said by file and line, never a claim of one base ------
+
+NOT_UNDERSTOOD_DB = """\
+    from sqlalchemy import orm
+    from sqlalchemy.orm import declarative_base
+
+    BillingBase = declarative_base()
+    make_audit_base = getattr(orm, "declarative_base")
+    AuditBase = make_audit_base()
+    """
+
+AUDIT = {
+    "billing/audit.py": """\
+        from sqlalchemy import Column, Integer
+
+        from billing.db import AuditBase
+
+
+        class AuditEntry(AuditBase):
+            __tablename__ = "audit"
+            id = Column(Integer, primary_key=True)
+        """,
+    "app/main.py": """\
+        from app.db import Base
+        from billing.db import AuditBase, BillingBase
+        from billing.audit import AuditEntry  # noqa: F401
+        from billing.models import Invoice  # noqa: F401
+        from app.models import User  # noqa: F401
+
+
+        def init(engine):
+            Base.metadata.create_all(engine)
+            BillingBase.metadata.create_all(engine)
+            AuditBase.metadata.create_all(engine)
+        """,
+}
+
+
+def not_understood(plan: dict) -> list[tuple[str, int]]:
+    return [(w["file"], w["line"]) for w in plan["warnings"]
+            if "possible declarative base not understood" in w["message"]]
+
+
+def test_a_base_made_in_a_way_not_understood_is_reported_and_never_called_one_base(tmp_path):
+    root = project(tmp_path, {"billing/db.py": NOT_UNDERSTOOD_DB, **AUDIT})
+    plan = json.loads(unibase("plan", str(root), "--json", "--target", "app/db.py", check=0).stdout)
+    assert not_understood(plan) == [("billing/db.py", 6)]
+    check = unibase("check", str(root))
+    assert check.returncode == 1 and "billing/db.py:6: possible declarative base not understood" in check.stdout
+
+    unibase("apply", str(root), "--target", "app/db.py", "--branch", "merged", "--no-verify", check=0)
+    merged = tmp_path / "merged"
+    git(root, "worktree", "add", "-q", "--detach", str(merged), "merged")
+    # the one understood secondary base is merged; the other is left, and so are its importers
+    assert "from billing.db import AuditBase" in (merged / "app/main.py").read_text()
+    assert run_python(merged, (
+        "import sqlalchemy as sa, app.main as m; e = sa.create_engine('sqlite://'); m.init(e); "
+        "print(sorted(sa.inspect(e).get_table_names()))")) == "['audit', 'invoices', 'users']"
+    check = unibase("check", str(merged))
+    assert check.returncode == 1, check.stdout
+    assert "one declarative base" not in check.stdout and "AuditBase" in check.stdout
+    assert "not understood" in check.stderr
+
+
+def test_a_base_that_is_an_import_fallback_is_reported_and_its_importers_left_alone(tmp_path):
+    fallback = """\
+        from sqlalchemy.orm import declarative_base
+
+        try:
+            from app.db import Base as BillingBase
+        except ImportError:  # pragma: no cover
+            BillingBase = declarative_base()
+        """
+    root = project(tmp_path, {"billing/db.py": fallback})
+    plan = json.loads(unibase("plan", str(root), "--json", check=0).stdout)
+    assert not_understood(plan) == [("billing/db.py", 6)]
+    assert [b["name"] for b in plan["bases"]] == ["Base"]
+    assert all(o.get("file") not in ("billing/env.py", "app/main.py") for o in plan["operations"])
+    check = unibase("check", str(root))
+    assert check.returncode == 1 and "billing/db.py:6" in check.stdout
+    assert "one declarative base" not in check.stdout

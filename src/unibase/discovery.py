@@ -120,6 +120,15 @@ class Unparsable:
         return f"{self.problem} (line {self.line})" if self.line else self.problem
 
 
+@dataclass(frozen=True)
+class NotUnderstood:
+    """A name that looks like a declarative base but whose making discovery cannot follow."""
+
+    symbol: Symbol
+    line: int
+    reason: str
+
+
 @dataclass
 class Index:
     root: Path
@@ -132,6 +141,7 @@ class Index:
     references: list[Reference]
     unparsable: dict[str, Unparsable]
     scanned: int = 0
+    not_understood: list[NotUnderstood] = field(default_factory=list)
 
     def base_of_table(self) -> dict[str, list[tuple[Symbol, Symbol]]]:
         """table name -> [(base, model or table symbol)]"""
@@ -547,6 +557,7 @@ def _build(root: Path, modules: ModuleMap, facts: dict[str, FileFacts], unparsab
                         line = next((a.line for a in f_reg.assigns if a.name == reg.name), 1)
                         bases[reg] = BaseInfo(reg, line, "registry")
 
+    not_understood = _ambiguous_bases(facts, bases)
     for sym, info in bases.items():
         info.test_local = is_test_path(sym.file)
 
@@ -693,7 +704,45 @@ def _build(root: Path, modules: ModuleMap, facts: dict[str, FileFacts], unparsab
                     bases[b].binds.add(_bind_key(resolver, r, use.bind))
 
     references = _references(models, tables, class_facts)
-    return Index(root, modules, facts, bases, models, abstract, tables, references, unparsable)
+    not_understood += _unknown_bases_of_mapped_classes(resolver, class_facts, bases, models, abstract)
+    return Index(root, modules, facts, bases, models, abstract, tables, references, unparsable,
+                 not_understood=not_understood)
+
+
+def _ambiguous_bases(facts: dict[str, FileFacts], bases: dict[Symbol, BaseInfo]) -> list[NotUnderstood]:
+    """Bases whose name the program may also bind by an import (``try: from .db import Base`` /
+    ``except ImportError: Base = declarative_base()``): which one a run gets depends on the
+    machine, so they are not bases to merge, and importers of the name are left alone."""
+    out = []
+    for sym, info in list(bases.items()):
+        binding = facts[sym.file].bindings.get(sym.name) if sym.file in facts else None
+        if isinstance(binding, ImportBinding):
+            del bases[sym]
+            out.append(NotUnderstood(sym, info.line, f"made at line {info.line}, and also imported at line "
+                                                    f"{binding.line} depending on how the program runs"))
+    return out
+
+
+def _unknown_bases_of_mapped_classes(resolver: Resolver, class_facts: dict[Symbol, ClassFact],
+                                     bases: dict[Symbol, BaseInfo], models: dict, abstract: dict) -> list[NotUnderstood]:
+    """Names assigned in the project that classes with a ``__tablename__`` or ``__table__``
+    subclass, made in a way discovery does not follow (``Base = getattr(orm, "declarative_base")()``)."""
+    found: dict[Symbol, NotUnderstood] = {}
+    for sym, c in class_facts.items():
+        if sym in models or sym in abstract or sym in bases or not (c.tablename or c.table_call or c.tablename_computed):
+            continue
+        for b in c.bases:
+            r = resolver.expr(sym.file, b) if not isinstance(b, ast.Call) else None
+            if not isinstance(r, Symbol) or r in found:
+                continue
+            owner = Symbol(r.file, r.name.split(".")[0])
+            f = resolver.facts.get(owner.file)
+            binding = f.bindings.get(owner.name) if f else None
+            if isinstance(binding, LocalBinding) and binding.kind == "assign" and owner not in bases:
+                value = unparse(binding.value) if binding.value is not None else "?"
+                found[r] = NotUnderstood(owner, binding.line, f"{owner.name} = {value}, subclassed by {c.name} "
+                                                              f"({c.tablename or c.table_call or 'a mapped class'})")
+    return list(found.values())
 
 
 def _parse_expr(src: str) -> ast.expr | None:
@@ -809,6 +858,7 @@ __all__ = [
     "Index",
     "ModelInfo",
     "ModuleRef",
+    "NotUnderstood",
     "External",
     "Reference",
     "Resolver",

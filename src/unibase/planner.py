@@ -37,6 +37,9 @@ from .settings import Settings, TableDecision
 from .tables import table_differences
 
 
+NOT_UNDERSTOOD = "W020"  # a possible declarative base discovery cannot follow (``check`` reports it)
+
+
 class PlanError(ValueError):
     """Bad input for planning (exit 2)."""
 
@@ -114,6 +117,10 @@ class _Planner:
         # a file that could hold a base, a model or a table and was not read: any plan could be
         # a partial merge (or the wrong canonical base), so there is none
         self._refuse_unanalysed({rel: u.could_matter for rel, u in ix.unparsable.items() if u.could_matter})
+        for n in ix.not_understood:
+            self.warnings.append(Warning(
+                NOT_UNDERSTOOD, f"possible declarative base not understood: {n.reason}; its classes are left as "
+                f"they are and importers of {n.symbol.name} are not rewritten", n.symbol.file, n.line))
         in_scope = [b for b in ix.bases.values() if not b.test_local and b.kind != "flask_sqlalchemy"]
         for b in ix.bases.values():
             if b.kind == "flask_sqlalchemy":
@@ -1049,12 +1056,15 @@ class _Planner:
         # re-exports: a module that imports a moved name and is itself imported for it
         base_names = sorted({canonical.symbol.name} | {b.symbol.name for b in merging})
         source_files = set(by_file)
+        unresolved = {(n.symbol.file, n.symbol.name) for n in ix.not_understood}
         for rel, f in sorted(ix.facts.items()):
             spellings: list[ModuleSpelling] = []
             renames: list[Rename] = []
             for imp in f.imports:
                 if imp.is_from:
                     mod = self.resolver.module_file(rel, imp.level, imp.module)
+                    if any((mod, n.name) in unresolved for n in imp.names):
+                        continue  # a name unibase cannot resolve: its importers stay as they are
                     files = []
                     if mod in source_files:
                         files.append((imp.level, imp.module or "", mod))
