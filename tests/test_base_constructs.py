@@ -187,10 +187,10 @@ def tables(root: Path) -> str:
         "print(sorted(sa.inspect(e).get_table_names()), sorted(env.target_metadata.tables))"))
 
 
-def assert_found_and_merged(tmp_path: Path, root: Path) -> None:
+def assert_found_and_merged(tmp_path: Path, root: Path, *options: str) -> dict:
     before = tables(root)
     assert before == "['invoices', 'users'] ['invoices']"
-    plan = json.loads(unibase("plan", str(root), "--json", check=0).stdout)
+    plan = json.loads(unibase("plan", str(root), "--json", *options, check=0).stdout)
     bases = {(b["file"], b["name"]): b for b in plan["bases"]}
     assert set(bases) == {("app/db.py", "Base"), ("billing/db.py", "BillingBase")}, plan["bases"]
     billing = bases["billing/db.py", "BillingBase"]
@@ -199,7 +199,7 @@ def assert_found_and_merged(tmp_path: Path, root: Path) -> None:
     check = unibase("check", str(root))
     assert check.returncode == 1 and "BillingBase" in check.stdout, check.stdout + check.stderr
 
-    unibase("apply", str(root), "--branch", "merged", check=0)  # verify included: same schema
+    unibase("apply", str(root), "--branch", "merged", *options, check=0)  # verify included: same schema
     merged = tmp_path / "merged"
     git(root, "worktree", "add", "-q", "--detach", str(merged), "merged")
     assert tables(merged) == "['invoices', 'users'] ['invoices', 'users']"
@@ -208,6 +208,7 @@ def assert_found_and_merged(tmp_path: Path, root: Path) -> None:
     in_scope = [b for b in after["bases"] if b["role"] == "canonical"]
     assert len(in_scope) == 1 and sorted(m["name"] for m in in_scope[0]["models"]) == ["Invoice", "User"]
     assert unibase("check", str(merged), check=0).stdout.strip() == "one declarative base in scope"
+    return plan
 
 
 @pytest.mark.parametrize("construct", list(CONSTRUCTS))
@@ -217,11 +218,12 @@ def test_a_base_made_this_way_is_found_and_merged(construct, tmp_path):
 
 
 def test_columns_and_tablename_inside_an_if_in_the_class_body(tmp_path):
+    """The model needs ``AVAILABLE``, bound inside a ``try``: a move would leave it behind (a
+    NameError in the target), so the base is rebased in place instead, and the plan says so."""
     root = project(tmp_path, {"billing/db.py": PLAIN_BASE, "billing/models.py": CONDITIONAL_BODY})
-    plan = json.loads(unibase("plan", str(root), "--json", check=0).stdout)
-    (billing,) = [b for b in plan["bases"] if b["name"] == "BillingBase"]
-    assert [(m["name"], m["table"]) for m in billing["models"]] == [("Invoice", "invoices")]
-    assert_found_and_merged(tmp_path, root)
+    plan = assert_found_and_merged(tmp_path, root, "--target", "app/db.py")
+    assert [o["op"] for o in plan["operations"] if o["step"] == "UB001"] == ["rebase-base"]
+    assert [w["code"] for w in plan["warnings"]] == ["W021"] and "AVAILABLE" in plan["warnings"][0]["message"]
 
 
 # --- constructs discovery does not follow: said by file and line, never a claim of one base ------

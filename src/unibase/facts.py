@@ -480,6 +480,9 @@ class _Reader(ast.NodeVisitor):
         self.scope_stack: list[str] = []
         self.statement_line = 0
         self.type_checking_only: set[str] = set()  # names bound so far only for type checkers
+        # inside a module-level ``if``/``try``: names bound there are not top-level statements
+        # (a move cannot take them), though they bind module names like ``try`` bodies do
+        self.blocks = 0
 
     # scopes
     def _scope(self) -> str:
@@ -532,6 +535,9 @@ class _Reader(ast.NodeVisitor):
                 self._bind(a.asname or a.name, ImportBinding(node.level, node.module, a.name, node.lineno))
 
     def visit_If(self, node: ast.If) -> None:
+        self._in_block(self._visit_if, node)
+
+    def _visit_if(self, node: ast.If) -> None:
         if self.function_stack:
             self.generic_visit(node)
             return
@@ -546,7 +552,17 @@ class _Reader(ast.NodeVisitor):
             self.visit(stmt)
         self.scope_stack.pop()
 
+    def _in_block(self, visit, node) -> None:
+        self.blocks += 1
+        try:
+            visit(node)
+        finally:
+            self.blocks -= 1
+
     def visit_Try(self, node: ast.Try) -> None:
+        self._in_block(self._visit_try, node)
+
+    def _visit_try(self, node: ast.Try) -> None:
         if self.function_stack:
             self.generic_visit(node)
             return
@@ -566,6 +582,7 @@ class _Reader(ast.NodeVisitor):
         qual = ".".join(self.function_stack + [node.name]) if self.function_stack else node.name
         if not self.function_stack and not self.scope_stack:
             self._bind(node.name, LocalBinding("def", node.lineno))
+        if not self.function_stack and not self.scope_stack and not self.blocks:
             self.facts.top_level.append((node.name, _first_line(node), node.end_lineno or node.lineno, "def"))
         self.function_stack.append(qual)
         for stmt in node.body:
@@ -585,7 +602,7 @@ class _Reader(ast.NodeVisitor):
         fact = _class_fact(node)
         self.facts.classes.append(fact)
         self._bind(node.name, LocalBinding("class", node.lineno))
-        if not self.scope_stack:
+        if not self.scope_stack and not self.blocks:
             self.facts.top_level.append((node.name, _first_line(node), node.end_lineno or node.lineno, "class"))
         # methods may use metadata, imports...
         self.scope_stack.append("class")
@@ -615,7 +632,7 @@ class _Reader(ast.NodeVisitor):
                 if at_top or module is not None:
                     self._bind(t.id, binding)
                 if at_top:
-                    if not self.scope_stack:
+                    if not self.scope_stack and not self.blocks:
                         self.facts.top_level.append((t.id, node.lineno, node.end_lineno or node.lineno, "assign"))
                     if value is not None:
                         self.facts.assigns.append(AssignFact(t.id, node.lineno, node.end_lineno or node.lineno, value))

@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 
 from .discovery import BaseInfo, Index, ModelInfo, Resolver, Symbol
-from .facts import ImportBinding, unparse
+from .facts import ImportBinding, LocalBinding, unparse
 from .plan import (
     BaseEntry,
     CollapseMetadataCalls,
@@ -398,11 +398,34 @@ class _Planner:
             if self.settings.strategy == "rebase":
                 self._plan_rebase(b, canonical, by_file, moves, drops)
                 continue
+            if stuck := self._unmovable_helpers(by_file, target):
+                file, names = stuck
+                self.warnings.append(Warning(
+                    "W021", f"the models of {b.symbol.name} need {', '.join(names)}, defined under `if`/`try` in "
+                    f"{file}, which a move cannot take along; {b.symbol.name} is rebased in place instead",
+                    b.symbol.file, b.line))
+                self._plan_rebase(b, canonical, by_file, moves, drops)
+                continue
             for file, file_models in sorted(by_file.items()):
                 if file == target:
                     continue
                 self._plan_move_file(b, canonical, file, file_models, drops, target_models, names_in_target, moves)
         return moves
+
+    def _unmovable_helpers(self, by_file: dict[str, list[ModelInfo]], target: str) -> tuple[str, list[str]] | None:
+        """A module-level name the models of a file use that is bound only inside an ``if``/``try``
+        block there (``try: from sqlalchemy import ...; AVAILABLE = True``): moving the models
+        would leave it behind."""
+        for file, models in sorted(by_file.items()):
+            facts = self.ix.facts.get(file)
+            if file == target or facts is None:
+                continue
+            top = {n for n, *_ in facts.top_level}
+            used = set().union(*(m.fact.body_names for m in models))
+            stuck = sorted(n for n in used if isinstance(facts.bindings.get(n), LocalBinding) and n not in top)
+            if stuck:
+                return file, stuck
+        return None
 
     # -- duplicate tables with different definitions ----------------------------------------------
 
