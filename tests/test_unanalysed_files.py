@@ -9,7 +9,6 @@ wrong canonical base. A broken file that cannot matter is a warning.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -65,15 +64,9 @@ def merge_conflict_markers(kc: Path) -> tuple[str, int]:
 
 
 def unreadable(kc: Path) -> tuple[str, None]:
-    """An unreadable model module. ``chmod 000`` does not stop root from reading, so as root the
-    file is a dangling symbolic link, which git commits and nobody can read either."""
+    """A model module nobody can read: a dangling symbolic link, which git commits. (``chmod
+    000`` would not do: it does not stop root, and git cannot commit or diff such a file.)"""
     rel = f"{DB}/archive_models.py"
-    if os.geteuid() != 0:
-        (kc / rel).write_text("from .models import Base\n", encoding="utf-8")
-        git(kc, "add", rel)
-        git(kc, "commit", "-qm", "archive")
-        (kc / rel).chmod(0)
-        return rel, None
     (kc / rel).symlink_to("archive_models_generated.py")
     return rel, None
 
