@@ -17,12 +17,14 @@ What it does, given a :class:`~unibase.plan.MoveModels` operation and the two mo
   import that re-exports the canonical ``Base`` under the old name plus every moved name, so
   old imports keep working; an import the re-export replaces goes, and so do imports that only
   the moved code used, except the names other files import from ``source``; a module left with
-  nothing but imports gets an ``__all__``.
+  nothing but imports gets an ``__all__``;
+* a secondary base defined only inside a module-level ``if`` block (the ``else:`` of ``if
+  TYPE_CHECKING:``) is replaced there, in place, by an import of the canonical base.
 
 What it does not do: rewrite importers elsewhere (UB002), touch relationship strings outside
 the moved classes (UB003), collapse ``create_all`` calls (UB004), or import into ``target`` a
-dropped class kept in a third module (the plan's ``imports`` must). A class or helper defined
-under ``if``/``try``, or in a statement that also binds other names, is left where it is. It
+dropped class kept in a third module (the plan's ``imports`` must). A model class or helper
+defined under ``if``/``try``, or in a statement that also binds other names, is left where it is. It
 never reads or writes files.
 """
 
@@ -60,6 +62,49 @@ def _stmt_names(stmt: cst.CSTNode) -> set[str]:
                 names.add(small.target.value)
         return names
     return set()
+
+
+class _NestedDefinition(cst.CSTTransformer):
+    """Replace the statements that define ``name`` inside a module-level ``if`` block (``if
+    TYPE_CHECKING: ... else: Base = declarative_base()``) by ``replacement``. Function and class
+    bodies are not entered, nor ``try`` blocks: ``try: from .db import Base`` / ``except
+    ImportError: Base = declarative_base()`` is a fallback whose meaning depends on the machine."""
+
+    def __init__(self, name: str, replacement: cst.SimpleStatementLine) -> None:
+        self.name = name
+        self.replacement = replacement
+        self.replaced = 0
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+        return False
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> bool:
+        return False
+
+    def visit_Try(self, node: cst.Try) -> bool:
+        return False
+
+    def _replace(self, updated):
+        if _stmt_names(updated) == {self.name} and not _is_import(updated):
+            self.replaced += 1
+            return self.replacement.with_changes(leading_lines=updated.leading_lines)
+        return updated
+
+    def leave_SimpleStatementLine(self, original, updated):
+        return self._replace(updated)
+
+    def leave_ClassDef(self, original, updated):
+        return self._replace(updated)
+
+
+def replace_nested_definition(module: cst.Module, name: str, import_text: str) -> tuple[cst.Module, bool]:
+    """When ``name`` is defined only inside module-level ``if`` blocks, replace each of those
+    definitions by the import ``import_text``, in place; True when something changed."""
+    if any(_stmt_names(s) == {name} and not _is_import(s) for s in module.body):
+        return module, False
+    replacer = _NestedDefinition(name, cst.parse_statement(import_text))  # type: ignore[arg-type]
+    body = [s.visit(replacer) if isinstance(s, cst.If) else s for s in module.body]
+    return (module.with_changes(body=body), True) if replacer.replaced else (module, False)
 
 
 def _used_names(nodes: Iterable[cst.CSTNode], *, strings: bool = False) -> set[str]:
@@ -289,6 +334,11 @@ class MoveModelsCommand:
         dropped = {name for name, *_ in op.drop}
         relocated = set(op.relocated)
 
+        # a base defined under ``if`` (``else:`` of ``if TYPE_CHECKING:``) becomes, where it
+        # is, an import of the canonical base
+        alias = f" as {op.base_name}" if op.base_name != op.target_base else ""
+        source, nested = replace_nested_definition(
+            source, op.base_name, f"from {'.' * op.import_level}{op.import_from} import {op.target_base}{alias}\n")
         moved: list[cst.CSTNode] = []
         removed: list[cst.CSTNode] = []
         kept: list[cst.CSTNode] = []

@@ -9,7 +9,9 @@ listed in ``__all__``) stay.
 
 What it does not do: move models, rewrite importers or relationship strings, or remove
 duplicate tables (a duplicate table cannot share one registry: use ``--strategy move``). A
-definition under ``if``/``try``, or in a statement that binds other names too, is left alone.
+definition only under module-level ``if`` blocks (the ``else:`` of ``if TYPE_CHECKING:``) is
+replaced there, in place; one under ``try`` (an import fallback) or in a statement that binds
+other names too is left alone.
 """
 
 from __future__ import annotations
@@ -18,7 +20,15 @@ import libcst as cst
 
 from unibase.plan import RebaseBase
 
-from .move_models import _all_names, _is_import, _prune_imports, _stmt_names, _strip_leading_blanks, _used_names
+from .move_models import (
+    _all_names,
+    _is_import,
+    _prune_imports,
+    _stmt_names,
+    _strip_leading_blanks,
+    _used_names,
+    replace_nested_definition,
+)
 
 DESCRIPTION = "Replace a secondary base's definition by an import of the canonical base (rebase strategy)."
 
@@ -32,15 +42,17 @@ class RebaseBaseCommand:
     def transform(self, module: cst.Module) -> cst.Module:
         op = self.op
         body = list(module.body)
+        alias = f" as {op.name}" if op.name != op.target_name else ""
+        text = f"from {'.' * op.import_level}{op.import_from} import {op.target_name}{alias}\n"
         index = next(
             (i for i, s in enumerate(body) if _stmt_names(s) == {op.name} and not _is_import(s)),
             None,
         )
         if index is None:
-            return module
+            # a definition only under ``if`` (``else:`` of ``if TYPE_CHECKING:``): in place
+            return replace_nested_definition(module, op.name, text)[0]
         removed = body[index]
-        alias = f" as {op.name}" if op.name != op.target_name else ""
-        stmt = cst.parse_statement(f"from {'.' * op.import_level}{op.import_from} import {op.target_name}{alias}\n")
+        stmt = cst.parse_statement(text)
         # keep the comments above the definition, and at most one blank line before them
         leading: list[cst.EmptyLine] = []
         for line in removed.leading_lines:  # type: ignore[attr-defined]

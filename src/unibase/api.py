@@ -75,15 +75,20 @@ class Finding:
     file: str
     line: int
     message: str
+    code: str = "base"  # "base": a separate base in scope; else the plan warning's code
 
 
 def check_plan(plan: Plan) -> list[Finding]:
-    """One finding per base beyond the first that is in scope (not separate, not test-local)."""
+    """One finding per base beyond the first that is in scope (not separate, not test-local), and
+    one per possible base discovery did not understand: with those, one base is not proven."""
+    from .planner import NOT_UNDERSTOOD
+
+    unknown = [Finding(w.file or "", w.line or 0, w.message, w.code) for w in plan.warnings if w.code == NOT_UNDERSTOOD]
     in_scope = plan.merged_bases()
     if len(in_scope) <= 1:
-        return []
+        return unknown
     canonical = next((b for b in in_scope if b.role == "canonical"), in_scope[0])
-    return [
+    return unknown + [
         Finding(
             b.file,
             b.line,

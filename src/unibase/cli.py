@@ -175,9 +175,14 @@ def check(path: Path = PathArg) -> None:
         return
     findings = api.check_plan(the_plan)
     for f in findings:
-        out.print(f"{f.file}:{f.line}: {f.message}")
+        out.print(f"{f.file}:{f.line}: {f.message}", markup=False)
+    separate = [f for f in findings if f.code == "base"]
+    if separate:
+        err.print(f"{len(separate) + 1} declarative bases are in scope; run `unibase plan` to see how to merge them.")
+        raise typer.Exit(1)
     if findings:
-        err.print(f"{len(findings) + 1} declarative bases are in scope; run `unibase plan` to see how to merge them.")
+        err.print(f"{len(findings)} possible declarative base(s) not understood, so one base in scope is not proven; "
+                  "make them plain `declarative_base()` or `DeclarativeBase` subclasses, or exclude their files.")
         raise typer.Exit(1)
     out.print("one declarative base in scope")
 

@@ -9,20 +9,23 @@ are defined under (see :func:`import_words`). Names are resolved by meaning (whi
 from __future__ import annotations
 
 import ast
+import io
 import re
+import tokenize
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .facts import (
-    AssignFact,
     ClassFact,
     ColumnFact,
     FileFacts,
     ImportBinding,
     MetadataUse,
+    LocalBinding,
     TableFact,
+    alternatives,
     call_name,
     read_facts,
     unparse,
@@ -102,6 +105,30 @@ class Reference:
     target: str  # as written
 
 
+@dataclass(frozen=True)
+class Unparsable:
+    """A project file discovery could not analyse, and whether it could matter."""
+
+    problem: str  # "does not parse (SyntaxError: invalid syntax)", "cannot be read (Permission denied)"
+    line: int | None
+    # why it could hold a base, a model, a table or a metadata use; None when it was read only
+    # because its import lines name the project's models or their modules
+    could_matter: str | None
+    words: frozenset[bytes] = frozenset()  # the identifiers on its import lines
+
+    def __str__(self) -> str:
+        return f"{self.problem} (line {self.line})" if self.line else self.problem
+
+
+@dataclass(frozen=True)
+class NotUnderstood:
+    """A name that looks like a declarative base but whose making discovery cannot follow."""
+
+    symbol: Symbol
+    line: int
+    reason: str
+
+
 @dataclass
 class Index:
     root: Path
@@ -112,9 +139,10 @@ class Index:
     abstract_classes: dict[Symbol, Symbol]  # abstract class or declarative-class base -> base
     tables: list[TableInfo]
     references: list[Reference]
-    unparsable: dict[str, str]  # file -> reason
+    unparsable: dict[str, Unparsable]
     scanned: int = 0
     roots: tuple[tuple[str, int], ...] = ()  # import roots ("" = the project root), with their imports
+    not_understood: list[NotUnderstood] = field(default_factory=list)
 
     def base_of_table(self) -> dict[str, list[tuple[Symbol, Symbol]]]:
         """table name -> [(base, model or table symbol)]"""
@@ -165,6 +193,40 @@ def _is_sqlalchemy_code(f: FileFacts) -> bool:
 def _stem(rel: str) -> str:
     parts = module_parts(rel)
     return parts[-1] if parts else ""
+
+
+CONFLICT_MARKER = re.compile(rb"^(?:<{7}|>{7})(?: |$)|^={7}$", re.M)
+SPEAKS_SQLA = "its text speaks SQLAlchemy"
+
+
+def _line_at(data: bytes, offset: int) -> int:
+    return data.count(b"\n", 0, offset) + 1
+
+
+def decode_problem(data: bytes) -> tuple[str, int] | None:
+    """Why Python would refuse these bytes before parsing them, and on which line: a NUL byte,
+    or a byte that is not valid in the file's encoding (UTF-8 unless a coding line says else).
+    ``ast.parse`` accepts some of these (a bad byte in a comment) that the interpreter and
+    LibCST do not."""
+    if (nul := data.find(b"\0")) >= 0:
+        return "contains a NUL byte", _line_at(data, nul)
+    try:
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+    except SyntaxError as exc:  # an unknown or contradictory coding declaration
+        return f"has a bad coding declaration ({exc})", 1
+    try:
+        data.decode(encoding)
+    except UnicodeDecodeError as exc:
+        declared = "its declared encoding" if encoding not in ("utf-8", "utf-8-sig") else "UTF-8, and there is no coding declaration"
+        return f"byte 0x{data[exc.start]:02x} is not valid {declared}", _line_at(data, exc.start)
+    return None
+
+
+def _syntax_problem(data: bytes, exc: Exception) -> tuple[str, int | None]:
+    if (marker := CONFLICT_MARKER.search(data)) is not None:
+        return "has merge-conflict markers", _line_at(data, marker.start())
+    lineno = getattr(exc, "lineno", None)
+    return f"{type(exc).__name__}: {getattr(exc, 'msg', exc)}", lineno or None
 
 
 def parse_source(data: bytes, path: str) -> ast.Module:
@@ -328,26 +390,34 @@ def discover(root: Path, options: DiscoverOptions = DiscoverOptions(),
     files = [f for f in files if f not in aliases]
     modules = ModuleMap.build(root, files, aliases)
     facts: dict[str, FileFacts] = {}
-    unparsable: dict[str, str] = {}
+    unparsable: dict[str, Unparsable] = {}
     raw: dict[str, frozenset[bytes]] = {}  # files not parsed yet -> the words of their imports
 
-    def parse_later(rel: str) -> None:
-        raw.pop(rel)
-        try:
-            parse(rel, (root / rel).read_bytes(), statements_only=True)
-        except OSError as exc:
-            unparsable[rel] = f"unreadable: {exc.strerror}"
+    def unreadable(rel: str, exc: OSError, could_matter: str | None) -> None:
+        # what an unreadable file holds is unknown: it could hold anything
+        unparsable[rel] = Unparsable(f"cannot be read ({exc.strerror})", None, could_matter or "it cannot be read")
 
-    def parse(rel: str, data: bytes, statements_only: bool = False) -> None:
+    def parse_later(rel: str, could_matter: str | None) -> None:
+        words = raw.pop(rel)
         try:
-            tree = parse_source(data, rel)
-        except (SyntaxError, ValueError) as exc:
-            tree = _parse_newer_syntax(data, rel)
-            if tree is None:
-                lineno = getattr(exc, "lineno", None)
-                where = f" (line {lineno})" if lineno else ""
-                unparsable[rel] = f"{type(exc).__name__}: {getattr(exc, 'msg', exc)}{where}"
-                return
+            parse(rel, (root / rel).read_bytes(), could_matter, words, statements_only=True)
+        except OSError as exc:
+            unreadable(rel, exc, could_matter)
+
+    def parse(rel: str, data: bytes, could_matter: str | None, words: frozenset[bytes] = frozenset(),
+              statements_only: bool = False) -> None:
+        problem = decode_problem(data)
+        if problem is None:
+            try:
+                tree = parse_source(data, rel)
+            except (SyntaxError, ValueError) as exc:
+                tree = _parse_newer_syntax(data, rel)
+                if tree is None:
+                    problem = _syntax_problem(data, exc)
+        if problem is not None:
+            what, line = problem
+            unparsable[rel] = Unparsable(f"does not parse ({what})", line, could_matter, words or import_words(data))
+            return
         facts[rel] = read_facts(rel, tree, statements_only)
 
     # pass 1: files that speak SQLAlchemy
@@ -356,10 +426,11 @@ def discover(root: Path, options: DiscoverOptions = DiscoverOptions(),
         try:
             data = (root / rel).read_bytes()
         except OSError as exc:
-            unparsable[rel] = f"unreadable: {exc.strerror}"
+            unreadable(rel, exc, None)
             continue
-        if options.parse_everything or SQLA_WORDS.search(data):
-            parse(rel, data)
+        speaks = SQLA_WORDS.search(data) is not None
+        if options.parse_everything or speaks:
+            parse(rel, data, SPEAKS_SQLA if speaks else None)
             speaks_sqla.append(rel)
         else:
             # what a file imports is all that can make it relevant later (it names a module
@@ -387,7 +458,7 @@ def discover(root: Path, options: DiscoverOptions = DiscoverOptions(),
                     targets.extend(resolver.module_file(rel, 0, n.name) for n in imp.names)
                 for t in targets:
                     if t and t in raw:
-                        parse_later(t)
+                        parse_later(t, f"{rel}, which speaks SQLAlchemy, imports it")
                         todo.append(t)
 
     # follow the imports of files that really are SQLAlchemy code, not of every file whose bytes
@@ -415,7 +486,7 @@ def discover(root: Path, options: DiscoverOptions = DiscoverOptions(),
             wanted = {w.encode() for w in new_words}
             hits = [rel for rel, words in raw.items() if not wanted.isdisjoint(words)]
             for rel in hits:
-                parse_later(rel)
+                parse_later(rel, None)
                 f = facts.get(rel)
                 if f is None:
                     continue
@@ -451,29 +522,36 @@ def _absolute_imports(facts: dict[str, FileFacts]) -> list[tuple[str, str]]:
     return out
 
 
-def _build(root: Path, modules: ModuleMap, facts: dict[str, FileFacts], unparsable: dict[str, str]) -> Index:
+def _build(root: Path, modules: ModuleMap, facts: dict[str, FileFacts], unparsable: dict[str, Unparsable]) -> Index:
     resolver = Resolver(modules, facts)
     bases: dict[Symbol, BaseInfo] = {}
     registries: set[Symbol] = set()
     metadata_vars: dict[Symbol, str] = {}
 
-    # bases made by calls and registries
+    # bases made by calls and registries, also conditionally (``declarative_base() if ok else None``)
+    # and by a factory of the project (``Base = make_base()``)
     for rel, f in facts.items():
         for a in f.assigns:
-            if not isinstance(a.value, ast.Call):
-                continue
-            callee = resolver.expr(rel, a.value.func)
             sym = Symbol(rel, a.name)
-            if _named(a.value.func, callee, "declarative_base"):
-                bases[sym] = _base_from_call(sym, a, "declarative_base", resolver, metadata_vars)
-            elif isinstance(a.value.func, ast.Attribute) and a.value.func.attr == "generate_base":
-                bases[sym] = _base_from_call(sym, a, "generate_base", resolver, metadata_vars)
-            elif _named(a.value.func, callee, "registry"):
-                registries.add(sym)
-            elif _named(a.value.func, callee, "MetaData"):
-                metadata_vars[sym] = unparse(a.value)
-            elif _is_sqla(callee, "SQLAlchemy") and isinstance(callee, External) and callee.qualname.startswith("flask_sqlalchemy"):
-                bases[sym] = BaseInfo(sym, a.line, "flask_sqlalchemy")
+            for value in alternatives(a.value):
+                if not isinstance(value, ast.Call):
+                    continue
+                callee = resolver.expr(rel, value.func)
+                if kind := _base_call_kind(value, callee):
+                    bases[sym] = _base_from_call(sym, a.line, value, kind, resolver, metadata_vars)
+                elif isinstance(callee, Symbol) and (made := _factory_base(resolver, callee)):
+                    kind, call = made
+                    bases[sym] = (_base_from_call(sym, a.line, call, kind, resolver, metadata_vars, callee)
+                                  if call is not None else BaseInfo(sym, a.line, kind))
+                elif _named(value.func, callee, "registry"):
+                    registries.add(sym)
+                elif _named(value.func, callee, "MetaData"):
+                    metadata_vars[sym] = unparse(value)
+                elif _is_sqla(callee, "SQLAlchemy") and isinstance(callee, External) and callee.qualname.startswith("flask_sqlalchemy"):
+                    bases[sym] = BaseInfo(sym, a.line, "flask_sqlalchemy")
+                else:
+                    continue
+                break
 
     # bases made by classes
     for rel, f in facts.items():
@@ -509,6 +587,7 @@ def _build(root: Path, modules: ModuleMap, facts: dict[str, FileFacts], unparsab
                         line = next((a.line for a in f_reg.assigns if a.name == reg.name), 1)
                         bases[reg] = BaseInfo(reg, line, "registry")
 
+    not_understood = _ambiguous_bases(facts, bases)
     for sym, info in bases.items():
         info.test_local = is_test_path(sym.file)
 
@@ -655,7 +734,45 @@ def _build(root: Path, modules: ModuleMap, facts: dict[str, FileFacts], unparsab
                     bases[b].binds.add(_bind_key(resolver, r, use.bind))
 
     references = _references(models, tables, class_facts)
-    return Index(root, modules, facts, bases, models, abstract, tables, references, unparsable)
+    not_understood += _unknown_bases_of_mapped_classes(resolver, class_facts, bases, models, abstract)
+    return Index(root, modules, facts, bases, models, abstract, tables, references, unparsable,
+                 not_understood=not_understood)
+
+
+def _ambiguous_bases(facts: dict[str, FileFacts], bases: dict[Symbol, BaseInfo]) -> list[NotUnderstood]:
+    """Bases whose name the program may also bind by an import (``try: from .db import Base`` /
+    ``except ImportError: Base = declarative_base()``): which one a run gets depends on the
+    machine, so they are not bases to merge, and importers of the name are left alone."""
+    out = []
+    for sym, info in list(bases.items()):
+        binding = facts[sym.file].bindings.get(sym.name) if sym.file in facts else None
+        if isinstance(binding, ImportBinding):
+            del bases[sym]
+            out.append(NotUnderstood(sym, info.line, f"made at line {info.line}, and also imported at line "
+                                                    f"{binding.line} depending on how the program runs"))
+    return out
+
+
+def _unknown_bases_of_mapped_classes(resolver: Resolver, class_facts: dict[Symbol, ClassFact],
+                                     bases: dict[Symbol, BaseInfo], models: dict, abstract: dict) -> list[NotUnderstood]:
+    """Names assigned in the project that classes with a ``__tablename__`` or ``__table__``
+    subclass, made in a way discovery does not follow (``Base = getattr(orm, "declarative_base")()``)."""
+    found: dict[Symbol, NotUnderstood] = {}
+    for sym, c in class_facts.items():
+        if sym in models or sym in abstract or sym in bases or not (c.tablename or c.table_call or c.tablename_computed):
+            continue
+        for b in c.bases:
+            r = resolver.expr(sym.file, b) if not isinstance(b, ast.Call) else None
+            if not isinstance(r, Symbol) or r in found:
+                continue
+            owner = Symbol(r.file, r.name.split(".")[0])
+            f = resolver.facts.get(owner.file)
+            binding = f.bindings.get(owner.name) if f else None
+            if isinstance(binding, LocalBinding) and binding.kind == "assign" and owner not in bases:
+                value = unparse(binding.value) if binding.value is not None else "?"
+                found[r] = NotUnderstood(owner, binding.line, f"{owner.name} = {value}, subclassed by {c.name} "
+                                                              f"({c.tablename or c.table_call or 'a mapped class'})")
+    return list(found.values())
 
 
 def _parse_expr(src: str) -> ast.expr | None:
@@ -685,14 +802,43 @@ def _owner_base(resolver: Resolver, file: str, use: MetadataUse, bases: dict, ba
     return None
 
 
-def _base_from_call(sym: Symbol, a: AssignFact, kind: str, resolver: Resolver, metadata_vars: dict) -> BaseInfo:
-    info = BaseInfo(sym, a.line, kind)
-    call = a.value
-    assert isinstance(call, ast.Call)
+def _base_call_kind(call: ast.Call, callee: Resolved) -> str | None:
+    if _named(call.func, callee, "declarative_base"):
+        return "declarative_base"
+    if isinstance(call.func, ast.Attribute) and call.func.attr == "generate_base":
+        return "generate_base"
+    return None
+
+
+def _factory_base(resolver: Resolver, function: Symbol) -> tuple[str, ast.Call | None] | None:
+    """A function of the project that returns a new base: ``return declarative_base(...)``, or a
+    ``DeclarativeBase`` subclass it defines. The kind, and the base-making call when there is one."""
+    f = resolver.facts.get(function.file)
+    if f is None:
+        return None
+    local = f.local_classes.get(function.name, {})
+    for returned in f.function_returns.get(function.name, ()):
+        for value in alternatives(returned):
+            if isinstance(value, ast.Call):
+                kind = _base_call_kind(value, resolver.expr(function.file, value.func, function=function.name))
+                if kind:
+                    return f"{kind} via {function.name}()", value
+            elif isinstance(value, ast.Name) and value.id in local and any(
+                    _named(b, resolver.expr(function.file, b, function=function.name), *SQLA_BASE_CLASSES)
+                    for b in local[value.id]):
+                return f"DeclarativeBase via {function.name}()", None
+    return None
+
+
+def _base_from_call(sym: Symbol, line: int, call: ast.Call, kind: str, resolver: Resolver, metadata_vars: dict,
+                    factory: Symbol | None = None) -> BaseInfo:
+    """A base made by ``call`` (written in ``factory``'s body when a project function makes it)."""
+    info = BaseInfo(sym, line, kind)
+    file, function = (factory.file, factory.name) if factory else (sym.file, None)
     for kw in call.keywords:
         if kw.arg == "metadata":
             info.metadata = unparse(kw.value)
-            r = resolver.expr(sym.file, kw.value)
+            r = resolver.expr(file, kw.value, function=function)
             src = metadata_vars.get(r) if isinstance(r, Symbol) else None
             if isinstance(r, Symbol):
                 info.metadata = str(r)
@@ -742,11 +888,13 @@ __all__ = [
     "Index",
     "ModelInfo",
     "ModuleRef",
+    "NotUnderstood",
     "External",
     "Reference",
     "Resolver",
     "Symbol",
     "TableInfo",
+    "Unparsable",
     "discover",
     "module_parts",
 ]

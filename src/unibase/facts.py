@@ -166,6 +166,10 @@ class FileFacts:
     metadata_uses: list[MetadataUse] = field(default_factory=list)
     target_metadata: list[TargetMetadataFact] = field(default_factory=list)
     all_names: tuple[str, ...] | None = None  # ``__all__``
+    # what each function returns, and the classes defined inside it (their bases): the raw
+    # material for bases made by a factory (``Base = make_base()``)
+    function_returns: dict[str, list[ast.expr]] = field(default_factory=dict)
+    local_classes: dict[str, dict[str, tuple[ast.expr, ...]]] = field(default_factory=dict)
     top_level: list[tuple[str, int, int, str]] = field(default_factory=list)
     # (name, line, end_line, kind) of every top-level definition, in order
 
@@ -185,6 +189,36 @@ def call_name(node: ast.expr) -> str | None:
         return node.id
     if isinstance(node, ast.Attribute):
         return node.attr
+    return None
+
+
+def alternatives(node: ast.expr) -> list[ast.expr]:
+    """The values a conditional expression may take: ``A if ok else B`` -> ``[A, B]``."""
+    if isinstance(node, ast.IfExp):
+        return alternatives(node.body) + alternatives(node.orelse)
+    return [node]
+
+
+def _flat_body(body: list[ast.stmt]) -> list[ast.stmt]:
+    """The statements of a class body, with those inside ``if``/``try`` blocks (``if AVAILABLE:
+    __tablename__ = ...``) read as if they were at its top: every branch may define the class."""
+    out: list[ast.stmt] = []
+    for stmt in body:
+        if isinstance(stmt, ast.If):
+            out += _flat_body(stmt.body) + _flat_body(stmt.orelse)
+        elif isinstance(stmt, (ast.Try, getattr(ast, "TryStar", ast.Try))):
+            out += _flat_body(stmt.body) + [s for h in stmt.handlers for s in _flat_body(h.body)]
+            out += _flat_body(stmt.orelse) + _flat_body(stmt.finalbody)
+        else:
+            out.append(stmt)
+    return out
+
+
+def import_module_call(node: ast.expr | None) -> str | None:
+    """``importlib.import_module("a.b")`` (or ``__import__``-free ``import_module``): ``"a.b"``."""
+    if (isinstance(node, ast.Call) and call_name(node) == "import_module" and len(node.args) == 1
+            and not node.keywords and (name := _const_str(node.args[0])) and not name.startswith(".")):
+        return name
     return None
 
 
@@ -316,7 +350,7 @@ def _class_fact(node: ast.ClassDef) -> ClassFact:
     methods: list[str] = []
     metadata_src = tam_src = mapper_args = None
 
-    for stmt in node.body:
+    for stmt in _flat_body(node.body):
         target: str | None = None
         value: ast.expr | None = None
         annotation: ast.expr | None = None
@@ -388,7 +422,7 @@ def _class_fact(node: ast.ClassDef) -> ClassFact:
         name=node.name,
         line=node.lineno if not node.decorator_list else node.decorator_list[0].lineno,
         end_line=node.end_lineno or node.lineno,
-        bases=tuple(node.bases),
+        bases=tuple(alt for b in node.bases for alt in alternatives(b)),
         decorators=tuple(node.decorator_list),
         tablename=tablename,
         tablename_computed=computed,
@@ -426,6 +460,15 @@ def _is_type_checking(test: ast.expr) -> bool:
     return unparse(test).endswith("TYPE_CHECKING")
 
 
+def _type_checking_branches(node: ast.If) -> tuple[list[ast.stmt], list[ast.stmt]] | None:
+    """(type-checking only, run time) statements of ``if TYPE_CHECKING:`` / ``if not TYPE_CHECKING:``."""
+    if isinstance(node.test, ast.UnaryOp) and isinstance(node.test.op, ast.Not) and _is_type_checking(node.test.operand):
+        return node.orelse, node.body
+    if _is_type_checking(node.test):
+        return node.body, node.orelse
+    return None
+
+
 # --- the reader -----------------------------------------------------------------------------
 
 
@@ -436,6 +479,10 @@ class _Reader(ast.NodeVisitor):
         self.function_stack: list[str] = []
         self.scope_stack: list[str] = []
         self.statement_line = 0
+        self.type_checking_only: set[str] = set()  # names bound so far only for type checkers
+        # inside a module-level ``if``/``try``: names bound there are not top-level statements
+        # (a move cannot take them), though they bind module names like ``try`` bodies do
+        self.blocks = 0
 
     # scopes
     def _scope(self) -> str:
@@ -446,10 +493,16 @@ class _Reader(ast.NodeVisitor):
     def _bind(self, name: str, binding: Binding) -> None:
         if self.function_stack:
             self.facts.function_bindings.setdefault(self.function_stack[-1], {})[name] = binding
-        elif self._scope() in ("module", "type-checking", "conditional"):
-            # the first binding wins for names bound twice in try/except import fallbacks
-            if self._scope() == "module" or name not in self.facts.bindings:
+        elif (scope := self._scope()) in ("module", "type-checking", "conditional"):
+            # the first binding wins for names bound twice in try/except import fallbacks; one the
+            # program runs beats one only type checkers see (``if TYPE_CHECKING: ... else: ...``)
+            if scope == "module" or name not in self.facts.bindings or (
+                    scope == "conditional" and name in self.type_checking_only):
                 self.facts.bindings[name] = binding
+                if scope == "type-checking":
+                    self.type_checking_only.add(name)
+                else:
+                    self.type_checking_only.discard(name)
 
     def visit(self, node: ast.AST) -> None:
         if isinstance(node, ast.stmt):
@@ -482,18 +535,34 @@ class _Reader(ast.NodeVisitor):
                 self._bind(a.asname or a.name, ImportBinding(node.level, node.module, a.name, node.lineno))
 
     def visit_If(self, node: ast.If) -> None:
+        self._in_block(self._visit_if, node)
+
+    def _visit_if(self, node: ast.If) -> None:
         if self.function_stack:
             self.generic_visit(node)
             return
-        self.scope_stack.append("type-checking" if _is_type_checking(node.test) else "conditional")
-        for stmt in node.body:
+        branches = _type_checking_branches(node)
+        if branches is None:
+            branches = ([], node.body + node.orelse)
+        self.scope_stack.append("type-checking")
+        for stmt in branches[0]:
             self.visit(stmt)
         self.scope_stack[-1] = "conditional"
-        for stmt in node.orelse:
+        for stmt in branches[1]:
             self.visit(stmt)
         self.scope_stack.pop()
 
+    def _in_block(self, visit, node) -> None:
+        self.blocks += 1
+        try:
+            visit(node)
+        finally:
+            self.blocks -= 1
+
     def visit_Try(self, node: ast.Try) -> None:
+        self._in_block(self._visit_try, node)
+
+    def _visit_try(self, node: ast.Try) -> None:
         if self.function_stack:
             self.generic_visit(node)
             return
@@ -513,6 +582,7 @@ class _Reader(ast.NodeVisitor):
         qual = ".".join(self.function_stack + [node.name]) if self.function_stack else node.name
         if not self.function_stack and not self.scope_stack:
             self._bind(node.name, LocalBinding("def", node.lineno))
+        if not self.function_stack and not self.scope_stack and not self.blocks:
             self.facts.top_level.append((node.name, _first_line(node), node.end_lineno or node.lineno, "def"))
         self.function_stack.append(qual)
         for stmt in node.body:
@@ -524,13 +594,15 @@ class _Reader(ast.NodeVisitor):
 
     def visit_ClassDef(self, node: ast.ClassDef) -> None:
         if self.function_stack:
-            # classes inside functions are local helpers; their bodies still use metadata
+            # classes inside functions are local helpers (or what a base factory returns);
+            # their bodies still use metadata
+            self.facts.local_classes.setdefault(self.function_stack[-1], {})[node.name] = tuple(node.bases)
             self.generic_visit(node)
             return
         fact = _class_fact(node)
         self.facts.classes.append(fact)
         self._bind(node.name, LocalBinding("class", node.lineno))
-        if not self.scope_stack:
+        if not self.scope_stack and not self.blocks:
             self.facts.top_level.append((node.name, _first_line(node), node.end_lineno or node.lineno, "class"))
         # methods may use metadata, imports...
         self.scope_stack.append("class")
@@ -544,13 +616,23 @@ class _Reader(ast.NodeVisitor):
                 self.visit(stmt)
         self.scope_stack.pop()
 
+    def visit_Return(self, node: ast.Return) -> None:
+        if self.function_stack and node.value is not None:
+            self.facts.function_returns.setdefault(self.function_stack[-1], []).append(node.value)
+        self.generic_visit(node)
+
     def _assign(self, node: ast.stmt, targets: list[ast.expr], value: ast.expr | None) -> None:
         at_top = not self.function_stack and self._scope() != "class"
+        module = import_module_call(value)
         for t in targets:
             if isinstance(t, ast.Name):
+                # ``orm = importlib.import_module("sqlalchemy.orm")`` binds ``orm`` as
+                # ``import sqlalchemy.orm as orm`` would (the statement stays an assignment)
+                binding = ImportBinding(0, module, None, node.lineno) if module else LocalBinding("assign", node.lineno, value)
+                if at_top or module is not None:
+                    self._bind(t.id, binding)
                 if at_top:
-                    self._bind(t.id, LocalBinding("assign", node.lineno, value))
-                    if not self.scope_stack:
+                    if not self.scope_stack and not self.blocks:
                         self.facts.top_level.append((t.id, node.lineno, node.end_lineno or node.lineno, "assign"))
                     if value is not None:
                         self.facts.assigns.append(AssignFact(t.id, node.lineno, node.end_lineno or node.lineno, value))

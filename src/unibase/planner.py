@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 
 from .discovery import BaseInfo, Index, ModelInfo, Resolver, Symbol
-from .facts import ImportBinding, unparse
+from .facts import ImportBinding, LocalBinding, unparse
 from .plan import (
     BaseEntry,
     CollapseMetadataCalls,
@@ -36,6 +36,9 @@ from .plan import (
 from .project import is_importable, link_out_of, module_parts
 from .settings import Settings, TableDecision
 from .tables import table_differences
+
+
+NOT_UNDERSTOOD = "W020"  # a possible declarative base discovery cannot follow (``check`` reports it)
 
 
 class PlanError(ValueError):
@@ -106,8 +109,13 @@ class _Planner:
 
     def plan(self) -> Plan:
         ix = self.ix
-        for rel, reason in sorted(ix.unparsable.items()):
-            self.warnings.append(Warning("W001", f"not analysed, does not parse: {reason}", rel))
+        # a file that could hold a base, a model or a table and was not read: any plan could be
+        # a partial merge (or the wrong canonical base), so there is none
+        self._refuse_unanalysed({rel: u.could_matter for rel, u in ix.unparsable.items() if u.could_matter})
+        for n in ix.not_understood:
+            self.warnings.append(Warning(
+                NOT_UNDERSTOOD, f"possible declarative base not understood: {n.reason}; its classes are left as "
+                f"they are and importers of {n.symbol.name} are not rewritten", n.symbol.file, n.line))
         in_scope = [b for b in ix.bases.values() if not b.test_local and b.kind != "flask_sqlalchemy"]
         for b in ix.bases.values():
             if b.kind == "flask_sqlalchemy":
@@ -161,6 +169,9 @@ class _Planner:
             )
             for b in sorted(ix.bases.values(), key=lambda b: (b.symbol.file, b.line))
         )
+        self._refuse_unanalysed(self._unanalysed_importers(merging))
+        for rel, u in sorted(ix.unparsable.items()):
+            self.warnings.append(Warning("W001", f"not analysed: {u.problem}", rel, u.line))
         touched = sorted({f for op in self.ops for f in op.files()})
         for rel in touched:
             if (target := link_out_of(ix.root, rel)) is not None:
@@ -182,6 +193,33 @@ class _Planner:
             roots=tuple(ImportRoot(r or ".", n) for r, n in ix.roots),
             scope=self.settings.scope,
         )
+
+    def _refuse_unanalysed(self, why: dict[str, str]) -> None:
+        """Stop (exit 2) on the first file that could not be read, decoded or parsed and could matter."""
+        if not why:
+            return
+        rel = min(why)
+        u = self.ix.unparsable[rel]
+        where = f"{rel} line {u.line}" if u.line else rel
+        more = f" ({len(why) - 1} more file(s) too: {', '.join(sorted(why)[1:4])})" if len(why) > 1 else ""
+        raise PlanError(
+            f"{where} {u.problem}, and it could hold a declarative base, models, tables or a metadata use "
+            f"({why[rel]}){more}; fix it, or add it to [tool.unibase] exclude"
+        )
+
+    def _unanalysed_importers(self, merging: list[BaseInfo]) -> dict[str, str]:
+        """Unparsable files whose import lines name a module or a name the plan changes: their
+        imports would need rewriting, and unibase cannot see them."""
+        changed_files = {b.symbol.file for b in merging} | {
+            op.source for op in self.ops if isinstance(op, MoveModels)}
+        names = {b.symbol.name for b in merging} | {
+            m.symbol.name for b in merging for m in self.ix.models_of(b.symbol)}
+        words = {w.encode() for w in names | {module_parts(f)[-1] for f in changed_files if module_parts(f)}}
+        return {
+            rel: "it imports from a module the plan changes"
+            for rel, u in self.ix.unparsable.items()
+            if u.could_matter is None and not words.isdisjoint(u.words)
+        }
 
     def _extract_base(self, canonical: BaseInfo) -> BaseInfo:
         """``class BaseModel(declarative_base())``: models joining it must not inherit its
@@ -379,11 +417,34 @@ class _Planner:
             if self.settings.strategy == "rebase":
                 self._plan_rebase(b, canonical, by_file, moves, drops)
                 continue
+            if stuck := self._unmovable_helpers(by_file, target):
+                file, names = stuck
+                self.warnings.append(Warning(
+                    "W021", f"the models of {b.symbol.name} need {', '.join(names)}, defined under `if`/`try` in "
+                    f"{file}, which a move cannot take along; {b.symbol.name} is rebased in place instead",
+                    b.symbol.file, b.line))
+                self._plan_rebase(b, canonical, by_file, moves, drops)
+                continue
             for file, file_models in sorted(by_file.items()):
                 if file == target:
                     continue
                 self._plan_move_file(b, canonical, file, file_models, drops, target_models, names_in_target, moves)
         return moves
+
+    def _unmovable_helpers(self, by_file: dict[str, list[ModelInfo]], target: str) -> tuple[str, list[str]] | None:
+        """A module-level name the models of a file use that is bound only inside an ``if``/``try``
+        block there (``try: from sqlalchemy import ...; AVAILABLE = True``): moving the models
+        would leave it behind."""
+        for file, models in sorted(by_file.items()):
+            facts = self.ix.facts.get(file)
+            if file == target or facts is None:
+                continue
+            top = {n for n, *_ in facts.top_level}
+            used = set().union(*(m.fact.body_names for m in models))
+            stuck = sorted(n for n in used if isinstance(facts.bindings.get(n), LocalBinding) and n not in top)
+            if stuck:
+                return file, stuck
+        return None
 
     # -- duplicate tables with different definitions ----------------------------------------------
 
@@ -1037,12 +1098,15 @@ class _Planner:
         # re-exports: a module that imports a moved name and is itself imported for it
         base_names = sorted({canonical.symbol.name} | {b.symbol.name for b in merging})
         source_files = set(by_file)
+        unresolved = {(n.symbol.file, n.symbol.name) for n in ix.not_understood}
         for rel, f in sorted(ix.facts.items()):
             spellings: list[ModuleSpelling] = []
             renames: list[Rename] = []
             for imp in f.imports:
                 if imp.is_from:
                     mod = self.resolver.module_file(rel, imp.level, imp.module)
+                    if any((mod, n.name) in unresolved for n in imp.names):
+                        continue  # a name unibase cannot resolve: its importers stay as they are
                     files = []
                     if mod in source_files:
                         files.append((imp.level, imp.module or "", mod))

@@ -121,13 +121,20 @@ class _Tree:
 
 
 def _parse(rel: str, data: bytes) -> cst.Module:
-    try:
-        return cst.parse_module(data)
-    except cst.ParserSyntaxError as exc:
-        raise ApplyError(
-            f"{rel} does not parse (line {exc.raw_line}: {exc.message.splitlines()[0]}) and the plan needs to change it; "
-            "fix the file or exclude it in [tool.unibase]"
-        ) from None
+    from .discovery import decode_problem
+
+    if (problem := decode_problem(data)) is not None:
+        # LibCST would raise UnicodeDecodeError (or read past a NUL byte)
+        what, line = problem
+    else:
+        try:
+            return cst.parse_module(data)
+        except cst.ParserSyntaxError as exc:
+            what, line = exc.message.splitlines()[0], exc.raw_line
+    raise ApplyError(
+        f"{rel} line {line} does not parse ({what}) and the plan needs to change it; "
+        "fix it, or add it to [tool.unibase] exclude"
+    )
 
 
 def _reparse(rel: str, data: bytes, step: Step, before: bytes) -> None:

@@ -502,7 +502,9 @@ def _check_single_base(new: _Scan) -> CheckResult:
     if new.plan is None:
         return CheckResult("single-base", FAIL, f"could not plan the merged tree: {new.error}")
     if new.findings:
-        return CheckResult("single-base", FAIL, f"{len(new.findings) + 1} declarative bases in scope: "
+        separate = sum(f.code == "base" for f in new.findings)
+        what = f"{separate + 1} declarative bases in scope" if separate else "one base in scope is not proven"
+        return CheckResult("single-base", FAIL, f"{what}: "
                            + "; ".join(f"{f.file}:{f.line}: {f.message}" for f in new.findings))
     bases = new.plan.merged_bases()
     unparsable = sorted(new.index.unparsable) if new.index else []
