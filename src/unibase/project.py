@@ -104,8 +104,9 @@ def _git_files(root: Path) -> list[str] | None:
     if done.returncode != 0:
         return None
     names = dict.fromkeys(os.fsdecode(n) for n in done.stdout.split(b"\0") if n)
-    # a tracked file deleted from the work tree is listed too
-    return [n for n in names if n.endswith(".py") and os.path.isfile(root / n)]
+    # a tracked file deleted from the work tree is listed too (a dangling link is not deleted:
+    # it stays, and discovery reports that it cannot be read)
+    return [n for n in names if n.endswith(".py") and os.path.lexists(root / n)]
 
 
 def _walk(root: Path) -> list[str]:
