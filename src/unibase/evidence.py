@@ -21,6 +21,7 @@ from pathlib import Path
 
 from .discovery import Index, Resolver, Symbol
 from .facts import ImportBinding, LocalBinding, call_name, unparse
+from .project import is_test_path
 
 ENGINE_CALLS = frozenset({"create_engine", "create_async_engine", "engine_from_config", "async_engine_from_config"})
 _ENV_CALLS = frozenset({"getenv", "get"})
@@ -292,7 +293,8 @@ class Gatherer:
         ev = Evidence()
 
         def meet(base: Symbol | None, engine: Engine | None, how: str, file: str, line: int) -> None:
-            if base is not None and engine is not None:
+            # tests build throwaway engines (SQLite in memory): they say nothing about the databases
+            if base is not None and engine is not None and not is_test_path(file) and not is_test_path(engine.file):
                 ev.meetings.setdefault(base, []).append(Meeting(base, engine, how, file, line))
 
         for rel, f in sorted(self.ix.facts.items()):

@@ -56,60 +56,81 @@ class _Name:
         self.asname = None
 
 
-def _from_own_root(importer: str, dotted: str, target: str) -> bool:
-    """``dotted`` names ``target`` from a directory the importer can have on its path: the
-    project root, one of its ancestors' directories, or its own directory."""
-    parts = module_parts(target)
-    n = len(dotted.split("."))
-    prefix = PurePosixPath(*parts[: len(parts) - n]) if len(parts) > n else PurePosixPath("")
-    if str(prefix) in ("", "."):
-        return True
-    importer_dir = PurePosixPath(importer).parent
-    return importer_dir == prefix or prefix in importer_dir.parents
+class _Finder:
+    """Resolve imports by path, from the directories an importer can have on ``sys.path``: the
+    project root and the importer's own directory and its ancestors (namespace packages
+    included). ``import orchestration.api`` in ``scripts/x.py`` does not reach
+    ``_archive/orchestration/api.py``: ``_archive/`` is not on the importer's path."""
+
+    def __init__(self, files) -> None:
+        self.files = frozenset(files)
+
+    def find(self, importer: str, dotted: str) -> str | None:
+        rel = dotted.replace(".", "/")
+        parent = PurePosixPath(importer).parent
+        for anc in (parent, *parent.parents):
+            base = "" if str(anc) == "." else f"{anc}/"
+            for cand in (f"{base}{rel}.py", f"{base}{rel}/__init__.py"):
+                if cand in self.files:
+                    return cand
+        return None
+
+    def relative(self, importer: str, level: int, module: str | None) -> str:
+        anc = PurePosixPath(importer).parent
+        for _ in range(level - 1):
+            anc = anc.parent
+        base = "" if str(anc) == "." else f"{anc}"
+        return "/".join(p for p in (base, (module or "").replace(".", "/")) if p)
+
+    def at(self, path: str) -> str | None:
+        for cand in (f"{path}.py", f"{path}/__init__.py"):
+            if cand in self.files:
+                return cand
+        return None
 
 
-def import_edges(ix: Index) -> dict[str, set[str]]:
-    """file -> the project files it imports (resolved from its own root)."""
-    mm = ix.modules
+def import_edges(ix: Index) -> tuple[dict[str, set[str]], dict[str, set[str]]]:
+    """file -> the project files it imports; file -> the names imported from it (``*``: the module)."""
+    finder = _Finder(ix.modules.files)
     out: dict[str, set[str]] = {}
-    for rel in mm.files:
+    names: dict[str, set[str]] = {}
+    for rel in ix.modules.files:
         targets: set[str] = set()
         for imp in _imports(ix, rel):
             if imp.is_from:
                 if imp.level:
-                    mod = mm.resolve_relative(rel, imp.level, imp.module)
-                    if mod:
-                        targets.add(mod)
-                    parts = mm.package_of_relative(rel, imp.level, imp.module)
-                    for n in imp.names:
-                        sub = mm.file_for_parts(parts + [n.name])
-                        if sub:
-                            targets.add(sub)
-                    continue
-                mod = mm.resolve(imp.module or "", rel)
-                if mod and _from_own_root(rel, imp.module or "", mod):
+                    path = finder.relative(rel, imp.level, imp.module)
+                    mod = finder.at(path)
+                    subs = [(n.name, finder.at(f"{path}/{n.name}" if path else n.name)) for n in imp.names]
+                else:
+                    mod = finder.find(rel, imp.module or "")
+                    subs = [(n.name, finder.find(rel, f"{imp.module}.{n.name}")) for n in imp.names]
+                if mod:
                     targets.add(mod)
-                    for n in imp.names:
-                        sub = mm.submodule(mod, n.name)
-                        if sub:
-                            targets.add(sub)
+                    names.setdefault(mod, set()).update(n.name for n in imp.names)
+                for name, sub in subs:
+                    if sub:
+                        targets.add(sub)
+                        names.setdefault(sub, set()).add("*")
             else:
                 for n in imp.names:
-                    mod = mm.resolve(n.name, rel)
-                    if mod and _from_own_root(rel, n.name, mod):
-                        targets.add(mod)
+                    parts = n.name.split(".")
+                    for i in range(1, len(parts) + 1):
+                        mod = finder.find(rel, ".".join(parts[:i]))
+                        if mod:
+                            targets.add(mod)
+                            names.setdefault(mod, set()).add("*")
         targets.discard(rel)
         out[rel] = targets
-    return out
+    return out, names
 
 
-def dead_folders(ix: Index, base_files: list[str]) -> set[str]:
+def dead_folders(ix: Index, base_files: list[str], edges: dict[str, set[str]]) -> set[str]:
     """The folders holding bases that live code never reaches (empty when nothing can be told)."""
     folders = {folder_of(ix, f) for f in base_files}
     folders.discard("")
     if not folders:
         return set()
-    edges = import_edges(ix)
 
     def inside(rel: str) -> str | None:
         return next((d for d in folders if rel.startswith(d + "/")), None)

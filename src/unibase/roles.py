@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 from .discovery import BaseInfo, Index, Symbol
 from .evidence import Evidence, Meeting, gather
-from .liveness import dead_folders, folder_of
+from .liveness import dead_folders, folder_of, import_edges
 from .plan import Conflict
 from .settings import Settings
 
@@ -107,9 +107,9 @@ class _Decider:
 
     def _live(self, bases: list[BaseInfo]) -> list[BaseInfo]:
         """Drop (as unreferenced) the bases live code never reaches."""
-        dead = dead_folders(self.ix, [b.symbol.file for b in bases])
+        edges, imported = import_edges(self.ix)
+        dead = dead_folders(self.ix, [b.symbol.file for b in bases], edges)
         out = []
-        used_names = self._imported_names()
         for b in bases:
             folder = folder_of(self.ix, b.symbol.file)
             tables = [t for t in self.ix.tables if t.base == b.symbol]
@@ -117,27 +117,14 @@ class _Decider:
                 self.out.roles[b.symbol] = "unreferenced"
                 self.say(b.symbol, f"unreferenced: no live module imports {folder}/ (exclude it in [tool.unibase] "
                                    "exclude, or pass --merge to merge it)")
-            elif not self.models(b.symbol) and not tables and b.symbol not in used_names:
+            elif not self.models(b.symbol) and not tables and not imported.get(b.symbol.file, set()) & {
+                    "*", b.symbol.name} and not self.ev.engines(b.symbol):
                 self.out.roles[b.symbol] = "unreferenced"
                 self.say(b.symbol, f"unreferenced: no models, and no other module imports {b.symbol.name} from "
                                    f"{b.symbol.file}")
             else:
                 out.append(b)
         return out
-
-    def _imported_names(self) -> set[Symbol]:
-        used: set[Symbol] = set()
-        from .facts import ImportBinding
-
-        for rel, f in self.ix.facts.items():
-            for binding in list(f.bindings.values()) + [b for d in f.function_bindings.values() for b in d.values()]:
-                if isinstance(binding, ImportBinding) and binding.attr:
-                    from .discovery import Resolver
-
-                    r = Resolver(self.ix.modules, self.ix.facts).binding_target(rel, binding, 0)
-                    if isinstance(r, Symbol):
-                        used.add(r)
-        return used
 
     def _group(self, live: list[BaseInfo]) -> None:
         ix, ev = self.ix, self.ev
@@ -200,7 +187,8 @@ class _Decider:
         eligible = [r for r in groups if not per_instance(r)]
         # a group of bases on one engine is one database to merge, whoever makes its engine
         shared = [r for r in groups if len(groups[r]) > 1]
-        main = max(eligible or shared or unproven_roots or [None], key=lambda r: size(r) if r else (0, 0, 0))
+        alone = list(groups) if len(groups) == 1 else []  # one database: nothing to keep it apart from
+        main = max(eligible or shared or unproven_roots or alone or [None], key=lambda r: size(r) if r else (0, 0, 0))
         forced = {uf.find(s) for s in self.forced_merge if s in uf.parent}
         undecided: set[Symbol] = set()
         for a, b, why in pending:
