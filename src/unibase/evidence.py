@@ -132,8 +132,12 @@ class Gatherer:
         if isinstance(node, ast.Attribute):
             if isinstance(node.value, ast.Name) and node.value.id in ("self", "cls") and qual:
                 cls = qual.split(".")[0]
-                for meth_qual, value in self._attribute_assignments(file, cls, node.attr):
-                    found = self.engine_of(file, meth_qual, value, depth + 1)
+                for where, meth_qual, value in self._attribute_assignments(file, cls, node.attr):
+                    found = self.engine_of(where, meth_qual, value, depth + 1)
+                    if found is not None and found.per_instance:
+                        # one database per instance of this class (not of a shared parent class)
+                        return Engine(f"{found.key}@{file}:{cls}", f"{found.source} (for {cls})", found.file,
+                                      found.line, True)
                     if found is not None:
                         return found
                 return None
@@ -193,10 +197,11 @@ class Gatherer:
                         return item.context_expr
         return found.value if found is not None else None
 
-    def _attribute_assignments(self, file: str, cls: str, attr: str) -> list[tuple[str, ast.expr]]:
+    def _attribute_assignments(self, file: str, cls: str, attr: str, depth: int = 0) -> list[tuple[str, str, ast.expr]]:
+        """(file, method, value) of every ``self.<attr> = value`` in the class and its project parents."""
         node = self.scope(file, cls)
-        out = []
-        if not isinstance(node, ast.ClassDef):
+        out: list[tuple[str, str, ast.expr]] = []
+        if not isinstance(node, ast.ClassDef) or depth > 5:
             return out
         for meth in node.body:
             if not isinstance(meth, (ast.FunctionDef, ast.AsyncFunctionDef)):
@@ -205,7 +210,12 @@ class Gatherer:
                 if isinstance(sub, ast.Assign):
                     for t in sub.targets:
                         if isinstance(t, ast.Attribute) and t.attr == attr and unparse(t.value) in ("self", "cls"):
-                            out.append((f"{cls}.{meth.name}", sub.value))
+                            out.append((file, f"{cls}.{meth.name}", sub.value))
+        if not out:
+            for b in node.bases:
+                parent = self.resolver.expr(file, b)
+                if isinstance(parent, Symbol) and "." not in parent.name:
+                    out.extend(self._attribute_assignments(parent.file, parent.name, attr, depth + 1))
         return out
 
     def _engine_from_call(self, file: str, qual: str | None, call: ast.Call) -> Engine:
@@ -220,7 +230,8 @@ class Gatherer:
             owner = qual.split(".")[0] if qual and "." in qual else qual
             where = f"constructor argument {param} of {owner}" if qual and qual.endswith("__init__") else (
                 f"argument {param} of {qual}")
-            return Engine(f"param:{file}:{qual}:{param}", where, file, call.lineno, per_instance=True)
+            # a class's constructor (or method) argument: each instance picks its database
+            return Engine(f"param:{file}:{qual}:{param}", where, file, call.lineno, per_instance="." in (qual or ""))
         return Engine(f"engine:{file}:{call.lineno}", unparse(url) if url is not None else "its default URL",
                       file, call.lineno)
 
