@@ -209,7 +209,7 @@ def test_shared_metadata_merges_and_own_engine_stays_apart(tmp_path):
 
             {name.capitalize()}Base = declarative_base(metadata=shared)
 
-            {models}
+            {{models}}
         """.replace("{models}", models(2, name.capitalize(), f"{name.capitalize()}Base").replace("\n", "\n            "))
     data = plan(project(tmp_path / "p", files))
     r = roles(data)
