@@ -260,3 +260,66 @@ def test_archive_nothing_live_imports_is_unreferenced(tmp_path):
     assert r["app/models.py:Base"] == "canonical" and r["app/extra.py:ExtraBase"] == "merge"
     assert "_archive/legacy/" in evidence(data, "_archive/legacy/database.py:Base")
     assert all("_archive" not in f for op in data["operations"] for f in (op.get("file"), op.get("source")) if f)
+
+
+STANDALONE_MODEL = """
+    from sqlalchemy import Column, Integer, String
+    from sqlalchemy.orm import declarative_base
+
+    Base = declarative_base()
+
+
+    class Widget(Base):
+        __tablename__ = "widgets"
+        id = Column(Integer, primary_key=True)
+        name = Column(String(64))
+"""
+
+STANDALONE_SCRIPT = """
+    import sys
+
+    from sqlalchemy import create_engine
+    from sqlalchemy.orm import Session
+
+    from {module} import Base, Widget
+
+    if __name__ == "__main__":
+        engine = create_engine("sqlite:///" + sys.argv[1])
+        Base.metadata.create_all(engine)
+        with Session(engine) as session:
+            print(session.query(Widget).count())
+"""
+
+
+def test_standalone_scripts_in_a_folder_that_is_not_a_package_are_left_alone(tmp_path):
+    files = {
+        "README.md": "exercises\n",
+        "0x01-sql-exercises/widget_model.py": STANDALONE_MODEL,
+        "0x01-sql-exercises/widget_model_v2.py": STANDALONE_MODEL.replace("String(64)", "String(128)"),
+        "0x01-sql-exercises/1-list_widgets.py": STANDALONE_SCRIPT.replace("{module}", "widget_model"),
+        "0x01-sql-exercises/2-count_widgets.py": STANDALONE_SCRIPT.replace("{module}", "widget_model_v2"),
+    }
+    data = plan(project(tmp_path / "p", files))
+    assert roles(data) == {"0x01-sql-exercises/widget_model.py:Base": "separate",
+                           "0x01-sql-exercises/widget_model_v2.py:Base": "separate"}
+    assert data["canonical"] is None and data["operations"] == []
+    assert not [c for c in data["conflicts"] if c["resolution"] is None]
+    why = evidence(data, "0x01-sql-exercises/widget_model.py:Base")
+    assert "a standalone script:" in why and "0x01-sql-exercises/" in why
+
+
+def test_a_standalone_script_copying_the_apps_table_is_not_merged_into_it(tmp_path):
+    root = two_settings(tmp_path / "p")
+    (root / "tools/one-off").mkdir(parents=True)
+    (root / "tools/one-off/widget_model.py").write_text(
+        textwrap.dedent(STANDALONE_MODEL).replace("widgets", "widget_0"), encoding="utf-8")
+    (root / "tools/one-off/export.py").write_text(
+        textwrap.dedent(STANDALONE_SCRIPT).replace("{module}", "widget_model"), encoding="utf-8")
+    from conftest import git
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "a one-off script")
+    data = plan(root)
+    r = roles(data)
+    assert r["tools/one-off/widget_model.py:Base"] == "separate"
+    assert r["app/db.py:Base"] == "canonical"
+    assert all("tools/one-off" not in str(op) for op in data["operations"])

@@ -31,6 +31,24 @@ def folder_of(ix: Index, rel: str) -> str:
     return "/".join(top)
 
 
+def standalone(rel: str) -> str | None:
+    """Why no module of the project can import ``rel``, or None.
+
+    A file whose name is not a module name, or that sits directly in a folder whose name is not
+    a package name (``0x0F-sql-exercises/model.py``), is only ever run, or imported by the scripts
+    beside it: a program of its own. A package below such a folder (``my-service/app/db.py``) is a
+    service with its own source root and is judged like any other code.
+    """
+    path = PurePosixPath(rel)
+    if not path.stem.isidentifier():
+        return f"{path.name} is not a module name, so it is only ever run as a script"
+    parent = path.parent.name
+    if parent and not parent.isidentifier():
+        return (f"{path.parent}/ is not a package name, so only the scripts beside it can import "
+                f"{path.name}")
+    return None
+
+
 def _imports(ix: Index, rel: str) -> list[ImportStmt]:
     f = ix.facts.get(rel)
     if f is not None:

@@ -4,6 +4,8 @@ Evidence (from :mod:`unibase.evidence` and :mod:`unibase.liveness`), strongest f
 
 - the user's word: ``--merge`` / ``--separate`` (and ``merge`` / ``separate`` / ``exclude-bases``
   under ``[tool.unibase]``);
+- bases in files no module can import (a file or folder name that is not a Python name: scripts)
+  are programs of their own, ``separate``, unless they meet one engine with another base;
 - bases that live code never reaches are ``unreferenced``, as are empty bases nothing uses;
 - bases whose metadata meets one engine or one database setting, or that are built on one shared
   ``MetaData``, belong together; so do bases that reference each other or share tables;
@@ -25,7 +27,7 @@ from dataclasses import dataclass, field
 
 from .discovery import BaseInfo, Index, Symbol
 from .evidence import Evidence, Meeting, gather
-from .liveness import dead_folders, folder_of, import_edges
+from .liveness import dead_folders, folder_of, import_edges, standalone
 from .plan import Conflict
 from .settings import Settings
 
@@ -93,6 +95,7 @@ class _Decider:
         for sym in self.forced_separate:
             roles[sym] = "separate"
             self.say(sym, "separate: as asked (--separate / separate in [tool.unibase])")
+        self._standalone([b for b in in_scope if b.symbol not in roles and b.symbol not in self.forced_merge])
         live = self._live([b for b in in_scope if b.symbol not in roles])
         for sym in self.forced_merge:
             if sym not in roles or roles[sym] == "unreferenced":
@@ -104,6 +107,24 @@ class _Decider:
         live = list({b.symbol: b for b in live}.values())
         self._group(live)
         return self.out
+
+    def _standalone(self, bases: list[BaseInfo]) -> None:
+        """Bases no module of the project can import are programs of their own: ``separate``,
+        never merged, never canonical, in no conflict, unless their metadata meets one engine or
+        one ``MetaData`` with another base (then they are one database and judged as such)."""
+        keys: dict[str, set[Symbol]] = defaultdict(set)
+        for b in self.ix.bases.values():
+            for m in self.ev.engines(b.symbol):
+                keys[m.engine.key].add(b.symbol)
+            if b.symbol in self.ev.shared_metadata:
+                keys[self.ev.shared_metadata[b.symbol][0]].add(b.symbol)
+        for b in bases:
+            reason = standalone(b.symbol.file)
+            if reason is None or any(len(members) > 1 for members in keys.values() if b.symbol in members):
+                continue
+            self.out.roles[b.symbol] = "separate"
+            self.say(b.symbol, f"separate: a standalone script: {reason}; left alone, never merged or canonical "
+                               "(pass --merge to merge it)")
 
     def _live(self, bases: list[BaseInfo]) -> list[BaseInfo]:
         """Drop (as unreferenced) the bases live code never reaches."""
