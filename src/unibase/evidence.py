@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import ast
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from .discovery import Index, Resolver, Symbol
 from .facts import ImportBinding, LocalBinding, call_name, unparse
@@ -48,6 +48,10 @@ class Meeting:
     how: str
     file: str
     line: int
+    # "explicit": create_all, bind, binds name the metadata; "nearby": nothing names it, the engine
+    # is made in its module or package; "alembic": an Alembic environment targets it (groups
+    # bases, proves another database only against another Alembic environment)
+    strength: str = "explicit"
 
 
 @dataclass
@@ -57,6 +61,10 @@ class Evidence:
 
     def engines(self, base: Symbol) -> list[Meeting]:
         return self.meetings.get(base, [])
+
+    def proof(self, base: Symbol) -> list[Meeting]:
+        """The meetings that say which database the base lives on (not only whom it goes with)."""
+        return [m for m in self.engines(base) if m.strength != "alembic"]
 
 
 class _Trees:
@@ -93,8 +101,9 @@ def _scopes(tree: ast.Module) -> dict[str, ast.AST]:
 
 
 class Gatherer:
-    def __init__(self, ix: Index) -> None:
+    def __init__(self, ix: Index, edges: dict[str, set[str]] | None = None) -> None:
         self.ix = ix
+        self.edges = edges or {}  # file -> the project files it imports (liveness.import_edges)
         self.resolver = Resolver(ix.modules, ix.facts)
         self.trees = _Trees(ix.root)
         self.scope_cache: dict[str, dict[str, ast.AST]] = {}
@@ -232,6 +241,9 @@ class Gatherer:
                 f"argument {param} of {qual}")
             # a class's constructor (or method) argument: each instance picks its database
             return Engine(f"param:{file}:{qual}:{param}", where, file, call.lineno, per_instance="." in (qual or ""))
+        if isinstance(url, ast.Constant) and isinstance(url.value, str):
+            # one literal URL is one database, wherever its engines are made
+            return Engine(f"url:{url.value}", repr(url.value), file, call.lineno)
         return Engine(f"engine:{file}:{call.lineno}", unparse(url) if url is not None else "its default URL",
                       file, call.lineno)
 
@@ -303,10 +315,11 @@ class Gatherer:
     def gather(self) -> Evidence:
         ev = Evidence()
 
-        def meet(base: Symbol | None, engine: Engine | None, how: str, file: str, line: int) -> None:
+        def meet(base: Symbol | None, engine: Engine | None, how: str, file: str, line: int,
+                 strength: str = "explicit") -> None:
             # tests build throwaway engines (SQLite in memory): they say nothing about the databases
             if base is not None and engine is not None and not is_test_path(file) and not is_test_path(engine.file):
-                ev.meetings.setdefault(base, []).append(Meeting(base, engine, how, file, line))
+                ev.meetings.setdefault(base, []).append(Meeting(base, engine, how, file, line, strength))
 
         for rel, f in sorted(self.ix.facts.items()):
             for use in f.metadata_uses:
@@ -350,7 +363,82 @@ class Gatherer:
             shared = self._shared_metadata(sym)
             if shared:
                 ev.shared_metadata[sym] = shared
+        for sym, info in self.ix.bases.items():
+            if not ev.engines(sym) and not info.test_local:
+                for how, qual, call, file in self._nearby_engines(sym):
+                    meet(sym, self._engine_from_call(file, qual, call), how, file, call.lineno, "nearby")
+        for rel, line, owners in self._alembic_targets():
+            for owner, qual, name in owners:
+                engine = Engine(f"alembic:{rel}{name}", f"the Alembic environment {rel}{name}", rel, line)
+                meet(self.owner_base(rel, owner, qual), engine, "target_metadata", rel, line, "alembic")
         return ev
+
+    # -- engines nothing binds explicitly ------------------------------------------------------
+
+    def engine_calls(self, file: str) -> list[tuple[str | None, ast.Call]]:
+        """Every ``create_engine``-like call in the file, with its enclosing function or class."""
+        tree = self.trees.get(file)
+        out: list[tuple[str | None, ast.Call]] = []
+
+        def walk(node: ast.AST, qual: str | None) -> None:
+            for child in ast.iter_child_nodes(node):
+                if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                    walk(child, f"{qual}.{child.name}" if qual else child.name)
+                    continue
+                if isinstance(child, ast.Call) and call_name(child) in ENGINE_CALLS:
+                    out.append((qual, child))
+                walk(child, qual)
+
+        if tree is not None:
+            walk(tree, None)
+        return out
+
+    def _nearby_engines(self, sym: Symbol) -> list[tuple[str, str | None, ast.Call, str]]:
+        """Engines made where nothing binds them to a metadata: in the base's own module, or else in
+        a module of its package (its folder) that imports the base's module or its models' modules."""
+        own = [("made in its own module", qual, call, sym.file) for qual, call in self.engine_calls(sym.file)]
+        if own:
+            return own
+        homes = {sym.file} | {m.symbol.file for m in self.ix.models_of(sym)}
+        folder = PurePosixPath(sym.file).parent
+        out = []
+        for rel in sorted(self.ix.modules.files):
+            if rel in homes or PurePosixPath(rel).parent != folder or is_test_path(rel):
+                continue
+            if self.edges.get(rel, set()) & homes:
+                out.extend((f"made in its package by {rel}, which imports it", qual, call, rel)
+                           for qual, call in self.engine_calls(rel))
+        return out
+
+    def _alembic_targets(self) -> list[tuple[str, int, list[tuple[ast.expr, str | None, str]]]]:
+        """(env file, line, [(X, scope, database name) of every X.metadata]) for each Alembic
+        ``target_metadata`` (the name is empty unless the environment migrates several databases)."""
+        out = []
+        for rel in sorted(self.ix.facts):
+            if PurePosixPath(rel).name != "env.py" or is_test_path(rel):
+                continue
+            tree = self.trees.get(rel)
+            if tree is None:
+                continue
+            for qual, _node, stmt in _statements(tree):
+                values = []
+                if isinstance(stmt, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "target_metadata"
+                                                        for t in stmt.targets):
+                    values.append(stmt.value)
+                if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call):
+                    values += [k.value for k in stmt.value.keywords if k.arg == "target_metadata"
+                               and not (isinstance(k.value, ast.Name) and k.value.id == "target_metadata")]
+                owners = []
+                for v in values:
+                    # the multidb template: {"engine name": X.metadata, ...}, one database per key
+                    parts = zip(v.keys, v.values) if isinstance(v, ast.Dict) else [(None, v)]
+                    for k, part in parts:
+                        name = f":{unparse(k)}" if k is not None else ""
+                        owners += [(sub.value, qual, name) for sub in ast.walk(part)
+                                   if isinstance(sub, ast.Attribute) and sub.attr == "metadata"]
+                if owners:
+                    out.append((rel, stmt.lineno, owners))
+        return out
 
     def _connection_at(self, file: str, qual: str | None, line: int) -> ast.expr | None:
         """``async with engine.begin() as conn: await conn.run_sync(X.metadata.create_all)``."""
@@ -455,5 +543,5 @@ def _parse(src: str | None) -> ast.expr | None:
         return None
 
 
-def gather(ix: Index) -> Evidence:
-    return Gatherer(ix).gather()
+def gather(ix: Index, edges: dict[str, set[str]] | None = None) -> Evidence:
+    return Gatherer(ix, edges).gather()

@@ -67,13 +67,25 @@ def _where(m: Meeting) -> str:
 
 
 def decide(ix: Index, settings: Settings, importers: dict[str, set[str]]) -> RoleDecision:
-    ev = gather(ix)
-    return _Decider(ix, settings, importers, ev).decide()
+    edges, imported = import_edges(ix)
+    ev = gather(ix, edges)
+    return _Decider(ix, settings, importers, ev, edges, imported).decide()
+
+
+def _sentence(m: Meeting) -> str:
+    engine = f"the engine from {m.engine.source} ({m.engine.file}:{m.engine.line})"
+    if m.strength == "alembic":
+        return f"the Alembic environment {m.file} targets its metadata (target_metadata, {_where(m)})"
+    if m.strength == "nearby":
+        return f"{engine} is {m.how}; nothing else binds its metadata to an engine"
+    return f"its metadata meets {engine} by {m.how} ({_where(m)})"
 
 
 class _Decider:
-    def __init__(self, ix: Index, settings: Settings, importers: dict[str, set[str]], ev: Evidence) -> None:
+    def __init__(self, ix: Index, settings: Settings, importers: dict[str, set[str]], ev: Evidence,
+                 edges: dict[str, set[str]], imported: dict[str, set[str]]) -> None:
         self.ix, self.settings, self.importers, self.ev = ix, settings, importers, ev
+        self.edges, self.imported = edges, imported
         self.forced_merge = {s for s in ix.bases if any(matches(x, s) for x in settings.merge)}
         if settings.target:
             self.forced_merge |= {s for s in ix.bases if matches(settings.target, s)}
@@ -128,8 +140,8 @@ class _Decider:
 
     def _live(self, bases: list[BaseInfo]) -> list[BaseInfo]:
         """Drop (as unreferenced) the bases live code never reaches."""
-        edges, imported = import_edges(self.ix)
-        dead = dead_folders(self.ix, [b.symbol.file for b in bases], edges)
+        imported = self.imported
+        dead = dead_folders(self.ix, [b.symbol.file for b in bases], self.edges)
         out = []
         for b in bases:
             folder = folder_of(self.ix, b.symbol.file)
@@ -139,7 +151,7 @@ class _Decider:
                 self.say(b.symbol, f"unreferenced: no live module imports {folder}/ (exclude it in [tool.unibase] "
                                    "exclude, or pass --merge to merge it)")
             elif not self.models(b.symbol) and not tables and not imported.get(b.symbol.file, set()) & {
-                    "*", b.symbol.name} and not self.ev.engines(b.symbol):
+                    "*", b.symbol.name} and not self.ev.proof(b.symbol):
                 self.out.roles[b.symbol] = "unreferenced"
                 self.say(b.symbol, f"unreferenced: no models, and no other module imports {b.symbol.name} from "
                                    f"{b.symbol.file}")
@@ -173,13 +185,12 @@ class _Decider:
                 uf.union(members[0], s)
         for s in syms:
             for m in ev.engines(s):
-                self.say(s, f"its metadata meets the engine from {m.engine.source} ({m.engine.file}:{m.engine.line}) "
-                            f"by {m.how} ({_where(m)})")
+                self.say(s, _sentence(m))
         # references and shared tables: together, unless each side has its own database (a conflict)
         links = self._links(set(syms))
 
         def proven(root: Symbol) -> bool:
-            return any(db_keys[s] for s in syms if uf.find(s) == root)
+            return any(ev.proof(s) for s in syms if uf.find(s) == root)
         pending: list[tuple[Symbol, Symbol, str]] = []
         for (a, b), why in links.items():
             ra, rb = uf.find(a), uf.find(b)
@@ -201,8 +212,12 @@ class _Decider:
                     -len(members))
 
         def per_instance(root: Symbol) -> bool:
-            engines = [m.engine for s in groups[root] for m in ev.engines(s)]
+            engines = [m.engine for s in groups[root] for m in ev.proof(s)]
             return bool(engines) and all(e.per_instance for e in engines)
+
+        def alembic(root: Symbol) -> set[str]:
+            """The Alembic environments that migrate the group (when nothing else places it)."""
+            return {m.file for s in groups[root] for m in ev.engines(s) if m.strength == "alembic"}
 
         unproven_roots = [r for r in groups if not proven(r)]
         eligible = [r for r in groups if not per_instance(r)]
@@ -241,17 +256,23 @@ class _Decider:
                     if not self.out.evidence.get(s) and len(syms) > 1:
                         self.say(s, "merge: nothing says it lives on another database")
                 continue
-            if root in unproven_roots and main is not None:
+            # only Alembic places it: another database only when the main one has its own Alembic environment
+            if root in unproven_roots and main is not None and not (alembic(main) and alembic(root) - alembic(main)):
                 for s in members:
                     roles.setdefault(s, "merge")
                     self.say(s, "merge: no engine is created or bound for it, so it joins the main database by "
                                 "default (pass --separate to keep it apart)")
                 continue
+            if root in unproven_roots and main is not None:
+                for s in members:
+                    self.say(s, f"its Alembic environment is not the main database's ({', '.join(sorted(alembic(main)))})")
             for s in members:
                 roles.setdefault(s, "separate")
                 if roles[s] != "separate":
                     continue
-                reason = "its metadata meets its own engine" if ev.engines(s) else "it is linked to a base on its own engine"
+                reason = ("its metadata meets its own engine" if ev.proof(s) else
+                          "its own Alembic environment migrates it" if ev.engines(s) else
+                          "it is linked to a base on its own engine")
                 if per_instance(root):
                     reason += ", made from an argument (a database per instance)"
                 self.say(s, f"separate: {reason}, not the main database's; left alone and never canonical")
