@@ -323,3 +323,216 @@ def test_a_standalone_script_copying_the_apps_table_is_not_merged_into_it(tmp_pa
     assert r["tools/one-off/widget_model.py:Base"] == "separate"
     assert r["app/db.py:Base"] == "canonical"
     assert all("tools/one-off" not in str(op) for op in data["operations"])
+
+
+MAIN_DB = """
+    from sqlalchemy import Column, ForeignKey, Integer, create_engine
+    from sqlalchemy.orm import declarative_base
+
+    from app.config import settings
+
+    engine = create_engine(settings.database_url)
+    Base = declarative_base()
+
+    {models}
+
+
+    def init_db():
+        Base.metadata.create_all(engine)
+"""
+
+
+def main_db(files: dict[str, str], n: int = 3) -> dict[str, str]:
+    """An app whose main base runs create_all on the engine of settings.database_url, plus ``files``."""
+    return {
+        "pyproject.toml": "[project]\nname = 'app'\n",
+        "app/__init__.py": "",
+        "app/config.py": SETTINGS,
+        "app/db.py": MAIN_DB.replace("{models}", models(n, "Widget").replace("\n", "\n    ")),
+        "tests/test_app.py": "import app.main\n",
+        **files,
+    }
+
+
+def test_engine_made_in_the_bases_package_by_a_class_that_imports_it(tmp_path):
+    files = main_db({
+        "app/bridge/__init__.py": "",
+        "app/bridge/models.py": """
+            from sqlalchemy import Column, Integer
+            from sqlalchemy.orm import declarative_base
+
+            BridgeBase = declarative_base()
+
+
+            class Link(BridgeBase):
+                __tablename__ = "links"
+                id = Column(Integer, primary_key=True)
+        """,
+        "app/bridge/store.py": """
+            from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
+
+            from .models import Link
+
+
+            class StoreConfig:
+                host = "localhost"
+
+                def connection_string(self):
+                    return f"postgresql+asyncpg://{self.host}/links"
+
+
+            class LinkStore:
+                def __init__(self, config=None):
+                    self.config = config or StoreConfig()
+                    self._engine = None
+
+                async def connect(self):
+                    self._engine = create_async_engine(self.config.connection_string())
+                    self._sessions = async_sessionmaker(self._engine)
+
+                async def count(self):
+                    async with self._sessions() as session:
+                        return await session.get(Link, 1)
+        """,
+        "app/main.py": "from app.db import init_db\nfrom app.bridge.store import LinkStore\n",
+    })
+    data = plan(project(tmp_path / "p", files))
+    assert roles(data) == {"app/bridge/models.py:BridgeBase": "separate", "app/db.py:Base": "canonical"}
+    assert data["operations"] == []
+    why = evidence(data, "app/bridge/models.py:BridgeBase")
+    assert "made in its package by app/bridge/store.py, which imports it" in why
+
+
+def test_engine_made_beside_the_base_in_its_own_module(tmp_path):
+    files = main_db({
+        "app/audit/__init__.py": "",
+        "app/audit/db.py": """
+            from sqlalchemy import Column, Integer
+            from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
+            from sqlalchemy.orm import declarative_base
+
+            from app.config import settings
+
+            engine = create_async_engine(settings.audit_url)
+            AuditSession = async_sessionmaker(engine)
+            AuditBase = declarative_base()
+
+
+            class Event(AuditBase):
+                __tablename__ = "events"
+                id = Column(Integer, primary_key=True)
+        """,
+        "app/main.py": "from app.db import init_db\nfrom app.audit.db import AuditSession, Event\n",
+    })
+    data = plan(project(tmp_path / "p", files))
+    assert roles(data) == {"app/audit/db.py:AuditBase": "separate", "app/db.py:Base": "canonical"}
+    why = evidence(data, "app/audit/db.py:AuditBase")
+    assert "settings.audit_url (app/audit/db.py:7) is made in its own module" in why
+
+
+def test_create_all_on_an_engine_a_function_returns(tmp_path):
+    files = main_db({
+        "app/auth_base.py": """
+            from sqlalchemy.orm import declarative_base
+
+            AuthBase = declarative_base()
+        """,
+        "app/auth_models.py": """
+            from sqlalchemy import Column, Integer
+
+            from app.auth_base import AuthBase
+
+
+            class Account(AuthBase):
+                __tablename__ = "accounts"
+                id = Column(Integer, primary_key=True)
+
+
+            class Token(AuthBase):
+                __tablename__ = "tokens"
+                id = Column(Integer, primary_key=True)
+        """,
+        "app/engines.py": """
+            from sqlalchemy import create_engine
+
+            from app.config import settings
+
+
+            def get_auth_engine():
+                if not hasattr(get_auth_engine, "cached"):
+                    url = f"sqlite:///{settings.auth_db_path}"
+                    get_auth_engine.cached = create_engine(url)
+                return get_auth_engine.cached
+        """,
+        "app/init_auth.py": """
+            from app.auth_base import AuthBase
+            from app.engines import get_auth_engine
+
+
+            def init_auth():
+                engine = get_auth_engine()
+                from app import auth_models  # noqa: F401
+                AuthBase.metadata.create_all(bind=engine)
+        """,
+        "app/main.py": "from app.db import init_db\nfrom app.init_auth import init_auth\n",
+    })
+    files["app/config.py"] += "    auth_db_path = 'auth.db'\n"
+    data = plan(project(tmp_path / "p", files))
+    assert roles(data) == {"app/auth_base.py:AuthBase": "separate", "app/db.py:Base": "canonical"}
+    why = evidence(data, "app/auth_base.py:AuthBase")
+    assert "settings.auth_db_path (app/engines.py:9) by create_all (app/init_auth.py:8)" in why
+
+
+ALEMBIC_ENV = """
+    from alembic import context
+
+    from {module} import {base}
+
+    target_metadata = {base}.metadata
+
+
+    def run_migrations_online():
+        context.configure(target_metadata=target_metadata)
+"""
+
+
+def test_alembic_targets_the_big_base_and_the_app_engine_holds_the_small_one(tmp_path):
+    """Alembic migrates the models' base; the app creates a second, small base on its main
+    database setting: one database, merged (the bigger base stays canonical)."""
+    files = main_db({
+        "app/models/__init__.py": "",
+        "app/models/base.py": "from sqlalchemy.orm import declarative_base\n\nModelBase = declarative_base()\n",
+        "app/models/things.py": "from sqlalchemy import Column, ForeignKey, Integer\n\n"
+                                "from app.models.base import ModelBase\n\n\n"
+                                + models(5, "Thing", "ModelBase"),
+        "alembic/env.py": ALEMBIC_ENV.replace("{module}", "app.models.things").replace("{base}", "ModelBase"),
+        "app/main.py": "from app.db import init_db\nfrom app.models.things import Thing0\n",
+    }, n=1)
+    data = plan(project(tmp_path / "p", files))
+    assert roles(data) == {"app/models/base.py:ModelBase": "canonical", "app/db.py:Base": "merge"}
+    assert "the Alembic environment alembic/env.py targets its metadata" in evidence(data, "app/models/base.py:ModelBase")
+
+
+def test_two_alembic_environments_are_two_databases(tmp_path):
+    files = {
+        "pyproject.toml": "[project]\nname = 'app'\n",
+        "app/__init__.py": "",
+        "app/models.py": "from sqlalchemy import Column, ForeignKey, Integer\nfrom sqlalchemy.orm import declarative_base\n\n"
+                         "Base = declarative_base()\n\n\n" + models(3, "Widget"),
+        "app/ledger.py": "from sqlalchemy import Column, ForeignKey, Integer\nfrom sqlalchemy.orm import declarative_base\n\n"
+                         "LedgerBase = declarative_base()\n\n\n" + models(2, "Entry", "LedgerBase"),
+        "app/main.py": "from app.models import Widget0\nfrom app.ledger import Entry0\n",
+        "tests/test_app.py": "import app.main\n",
+        "migrations/main/env.py": ALEMBIC_ENV.replace("{module}", "app.models").replace("{base}", "Base"),
+        "migrations/ledger/env.py": ALEMBIC_ENV.replace("{module}", "app.ledger").replace("{base}", "LedgerBase"),
+    }
+    root = project(tmp_path / "p", files)
+    data = plan(root)
+    assert roles(data) == {"app/ledger.py:LedgerBase": "separate", "app/models.py:Base": "canonical"}
+    assert "its own Alembic environment migrates it" in evidence(data, "app/ledger.py:LedgerBase")
+    # one environment for both: one database
+    (root / "migrations/ledger/env.py").unlink()
+    (root / "migrations/main/env.py").write_text(textwrap.dedent(ALEMBIC_ENV).replace(
+        "from {module} import {base}", "from app.models import Base\nfrom app.ledger import LedgerBase").replace(
+        "{base}.metadata", "[Base.metadata, LedgerBase.metadata]"), encoding="utf-8")
+    assert roles(plan(root)) == {"app/ledger.py:LedgerBase": "merge", "app/models.py:Base": "canonical"}

@@ -6,8 +6,15 @@ the engine is followed back to the ``create_engine``/``create_async_engine`` cal
 through module and function-local names, ``self.engine`` attributes set in the class, functions
 that build or return an engine, and ``with engine.begin() as conn`` blocks. The URL argument of
 that call names the database: a setting (``settings.audit_url``), an environment variable, or a
-constructor/function argument (a database the caller chooses, one per instance). Bases whose
-metadata is built on one shared ``MetaData`` object are recorded too.
+constructor/function argument (a database the caller chooses, one per instance); a literal URL is
+one database wherever its engines are made. Bases whose metadata is built on one shared
+``MetaData`` object are recorded too.
+
+Weaker evidence, kept apart by ``Meeting.strength``: when nothing names a base's metadata, the
+engines made in its own module, or else in a module of its folder that imports it ("nearby"); and
+the Alembic environments whose ``target_metadata`` lists it ("alembic": bases one environment
+migrates are one database, but an environment's URL usually comes from ``alembic.ini``, so on its
+own it proves another database only against another environment).
 
 What this module does not do: decide roles (that is :mod:`unibase.roles`), or trust an owner that
 does not resolve: a script importing a name its module does not define says nothing.
@@ -328,7 +335,7 @@ class Gatherer:
                 base = self.owner_base(rel, use.owner, use.function)
                 if base is None:
                     continue  # evidence that cannot hold (an owner that resolves to nothing)
-                bind = _parse(use.bind) if use.bind else None
+                bind = _parse(use.bind, use.line) if use.bind else None
                 if bind is None:
                     bind = self._connection_at(rel, use.function, use.line)
                 if bind is None:
@@ -534,13 +541,15 @@ def _mentions(ix: Index, rel: str) -> bool:
     )
 
 
-def _parse(src: str | None) -> ast.expr | None:
+def _parse(src: str | None, line: int = 1) -> ast.expr | None:
+    """An expression kept as source, placed back on its line (names bound before it resolve)."""
     if not src:
         return None
     try:
-        return ast.parse(src, mode="eval").body
+        node = ast.parse(src, mode="eval").body
     except SyntaxError:
         return None
+    return ast.increment_lineno(node, line - 1)
 
 
 def gather(ix: Index, edges: dict[str, set[str]] | None = None) -> Evidence:

@@ -9,8 +9,9 @@ Evidence (from :mod:`unibase.evidence` and :mod:`unibase.liveness`), strongest f
 - bases that live code never reaches are ``unreferenced``, as are empty bases nothing uses;
 - bases whose metadata meets one engine or one database setting, or that are built on one shared
   ``MetaData``, belong together; so do bases that reference each other or share tables;
-- the group holding the most models is the main database; bases with no engine evidence join
-  it; every other group that binds its own engine is ``separate`` (a group whose engines all
+- the group holding the most models is the main database, unless a group is placed by the app's
+  own database setting (``DATABASE_URL``, ``DB_HOST``: no word names another database), which then
+  is; bases with no engine evidence join it; every other group that binds its own engine is ``separate`` (a group whose engines all
   come from a constructor or function argument is never the main database: the caller picks
   it per instance);
 - a separate group that references the main one or shares a table with it is a conflict: two
@@ -22,6 +23,7 @@ Every role comes with short sentences that say why (``evidence`` in the plan).
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 
@@ -60,6 +62,26 @@ class _Union:
         ra, rb = self.find(a), self.find(b)
         if ra != rb:
             self.parent[max(ra, rb)] = min(ra, rb)
+
+
+# words of a database setting's name that say nothing about which database it is
+_GENERIC_WORDS = frozenset({
+    "database", "db", "url", "uri", "dsn", "sqlalchemy", "host", "name", "user", "username", "password",
+    "pass", "port", "path", "conn", "connection", "string", "str", "async", "sync", "postgres", "postgresql",
+    "pg", "mysql", "sqlite", "server", "driver", "default", "main", "primary", "engine", "file",
+})
+
+
+def _main_database_setting(key: str) -> bool:
+    """``setting:settings.database_url`` or ``setting:db_host+db_name``: the app's own database
+    (no word like ``audit``, ``reports`` or ``master`` names another one)."""
+    if not key.startswith("setting:"):
+        return False
+    for name in key[len("setting:"):].split("+"):
+        words = [w for w in re.split(r"[^a-z0-9]+", name.rsplit(".", 1)[-1].lower()) if w]
+        if not words or any(w not in _GENERIC_WORDS for w in words):
+            return False
+    return True
 
 
 def _where(m: Meeting) -> str:
@@ -219,8 +241,15 @@ class _Decider:
             """The Alembic environments that migrate the group (when nothing else places it)."""
             return {m.file for s in groups[root] for m in ev.engines(s) if m.strength == "alembic"}
 
+        def main_setting(root: Symbol) -> bool:
+            return any(_main_database_setting(m.engine.key) for s in groups[root] for m in ev.proof(s))
+
         unproven_roots = [r for r in groups if not proven(r)]
         eligible = [r for r in groups if not per_instance(r)]
+        if any(main_setting(r) for r in eligible):
+            # the app's own database setting (DATABASE_URL, DB_HOST...) names the main database: bases
+            # nothing places join it, however many models they hold
+            eligible = [r for r in eligible if proven(r)]
         # a group of bases on one engine is one database to merge, whoever makes its engine
         shared = [r for r in groups if len(groups[r]) > 1]
         alone = list(groups) if len(groups) == 1 else []  # one database: nothing to keep it apart from
