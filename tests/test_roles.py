@@ -536,3 +536,57 @@ def test_two_alembic_environments_are_two_databases(tmp_path):
         "from {module} import {base}", "from app.models import Base\nfrom app.ledger import LedgerBase").replace(
         "{base}.metadata", "[Base.metadata, LedgerBase.metadata]"), encoding="utf-8")
     assert roles(plan(root)) == {"app/ledger.py:LedgerBase": "merge", "app/models.py:Base": "canonical"}
+
+
+SERVICE = """
+    from sqlalchemy import Column, Integer, create_engine
+    from sqlalchemy.orm import declarative_base, sessionmaker
+
+    Base = declarative_base()
+
+
+    class {model}(Base):
+        __tablename__ = "{table}"
+        id = Column(Integer, primary_key=True)
+
+
+    class {service}:
+        def __init__(self, db_url):
+            self.engine = create_engine(db_url)
+            Base.metadata.create_all(self.engine)
+            self.Session = sessionmaker(bind=self.engine)
+"""
+
+
+def test_services_with_engines_of_their_own_stay_apart_when_a_script_creates_both(tmp_path):
+    def service(model: str, table: str, cls: str) -> str:
+        return SERVICE.replace("{model}", model).replace("{table}", table).replace("{service}", cls)
+
+    files = {
+        "pyproject.toml": "[project]\nname = 'kit'\n",
+        "kit/__init__.py": "",
+        "kit/config.py": "DATABASE_URL = 'sqlite:///kit.db'\n",
+        "kit/sessions.py": service("SessionRecord", "sessions", "SessionStore"),
+        "kit/accounts.py": service("Account", "accounts", "AccountService"),
+        "kit/app.py": "from kit.config import DATABASE_URL\nfrom kit.sessions import SessionStore\n"
+                      "from kit.accounts import AccountService\n\n"
+                      "store = SessionStore(DATABASE_URL)\naccounts = AccountService(DATABASE_URL)\n",
+        "scripts/init_db.py": """
+            from sqlalchemy import create_engine
+
+            from kit.accounts import Base as AccountBase
+            from kit.config import DATABASE_URL
+            from kit.sessions import Base
+
+
+            def init_db():
+                engine = create_engine(DATABASE_URL)
+                Base.metadata.create_all(engine)
+                AccountBase.metadata.create_all(engine)
+        """,
+        "tests/test_kit.py": "import kit.app\n",
+    }
+    data = plan(project(tmp_path / "p", files))
+    assert roles(data) == {"kit/accounts.py:Base": "separate", "kit/sessions.py:Base": "separate"}
+    assert data["operations"] == [] and data["canonical"] is None
+    assert "one deployment where their databases coincide" in evidence(data, "kit/sessions.py:Base")

@@ -90,8 +90,37 @@ def _where(m: Meeting) -> str:
 
 def decide(ix: Index, settings: Settings, importers: dict[str, set[str]]) -> RoleDecision:
     edges, imported = import_edges(ix)
-    ev = gather(ix, edges)
-    return _Decider(ix, settings, importers, ev, edges, imported).decide()
+    ev, coincidences = _own_engines_first(gather(ix, edges))
+    decider = _Decider(ix, settings, importers, ev, edges, imported)
+    for sym, notes in coincidences.items():
+        decider.out.evidence[sym].extend(notes)
+    return decider.decide()
+
+
+def _own_engines_first(ev: Evidence) -> tuple[Evidence, dict[Symbol, list[str]]]:
+    """Bases that each make an engine of their own (in their own module) stay apart even when a
+    script creates them all on one engine: that is one deployment where their URLs coincide."""
+
+    def own(s: Symbol) -> set[str]:
+        return {m.engine.key for m in ev.engines(s) if m.strength != "alembic" and m.engine.file == s.file}
+
+    users: dict[str, set[Symbol]] = defaultdict(set)
+    for s, meetings in ev.meetings.items():
+        for m in meetings:
+            users[m.engine.key].add(s)
+    kept = Evidence(meetings={}, shared_metadata=ev.shared_metadata)
+    notes: dict[Symbol, list[str]] = defaultdict(list)
+    for s, meetings in ev.meetings.items():
+        for m in meetings:
+            others = users[m.engine.key] - {s}
+            if (m.strength != "alembic" and own(s) and m.engine.key not in own(s) and others
+                    and all(own(t) and m.engine.key not in own(t) for t in others)):
+                names = ", ".join(sorted(f"{t.file}:{t.name}" for t in others))
+                notes[s].append(f"{_sentence(m)} with {names}; each makes an engine of its own, so that is one "
+                                "deployment where their databases coincide, not one database")
+                continue
+            kept.meetings.setdefault(s, []).append(m)
+    return kept, notes
 
 
 def _sentence(m: Meeting) -> str:
