@@ -141,6 +141,9 @@ def test_overrides_from_pyproject(tmp_path):
     (root / "pyproject.toml").write_text(
         "[project]\nname = 'app'\n\n[tool.unibase]\nexclude-bases = ['app/audit/db.py']\n", encoding="utf-8")
     assert roles(plan(root))["app/audit/db.py:AuditBase"] == "separate"
+    (root / "pyproject.toml").write_text(
+        "[project]\nname = 'app'\n\n[tool.unibase]\nseparate = ['app/audit/db.py:AuditBase']\n", encoding="utf-8")
+    assert roles(plan(root))["app/audit/db.py:AuditBase"] == "separate"
 
 
 DRIVER = """
@@ -260,6 +263,8 @@ def test_archive_nothing_live_imports_is_unreferenced(tmp_path):
     assert r["app/models.py:Base"] == "canonical" and r["app/extra.py:ExtraBase"] == "merge"
     assert "_archive/legacy/" in evidence(data, "_archive/legacy/database.py:Base")
     assert all("_archive" not in f for op in data["operations"] for f in (op.get("file"), op.get("source")) if f)
+    asked = plan(tmp_path / "p", "--merge", "_archive/legacy/database.py")
+    assert roles(asked)["_archive/legacy/database.py:Base"] in ("canonical", "merge")
 
 
 STANDALONE_MODEL = """
