@@ -595,3 +595,96 @@ def test_services_with_engines_of_their_own_stay_apart_when_a_script_creates_bot
     assert roles(data) == {"kit/accounts.py:Base": "separate", "kit/sessions.py:Base": "separate"}
     assert data["operations"] == [] and data["canonical"] is None
     assert "one deployment where their databases coincide" in evidence(data, "kit/sessions.py:Base")
+
+
+# -- the pieces, through the API ------------------------------------------------------------------
+
+from unibase.discovery import discover  # noqa: E402
+from unibase.evidence import gather  # noqa: E402
+from unibase.liveness import dead_folders, import_edges, standalone  # noqa: E402
+from unibase.roles import _main_database_setting  # noqa: E402
+
+
+@pytest.mark.parametrize("rel, reason", [
+    pytest.param("app/models.py", None, id="package-module"),
+    pytest.param("models.py", None, id="root-module"),
+    pytest.param("my-service/app/db.py", None, id="package-below-a-service-folder"),
+    pytest.param("0x0F-orm/model_state.py", "0x0F-orm/ is not a package name", id="exercise-folder"),
+    pytest.param("scripts/6-create_tables.py", "6-create_tables.py is not a module name", id="script-name"),
+])
+def test_standalone_files(rel, reason):
+    got = standalone(rel)
+    assert (got is None) if reason is None else reason in got
+
+
+@pytest.mark.parametrize("key, main", [
+    pytest.param("setting:settings.database_url", True, id="database_url"),
+    pytest.param("setting:settings.db_host+settings.db_name+settings.db_port", True, id="db-parts"),
+    pytest.param("setting:sqlalchemy_database_uri", True, id="env-uri"),
+    pytest.param("setting:settings.audit_url", False, id="audit"),
+    pytest.param("setting:settings.master_sqlalchemy_database_uri", False, id="master"),
+    pytest.param("setting:settings.database_url+settings.reports_url", False, id="one-named"),
+    pytest.param("param:app/db.py:Store.__init__:url", False, id="argument"),
+    pytest.param("url:sqlite:///app.db", False, id="literal"),
+])
+def test_main_database_setting(key, main):
+    assert _main_database_setting(key) is main
+
+
+def index(root: Path, files: dict[str, str]):
+    for rel, text in files.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(textwrap.dedent(text).lstrip(), encoding="utf-8")
+    return discover(root)
+
+
+ONE_BASE = textwrap.dedent("""
+    from sqlalchemy import Column, Integer, create_engine
+    from sqlalchemy.orm import declarative_base
+
+    {name} = declarative_base()
+
+
+    class {name}Row({name}):
+        __tablename__ = "{name}_rows"
+        id = Column(Integer, primary_key=True)
+""")
+
+
+def test_one_literal_url_is_one_database(tmp_path):
+    ix = index(tmp_path, {
+        "a.py": ONE_BASE.replace("{name}", "A") + "\n\nA.metadata.create_all(create_engine('sqlite:///one.db'))\n",
+        "b.py": ONE_BASE.replace("{name}", "B") + "\n\nB.metadata.create_all(create_engine('sqlite:///one.db'))\n",
+        "c.py": ONE_BASE.replace("{name}", "C") + "\n\nC.metadata.create_all(create_engine('sqlite:///two.db'))\n",
+    })
+    ev = gather(ix)
+    key = {s.name: {m.engine.key for m in ev.engines(s)} for s in ix.bases}
+    assert key["A"] == key["B"] == {"url:sqlite:///one.db"} and key["C"] == {"url:sqlite:///two.db"}
+
+
+def test_alembic_multidb_environment_names_one_database_per_key(tmp_path):
+    ix = index(tmp_path, {
+        "a.py": ONE_BASE.replace("{name}", "A"),
+        "b.py": ONE_BASE.replace("{name}", "B"),
+        "migrations/env.py": "from a import A\nfrom b import B\n\n"
+                             "target_metadata = {'main': A.metadata, 'ledger': B.metadata}\n",
+    })
+    ev = gather(ix)
+    keys = {s.name: [(m.engine.key, m.strength) for m in ev.engines(s)] for s in ix.bases}
+    assert keys == {"A": [("alembic:migrations/env.py:'main'", "alembic")],
+                    "B": [("alembic:migrations/env.py:'ledger'", "alembic")]}
+    assert ev.proof(next(s for s in ix.bases if s.name == "A")) == []
+
+
+def test_dead_folders_follow_imports_by_path(tmp_path):
+    ix = index(tmp_path, {
+        "app/__init__.py": "",
+        "app/models.py": ONE_BASE.replace("{name}", "A"),
+        "app/main.py": "from app.models import ARow\n",
+        "run.py": "from app.main import ARow\n",
+        "_old/legacy/__init__.py": "",
+        "_old/legacy/models.py": ONE_BASE.replace("{name}", "B"),
+        "tools/export.py": "from legacy.models import BRow\n",  # resolves only through a suffix
+    })
+    edges, _ = import_edges(ix)
+    assert dead_folders(ix, ["app/models.py", "_old/legacy/models.py"], edges) == {"_old/legacy"}
