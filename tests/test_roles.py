@@ -656,10 +656,13 @@ def test_one_literal_url_is_one_database(tmp_path):
         "a.py": ONE_BASE.replace("{name}", "A") + "\n\nA.metadata.create_all(create_engine('sqlite:///one.db'))\n",
         "b.py": ONE_BASE.replace("{name}", "B") + "\n\nB.metadata.create_all(create_engine('sqlite:///one.db'))\n",
         "c.py": ONE_BASE.replace("{name}", "C") + "\n\nC.metadata.create_all(create_engine('sqlite:///two.db'))\n",
+        "d.py": ONE_BASE.replace("{name}", "D") + "\n\nD.metadata.create_all(create_engine('sqlite://'))\n",
+        "e.py": ONE_BASE.replace("{name}", "E") + "\n\nE.metadata.create_all(create_engine('sqlite://'))\n",
     })
     ev = gather(ix)
     key = {s.name: {m.engine.key for m in ev.engines(s)} for s in ix.bases}
     assert key["A"] == key["B"] == {"url:sqlite:///one.db"} and key["C"] == {"url:sqlite:///two.db"}
+    assert key["D"] != key["E"]  # every in-memory engine is a database of its own
 
 
 def test_alembic_multidb_environment_names_one_database_per_key(tmp_path):
@@ -688,3 +691,22 @@ def test_dead_folders_follow_imports_by_path(tmp_path):
     })
     edges, _ = import_edges(ix)
     assert dead_folders(ix, ["app/models.py", "_old/legacy/models.py"], edges) == {"_old/legacy"}
+
+
+def test_one_module_level_url_name_is_one_database(tmp_path):
+    engine_of = "\n\n{name}.metadata.create_all(create_engine({url}))\n"
+    ix = index(tmp_path, {
+        "config.py": "import platform\n\nSHARED_URL = 'sqlite:///shared.db'\nBUILT_URL = platform.node()\n",
+        "a.py": "from config import SHARED_URL\n" + ONE_BASE.replace("{name}", "A")
+                + engine_of.replace("{name}", "A").replace("{url}", "SHARED_URL"),
+        "b.py": "import config\n" + ONE_BASE.replace("{name}", "B")
+                + engine_of.replace("{name}", "B").replace("{url}", "config.SHARED_URL"),
+        "c.py": "from config import BUILT_URL\n" + ONE_BASE.replace("{name}", "C")
+                + engine_of.replace("{name}", "C").replace("{url}", "BUILT_URL"),
+        "d.py": "from config import BUILT_URL\n" + ONE_BASE.replace("{name}", "D")
+                + engine_of.replace("{name}", "D").replace("{url}", "BUILT_URL"),
+    })
+    ev = gather(ix)
+    key = {s.name: {m.engine.key for m in ev.engines(s)} for s in ix.bases}
+    assert key["A"] == key["B"] == {"url:sqlite:///shared.db"}
+    assert key["C"] == key["D"] == {"value:config.py:BUILT_URL"}

@@ -234,8 +234,26 @@ class Gatherer:
                     out.extend(self._attribute_assignments(parent.file, parent.name, attr, depth + 1))
         return out
 
+    def _module_value(self, file: str, qual: str | None, url: ast.expr | None,
+                      line: int) -> tuple[Symbol, str | None] | None:
+        """The module-level name an URL expression is (``DATABASE_URL``, ``config.DATABASE_URL``),
+        with its value when that is a literal string: one name is one database."""
+        if not isinstance(url, (ast.Name, ast.Attribute)) or self._local_value(file, qual, unparse(url), line):
+            return None
+        target = self.resolver.expr(file, url, function=qual)
+        if not isinstance(target, Symbol) or "." in target.name:
+            return None
+        f = self.ix.facts.get(target.file)
+        b = f.bindings.get(target.name) if f else None
+        value = b.value if isinstance(b, LocalBinding) and b.kind == "assign" else None
+        return target, value.value if isinstance(value, ast.Constant) and isinstance(value.value, str) else None
+
     def _engine_from_call(self, file: str, qual: str | None, call: ast.Call) -> Engine:
         url = call.args[0] if call.args else next((k.value for k in call.keywords if k.arg in ("url", "configuration")), None)
+        named = self._module_value(file, qual, url, call.lineno)
+        if named is not None and named[1] is not None and not _in_memory(named[1]):
+            # one literal URL is one database, wherever its engines are made
+            return Engine(f"url:{named[1]}", f"{unparse(url)} ({named[0].file})", file, call.lineno)
         settings = self._settings_in(file, qual, url, 0)
         if settings:
             names = sorted(set(settings))
@@ -248,9 +266,12 @@ class Gatherer:
                 f"argument {param} of {qual}")
             # a class's constructor (or method) argument: each instance picks its database
             return Engine(f"param:{file}:{qual}:{param}", where, file, call.lineno, per_instance="." in (qual or ""))
-        if isinstance(url, ast.Constant) and isinstance(url.value, str):
+        if isinstance(url, ast.Constant) and isinstance(url.value, str) and not _in_memory(url.value):
             # one literal URL is one database, wherever its engines are made
             return Engine(f"url:{url.value}", repr(url.value), file, call.lineno)
+        if named is not None:
+            # one module-level name (``DATABASE_URL`` in a config module) is one database too
+            return Engine(f"value:{named[0]}", f"{unparse(url)} ({named[0].file})", file, call.lineno)
         return Engine(f"engine:{file}:{call.lineno}", unparse(url) if url is not None else "its default URL",
                       file, call.lineno)
 
@@ -496,6 +517,11 @@ class Gatherer:
         if isinstance(r, Symbol):
             return (str(r), f"{sym.file}:{line}")
         return None
+
+
+def _in_memory(url: str) -> bool:
+    """``sqlite://`` and ``sqlite:///:memory:``: every engine on it is a database of its own."""
+    return url.rstrip("/") in ("sqlite:", "sqlite+pysqlite:") or ":memory:" in url
 
 
 def _settings_like(node: ast.Attribute) -> bool:
