@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shlex
 
@@ -48,9 +49,30 @@ EXPECTED_USAGE = [
 ]
 
 
+# "Which bases are merged": a separate-or-merge decision, made on the command line, on a project
+# with two databases (two settings) whose bases share a foreign key.
+EXPECTED_ROLES = [
+    ("unibase plan", 1),
+    ("unibase plan --merge app/audit/db.py:AuditBase", 0),
+    ("unibase plan --separate app/audit/db.py", 0),
+]
+
+
 def test_usage_commands_are_the_ones_tested():
     shown = [line for line in console_lines() if line.startswith("unibase ")]
-    assert shown == [cmd for cmd, _ in EXPECTED_USAGE]
+    assert shown == [cmd for cmd, _ in EXPECTED_USAGE + EXPECTED_ROLES]
+
+
+def test_which_bases_are_merged_commands_run(tmp_path):
+    from test_roles import roles, two_settings
+
+    project = two_settings(tmp_path / "p", audit_fk="widget_0.id")
+    for command, code in EXPECTED_ROLES:
+        proc = unibase(*shlex.split(command)[1:], "--json", cwd=project)
+        assert proc.returncode == code, f"{command}: exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
+        if code == 0:
+            expected = "merge" if "--merge" in command else "separate"
+            assert roles(json.loads(proc.stdout))["app/audit/db.py:AuditBase"] == expected
 
 
 def test_usage_commands_run(tmp_path):

@@ -25,6 +25,8 @@ app = typer.Typer(
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
+MergeOpt = typer.Option([], "--merge", help="FILE[:NAME] of a base to merge whatever the evidence says; repeatable.")
+SeparateOpt = typer.Option([], "--separate", help="FILE[:NAME] of a base to leave alone (another database); repeatable.")
 PathArg = typer.Argument(Path("."), help="The project directory (default: the current directory).")
 
 BAD_INPUT_ERRORS = (SettingsError, PlanError, PlanFormatError)
@@ -73,10 +75,11 @@ def print_plan(plan: Plan) -> None:
         roots = ", ".join(f"{r.path} ({r.imports} import{'s' if r.imports != 1 else ''})" for r in plan.roots)
         out.print(f"import roots: {roots}", markup=False)
     table = Table(title="Declarative bases", show_lines=False)
-    for col in ("role", "base", "where", "kind", "models", "importers"):
-        table.add_column(col)
+    for col in ("role", "base", "where", "kind", "models", "importers", "evidence"):
+        table.add_column(col, overflow="fold")
     for b in plan.bases:
-        table.add_row(b.role, b.name, f"{b.file}:{b.line}", b.kind, str(len(b.models)), str(b.importers))
+        table.add_row(b.role, b.name, f"{b.file}:{b.line}", b.kind, str(len(b.models)), str(b.importers),
+                      escape("\n".join(b.evidence)))
     out.print(table)
     if canonical:
         out.print(f"canonical: [bold]{escape(canonical.name)}[/] in {escape(canonical.file)} ({escape(canonical.module)})")
@@ -141,9 +144,11 @@ def plan(
     json_: bool = typer.Option(False, "--json", help="Print the plan as JSON and nothing else."),
     out_file: Optional[Path] = typer.Option(None, "--out", help="Write the plan JSON to this file."),
     prefer: list[str] = typer.Option([], "--prefer", help="FILE or MODULE whose definition of a duplicated table wins; repeatable."),
+    merge: list[str] = MergeOpt,
+    separate: list[str] = SeparateOpt,
 ) -> None:
     """Show every base, model, cross-base reference, operation and risk; change nothing."""
-    settings = _settings(path, target=target, strategy=strategy, prefer=prefer)
+    settings = _settings(path, target=target, strategy=strategy, prefer=prefer, merge=merge, separate=separate)
     the_plan = _plan(settings)
     if out_file is not None:
         _write(out_file, the_plan.to_json(), "plan")
@@ -248,6 +253,8 @@ def apply(
     strategy: Optional[str] = typer.Option(None, "--strategy", help="move (default) or rebase (when planning now)."),
     skip: list[str] = typer.Option([], "--skip", help="Skip a step by code (UB001-UB006); repeatable."),
     prefer: list[str] = typer.Option([], "--prefer", help="FILE or MODULE whose definition of a duplicated table wins; repeatable."),
+    merge: list[str] = MergeOpt,
+    separate: list[str] = SeparateOpt,
 ) -> None:
     """Apply the plan: one commit per phase on a new branch, or the full diff with --dry-run."""
     from . import gitops, runner
@@ -256,7 +263,8 @@ def apply(
     for code in skip:
         if code.upper() not in STEP_CODES:
             fail(f"unknown step {code}; the steps are {', '.join(STEP_CODES)}")
-    settings = _settings(path, target=target, strategy=strategy, skip=[s.upper() for s in skip], prefer=prefer)
+    settings = _settings(path, target=target, strategy=strategy, skip=[s.upper() for s in skip], prefer=prefer,
+                         merge=merge, separate=separate)
     the_plan = _load_plan(settings, plan_file)
     if plan_file is not None and api.plan_needs_replanning(the_plan):
         # decisions written into the plan JSON: plan again with them (after checking freshness)

@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 
 PLAN_VERSION = 1
 
-ROLES = ("canonical", "merge", "separate", "test-local", "excluded")
+ROLES = ("canonical", "merge", "separate", "unreferenced", "test-local", "excluded")
 
 
 @dataclass(frozen=True)
@@ -38,6 +38,7 @@ class BaseEntry:
     models: tuple[ModelEntry, ...] = ()
     importers: int = 0
     metadata: dict[str, str] = field(default_factory=dict)
+    evidence: tuple[str, ...] = ()  # why it has its role: short sentences with file:line
 
 
 @dataclass(frozen=True)
@@ -327,7 +328,8 @@ class Plan:
         try:
             canonical = Target(**data["canonical"]) if data.get("canonical") else None
             bases = tuple(
-                BaseEntry(**{**b, "models": tuple(ModelEntry(**m) for m in b.get("models", ()))})
+                BaseEntry(**{**b, "models": tuple(ModelEntry(**m) for m in b.get("models", ())),
+                             "evidence": tuple(b.get("evidence", ()))})
                 for b in data["bases"]
             )
             ops = tuple(_operation(o) for o in data["operations"])

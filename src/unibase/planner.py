@@ -34,6 +34,7 @@ from .plan import (
     fingerprint,
 )
 from .project import is_importable, link_out_of, module_parts
+from .roles import decide as decide_roles
 from .settings import Settings, TableDecision
 from .tables import table_differences
 
@@ -96,11 +97,9 @@ class _Planner:
             out[k].discard(k)
         return out
 
-    def _role(self, info: BaseInfo, separate: set[Symbol]) -> str:
+    def _role(self, info: BaseInfo) -> str:
         if info.test_local:
             return "test-local"
-        if info.symbol in separate:
-            return "separate"
         if info.kind == "flask_sqlalchemy":
             return "excluded"
         return "merge"
@@ -121,20 +120,22 @@ class _Planner:
             if b.kind == "flask_sqlalchemy":
                 self.warnings.append(Warning(
                     "W002", f"Flask-SQLAlchemy object {b.symbol.name} is a base unibase does not merge", b.symbol.file, b.line))
-        separate = self._separate_databases(in_scope)
+        decision = decide_roles(ix, self.settings, self.importers)
+        self.conflicts.extend(decision.conflicts)
         left_out = self._left_out(in_scope)
-        candidates = [b for b in in_scope if b.symbol not in separate and b.symbol not in left_out]
+        candidates = [b for b in in_scope if decision.roles.get(b.symbol) == "merge" and b.symbol not in left_out]
         canonical = self._choose_canonical(candidates) if candidates else None
 
         roles = {}
         for b in ix.bases.values():
-            roles[b.symbol] = "canonical" if canonical and b.symbol == canonical.symbol else self._role(b, separate)
-        for sym in self.settings.exclude_bases:
-            for b in ix.bases.values():
-                if f"{b.symbol.file}:{b.symbol.name}" == sym or b.symbol.file == sym:
-                    roles[b.symbol] = "excluded"
+            roles[b.symbol] = "canonical" if canonical and b.symbol == canonical.symbol else (
+                decision.roles.get(b.symbol) or self._role(b))
         for sym in left_out:
             roles[sym] = "excluded"
+        if canonical is not None and len(candidates) > 1:
+            decision.evidence[canonical.symbol].insert(0, (
+                f"canonical: {len(ix.models_of(canonical.symbol))} models and "
+                f"{len(self.importers.get(canonical.symbol.file, ()))} importing modules, the most of the bases merged"))
         merging = [b for b in ix.bases.values() if roles[b.symbol] == "merge"]
         self.merging_bases = {b.symbol for b in merging}
 
@@ -166,6 +167,7 @@ class _Planner:
                 importers=len(self.importers.get(b.symbol.file, ())),
                 metadata={k: v for k, v in (("naming_convention", b.naming_convention), ("schema", b.schema),
                                             ("type_annotation_map", b.type_annotation_map)) if v},
+                evidence=tuple(decision.evidence.get(b.symbol, ())),
             )
             for b in sorted(ix.bases.values(), key=lambda b: (b.symbol.file, b.line))
         )
@@ -275,43 +277,6 @@ class _Planner:
             return (-models, -importers, b.symbol.file, b.line)
 
         return sorted(candidates, key=score)[0]
-
-    def _separate_databases(self, bases: list[BaseInfo]) -> set[Symbol]:
-        """Bases proven to live on another database: their metadata is only ever created on
-        module-level engines that the main base (the one with the most models) never uses."""
-        if len(bases) < 2:
-            return set()
-
-        def proven(b: BaseInfo) -> set[str]:
-            keys = b.binds
-            return set(keys) if keys and all(k.startswith("engine:") for k in keys) else set()
-
-        main = max(bases, key=lambda b: (len(self.ix.models_of(b.symbol)), -len(b.symbol.file)))
-        # the main base's own module-level engines (its other, unknown binds do not matter)
-        main_keys = {k for k in main.binds if k.startswith("engine:")}
-        if not main_keys:
-            return set()
-        # bases sharing an engine with the main base belong to its database
-        main_db = set(main_keys)
-        changed = True
-        while changed:
-            changed = False
-            for b in bases:
-                keys = proven(b)
-                if keys & main_db and not keys <= main_db:
-                    main_db |= keys
-                    changed = True
-        separate = {b.symbol for b in bases if proven(b) and not (proven(b) & main_db)}
-        for s in sorted(separate):
-            info = self.ix.bases[s]
-            engines_txt = ", ".join(sorted(k.split(":", 1)[1] for k in info.binds))
-            self.conflicts.append(Conflict(
-                "separate-database", s.name,
-                f"{s.file}:{info.line}: {s.name}.metadata is only created on {engines_txt}, an engine the main base never uses",
-                "left separate: not merged (set its role to \"merge\" in the plan to merge it)",
-                (f"{s.file}:{info.line}",),
-            ))
-        return separate
 
     def _cross_references(self, roles: dict[Symbol, str]) -> list[CrossReference]:
         ix = self.ix

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 STRATEGIES = ("move", "rebase")
-LIST_SETTINGS = ("exclude", "exclude_bases", "prefer", "skip")
+LIST_SETTINGS = ("exclude", "exclude_bases", "merge", "separate", "prefer", "skip")
 
 
 class SettingsError(ValueError):
@@ -22,7 +22,9 @@ class Settings:
     target: str | None = None
     strategy: str = "move"
     exclude: tuple[str, ...] = ()
-    exclude_bases: tuple[str, ...] = ()
+    exclude_bases: tuple[str, ...] = ()  # an alias of ``separate``
+    merge: tuple[str, ...] = ()  # FILE[:NAME] of bases to merge whatever the evidence says
+    separate: tuple[str, ...] = ()  # FILE[:NAME] of bases to leave alone (another database)
     prefer: tuple[str, ...] = ()
     skip: tuple[str, ...] = ()
     test_cmd: str | None = None
@@ -72,6 +74,8 @@ def load_settings(path: Path, **overrides: Any) -> Settings:
         "strategy": "strategy",
         "exclude": "exclude",
         "exclude-bases": "exclude_bases",
+        "merge": "merge",
+        "separate": "separate",
         "prefer": "prefer",
         "skip": "skip",
         "test-cmd": "test_cmd",

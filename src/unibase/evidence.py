@@ -1,0 +1,582 @@
+"""Which engine each base's metadata meets, read from the code (never by importing it).
+
+For every ``X.metadata.create_all/drop_all(bind)`` and ``conn.run_sync(X.metadata.create_all)``,
+every ``X.metadata.bind = engine``, ``Session(binds={X: engine})`` and ``declarative_base(bind=...)``,
+the engine is followed back to the ``create_engine``/``create_async_engine`` call that makes it:
+through module and function-local names, ``self.engine`` attributes set in the class, functions
+that build or return an engine, and ``with engine.begin() as conn`` blocks. The URL argument of
+that call names the database: a setting (``settings.audit_url``), an environment variable, or a
+constructor/function argument (a database the caller chooses, one per instance); a literal URL is
+one database wherever its engines are made. Bases whose metadata is built on one shared
+``MetaData`` object are recorded too.
+
+Weaker evidence, kept apart by ``Meeting.strength``: when nothing names a base's metadata, the
+engines made in its own module, or else in a module of its folder that imports it ("nearby"); and
+the Alembic environments whose ``target_metadata`` lists it ("alembic": bases one environment
+migrates are one database, but an environment's URL usually comes from ``alembic.ini``, so on its
+own it proves another database only against another environment).
+
+What this module does not do: decide roles (that is :mod:`unibase.roles`), or trust an owner that
+does not resolve: a script importing a name its module does not define says nothing.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+from .discovery import Index, Resolver, Symbol
+from .facts import ImportBinding, LocalBinding, call_name, unparse
+from .project import is_test_path
+
+ENGINE_CALLS = frozenset({"create_engine", "create_async_engine", "engine_from_config", "async_engine_from_config"})
+_ENV_CALLS = frozenset({"getenv", "get"})
+_DEPTH = 8
+
+
+@dataclass(frozen=True)
+class Engine:
+    """One engine-making call and the database it names."""
+
+    key: str  # what identifies the database: "setting:audit_url", "param:file:func:conn", "engine:file:line"
+    source: str  # how the plan describes it: "settings.audit_url", "constructor argument conn of Driver"
+    file: str
+    line: int
+    per_instance: bool = False  # the URL is an argument: each caller (instance) picks its database
+
+
+@dataclass(frozen=True)
+class Meeting:
+    """``base``'s metadata meets ``engine`` at ``file:line`` (``how``: create_all, metadata.bind...)."""
+
+    base: Symbol
+    engine: Engine
+    how: str
+    file: str
+    line: int
+    # "explicit": create_all, bind, binds name the metadata; "nearby": nothing names it, the engine
+    # is made in its module or package; "alembic": an Alembic environment targets it (groups
+    # bases, proves another database only against another Alembic environment)
+    strength: str = "explicit"
+
+
+@dataclass
+class Evidence:
+    meetings: dict[Symbol, list[Meeting]] = field(default_factory=dict)
+    shared_metadata: dict[Symbol, tuple[str, str]] = field(default_factory=dict)  # base -> (key, "file:line")
+
+    def engines(self, base: Symbol) -> list[Meeting]:
+        return self.meetings.get(base, [])
+
+    def proof(self, base: Symbol) -> list[Meeting]:
+        """The meetings that say which database the base lives on (not only whom it goes with)."""
+        return [m for m in self.engines(base) if m.strength != "alembic"]
+
+
+class _Trees:
+    """Parsed files, on demand (discovery keeps facts, not trees)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.cache: dict[str, ast.Module | None] = {}
+
+    def get(self, rel: str) -> ast.Module | None:
+        if rel not in self.cache:
+            try:
+                self.cache[rel] = ast.parse((self.root / rel).read_bytes())
+            except (OSError, SyntaxError, ValueError):
+                self.cache[rel] = None
+        return self.cache[rel]
+
+
+def _scopes(tree: ast.Module) -> dict[str, ast.AST]:
+    """Qualified name -> function or class node (``Class.method``, ``outer.inner``)."""
+    out: dict[str, ast.AST] = {}
+
+    def walk(node: ast.AST, prefix: str) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                name = f"{prefix}.{child.name}" if prefix else child.name
+                out[name] = child
+                walk(child, name)
+            elif not isinstance(child, ast.expr):
+                walk(child, prefix)
+
+    walk(tree, "")
+    return out
+
+
+class Gatherer:
+    def __init__(self, ix: Index, edges: dict[str, set[str]] | None = None) -> None:
+        self.ix = ix
+        self.edges = edges or {}  # file -> the project files it imports (liveness.import_edges)
+        self.resolver = Resolver(ix.modules, ix.facts)
+        self.trees = _Trees(ix.root)
+        self.scope_cache: dict[str, dict[str, ast.AST]] = {}
+
+    # -- scopes --------------------------------------------------------------------------------
+
+    def scope(self, file: str, qual: str | None) -> ast.AST | None:
+        tree = self.trees.get(file)
+        if tree is None:
+            return None
+        if not qual:
+            return tree
+        if file not in self.scope_cache:
+            self.scope_cache[file] = _scopes(tree)
+        return self.scope_cache[file].get(qual)
+
+    # -- engines -------------------------------------------------------------------------------
+
+    def engine_of(self, file: str, qual: str | None, node: ast.expr | None, depth: int = 0) -> Engine | None:
+        if node is None or depth > _DEPTH:
+            return None
+        if isinstance(node, ast.Await):
+            return self.engine_of(file, qual, node.value, depth + 1)
+        if isinstance(node, ast.Call):
+            if call_name(node) in ENGINE_CALLS:
+                return self._engine_from_call(file, qual, node)
+            if isinstance(node.func, ast.Attribute) and node.func.attr in ("begin", "connect", "get_bind"):
+                return self.engine_of(file, qual, node.func.value, depth + 1)
+            return self._engine_from_function(file, qual, node.func, depth)
+        if isinstance(node, ast.Name):
+            local = self._local_value(file, qual, node.id, getattr(node, "lineno", 10**9))
+            if local is not None:
+                return self.engine_of(file, qual, local, depth + 1)
+            return self._engine_of_module_name(file, node.id, depth)
+        if isinstance(node, ast.Attribute):
+            if isinstance(node.value, ast.Name) and node.value.id in ("self", "cls") and qual:
+                cls = qual.split(".")[0]
+                for where, meth_qual, value in self._attribute_assignments(file, cls, node.attr):
+                    found = self.engine_of(where, meth_qual, value, depth + 1)
+                    if found is not None and found.per_instance:
+                        # one database per instance of this class (not of a shared parent class)
+                        return Engine(f"{found.key}@{file}:{cls}", f"{found.source} (for {cls})", found.file,
+                                      found.line, True)
+                    if found is not None:
+                        return found
+                return None
+            target = self.resolver.expr(file, node, function=qual)
+            if isinstance(target, Symbol) and "." not in target.name:
+                return self._engine_of_module_name(target.file, target.name, depth)
+        return None
+
+    def _engine_of_module_name(self, file: str, name: str, depth: int) -> Engine | None:
+        f = self.ix.facts.get(file)
+        binding = f.bindings.get(name) if f else None
+        if isinstance(binding, LocalBinding) and binding.kind == "assign":
+            return self.engine_of(file, None, binding.value, depth + 1)
+        if isinstance(binding, ImportBinding):
+            target = self.resolver.binding_target(file, binding, 0)
+            if isinstance(target, Symbol) and "." not in target.name:
+                return self._engine_of_module_name(target.file, target.name, depth + 1)
+        if binding is None and f is None:
+            tree = self.trees.get(file)
+            for stmt in tree.body if tree else ():
+                if isinstance(stmt, ast.Assign) and any(isinstance(t, ast.Name) and t.id == name for t in stmt.targets):
+                    return self.engine_of(file, None, stmt.value, depth + 1)
+        return None
+
+    def _engine_from_function(self, file: str, qual: str | None, func: ast.expr, depth: int) -> Engine | None:
+        """``get_engine()``: the engine the function makes or returns."""
+        target = self.resolver.expr(file, func, function=qual)
+        if not isinstance(target, Symbol):
+            return None
+        fn = self.scope(target.file, target.name)
+        if not isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            return None
+        for sub in ast.walk(fn):
+            if isinstance(sub, ast.Call) and call_name(sub) in ENGINE_CALLS:
+                return self._engine_from_call(target.file, target.name, sub)
+        for sub in ast.walk(fn):
+            if isinstance(sub, ast.Return) and sub.value is not None:
+                found = self.engine_of(target.file, target.name, sub.value, depth + 1)
+                if found is not None:
+                    return found
+        return None
+
+    def _local_value(self, file: str, qual: str | None, name: str, before: int) -> ast.expr | None:
+        """The last value assigned to ``name`` in the function ``qual`` before line ``before``."""
+        fn = self.scope(file, qual) if qual else None
+        if not isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            return None
+        found = None
+        for sub in ast.walk(fn):
+            if isinstance(sub, ast.Assign) and sub.lineno <= before:
+                if any(isinstance(t, ast.Name) and t.id == name for t in sub.targets):
+                    if found is None or sub.lineno >= found.lineno:
+                        found = sub
+            elif isinstance(sub, (ast.With, ast.AsyncWith)) and sub.lineno <= before:
+                for item in sub.items:
+                    if isinstance(item.optional_vars, ast.Name) and item.optional_vars.id == name:
+                        return item.context_expr
+        return found.value if found is not None else None
+
+    def _attribute_assignments(self, file: str, cls: str, attr: str, depth: int = 0) -> list[tuple[str, str, ast.expr]]:
+        """(file, method, value) of every ``self.<attr> = value`` in the class and its project parents."""
+        node = self.scope(file, cls)
+        out: list[tuple[str, str, ast.expr]] = []
+        if not isinstance(node, ast.ClassDef) or depth > 5:
+            return out
+        for meth in node.body:
+            if not isinstance(meth, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                continue
+            for sub in ast.walk(meth):
+                if isinstance(sub, ast.Assign):
+                    for t in sub.targets:
+                        if isinstance(t, ast.Attribute) and t.attr == attr and unparse(t.value) in ("self", "cls"):
+                            out.append((file, f"{cls}.{meth.name}", sub.value))
+        if not out:
+            for b in node.bases:
+                parent = self.resolver.expr(file, b)
+                if isinstance(parent, Symbol) and "." not in parent.name:
+                    out.extend(self._attribute_assignments(parent.file, parent.name, attr, depth + 1))
+        return out
+
+    def _module_value(self, file: str, qual: str | None, url: ast.expr | None,
+                      line: int) -> tuple[Symbol, str | None] | None:
+        """The module-level name an URL expression is (``DATABASE_URL``, ``config.DATABASE_URL``),
+        with its value when that is a literal string: one name is one database."""
+        if not isinstance(url, (ast.Name, ast.Attribute)) or self._local_value(file, qual, unparse(url), line):
+            return None
+        target = self.resolver.expr(file, url, function=qual)
+        if not isinstance(target, Symbol) or "." in target.name:
+            return None
+        f = self.ix.facts.get(target.file)
+        b = f.bindings.get(target.name) if f else None
+        value = b.value if isinstance(b, LocalBinding) and b.kind == "assign" else None
+        return target, value.value if isinstance(value, ast.Constant) and isinstance(value.value, str) else None
+
+    def _engine_from_call(self, file: str, qual: str | None, call: ast.Call) -> Engine:
+        url = call.args[0] if call.args else next((k.value for k in call.keywords if k.arg in ("url", "configuration")), None)
+        named = self._module_value(file, qual, url, call.lineno)
+        if named is not None and named[1] is not None and not _in_memory(named[1]):
+            # one literal URL is one database, wherever its engines are made
+            return Engine(f"url:{named[1]}", f"{unparse(url)} ({named[0].file})", file, call.lineno)
+        settings = self._settings_in(file, qual, url, 0)
+        if settings:
+            names = sorted(set(settings))
+            return Engine("setting:" + "+".join(n.split(" ")[-1].lower() for n in names), ", ".join(names),
+                          file, call.lineno)
+        param = self._parameter(file, qual, url)
+        if param is not None:
+            owner = qual.split(".")[0] if qual and "." in qual else qual
+            where = f"constructor argument {param} of {owner}" if qual and qual.endswith("__init__") else (
+                f"argument {param} of {qual}")
+            # a class's constructor (or method) argument: each instance picks its database
+            return Engine(f"param:{file}:{qual}:{param}", where, file, call.lineno, per_instance="." in (qual or ""))
+        if isinstance(url, ast.Constant) and isinstance(url.value, str) and not _in_memory(url.value):
+            # one literal URL is one database, wherever its engines are made
+            return Engine(f"url:{url.value}", repr(url.value), file, call.lineno)
+        if named is not None:
+            # one module-level name (``DATABASE_URL`` in a config module) is one database too
+            return Engine(f"value:{named[0]}", f"{unparse(url)} ({named[0].file})", file, call.lineno)
+        return Engine(f"engine:{file}:{call.lineno}", unparse(url) if url is not None else "its default URL",
+                      file, call.lineno)
+
+    def _parameter(self, file: str, qual: str | None, url: ast.expr | None) -> str | None:
+        fn = self.scope(file, qual) if qual else None
+        if not isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)) or url is None:
+            return None
+        params = {a.arg for a in fn.args.args + fn.args.kwonlyargs + fn.args.posonlyargs} - {"self", "cls"}
+        for sub in ast.walk(url):
+            if isinstance(sub, ast.Name) and sub.id in params:
+                return sub.id
+            if isinstance(sub, ast.Name):
+                local = self._local_value(file, qual, sub.id, getattr(url, "lineno", 10**9))
+                if local is not None and local is not url:
+                    found = self._parameter(file, qual, local)
+                    if found:
+                        return found
+        return None
+
+    def _settings_in(self, file: str, qual: str | None, node: ast.expr | None, depth: int) -> list[str]:
+        """Settings and environment variables an URL expression reads (``settings.audit_url``)."""
+        if node is None or depth > 4:
+            return []
+        out: list[str] = []
+        for sub in ast.walk(node):
+            if isinstance(sub, ast.Call):
+                name = call_name(sub)
+                text = unparse(sub.func)
+                if name in _ENV_CALLS and ("environ" in text or "getenv" in text) and sub.args:
+                    if isinstance(sub.args[0], ast.Constant) and isinstance(sub.args[0].value, str):
+                        out.append(f"environment {sub.args[0].value}")
+                elif isinstance(sub.func, (ast.Name, ast.Attribute)) and name not in ("str", "format", "replace"):
+                    target = self.resolver.expr(file, sub.func, function=qual)
+                    if isinstance(target, Symbol):
+                        fn = self.scope(target.file, target.name)
+                        if isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                            for ret in ast.walk(fn):
+                                if isinstance(ret, ast.Return) and ret.value is not None:
+                                    out.extend(self._settings_in(target.file, target.name, ret.value, depth + 1))
+            elif isinstance(sub, ast.Subscript) and "environ" in unparse(sub.value):
+                if isinstance(sub.slice, ast.Constant) and isinstance(sub.slice.value, str):
+                    out.append(f"environment {sub.slice.value}")
+            elif (isinstance(sub, ast.Attribute) and isinstance(sub.ctx, ast.Load)
+                  and _settings_like(sub)):
+                out.append(unparse(sub))
+            elif isinstance(sub, ast.Name):
+                local = self._local_value(file, qual, sub.id, getattr(sub, "lineno", 10**9))
+                if local is not None:
+                    out.extend(self._settings_in(file, qual, local, depth + 1))
+                    continue
+                f = self.ix.facts.get(file)
+                b = f.bindings.get(sub.id) if f else None
+                if isinstance(b, LocalBinding) and b.kind == "assign" and b.value is not None:
+                    out.extend(self._settings_in(file, None, b.value, depth + 1))
+        return out
+
+    # -- gathering -----------------------------------------------------------------------------
+
+    def owner_base(self, file: str, owner: ast.expr, qual: str | None) -> Symbol | None:
+        r = self.resolver.expr(file, owner, function=qual)
+        if not isinstance(r, Symbol):
+            return None
+        if r in self.ix.bases:
+            return r
+        if r in self.ix.models:
+            return self.ix.models[r].base
+        return self.ix.abstract_classes.get(r)
+
+    def gather(self) -> Evidence:
+        ev = Evidence()
+
+        def meet(base: Symbol | None, engine: Engine | None, how: str, file: str, line: int,
+                 strength: str = "explicit") -> None:
+            # tests build throwaway engines (SQLite in memory): they say nothing about the databases
+            if base is not None and engine is not None and not is_test_path(file) and not is_test_path(engine.file):
+                ev.meetings.setdefault(base, []).append(Meeting(base, engine, how, file, line, strength))
+
+        for rel, f in sorted(self.ix.facts.items()):
+            for use in f.metadata_uses:
+                if use.attr not in ("create_all", "drop_all"):
+                    continue
+                base = self.owner_base(rel, use.owner, use.function)
+                if base is None:
+                    continue  # evidence that cannot hold (an owner that resolves to nothing)
+                bind = _parse(use.bind, use.line) if use.bind else None
+                if bind is None:
+                    bind = self._connection_at(rel, use.function, use.line)
+                if bind is None:
+                    bind = self._bound_metadata(rel, use.function, use.owner)
+                meet(base, self.engine_of(rel, use.function, bind) if bind is not None else None,
+                     use.attr, rel, use.line)
+        for rel in sorted(self.ix.facts):
+            tree = self.trees.get(rel) if _mentions(self.ix, rel) else None
+            if tree is None:
+                continue
+            for qual, node, stmt in _statements(tree):
+                if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1:
+                    t = stmt.targets[0]
+                    if isinstance(t, ast.Attribute) and t.attr == "bind" and isinstance(t.value, ast.Attribute) \
+                            and t.value.attr == "metadata":
+                        meet(self.owner_base(rel, t.value.value, qual), self.engine_of(rel, qual, stmt.value),
+                             "metadata.bind", rel, stmt.lineno)
+                for sub in ast.walk(stmt):
+                    if isinstance(sub, ast.Call) and call_name(sub) in ("Session", "sessionmaker", "AsyncSession",
+                                                                        "async_sessionmaker", "scoped_session"):
+                        for kw in sub.keywords:
+                            if kw.arg == "binds" and isinstance(kw.value, ast.Dict):
+                                for k, v in zip(kw.value.keys, kw.value.values):
+                                    if k is not None:
+                                        meet(self.owner_base(rel, k, qual), self.engine_of(rel, qual, v),
+                                             "session binds", rel, sub.lineno)
+        for sym, info in self.ix.bases.items():
+            for b in info.binds:
+                if b.startswith("expr:"):
+                    meet(sym, self.engine_of(sym.file, None, _parse(b[5:])), "declarative_base(bind=...)",
+                         sym.file, info.line)
+            shared = self._shared_metadata(sym)
+            if shared:
+                ev.shared_metadata[sym] = shared
+        for sym, info in self.ix.bases.items():
+            if not ev.engines(sym) and not info.test_local:
+                for how, qual, call, file in self._nearby_engines(sym):
+                    meet(sym, self._engine_from_call(file, qual, call), how, file, call.lineno, "nearby")
+        for rel, line, owners in self._alembic_targets():
+            for owner, qual, name in owners:
+                engine = Engine(f"alembic:{rel}{name}", f"the Alembic environment {rel}{name}", rel, line)
+                meet(self.owner_base(rel, owner, qual), engine, "target_metadata", rel, line, "alembic")
+        return ev
+
+    # -- engines nothing binds explicitly ------------------------------------------------------
+
+    def engine_calls(self, file: str) -> list[tuple[str | None, ast.Call]]:
+        """Every ``create_engine``-like call in the file, with its enclosing function or class."""
+        tree = self.trees.get(file)
+        out: list[tuple[str | None, ast.Call]] = []
+
+        def walk(node: ast.AST, qual: str | None) -> None:
+            for child in ast.iter_child_nodes(node):
+                if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                    walk(child, f"{qual}.{child.name}" if qual else child.name)
+                    continue
+                if isinstance(child, ast.Call) and call_name(child) in ENGINE_CALLS:
+                    out.append((qual, child))
+                walk(child, qual)
+
+        if tree is not None:
+            walk(tree, None)
+        return out
+
+    def _nearby_engines(self, sym: Symbol) -> list[tuple[str, str | None, ast.Call, str]]:
+        """Engines made where nothing binds them to a metadata: in the base's own module, or else in
+        a module of its package (its folder) that imports the base's module or its models' modules."""
+        own = [("made in its own module", qual, call, sym.file) for qual, call in self.engine_calls(sym.file)]
+        if own:
+            return own
+        homes = {sym.file} | {m.symbol.file for m in self.ix.models_of(sym)}
+        folder = PurePosixPath(sym.file).parent
+        out = []
+        for rel in sorted(self.ix.modules.files):
+            if rel in homes or PurePosixPath(rel).parent != folder or is_test_path(rel):
+                continue
+            if self.edges.get(rel, set()) & homes:
+                out.extend((f"made in its package by {rel}, which imports it", qual, call, rel)
+                           for qual, call in self.engine_calls(rel))
+        return out
+
+    def _alembic_targets(self) -> list[tuple[str, int, list[tuple[ast.expr, str | None, str]]]]:
+        """(env file, line, [(X, scope, database name) of every X.metadata]) for each Alembic
+        ``target_metadata`` (the name is empty unless the environment migrates several databases)."""
+        out = []
+        for rel in sorted(self.ix.facts):
+            if PurePosixPath(rel).name != "env.py" or is_test_path(rel):
+                continue
+            tree = self.trees.get(rel)
+            if tree is None:
+                continue
+            for qual, _node, stmt in _statements(tree):
+                values = []
+                if isinstance(stmt, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "target_metadata"
+                                                        for t in stmt.targets):
+                    values.append(stmt.value)
+                if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call):
+                    values += [k.value for k in stmt.value.keywords if k.arg == "target_metadata"
+                               and not (isinstance(k.value, ast.Name) and k.value.id == "target_metadata")]
+                owners = []
+                for v in values:
+                    # the multidb template: {"engine name": X.metadata, ...}, one database per key
+                    parts = zip(v.keys, v.values) if isinstance(v, ast.Dict) else [(None, v)]
+                    for k, part in parts:
+                        name = f":{unparse(k)}" if k is not None else ""
+                        owners += [(sub.value, qual, name) for sub in ast.walk(part)
+                                   if isinstance(sub, ast.Attribute) and sub.attr == "metadata"]
+                if owners:
+                    out.append((rel, stmt.lineno, owners))
+        return out
+
+    def _connection_at(self, file: str, qual: str | None, line: int) -> ast.expr | None:
+        """``async with engine.begin() as conn: await conn.run_sync(X.metadata.create_all)``."""
+        fn = self.scope(file, qual) if qual else self.trees.get(file)
+        if fn is None:
+            return None
+        best = None
+        for sub in ast.walk(fn):
+            if isinstance(sub, (ast.With, ast.AsyncWith)) and sub.lineno <= line <= (sub.end_lineno or sub.lineno):
+                for item in sub.items:
+                    if isinstance(item.context_expr, ast.Call) and isinstance(item.context_expr.func, ast.Attribute) \
+                            and item.context_expr.func.attr in ("begin", "connect"):
+                        if best is None or sub.lineno > best[0]:
+                            best = (sub.lineno, item.context_expr.func.value)
+        return best[1] if best else None
+
+    def _bound_metadata(self, file: str, qual: str | None, owner: ast.expr) -> ast.expr | None:
+        """``X.metadata.bind = engine`` earlier in the same function (or module)."""
+        fn = self.scope(file, qual) if qual else self.trees.get(file)
+        for sub in ast.walk(fn) if fn is not None else ():
+            if isinstance(sub, ast.Assign) and len(sub.targets) == 1:
+                t = sub.targets[0]
+                if isinstance(t, ast.Attribute) and t.attr == "bind" and unparse(t.value) == f"{unparse(owner)}.metadata":
+                    return sub.value
+        return None
+
+    def _shared_metadata(self, sym: Symbol) -> tuple[str, str] | None:
+        """The MetaData object a base is built on, when it is a named object (not its own call)."""
+        info = self.ix.bases[sym]
+        tree = self.trees.get(sym.file)
+        value: ast.expr | None = None
+        line = info.line
+        if tree is not None:
+            for stmt in tree.body:
+                if isinstance(stmt, ast.ClassDef) and stmt.name == sym.name:
+                    for s in stmt.body:
+                        if isinstance(s, (ast.Assign, ast.AnnAssign)):
+                            targets = s.targets if isinstance(s, ast.Assign) else [s.target]
+                            if any(isinstance(t, ast.Name) and t.id == "metadata" for t in targets):
+                                value, line = s.value, s.lineno
+                elif isinstance(stmt, ast.Assign) and any(isinstance(t, ast.Name) and t.id == sym.name
+                                                          for t in stmt.targets) and isinstance(stmt.value, ast.Call):
+                    value = next((k.value for k in stmt.value.keywords if k.arg == "metadata"), None)
+                    line = stmt.lineno
+        if not isinstance(value, (ast.Name, ast.Attribute)):
+            return None
+        r = self.resolver.expr(sym.file, value)
+        if isinstance(r, Symbol):
+            return (str(r), f"{sym.file}:{line}")
+        return None
+
+
+def _in_memory(url: str) -> bool:
+    """``sqlite://`` and ``sqlite:///:memory:``: every engine on it is a database of its own."""
+    return url.rstrip("/") in ("sqlite:", "sqlite+pysqlite:") or ":memory:" in url
+
+
+def _settings_like(node: ast.Attribute) -> bool:
+    """``settings.audit_url``, ``config.DATABASE_URL``, ``self.settings.db_url``: configuration reads."""
+    root, chain = node.value, 1
+    while isinstance(root, ast.Attribute):
+        root, chain = root.value, chain + 1
+    if not isinstance(root, ast.Name) or root.id in ("os", "sys"):
+        return False
+    if root.id in ("self", "cls") and chain < 2:
+        return False
+    lowered = node.attr.lower()
+    return any(w in lowered for w in ("url", "uri", "dsn", "database", "db", "path", "conn"))
+
+
+def _statements(tree: ast.Module):
+    """(enclosing function or class qualname, node, statement) for every statement."""
+
+    def walk(body, qual):
+        for stmt in body:
+            yield qual, stmt, stmt
+            if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                yield from walk(stmt.body, f"{qual}.{stmt.name}" if qual else stmt.name)
+            else:
+                for field_name in ("body", "orelse", "finalbody", "handlers"):
+                    inner = getattr(stmt, field_name, None)
+                    if isinstance(inner, list):
+                        yield from walk([s for s in inner if isinstance(s, ast.stmt)] +
+                                        [s for h in inner if isinstance(h, ast.ExceptHandler) for s in h.body], qual)
+
+    seen = set()
+    for qual, node, stmt in walk(tree.body, None):
+        if id(stmt) not in seen:
+            seen.add(id(stmt))
+            yield qual, node, stmt
+
+
+def _mentions(ix: Index, rel: str) -> bool:
+    f = ix.facts.get(rel)
+    return f is not None and any(
+        (imp.module or "").startswith("sqlalchemy") or any(n.name.startswith("sqlalchemy") for n in imp.names)
+        for imp in f.imports
+    )
+
+
+def _parse(src: str | None, line: int = 1) -> ast.expr | None:
+    """An expression kept as source, placed back on its line (names bound before it resolve)."""
+    if not src:
+        return None
+    try:
+        node = ast.parse(src, mode="eval").body
+    except SyntaxError:
+        return None
+    return ast.increment_lineno(node, line - 1)
+
+
+def gather(ix: Index, edges: dict[str, set[str]] | None = None) -> Evidence:
+    return Gatherer(ix, edges).gather()

@@ -1,0 +1,173 @@
+"""Which bases live code reaches: archives and stale copies are not candidates for a merge.
+
+A base's folder is its top-level package (``_archive/rlcf``, ``backend/app``). Live code is every
+file outside the folders that hold bases, and everything in a folder such code imports, directly
+or through the modules that import it. An import counts only when it resolves to the file from
+the importer's own root: ``import orchestration.api`` in ``scripts/x.py`` does not reach
+``_archive/orchestration/api.py`` just because the dotted name matches the end of its path.
+
+When no folder is reached at all the project gives no evidence (a single package run as a
+script, say), and every base counts as live.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import PurePosixPath
+
+from .discovery import Index
+from .facts import ImportStmt
+from .project import module_parts
+
+
+def folder_of(ix: Index, rel: str) -> str:
+    """The directory of the file's top-level package (``""`` for a file at the project root)."""
+    parts = module_parts(rel)
+    name = tuple(ix.modules.module_name(rel).split("."))
+    prefix = parts[: len(parts) - len(name)]
+    top = prefix + name[:1]
+    if len(top) >= len(parts) and not rel.endswith("__init__.py"):
+        return "/".join(prefix)  # a top-level module: its folder is the directory it sits in
+    return "/".join(top)
+
+
+def standalone(rel: str) -> str | None:
+    """Why no module of the project can import ``rel``, or None.
+
+    A file whose name is not a module name, or that sits directly in a folder whose name is not
+    a package name (``0x0F-sql-exercises/model.py``), is only ever run, or imported by the scripts
+    beside it: a program of its own. A package below such a folder (``my-service/app/db.py``) is a
+    service with its own source root and is judged like any other code.
+    """
+    path = PurePosixPath(rel)
+    if not path.stem.isidentifier():
+        return f"{path.name} is not a module name, so it is only ever run as a script"
+    parent = path.parent.name
+    if parent and not parent.isidentifier():
+        return (f"{path.parent}/ is not a package name, so only the scripts beside it can import "
+                f"{path.name}")
+    return None
+
+
+def _imports(ix: Index, rel: str) -> list[ImportStmt]:
+    f = ix.facts.get(rel)
+    if f is not None:
+        return f.imports
+    try:
+        tree = ast.parse((ix.root / rel).read_bytes())
+    except (OSError, SyntaxError, ValueError):
+        return []
+    out = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            out.append(ImportStmt(node.lineno, node.lineno, False, 0, None,
+                                  tuple(_Name(a.name) for a in node.names), "module"))
+        elif isinstance(node, ast.ImportFrom):
+            out.append(ImportStmt(node.lineno, node.lineno, True, node.level, node.module,
+                                  tuple(_Name(a.name) for a in node.names), "module"))
+    return out
+
+
+class _Name:
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.asname = None
+
+
+class _Finder:
+    """Resolve imports by path, from the directories an importer can have on ``sys.path``: the
+    project root and the importer's own directory and its ancestors (namespace packages
+    included). ``import orchestration.api`` in ``scripts/x.py`` does not reach
+    ``_archive/orchestration/api.py``: ``_archive/`` is not on the importer's path."""
+
+    def __init__(self, files) -> None:
+        self.files = frozenset(files)
+
+    def find(self, importer: str, dotted: str) -> str | None:
+        rel = dotted.replace(".", "/")
+        parent = PurePosixPath(importer).parent
+        for anc in (parent, *parent.parents):
+            base = "" if str(anc) == "." else f"{anc}/"
+            for cand in (f"{base}{rel}.py", f"{base}{rel}/__init__.py"):
+                if cand in self.files:
+                    return cand
+        return None
+
+    def relative(self, importer: str, level: int, module: str | None) -> str:
+        anc = PurePosixPath(importer).parent
+        for _ in range(level - 1):
+            anc = anc.parent
+        base = "" if str(anc) == "." else f"{anc}"
+        return "/".join(p for p in (base, (module or "").replace(".", "/")) if p)
+
+    def at(self, path: str) -> str | None:
+        for cand in (f"{path}.py", f"{path}/__init__.py"):
+            if cand in self.files:
+                return cand
+        return None
+
+
+def import_edges(ix: Index) -> tuple[dict[str, set[str]], dict[str, set[str]]]:
+    """file -> the project files it imports; file -> the names imported from it (``*``: the module)."""
+    finder = _Finder(ix.modules.files)
+    out: dict[str, set[str]] = {}
+    names: dict[str, set[str]] = {}
+    for rel in ix.modules.files:
+        targets: set[str] = set()
+        for imp in _imports(ix, rel):
+            if imp.is_from:
+                if imp.level:
+                    path = finder.relative(rel, imp.level, imp.module)
+                    mod = finder.at(path)
+                    subs = [(n.name, finder.at(f"{path}/{n.name}" if path else n.name)) for n in imp.names]
+                else:
+                    mod = finder.find(rel, imp.module or "")
+                    subs = [(n.name, finder.find(rel, f"{imp.module}.{n.name}")) for n in imp.names]
+                if mod:
+                    targets.add(mod)
+                    names.setdefault(mod, set()).update(n.name for n in imp.names)
+                for name, sub in subs:
+                    if sub:
+                        targets.add(sub)
+                        names.setdefault(sub, set()).add("*")
+            else:
+                for n in imp.names:
+                    parts = n.name.split(".")
+                    for i in range(1, len(parts) + 1):
+                        mod = finder.find(rel, ".".join(parts[:i]))
+                        if mod:
+                            targets.add(mod)
+                            names.setdefault(mod, set()).add("*")
+        targets.discard(rel)
+        out[rel] = targets
+    return out, names
+
+
+def dead_folders(ix: Index, base_files: list[str], edges: dict[str, set[str]]) -> set[str]:
+    """The folders holding bases that live code never reaches (empty when nothing can be told)."""
+    folders = {folder_of(ix, f) for f in base_files}
+    folders.discard("")
+    if not folders:
+        return set()
+
+    def inside(rel: str) -> str | None:
+        return next((d for d in folders if rel.startswith(d + "/")), None)
+
+    live: set[str] = set()
+    todo = [rel for rel in ix.modules.files if inside(rel) is None]
+    seen = set(todo)
+    while todo:
+        rel = todo.pop()
+        for t in edges.get(rel, ()):
+            d = inside(t)
+            if d is not None and d not in live:
+                live.add(d)
+                more = [f for f in ix.modules.files if f.startswith(d + "/") and f not in seen]
+                seen.update(more)
+                todo.extend(more)
+            if t not in seen:
+                seen.add(t)
+                todo.append(t)
+    if not live:
+        return set()
+    return folders - live
