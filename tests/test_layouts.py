@@ -252,8 +252,11 @@ def test_files_that_cannot_be_imported_are_listed_never_merged(tmp_path):
     })
     plan = plan_json(root)
     roles = {f"{b['file']}:{b['name']}": b["role"] for b in plan["bases"]}
-    assert roles["0x0F-orm-exercises/model_state.py:Base"] == "excluded"
-    assert roles["app/(old)__init__.py:OldBase"] == "excluded"
+    # standalone programs: left alone, with the reason as evidence (README "Which bases are merged")
+    assert roles["0x0F-orm-exercises/model_state.py:Base"] == "separate"
+    assert roles["app/(old)__init__.py:OldBase"] == "separate"
+    evidence = {f"{b['file']}:{b['name']}": " ".join(b["evidence"]) for b in plan["bases"]}
+    assert "standalone script" in evidence["0x0F-orm-exercises/model_state.py:Base"]
     assert {roles["app/db.py:Base"], roles["app/extra.py:ExtraBase"]} == {"canonical", "merge"}
     touched = {f for op in plan["operations"] for key in ("file", "source", "target") if (f := op.get(key))}
     assert touched and not any(f.startswith("0x0F") or "(old)" in f for f in touched), touched

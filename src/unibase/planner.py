@@ -131,7 +131,8 @@ class _Planner:
             roles[b.symbol] = "canonical" if canonical and b.symbol == canonical.symbol else (
                 decision.roles.get(b.symbol) or self._role(b))
         for sym in left_out:
-            roles[sym] = "excluded"
+            if roles[sym] != "separate":  # a standalone script keeps its role and evidence
+                roles[sym] = "excluded"
         if canonical is not None and len(candidates) > 1:
             decision.evidence[canonical.symbol].insert(0, (
                 f"canonical: {len(ix.models_of(canonical.symbol))} models and "
