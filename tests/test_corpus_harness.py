@@ -1,0 +1,185 @@
+"""benchmarks/corpus.py end to end on a mirror of our own: a bare git repository holding a small
+two-base project, scored against a manifest with expectations that hold and one that does not."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from conftest import REPO, git
+
+FILES = {
+    "app/__init__.py": "",
+    "app/models.py": """
+        from sqlalchemy import Integer, String
+        from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+        class Base(DeclarativeBase):
+            pass
+
+
+        class Widget(Base):
+            __tablename__ = "widgets"
+            id: Mapped[int] = mapped_column(Integer, primary_key=True)
+            name: Mapped[str] = mapped_column(String(50))
+
+
+        class Gadget(Base):
+            __tablename__ = "gadgets"
+            id: Mapped[int] = mapped_column(Integer, primary_key=True)
+        """,
+    "app/billing.py": """
+        from sqlalchemy import Integer
+        from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+        class BillingBase(DeclarativeBase):
+            pass
+
+
+        class Invoice(BillingBase):
+            __tablename__ = "invoices"
+            id: Mapped[int] = mapped_column(Integer, primary_key=True)
+            total: Mapped[int] = mapped_column(Integer)
+        """,
+    # imports a third-party package that is installed nowhere: the probe must stand it in
+    "app/services.py": """
+        import acme_payments_sdk
+        from acme_payments_sdk.retry import backoff
+
+        from app.billing import Invoice
+        from app.models import Widget
+
+        client = acme_payments_sdk.Client(key="k")
+
+
+        @backoff(3)
+        def charge(invoice: Invoice, widget: Widget) -> None:
+            client.charge(invoice.total)
+        """,
+}
+
+COMMIT_PLACEHOLDER = "@COMMIT@"
+
+MANIFEST = """
+[[project]]
+name = "shop"
+repo = "acme/shop"
+commit = "@COMMIT@"
+expert = "merge the billing base into the main one"
+imports = [".:app.services"]
+
+[project.expect]
+plan_exit = 0
+apply_exit = 0
+check_exit = 0
+second_plan_ops = 0
+no_operations = false
+bases_found_min = 3
+metadatas_after = 1
+imports_after = true
+
+[[project.expect.bases]]
+base = "app/models.py:Base"
+min_models = 2
+roles = ["canonical", "merge"]
+why = "the main base"
+
+[[project.expect.bases]]
+base = "app/billing.py:BillingBase"
+min_models = 1
+roles = ["canonical", "merge"]
+why = "one database, one engine"
+"""
+
+
+def manifest(path, commit: str, *, drop: tuple[str, ...] = (), repo: str = "acme/shop"):
+    """MANIFEST for ``commit``, without the lines that start with a key in ``drop``."""
+    lines = [ln for ln in MANIFEST.replace(COMMIT_PLACEHOLDER, commit).replace("acme/shop", repo).splitlines()
+             if not ln.startswith(drop)]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def corpus(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(REPO / "benchmarks" / "corpus.py"), *args], capture_output=True,
+                          text=True, stdin=subprocess.DEVNULL, timeout=600)
+
+
+@pytest.fixture(scope="module")
+def mirror(tmp_path_factory):
+    """``MIRRORS/acme+shop/repo``, a bare repository, and the commit holding the project."""
+    root = tmp_path_factory.mktemp("corpus")
+    src = root / "src"
+    for rel, text in FILES.items():
+        (src / rel).parent.mkdir(parents=True, exist_ok=True)
+        (src / rel).write_text(textwrap.dedent(text).lstrip(), encoding="utf-8")
+    git(src, "init", "-q", "-b", "main")
+    git(src, "add", "-A")
+    git(src, "commit", "-q", "-m", "shop")
+    commit = git(src, "rev-parse", "HEAD").strip()
+    mirrors = root / "mirrors"
+    git(root, "clone", "-q", "--bare", str(src), str(mirrors / "acme+shop" / "repo"))
+    return mirrors, commit, root
+
+
+@pytest.fixture(scope="module")
+def scored(mirror):
+    mirrors, commit, root = mirror
+    proc = corpus("--mirrors", str(mirrors), "--manifest", str(manifest(root / "corpus.toml", commit)), "--json")
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
+def test_counts_held_and_failed_expectations(scored):
+    (row,) = scored
+    assert row["name"] == "shop"
+    assert (row["held"], row["total"]) == (9, 10), row["failures"]
+    assert row["failures"] == ["the plan found 2 base(s), expected at least 3."]
+
+
+def test_reports_exits_operations_and_timings(scored):
+    (row,) = scored
+    assert row["exits"] == {"plan": 0, "apply": 0, "check": 0, "plan2": 0}
+    assert row["branch"] is True and row["operations"] > 0 and row["second_plan_ops"] == 0
+    assert row["compile"]["errors"] == [] and row["compile"]["compiled"] >= 1
+    assert {"floor", "plan", "apply", "check", "plan2", "imports_before", "imports_after"} <= row["timings"].keys()
+    assert row["ratios"]["plan"] == row["timings"]["plan"] / row["timings"]["floor"]
+
+
+def test_imports_with_stand_ins_before_and_after(scored):
+    (row,) = scored
+    before, after = row["imports"]["before"], row["imports"]["after"]
+    for probe in (before, after):
+        assert probe["modules"] == {"app.services": None}
+        assert probe["stand_ins"] == ["acme_payments_sdk"]
+        assert probe["configure_mappers"] is None
+        assert all(made["error"] is None for made in probe["create_all"])
+    assert (before["metadatas"], after["metadatas"]) == (2, 1)
+    assert sorted(m["tables"] for m in before["create_all"]) == [1, 2]
+    assert [m["tables"] for m in after["create_all"]] == [3]
+
+
+def test_scorecard_is_the_default_output(mirror, tmp_path):
+    mirrors, commit, _ = mirror
+    # without the import probe (the JSON test covers it): plan, apply, check and the second plan
+    path = manifest(tmp_path / "corpus.toml", commit, drop=("bases_found_min", "imports", "metadatas_after"))
+    proc = corpus("--mirrors", str(mirrors), "--manifest", str(path), "--only", "shop")
+    assert proc.returncode == 0, proc.stderr
+    assert re.search(r"│ shop +│ +7/7 │", proc.stdout), proc.stdout
+    assert "7/7 expectations held on 1 project(s)." in proc.stdout
+
+
+def test_missing_mirror_is_one_sentence(tmp_path):
+    path = manifest(tmp_path / "corpus.toml", "0" * 40, repo="acme/absent")
+    proc = corpus("--mirrors", str(tmp_path / "mirrors"), "--manifest", str(path))
+    assert proc.returncode == 2
+    assert proc.stdout == ""
+    assert proc.stderr.strip() == (f"error: the mirror of acme/absent (shop) is missing: expected a git directory at "
+                                   f"{tmp_path / 'mirrors' / 'acme+absent' / 'repo'}.")
