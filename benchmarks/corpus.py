@@ -111,17 +111,44 @@ def git(cwd: Path | None, *args: str, check: bool = True) -> subprocess.Complete
                           env={**os.environ, **GIT_ENV}, stdin=subprocess.DEVNULL)
 
 
-def export(gitdir: Path, commit: str, dest: Path) -> None:
+def export(gitdir: Path, commit: str, dest: Path) -> list[str]:
     """The pinned commit as a fresh repository: one commit on ``main``, every file tracked
-    (``-f``: a committed ``.venv/`` stays committed even when ``.gitignore`` names it)."""
+    (``-f``: a committed ``.venv/`` stays committed even when ``.gitignore`` names it).
+
+    ``git archive`` of the commit, unless the mirror lacks some blobs (snapshots may leave out
+    their largest files): then the commit's tree is read into a scratch index, the absent files
+    are dropped from it and the rest checked out. Returns the paths left out."""
     dest.mkdir(parents=True)
-    archive = subprocess.Popen(["git", "--git-dir", str(gitdir), "archive", commit], stdout=subprocess.PIPE)
-    subprocess.run(["tar", "-x", "-C", str(dest)], stdin=archive.stdout, check=True)
-    if archive.wait():
-        raise HarnessError(f"git archive {commit} failed in {gitdir}.")
+    absent = absent_blobs(gitdir, commit)
+    if not absent:
+        archive = subprocess.Popen(["git", "--git-dir", str(gitdir), "archive", commit], stdout=subprocess.PIPE)
+        subprocess.run(["tar", "-x", "-C", str(dest)], stdin=archive.stdout, check=True)
+        if archive.wait():
+            raise HarnessError(f"git archive {commit} failed in {gitdir}.")
+    else:
+        index = dest.parent / "export.index"
+        env = {"GIT_DIR": str(gitdir), "GIT_WORK_TREE": str(dest), "GIT_INDEX_FILE": str(index)}
+        subprocess.run(["git", "read-tree", commit], env={**os.environ, **env}, check=True, capture_output=True)
+        subprocess.run(["git", "update-index", "--force-remove", "-z", "--stdin"], input="\0".join(absent) + "\0",
+                       text=True, env={**os.environ, **env}, check=True, capture_output=True)
+        subprocess.run(["git", "checkout-index", "-a", "-f"], env={**os.environ, **env}, check=True, capture_output=True,
+                       cwd=dest)
+        index.unlink()
     git(dest, "init", "-q", "-b", "main")
     git(dest, "add", "-A", "-f")
     git(dest, "commit", "-q", "--no-verify", "-m", f"corpus: {commit}")
+    return absent
+
+
+def absent_blobs(gitdir: Path, commit: str) -> list[str]:
+    """Paths of ``commit`` whose blob the mirror does not hold."""
+    listing = git(None, "--git-dir", str(gitdir), "ls-tree", "-r", "-z", commit).stdout.split("\0")
+    blobs = [(meta.split()[2], path) for meta, _, path in (e.partition("\t") for e in listing if e)
+             if meta.split()[1] == "blob"]
+    check = subprocess.run(["git", "--git-dir", str(gitdir), "cat-file", "--batch-check=%(objectname)"],
+                           input="".join(f"{sha}\n" for sha, _ in blobs), capture_output=True, text=True, check=True)
+    missing = {line.split()[0] for line in check.stdout.splitlines() if line.endswith(" missing")}
+    return [path for sha, path in blobs if sha in missing]
 
 
 def timed(cmd: list[str], cwd: Path, timeout: float) -> dict:
@@ -193,13 +220,17 @@ def compile_changed(repo: Path, base: str) -> dict:
 
 def run_project(entry: dict, mirrors: Path, work: Path, timeout: float) -> dict:
     repo = work / "repo"
-    export(mirror_of(mirrors, entry), entry["commit"], repo)
+    absent = export(mirror_of(mirrors, entry), entry["commit"], repo)
     base = git(repo, "rev-parse", "HEAD").stdout.strip()
     at = repo / entry.get("path", ".")
     if not at.is_dir():
         raise HarnessError(f"{entry['name']}: path {entry['path']} is not a folder at {entry['commit']}.")
     ub = run.unibase_cmd()
     facts: dict = {"timings": {}, "notes": []}
+    if absent:
+        py = [a for a in absent if a.endswith(".py")]
+        facts["notes"].append(f"{len(absent)} file(s) absent from the mirror were left out ({', '.join(absent[:3])}"
+                              f"{', ...' if len(absent) > 3 else ''}){f', {len(py)} of them Python' if py else ''}")
     facts["timings"]["floor"] = floor(at, timeout)
     facts["plan"] = timed(ub + ["plan", "--json"], at, timeout)
     facts["apply"] = timed(ub + ["apply", "--branch", BRANCH], at, timeout)
