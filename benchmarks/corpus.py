@@ -194,7 +194,8 @@ def probe(tree: Path, specs: list[str], out: Path, timeout: float) -> dict:
     roots = [s.rpartition(":")[0] or "." for s in specs]
     cmd = [sys.executable, str(HERE / "import_probe.py"), str(out), str(tree), json.dumps(project_names(tree, roots)),
            *specs]
-    m = run.measure(cmd, timeout=timeout, keep_stdout=True, cwd=tree / roots[0])
+    cwd = tree / roots[0] if (tree / roots[0]).is_dir() else tree  # a missing root: the import fails, not the harness
+    m = run.measure(cmd, timeout=timeout, keep_stdout=True, cwd=cwd)
     try:
         result = json.loads(out.read_text(encoding="utf-8"))
     except (OSError, ValueError):
