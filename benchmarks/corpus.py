@@ -177,8 +177,8 @@ def floor(tree: Path, timeout: float) -> float | None:
     return None if m["timed_out"] or m["rc"] else m["seconds"]
 
 
-def project_names(tree: Path, roots: list[str]) -> list[str]:
-    """Top-level packages and modules the project itself provides (never stood in for)."""
+def top_level_names(tree: Path, roots: list[str]) -> set[str]:
+    """The packages and modules at the top of the repository and of each import root."""
     names = set()
     for root in {".", *roots}:
         base = tree / root
@@ -186,14 +186,29 @@ def project_names(tree: Path, roots: list[str]) -> list[str]:
             for p in base.iterdir():
                 if p.suffix == ".py" or (p.is_dir() and any(p.glob("**/*.py"))):
                     names.add(p.stem if p.suffix == ".py" else p.name)
-    return sorted(names)
+    return names
 
 
-def probe(tree: Path, specs: list[str], out: Path, timeout: float) -> dict:
-    """Import the entry's modules in ``tree`` (see ``import_probe.py``)."""
+def defined_names(tree: Path) -> set[str]:
+    """Every folder holding Python files and every module of the project, at any depth."""
+    from unibase.project import SKIP_DIRS
+
+    names = set()
+    for dirpath, dirnames, filenames in os.walk(tree):
+        dirnames[:] = [d for d in dirnames if d not in SKIP_DIRS and not d.startswith(".")]
+        py = [f[:-3] for f in filenames if f.endswith(".py")]
+        if py and Path(dirpath) != tree:
+            names.add(Path(dirpath).name)
+        names.update(py)
+    return names
+
+
+def probe(tree: Path, specs: list[str], out: Path, timeout: float, protected: set[str]) -> dict:
+    """Import the entry's modules in ``tree`` (see ``import_probe.py``); no stand-in is served for
+    a name in ``protected``."""
     roots = [s.rpartition(":")[0] or "." for s in specs]
-    cmd = [sys.executable, str(HERE / "import_probe.py"), str(out), str(tree), json.dumps(project_names(tree, roots)),
-           *specs]
+    cmd = [sys.executable, str(HERE / "import_probe.py"), str(out), str(tree),
+           json.dumps(sorted(protected | top_level_names(tree, roots))), *specs]
     cwd = tree / roots[0] if (tree / roots[0]).is_dir() else tree  # a missing root: the import fails, not the harness
     m = run.measure(cmd, timeout=timeout, keep_stdout=True, cwd=cwd)
     try:
@@ -202,6 +217,20 @@ def probe(tree: Path, specs: list[str], out: Path, timeout: float) -> dict:
         why = "timed out" if m["timed_out"] else f"exited {m['rc']}: {m['stderr'][-300:].strip()}"
         result = {"error": f"the import probe {why}"}
     return result | {"seconds": m["seconds"]}
+
+
+def probe_before_and_after(entry: dict, repo: Path, base: str, branch: bool, work: Path, timeout: float) -> dict:
+    """The import probe on the original tree, then on the branch. After the merge, a name the
+    project defines somewhere (``db``, a folder of ``api/db``) gets no stand-in unless it got one
+    before: an import the merge broke fails as the missing module it is, instead of a stand-in
+    hiding it."""
+    results = {}
+    for when, rev in (("before", base), ("after", BRANCH if branch else base)):
+        tree = work / f"imports-{when}"
+        git(repo, "worktree", "add", "-q", "--detach", str(tree), rev)
+        protected = set() if when == "before" else defined_names(tree) - set(results["before"].get("stand_ins", ()))
+        results[when] = probe(tree, entry["imports"], work / f"imports-{when}.json", timeout, protected)
+    return results
 
 
 def compile_changed(repo: Path, base: str) -> dict:
@@ -260,12 +289,9 @@ def run_project(entry: dict, mirrors: Path, work: Path, timeout: float) -> dict:
         elif r["exit"] not in (0, 1, 2):
             facts["notes"].append(f"{key} crashed (exit {r['exit']}): {last_line(r['stderr'])}")
     if entry.get("imports"):
-        facts["imports"] = {}
-        for when, rev in (("before", base), ("after", BRANCH if facts["branch"] else base)):
-            tree = work / f"imports-{when}"
-            git(repo, "worktree", "add", "-q", "--detach", str(tree), rev)
-            facts["imports"][when] = probe(tree, entry["imports"], work / f"imports-{when}.json", timeout)
-            facts["timings"][f"imports_{when}"] = facts["imports"][when].pop("seconds")
+        facts["imports"] = probe_before_and_after(entry, repo, base, facts["branch"], work, timeout)
+        for when, result in facts["imports"].items():
+            facts["timings"][f"imports_{when}"] = result.pop("seconds")
     return facts
 
 

@@ -11,6 +11,9 @@ is not in the standard library, not ``sqlalchemy`` and not one of ``PROJECT_NAME
 project's own top-level packages and modules: those must import for real). A stand-in's
 attributes can be called, subclassed, subscripted, used as decorators and as context managers.
 
+An engine that cannot be made (``create_engine`` raises: a URL from a stand-in setting, a driver
+that is not installed) is made on in-memory SQLite instead, and listed.
+
 Writes ``OUT.json``: per module ``null`` (imported) or the error; the stand-ins served; the number
 of distinct ``MetaData`` objects reachable from declarative classes (every live registry, and every
 class with a registry in the project's modules); whether ``configure_mappers()`` succeeds; and for
@@ -134,9 +137,29 @@ def from_stdlib(frame) -> bool:
     return filename.startswith(STDLIB) and "-packages" + os.sep not in filename
 
 
+def engines_fall_back_to_sqlite(fallbacks: list[str]) -> None:
+    """``create_engine(url)`` that fails (a URL built from stand-in settings, a missing driver)
+    gives an in-memory SQLite engine instead: a module that makes its engine at import still
+    imports, and the probe never connects anywhere real."""
+    import sqlalchemy
+    import sqlalchemy.engine
+
+    real = sqlalchemy.create_engine
+
+    def create_engine(url, *args, **kwargs):
+        try:
+            return real(url, *args, **kwargs)
+        except Exception as exc:
+            fallbacks.append(f"{str(url)[:80]}: {type(exc).__name__}")
+            return real("sqlite://")
+
+    sqlalchemy.create_engine = sqlalchemy.engine.create_engine = create_engine
+
+
 def error_text(exc: BaseException) -> str:
     where = ""
-    frames = [f for f in traceback.extract_tb(exc.__traceback__) if not f.filename.startswith(sys.prefix)]
+    frames = [f for f in traceback.extract_tb(exc.__traceback__)
+              if not f.filename.startswith(sys.prefix) and f.filename != __file__]
     if frames:
         where = f" ({frames[-1].filename}:{frames[-1].lineno})"
     return f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}{where}"[:500]
@@ -181,6 +204,8 @@ def main(argv: list[str]) -> int:
     for root in reversed(dict.fromkeys(roots)):
         sys.path.insert(0, root)
     sys.meta_path.append(finder)
+    fallbacks: list[str] = []
+    engines_fall_back_to_sqlite(fallbacks)
     result: dict = {"modules": {}}
     for spec in specs:
         name = spec.rpartition(":")[2]
@@ -192,6 +217,7 @@ def main(argv: list[str]) -> int:
                 raise
             result["modules"][name] = error_text(exc)
     result["stand_ins"] = sorted(finder.served)
+    result["engines_on_sqlite"] = fallbacks
     from sqlalchemy import create_engine
     from sqlalchemy.orm import configure_mappers
 

@@ -13,6 +13,9 @@ import pytest
 
 from conftest import REPO, git
 
+sys.path.insert(0, str(REPO / "benchmarks"))
+import corpus  # noqa: E402
+
 FILES = {
     "app/__init__.py": "",
     "app/models.py": """
@@ -107,7 +110,7 @@ def manifest(path, commit: str, *, drop: tuple[str, ...] = (), repo: str = "acme
     return path
 
 
-def corpus(*args: str) -> subprocess.CompletedProcess:
+def run_corpus(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, str(REPO / "benchmarks" / "corpus.py"), *args], capture_output=True,
                           text=True, stdin=subprocess.DEVNULL, timeout=600)
 
@@ -138,7 +141,7 @@ def mirror(tmp_path_factory):
 @pytest.fixture(scope="module")
 def scored(mirror):
     mirrors, commit, root = mirror
-    proc = corpus("--mirrors", str(mirrors), "--manifest", str(manifest(root / "corpus.toml", commit)), "--json")
+    proc = run_corpus("--mirrors", str(mirrors), "--manifest", str(manifest(root / "corpus.toml", commit)), "--json")
     assert proc.returncode == 0, proc.stderr
     return json.loads(proc.stdout)
 
@@ -181,7 +184,7 @@ def test_scorecard_is_the_default_output(mirror, tmp_path):
     mirrors, commit, _ = mirror
     # without the import probe (the JSON test covers it): plan, apply, check and the second plan
     path = manifest(tmp_path / "corpus.toml", commit, drop=("bases_found_min", "imports", "metadatas_after"))
-    proc = corpus("--mirrors", str(mirrors), "--manifest", str(path), "--only", "shop")
+    proc = run_corpus("--mirrors", str(mirrors), "--manifest", str(path), "--only", "shop")
     assert proc.returncode == 0, proc.stderr
     assert re.search(r"│ shop +│ +7/7 │", proc.stdout), proc.stdout
     assert "7/7 expectations held on 1 project(s)." in proc.stdout
@@ -189,8 +192,95 @@ def test_scorecard_is_the_default_output(mirror, tmp_path):
 
 def test_missing_mirror_is_one_sentence(tmp_path):
     path = manifest(tmp_path / "corpus.toml", "0" * 40, repo="acme/absent")
-    proc = corpus("--mirrors", str(tmp_path / "mirrors"), "--manifest", str(path))
+    proc = run_corpus("--mirrors", str(tmp_path / "mirrors"), "--manifest", str(path))
     assert proc.returncode == 2
     assert proc.stdout == ""
     assert proc.stderr.strip() == (f"error: the mirror of acme/absent (shop) is missing: expected a git directory at "
                                    f"{tmp_path / 'mirrors' / 'acme+absent' / 'repo'}.")
+
+
+# --- the import probe alone (no unibase): stand-ins, protected names, engines -------------------
+
+PROBE_FILES = {
+    "pkg/__init__.py": "",
+    "pkg/db/__init__.py": "",
+    "pkg/db/database.py": """
+        from acme_settings import settings
+        from sqlalchemy import create_engine
+        from sqlalchemy.orm import declarative_base
+
+        engine = create_engine(f"postgresql://{settings.user}@{settings.host}:{settings.port}/app")
+        Base = declarative_base()
+        """,
+    "pkg/models.py": """
+        from sqlalchemy import Column, Integer
+
+        from pkg.db.database import Base
+
+
+        class Widget(Base):
+            __tablename__ = "widgets"
+            id = Column(Integer, primary_key=True)
+        """,
+    # the import a broken rewrite would leave: ``db`` is a folder of ``pkg``, not a top-level package
+    "pkg/broken.py": """
+        from db.database import Base
+        """,
+}
+
+
+def probe(tree, protected: list[str], *modules: str) -> dict:
+    out = tree.parent / "probe.json"
+    proc = subprocess.run([sys.executable, str(REPO / "benchmarks" / "import_probe.py"), str(out), str(tree),
+                           json.dumps(protected), *modules], capture_output=True, text=True, cwd=tree, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(out.read_text())
+
+
+@pytest.fixture
+def probe_tree(tmp_path):
+    tree = tmp_path / "tree"
+    for rel, text in PROBE_FILES.items():
+        (tree / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tree / rel).write_text(textwrap.dedent(text).lstrip(), encoding="utf-8")
+    return tree
+
+
+def test_probe_stands_in_and_makes_failing_engines_on_sqlite(probe_tree):
+    result = probe(probe_tree, ["pkg"], ".:pkg.models")
+    assert result["modules"] == {"pkg.models": None}
+    assert result["stand_ins"] == ["acme_settings"]
+    assert len(result["engines_on_sqlite"]) == 1 and result["engines_on_sqlite"][0].startswith("postgresql://")
+    assert result["metadatas"] == 1 and result["configure_mappers"] is None
+    assert result["create_all"] == [{"tables": 1, "error": None}]
+
+
+def test_probe_serves_no_stand_in_for_a_protected_name(probe_tree):
+    assert probe(probe_tree, ["pkg"], ".:pkg.broken")["modules"]["pkg.broken"] is None  # hidden by a stand-in
+    result = probe(probe_tree, ["pkg", "db"], ".:pkg.broken")
+    assert result["modules"]["pkg.broken"].startswith("ModuleNotFoundError: No module named 'db'")
+    assert "db" not in result["stand_ins"]
+
+
+def test_after_the_merge_a_project_name_gets_a_stand_in_only_if_it_got_one_before(probe_tree, tmp_path):
+    """``celery`` (also a module of the project) stood in before, so it may after; ``db`` (a folder
+    of the project) did not, so the import the branch broke fails as a missing module."""
+    (probe_tree / "pkg" / "celery.py").write_text("import celery\n\napp = celery.Celery('pkg')\n")
+    (probe_tree / "pkg" / "broken.py").unlink()
+    models = probe_tree / "pkg" / "models.py"
+    models.write_text("import celery\n\n" + models.read_text())
+    git(probe_tree, "init", "-q", "-b", "main")
+    git(probe_tree, "add", "-A")
+    git(probe_tree, "commit", "-q", "-m", "before")
+    base = git(probe_tree, "rev-parse", "HEAD").strip()
+    git(probe_tree, "checkout", "-q", "-b", corpus.BRANCH)
+    models.write_text(models.read_text().replace("from pkg.db.database import", "from db.database import"))
+    git(probe_tree, "commit", "-q", "-am", "after")
+    git(probe_tree, "checkout", "-q", "main")
+
+    results = corpus.probe_before_and_after({"imports": [".:pkg.models"]}, probe_tree, base, True, tmp_path, 120)
+    before, after = results["before"], results["after"]
+    assert before["modules"] == {"pkg.models": None}
+    assert before["stand_ins"] == ["acme_settings", "celery"]
+    assert after["modules"]["pkg.models"].startswith("ModuleNotFoundError: No module named 'db'")
+    assert after["stand_ins"] == ["celery"]  # the import stopped at ``db``, before the settings
