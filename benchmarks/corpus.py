@@ -135,6 +135,8 @@ def export(gitdir: Path, commit: str, dest: Path) -> list[str]:
                        cwd=dest)
         index.unlink()
     git(dest, "init", "-q", "-b", "main")
+    for key, value in (("user.name", "corpus"), ("user.email", "corpus@example.invalid")):
+        git(dest, "config", key, value)  # unibase commits here too, with the user's own git config
     git(dest, "add", "-A", "-f")
     git(dest, "commit", "-q", "--no-verify", "-m", f"corpus: {commit}")
     return absent
@@ -286,7 +288,7 @@ def run_project(entry: dict, mirrors: Path, work: Path, timeout: float) -> dict:
         facts["timings"][key] = r["seconds"]
         if r["timed_out"]:
             facts["notes"].append(f"{key} timed out after {timeout:.0f} s")
-        elif r["exit"] not in (0, 1, 2):
+        elif r["exit"] not in (0, 1, 2) or "Traceback (most recent call last)" in r["stderr"]:
             facts["notes"].append(f"{key} crashed (exit {r['exit']}): {last_line(r['stderr'])}")
     if entry.get("imports"):
         facts["imports"] = probe_before_and_after(entry, repo, base, facts["branch"], work, timeout)
