@@ -9,7 +9,8 @@ are not installed are replaced by stand-ins: a finder placed last on ``sys.meta_
 asked only after every real finder failed) serves a permissive module for any top-level name that
 is not in the standard library, not ``sqlalchemy`` and not one of ``PROJECT_NAMES`` (the
 project's own top-level packages and modules: those must import for real). A stand-in's
-attributes can be called, subclassed, subscripted, used as decorators and as context managers.
+attributes can be called, subclassed, subscripted, used as decorators, as context managers and
+as paths (into a scratch folder removed on exit).
 
 An engine that cannot be made (``create_engine`` raises: a URL from a stand-in setting, a driver
 that is not installed) is made on in-memory SQLite instead, and listed.
@@ -23,13 +24,17 @@ a file, not stdout, because imported code may print anything.
 
 from __future__ import annotations
 
+import atexit
+import functools
 import importlib
 import importlib.abc
 import importlib.machinery
 import json
 import os
+import shutil
 import sys
 import sysconfig
+import tempfile
 import traceback
 import types
 
@@ -77,8 +82,21 @@ class StandIn:
     def __exit__(self, *exc) -> bool:
         return False
 
+    def __fspath__(self) -> str:
+        # a stand-in setting used as a path (``os.path.join(settings.BASE_DIR, "logs")``): a path
+        # in this probe's scratch folder, so whatever the import writes there is thrown away
+        return os.path.join(scratch(), self._name)
+
     def __repr__(self) -> str:
         return f"<stand-in {self._name}>"
+
+
+@functools.cache
+def scratch() -> str:
+    """This process's scratch folder, made on first use, removed on exit."""
+    path = tempfile.mkdtemp(prefix="import-probe-")
+    atexit.register(shutil.rmtree, path, True)
+    return path
 
 
 class StandInBase:

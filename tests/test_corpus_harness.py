@@ -205,12 +205,16 @@ PROBE_FILES = {
     "pkg/__init__.py": "",
     "pkg/db/__init__.py": "",
     "pkg/db/database.py": """
+        import os
+
         from acme_settings import settings
         from sqlalchemy import create_engine
         from sqlalchemy.orm import declarative_base
 
         engine = create_engine(f"postgresql://{settings.user}@{settings.host}:{settings.port}/app")
         Base = declarative_base()
+        LOGS = os.path.join(settings.BASE_DIR, "logs")
+        os.makedirs(LOGS, exist_ok=True)
         """,
     "pkg/models.py": """
         from sqlalchemy import Column, Integer
@@ -253,6 +257,7 @@ def test_probe_stands_in_and_makes_failing_engines_on_sqlite(probe_tree):
     assert len(result["engines_on_sqlite"]) == 1 and result["engines_on_sqlite"][0].startswith("postgresql://")
     assert result["metadatas"] == 1 and result["configure_mappers"] is None
     assert result["create_all"] == [{"tables": 1, "error": None}]
+    assert sorted(p.name for p in probe_tree.rglob("*") if p.is_dir()) == ["db", "pkg"]  # logs went to scratch
 
 
 def test_probe_serves_no_stand_in_for_a_protected_name(probe_tree):
