@@ -85,6 +85,9 @@ def load_manifest(path: Path) -> list[dict]:
         if missing or unknown:
             what = f"lacks {', '.join(sorted(missing))}" if missing else f"has unknown keys {', '.join(sorted(unknown))}"
             raise HarnessError(f"manifest {path}: project {label} {what}.")
+        probed = {"metadatas_after", "imports_after"} & p.get("expect", {}).keys()
+        if probed and not p.get("imports"):
+            raise HarnessError(f"manifest {path}: project {label} expects {', '.join(sorted(probed))} but lists no imports.")
     if not projects:
         raise HarnessError(f"manifest {path} has no [[project]] entry.")
     return projects
@@ -355,7 +358,9 @@ def evaluate(entry: dict, facts: dict, repo: Path) -> list[tuple[str, str | None
             expect("no_operations", None if ok else (
                 f"the plan has {ops} operation(s), expected none." if want["no_operations"] else
                 "the plan has no operations, expected some."))
-        found = {base_id(plan, b, repo): b for b in plan["bases"]}
+        found: dict[str, list[dict]] = {}
+        for b in plan["bases"]:
+            found.setdefault(base_id(plan, b, repo), []).append(b)
         if "canonical" in want:
             c = plan.get("canonical")
             got = f"{to_repo_path(plan, c['file'], repo)}:{c['name']}" if c else "none"
@@ -393,18 +398,24 @@ def evaluate(entry: dict, facts: dict, repo: Path) -> list[tuple[str, str | None
     return results
 
 
-def base_failure(item: dict, found: dict[str, dict]) -> str | None:
-    b = found.get(item["base"])
-    if b is None:
+def base_failure(item: dict, found: dict[str, list[dict]]) -> str | None:
+    """None when a base of the plan is ``item['base']`` with enough models and an acceptable
+    role (when one file defines two bases of one name, either may); else one sentence."""
+    if item["base"] not in found:
         names = sorted(found)
         shown = ", ".join(names[:8]) + (f" and {len(names) - 8} more" if len(names) > 8 else "")
         return f"base {item['base']} was not found (found: {shown or 'none'})."
-    wrong = []
-    if len(b["models"]) < item.get("min_models", 0):
-        wrong.append(f"{len(b['models'])} model(s) (expected at least {item['min_models']})")
-    if "roles" in item and b["role"] not in item["roles"]:
-        wrong.append(f"role {b['role']} (expected {' or '.join(item['roles'])})")
-    return f"base {item['base']} has {' and '.join(wrong)}." if wrong else None
+    sentences = []
+    for b in found[item["base"]]:
+        wrong = []
+        if len(b["models"]) < item.get("min_models", 0):
+            wrong.append(f"{len(b['models'])} model(s) (expected at least {item['min_models']})")
+        if "roles" in item and b["role"] not in item["roles"]:
+            wrong.append(f"role {b['role']} (expected {' or '.join(item['roles'])})")
+        if not wrong:
+            return None
+        sentences.append(f"base {item['base']} has {' and '.join(wrong)}.")
+    return sentences[0]
 
 
 def probe_problem(result: dict | None) -> str | None:
@@ -466,7 +477,8 @@ def scorecard(rows: list[dict]) -> None:
     from rich.table import Table
 
     console = Console(width=max(shutil.get_terminal_size().columns, 160))
-    table = Table(title="unibase on the corpus", show_lines=False)
+    table = Table(title="unibase on the corpus", caption="exits: T = timed out; ops 2nd: a second plan on the branch "
+                  "(the first again when apply made no branch)")
     for col in ("project", "held", "plan s", "apply s", "check s", "floor s", "plan/floor", "exits p/a/c",
                 "ops 1st/2nd", "metadatas before/after"):
         table.add_column(col, justify="left" if col == "project" else "right", no_wrap=True)

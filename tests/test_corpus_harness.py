@@ -199,6 +199,15 @@ def test_missing_mirror_is_one_sentence(tmp_path):
                                    f"{tmp_path / 'mirrors' / 'acme+absent' / 'repo'}.")
 
 
+def test_manifest_with_an_unknown_expectation_is_bad_input(mirror, tmp_path):
+    mirrors, commit, _ = mirror
+    path = manifest(tmp_path / "corpus.toml", commit)
+    path.write_text(path.read_text().replace("plan_exit = 0", "plan_exitt = 0"))
+    proc = run_corpus("--mirrors", str(mirrors), "--manifest", str(path))
+    assert (proc.returncode, proc.stdout) == (2, "")
+    assert proc.stderr.strip() == f"error: manifest {path}: project shop has unknown keys plan_exitt."
+
+
 # --- the import probe alone (no unibase): stand-ins, protected names, engines -------------------
 
 PROBE_FILES = {
