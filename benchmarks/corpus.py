@@ -160,7 +160,8 @@ def timed(cmd: list[str], cwd: Path, timeout: float) -> dict:
     """One command, timed, its full output kept; a crash or timeout is data, not an exception."""
     m = run.measure(cmd, timeout=timeout, keep_stdout=True, cwd=cwd)
     stdout = m["stdout"].decode("utf-8", "replace")
-    return {"exit": None if m["timed_out"] else m["rc"], "seconds": m["seconds"], "timed_out": m["timed_out"],
+    return {"exit": None if m["timed_out"] else m["rc"], "seconds": m["seconds"], "cpu_seconds": m["cpu_seconds"],
+            "timed_out": m["timed_out"],
             "stdout": stdout, "stderr": m["stderr"]}
 
 
@@ -172,14 +173,15 @@ def plan_json(result: dict) -> dict | None:
     return data if isinstance(data, dict) and "bases" in data else None
 
 
-def floor(tree: Path, timeout: float) -> float | None:
+def floor(tree: Path, timeout: float) -> tuple[float, float] | None:
+    """Wall and CPU seconds of the floor on ``tree``."""
     from unibase.discovery import SQLA_WORDS
     from unibase.project import SKIP_DIRS
 
     cmd = run.floor_command(tree, SQLA_WORDS, sorted(SKIP_DIRS))
     run.measure(cmd, timeout=timeout)  # warm-up: the page cache, as for every other command
     m = run.measure(cmd, timeout=timeout)
-    return None if m["timed_out"] or m["rc"] else m["seconds"]
+    return None if m["timed_out"] or m["rc"] else (m["seconds"], m["cpu_seconds"])
 
 
 def top_level_names(tree: Path, roots: list[str]) -> set[str]:
@@ -261,12 +263,12 @@ def run_project(entry: dict, mirrors: Path, work: Path, timeout: float) -> dict:
     if not at.is_dir():
         raise HarnessError(f"{entry['name']}: path {entry['path']} is not a folder at {entry['commit']}.")
     ub = run.unibase_cmd()
-    facts: dict = {"timings": {}, "notes": []}
+    facts: dict = {"timings": {}, "cpu_timings": {}, "notes": [], "loadavg": os.getloadavg()[0]}
     if absent:
         py = [a for a in absent if a.endswith(".py")]
         facts["notes"].append(f"{len(absent)} file(s) absent from the mirror were left out ({', '.join(absent[:3])}"
                               f"{', ...' if len(absent) > 3 else ''}){f', {len(py)} of them Python' if py else ''}")
-    facts["timings"]["floor"] = floor(at, timeout)
+    facts["timings"]["floor"], facts["cpu_timings"]["floor"] = floor(at, timeout) or (None, None)
     facts["plan"] = timed(ub + ["plan", "--json"], at, timeout)
     facts["apply"] = timed(ub + ["apply", "--branch", BRANCH], at, timeout)
     dirty = git(repo, "status", "--porcelain").stdout.splitlines()
@@ -288,7 +290,7 @@ def run_project(entry: dict, mirrors: Path, work: Path, timeout: float) -> dict:
         facts["plan2"] = facts["plan"]  # nothing applied: the tree, hence the plan, is the same
     for key in ("plan", "apply", "check", "plan2") if facts["branch"] else ("plan", "apply", "check"):
         r = facts[key]
-        facts["timings"][key] = r["seconds"]
+        facts["timings"][key], facts["cpu_timings"][key] = r["seconds"], r["cpu_seconds"]
         if r["timed_out"]:
             facts["notes"].append(f"{key} timed out after {timeout:.0f} s")
         elif r["exit"] not in (0, 1, 2) or "Traceback (most recent call last)" in r["stderr"]:
@@ -451,7 +453,10 @@ def row(entry: dict, facts: dict, repo: Path) -> dict:
         "total": len(checks),
         "failures": failures,
         "timings": t,
-        "ratios": {k: t[k] / t["floor"] for k in ("plan", "apply", "check", "plan2") if t.get(k) and t.get("floor")},
+        "cpu_timings": facts["cpu_timings"],  # user+system of the command: steadier than wall on a busy machine
+        "loadavg_1m": facts["loadavg"],
+        "ratios": ratios(t),
+        "cpu_ratios": ratios(facts["cpu_timings"]),
         "exits": {k: facts[k]["exit"] for k in ("plan", "apply", "check", "plan2")},
         "plan_exit": facts["plan"]["exit"],
         "apply_exit": facts["apply"]["exit"],
@@ -468,6 +473,10 @@ def row(entry: dict, facts: dict, repo: Path) -> dict:
     }
 
 
+def ratios(t: dict) -> dict:
+    return {k: t[k] / t["floor"] for k in ("plan", "apply", "check", "plan2") if t.get(k) and t.get("floor")}
+
+
 def fmt(x: float | None, spec: str = ".2f", suffix: str = "") -> str:
     return "-" if x is None else format(x, spec) + suffix
 
@@ -479,7 +488,7 @@ def scorecard(rows: list[dict]) -> None:
     console = Console(width=max(shutil.get_terminal_size().columns, 160))
     table = Table(title="unibase on the corpus", caption="exits: T = timed out; ops 2nd: a second plan on the branch "
                   "(the first again when apply made no branch)")
-    for col in ("project", "held", "plan s", "apply s", "check s", "floor s", "plan/floor", "exits p/a/c",
+    for col in ("project", "held", "plan s", "apply s", "check s", "floor s", "plan/floor", "cpu plan/floor", "exits p/a/c",
                 "ops 1st/2nd", "metadatas before/after"):
         table.add_column(col, justify="left" if col == "project" else "right", no_wrap=True)
     for r in rows:
@@ -489,11 +498,16 @@ def scorecard(rows: list[dict]) -> None:
             meta = "/".join(str(r["imports"][w].get("metadatas", "err")) for w in ("before", "after"))
         exits = "/".join("T" if r["exits"][k] is None else str(r["exits"][k]) for k in ("plan", "apply", "check"))
         table.add_row(r["name"], f"{r['held']}/{r['total']}", fmt(t.get("plan")), fmt(t.get("apply")),
-                      fmt(t.get("check")), fmt(t.get("floor")), fmt(r["ratios"].get("plan"), ".1f", "x"), exits,
+                      fmt(t.get("check")), fmt(t.get("floor")), fmt(r["ratios"].get("plan"), ".1f", "x"),
+                      fmt(r["cpu_ratios"].get("plan"), ".1f", "x"), exits,
                       f"{fmt(r['operations'], 'd')}/{fmt(r['second_plan_ops'], 'd')}", meta)
     console.print(table)
     held, total = sum(r["held"] for r in rows), sum(r["total"] for r in rows)
     console.print(f"{held}/{total} expectations held on {len(rows)} project(s).")
+    load = max((r["loadavg_1m"] for r in rows), default=0.0)
+    if load > (os.cpu_count() or 1) - 0.5:
+        console.print(f"note: the machine was busy (1-minute load average up to {load:.1f} on {os.cpu_count()} CPUs): "
+                      "wall times are inflated; cpu plan/floor is the steadier ratio.")
     for r in rows:
         lines = r["failures"] + [f"(note) {n}" for n in r["notes"]]
         if r.get("imports"):

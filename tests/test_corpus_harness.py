@@ -160,6 +160,7 @@ def test_reports_exits_operations_and_timings(scored):
     assert row["compile"]["errors"] == [] and row["compile"]["compiled"] >= 1
     assert {"floor", "plan", "apply", "check", "plan2", "imports_before", "imports_after"} <= row["timings"].keys()
     assert row["ratios"]["plan"] == row["timings"]["plan"] / row["timings"]["floor"]
+    assert {"floor", "plan", "apply", "check", "plan2"} <= row["cpu_timings"].keys()
 
 
 def test_files_absent_from_the_mirror_are_left_out_and_noted(scored):
