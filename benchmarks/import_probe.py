@@ -40,7 +40,7 @@ import types
 
 
 class StandIn:
-    """Any attribute, call, subscript or operator gives another stand-in; used as a decorator,
+    """Any attribute, call, subscript or ``|`` gives another stand-in; used as a decorator,
     gives back what it decorates; used as a base class, gives a plain class."""
 
     def __init__(self, name: str = "stand-in") -> None:
