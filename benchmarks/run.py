@@ -31,6 +31,7 @@ import os
 import platform
 import re
 import resource
+import signal
 import statistics
 import subprocess
 import sys
@@ -112,6 +113,11 @@ main()
 """
 
 
+def floor_command(tree: Path, sqla_words: re.Pattern, skip_dirs: list[str]) -> list[str]:
+    """The floor as a command: read every ``.py`` file under ``tree`` and search it once."""
+    return [sys.executable, "-c", FLOOR_SCRIPT, str(tree), sqla_words.pattern.hex(), json.dumps(skip_dirs)]
+
+
 def unibase_cmd() -> list[str]:
     script = Path(sys.executable).parent / "unibase"
     return [str(script)] if script.exists() else [sys.executable, "-m", "unibase"]
@@ -137,25 +143,27 @@ def have_gnu_time() -> bool:
 USE_GNU_TIME = have_gnu_time()
 
 
-def measure(cmd: list[str], *, timeout: float | None = None, keep_stdout: bool = False) -> dict:
+def measure(cmd: list[str], *, timeout: float | None = None, keep_stdout: bool = False, cwd: Path = REPO) -> dict:
     """Run ``cmd`` once: wall time, CPU time and peak RSS of the command itself.
 
     Peak RSS comes from ``/usr/bin/time`` (GNU time) when there is one: a child forked from this
     process would inherit this process's resident size as the start of its ``ru_maxrss`` (Linux
     keeps the high-water mark across exec). Without GNU time it is the cumulative children's
     ``ru_maxrss`` (a running maximum), which cannot be lower than this runner's own size (kept
-    small: trees are generated in a subprocess)."""
+    small: trees are generated in a subprocess). ``keep_stdout`` keeps all of stdout and stderr;
+    on ``timeout`` the whole process group of the command is killed (GNU time's child too)."""
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, \
             tempfile.NamedTemporaryFile("r", suffix=".time") as timefile:
         full = [GNU_TIME, "-f", "%M %U %S", "-o", timefile.name, *cmd] if USE_GNU_TIME else cmd
         load = os.getloadavg()[0]
         start = time.perf_counter()
-        proc = subprocess.Popen(full, stdout=out, stderr=err, stdin=subprocess.DEVNULL, env=child_env(), cwd=REPO)
+        proc = subprocess.Popen(full, stdout=out, stderr=err, stdin=subprocess.DEVNULL, env=child_env(), cwd=cwd,
+                                start_new_session=True)
         try:
             proc.wait(timeout=timeout)
             timed_out = False
         except subprocess.TimeoutExpired:
-            proc.kill()
+            os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
             timed_out = True
         wall = time.perf_counter() - start
@@ -189,6 +197,7 @@ def measure(cmd: list[str], *, timeout: float | None = None, keep_stdout: bool =
         "timed_out": timed_out,
         "stdout": stdout if keep_stdout else stdout[-2000:],
         "stderr_tail": stderr[-2000:].decode("utf-8", "replace"),
+        **({"stderr": stderr.decode("utf-8", "replace")} if keep_stdout else {}),
         "stdout_bytes": len(stdout),
     }
 
@@ -295,7 +304,7 @@ def run_size(size: int, a: argparse.Namespace, workdir: Path, sqla_words: re.Pat
     revision = unibase_revision()
     ub = unibase_cmd()
     cmds = {
-        "floor": [sys.executable, "-c", FLOOR_SCRIPT, str(tree), sqla_words.pattern.hex(), json.dumps(skip_dirs)],
+        "floor": floor_command(tree, sqla_words, skip_dirs),
         "plan": ub + ["plan", "--json", str(tree)],
         "dry-run": ub + ["apply", "--dry-run", str(tree)],
     }
