@@ -130,7 +130,9 @@ def _dirty_paths(repo: git.Repo, repo_root: Path, ignore: Iterable[Path]) -> lis
             skip.add(Path(p).resolve().relative_to(repo_root).as_posix())
         except ValueError:
             continue
-    out = [line[3:] for line in repo.git.status("--porcelain", "--untracked-files=all").splitlines() if line[3:]]
+    # --no-optional-locks: looking must not rewrite the user's index (nor start their post-index-change hook)
+    status = _run(repo_root, ("--no-optional-locks", "status", "--porcelain", "--untracked-files=all"))
+    out = [line[3:] for line in status.splitlines() if line[3:]]
     out = [p.split(" -> ")[-1].strip('"') for p in out]
     return [p for p in out if p not in skip]
 

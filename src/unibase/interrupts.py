@@ -3,8 +3,8 @@
 A pause point lets a test stop a real ``unibase`` process at an exact phase (no wall-clock
 delays): with ``UNIBASE_TEST_PAUSE_AT=<point>`` and ``UNIBASE_TEST_PAUSE_FILE=<path>`` in the
 environment, the process writes its pid to ``<path>`` when it reaches ``<point>`` and waits there
-until it is signalled (SIGINT raises KeyboardInterrupt as usual; SIGKILL ends it). Unset, a pause
-point does nothing.
+until the test removes that file (the run then goes on) or signals it (SIGINT raises
+KeyboardInterrupt as usual; SIGKILL ends it). Unset, a pause point does nothing.
 """
 
 from __future__ import annotations
@@ -22,15 +22,15 @@ PAUSE_FILE = "UNIBASE_TEST_PAUSE_FILE"
 
 
 def pause_point(name: str) -> None:
-    """Wait here forever when the environment names this point (tests only; see the module doc)."""
+    """Wait here while the environment names this point (tests only; see the module doc)."""
     if os.environ.get(PAUSE_AT) != name or not os.environ.get(PAUSE_FILE):
         return
     ready = Path(os.environ[PAUSE_FILE])
     tmp = ready.with_name(ready.name + ".tmp")
     tmp.write_text(str(os.getpid()), encoding="utf-8")
     os.replace(tmp, ready)  # the test sees the file complete or not at all
-    while True:
-        time.sleep(3600)
+    while ready.exists():
+        time.sleep(0.01)
 
 
 @contextlib.contextmanager
