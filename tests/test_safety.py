@@ -205,10 +205,12 @@ def test_a_live_run_in_another_pid_namespace_keeps_its_scratch(project, tmp_path
     """Two containers, one repository: a run cannot see the other's pid, and must still leave its
     scratch alone (liveness is the owner's lock, not a pid lookup)."""
     prefix = _other_pid_namespace()
-    first = Paused(project, "committed-1", "--branch", "one", "--no-verify", tmpdir=tmp_path)
+    first = Paused(project, "worktree-ready", "--branch", "one", "--no-verify", tmpdir=tmp_path)
     try:
+        (tree,) = worktrees(project)[1:]
         second = apply(project, "--branch", "two", "--no-verify", tmpdir=tmp_path, prefix=prefix)
         assert second.returncode == 0, second.stdout + second.stderr
+        assert worktrees(project)[1:] == [tree] and (Path(tree) / "app" / "billing.py").is_file()
     finally:
         done = first.resume()
     assert done.returncode == 0, done.stdout + done.stderr
@@ -217,7 +219,7 @@ def test_a_live_run_in_another_pid_namespace_keeps_its_scratch(project, tmp_path
 
 
 def test_two_concurrent_applies_on_two_clones_sharing_one_temp_dir(tmp_path):
-    """Each run in its own pid namespace when possible (two containers sharing /tmp)."""
+    """The second run in another pid namespace when possible (two containers sharing /tmp)."""
     tmpdir = tmp_path / "tmp"
     tmpdir.mkdir()
     one = write_project(tmp_path / "one" / "shop")
@@ -227,10 +229,12 @@ def test_two_concurrent_applies_on_two_clones_sharing_one_temp_dir(tmp_path):
         prefix = _other_pid_namespace()
     except pytest.skip.Exception:
         prefix = ()
-    first = Paused(one, "committed-1", "--branch", "merged", tmpdir=tmpdir, prefix=prefix)
+    first = Paused(one, "worktree-ready", "--branch", "merged", tmpdir=tmpdir)
     try:
+        (tree,) = worktrees(one)[1:]
         second = apply(two, "--branch", "merged", tmpdir=tmpdir, prefix=prefix)
         assert second.returncode == 0, second.stdout + second.stderr
+        assert (Path(tree) / "app" / "billing.py").is_file()
     finally:
         done = first.resume()
     assert done.returncode == 0, done.stdout + done.stderr
