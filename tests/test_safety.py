@@ -12,12 +12,11 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
-from conftest import git, make_repo, tree_state
+from conftest import Paused, env_for, git, make_repo, tree_state
 
 MODELS = '''\
 from sqlalchemy import Column, Integer, String
@@ -65,54 +64,9 @@ def project(tmp_path) -> Path:
     return write_project(tmp_path / "shop")
 
 
-def env_for(tmpdir: Path | None = None, pause: str | None = None, ready: Path | None = None) -> dict:
-    env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "200"}
-    if tmpdir is not None:
-        env["TMPDIR"] = str(tmpdir)
-    if pause is not None:
-        env.update(UNIBASE_TEST_PAUSE_AT=pause, UNIBASE_TEST_PAUSE_FILE=str(ready))
-    return env
-
-
 def apply(project: Path, *args: str, tmpdir: Path | None = None, prefix: tuple[str, ...] = ()) -> subprocess.CompletedProcess:
     return subprocess.run([*prefix, sys.executable, "-m", "unibase", "apply", str(project), *args],
                           capture_output=True, text=True, stdin=subprocess.DEVNULL, env=env_for(tmpdir), timeout=300)
-
-
-def _default_sigint() -> None:
-    # a shell that starts jobs in the background ignores SIGINT for them; Ctrl-C must reach unibase
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-
-
-class Paused:
-    """A real ``unibase apply`` stopped at a named pause point (no timing: it waits for the test)."""
-
-    def __init__(self, project: Path, point: str, *args: str, tmpdir: Path | None = None,
-                 prefix: tuple[str, ...] = ()) -> None:
-        self.ready = project.parent / f"paused-{point}-{os.getpid()}"
-        self.proc = subprocess.Popen(
-            [*prefix, sys.executable, "-m", "unibase", "apply", str(project), *args],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,
-            env=env_for(tmpdir, point, self.ready), start_new_session=True, preexec_fn=_default_sigint)
-        deadline = time.monotonic() + 120  # a safety net for a hung run, not a timing assumption
-        while not self.ready.exists():
-            if self.proc.poll() is not None:
-                out, err = self.proc.communicate()
-                pytest.fail(f"apply exited ({self.proc.returncode}) before reaching {point}:\n{out}\n{err}")
-            assert time.monotonic() < deadline, f"apply never reached {point}"
-            time.sleep(0.01)
-
-    def resume(self) -> subprocess.CompletedProcess:
-        self.ready.unlink()
-        return self._finish()
-
-    def signal(self, sig: int) -> subprocess.CompletedProcess:
-        os.killpg(self.proc.pid, sig)  # the whole process group, as a terminal's Ctrl-C does
-        return self._finish()
-
-    def _finish(self) -> subprocess.CompletedProcess:
-        out, err = self.proc.communicate(timeout=300)
-        return subprocess.CompletedProcess(self.proc.args, self.proc.returncode, out, err)
 
 
 def worktrees(project: Path) -> list[str]:
