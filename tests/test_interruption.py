@@ -225,7 +225,7 @@ def injected(tmp_path_factory):
         after = tree_state(project)
         cases[point_id] = {"project": project, "tmpdir": tmpdir, "kind": kind, "phase": phase, "before": before,
                            "after_raw": after_raw, "after": after, "leftovers": sorted(os.listdir(tmpdir)),
-                           "entries": scratch_entries(project), **seen,
+                           "entries": scratch_entries(project), "worktrees": worktrees(project), **seen,
                            "second": second_apply(project, tmpdir)}
     return cases
 
@@ -244,7 +244,8 @@ def test_injected_failure_leaves_repository_untouched(injected, point):
     assert diff_files(case["before"], case["after_raw"]) == []
     assert case["after_raw"] == case["before"]
     assert case["after"] == case["before"]
-    assert worktrees(case["project"]) == [str(case["project"])]
+    # (seen before the second apply started: its own worktree may be registered by now)
+    assert case["worktrees"] == [str(case["project"])]
     # the scratch worktree and its scratch entry are gone; nothing was left in the temp dir
     assert not case["worktree"].exists()
     assert case["entries"] == []
