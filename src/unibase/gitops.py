@@ -55,7 +55,7 @@ class GitError(RuntimeError):
 
 
 class GitStepError(GitError):
-    """A git command unibase ran in its scratch space failed (exit 2)."""
+    """A git command unibase ran failed (exit 2); the message names it and what git said."""
 
     def __init__(self, args: tuple[str, ...], stderr: str) -> None:
         lines = [line.strip() for line in stderr.splitlines() if line.strip()]
@@ -64,8 +64,8 @@ class GitStepError(GitError):
         words = [a for a in args if not a.startswith("-")][:2]
         command = " ".join(words) if words[:1] == ["worktree"] else "".join(words[:1])
         super().__init__(
-            f"git {command} failed in unibase's scratch worktree ({detail}); your branch and working tree are "
-            "unchanged: fix what git reports and run the command again"
+            f"git {command} failed ({detail}); your branch and working tree are unchanged: fix what git reports "
+            "and run the command again"
         )
 
 
