@@ -205,8 +205,8 @@ def apply_plan(
         except KeyboardInterrupt as exc:
             if committed:
                 files = sorted({f for c in committed for f in c.files})
-                raise Interrupted(f"{len(committed)} phase(s) were already written in place ({', '.join(files)}); "
-                                  "review them, or restore the files from your backup") from exc
+                raise Interrupted(f"{len(committed)} phase(s) were already written in place ({', '.join(files)}), "
+                                  "each file whole, and the later phases were not: review those files") from exc
             raise
         return ApplyResult(tuple(phases), tuple(committed), None, None, False, report)
     gitops.refuse_uncommittable(info, [c.path for phase in phases for c in phase.changes])
