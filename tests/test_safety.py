@@ -331,3 +331,27 @@ def test_ctrl_c_after_the_branch_exists_says_what_was_left(project, point):
     assert after["files"] == before["files"] and after["head"] == before["head"]
     assert branch_exists(project, "merged")
     assert worktrees(project) == [str(project)] and scratch_entries(project) == []
+
+
+def test_without_git_verify_scratch_is_its_own_temp_dir_removed_afterwards(tmp_path):
+    project = tmp_path / "shop"
+    project.mkdir()
+    write_project(project)
+    shutil.rmtree(project / ".git")
+    tmpdir = tmp_path / "tmp"
+    (tmpdir / "unibase-2024-notes").mkdir(parents=True)
+    proc = apply(project, "--no-git", tmpdir=tmpdir)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "pass schema" in proc.stdout or "skipped schema" in proc.stdout
+    assert os.listdir(tmpdir) == ["unibase-2024-notes"]
+
+
+def test_ctrl_c_without_git_names_the_files_already_written(tmp_path):
+    project = tmp_path / "shop"
+    project.mkdir()
+    write_project(project)
+    shutil.rmtree(project / ".git")
+    proc = Paused(project, "written-1", "--no-git", "--no-verify").signal(signal.SIGINT)
+    assert proc.returncode == 130, proc.stdout + proc.stderr
+    (line,) = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert line.startswith("interrupted: 1 phase(s) were already written in place (") and "app/models.py" in line, line
