@@ -5,8 +5,10 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 import tomllib
 from pathlib import Path
 
@@ -86,3 +88,51 @@ def tree_state(project: Path) -> dict:
         state["branches"] = git(project, "for-each-ref", "--format=%(refname) %(objectname)", "refs/heads")
         state["worktrees"] = git(project, "worktree", "list", "--porcelain")
     return state
+
+
+# --- a real apply stopped at a named point (unibase.interrupts): no wall-clock timing ------------
+
+
+def env_for(tmpdir: Path | None = None, pause: str | None = None, ready: Path | None = None) -> dict:
+    env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "200"}
+    if tmpdir is not None:
+        env["TMPDIR"] = str(tmpdir)
+    if pause is not None:
+        env.update(UNIBASE_TEST_PAUSE_AT=pause, UNIBASE_TEST_PAUSE_FILE=str(ready))
+    return env
+
+
+def _default_sigint() -> None:
+    # a shell that starts jobs in the background ignores SIGINT for them; Ctrl-C must reach unibase
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+class Paused:
+    """A real ``unibase apply`` stopped at a named pause point (no timing: it waits for the test)."""
+
+    def __init__(self, project: Path, point: str, *args: str, tmpdir: Path | None = None,
+                 prefix: tuple[str, ...] = ()) -> None:
+        self.ready = project.parent / f"paused-{point}-{os.getpid()}"
+        self.proc = subprocess.Popen(
+            [*prefix, sys.executable, "-m", "unibase", "apply", str(project), *args],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,
+            env=env_for(tmpdir, point, self.ready), start_new_session=True, preexec_fn=_default_sigint)
+        deadline = time.monotonic() + 600  # a safety net for a hung run, not a timing assumption
+        while not self.ready.exists():
+            if self.proc.poll() is not None:
+                out, err = self.proc.communicate()
+                pytest.fail(f"apply exited ({self.proc.returncode}) before reaching {point}:\n{out}\n{err}")
+            assert time.monotonic() < deadline, f"apply never reached {point}"
+            time.sleep(0.01)
+
+    def resume(self) -> subprocess.CompletedProcess:
+        self.ready.unlink()
+        return self._finish()
+
+    def signal(self, sig: int) -> subprocess.CompletedProcess:
+        os.killpg(self.proc.pid, sig)  # the whole process group, as a terminal's Ctrl-C does
+        return self._finish()
+
+    def _finish(self) -> subprocess.CompletedProcess:
+        out, err = self.proc.communicate(timeout=300)
+        return subprocess.CompletedProcess(self.proc.args, self.proc.returncode, out, err)

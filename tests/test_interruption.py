@@ -6,16 +6,17 @@ end (gitops.scratch_worktree / api.apply_plan); every phase is written atomicall
 
 * in-process: an exception (Ctrl-C or a failing ``os.replace``) at every phase boundary and
   inside each phase, through monkeypatching;
-* out-of-process: SIGKILL of the real ``python -m unibase apply`` at moments found by polling
-  the repository (worktree being created, checked out, after each commit, during verify), and
-  after fixed small delays.
+* out-of-process: SIGKILL of the real ``python -m unibase apply`` stopped at each named pause
+  point (``UNIBASE_TEST_PAUSE_AT``, see unibase.interrupts): scratch entry made, worktree checked
+  out, after each commit, before the branch, after it, during verify. Nothing depends on timing:
+  the run waits at the point until the test kills it.
 
 After each interruption the user's branch, HEAD, branches, ``git status`` and the bytes of every
 file are identical to before, no branch was created, and a second real
-``unibase apply --branch b --no-verify`` succeeds and produces exactly the tree a clean apply
-produces. Each second apply runs in the background while the next case is interrupted, to keep
-the suite short (~55 s on 2 CPUs). Moments of a SIGKILL that a run cannot hit (the apply moved
-past them before the kill) are skipped, never waited for.
+``unibase apply --branch b --no-verify`` succeeds, produces exactly the tree a clean apply
+produces, and leaves no scratch entry (``.git/unibase``), no registered worktree and nothing in the
+temporary directory. Each second apply runs in the background while the next case is
+interrupted, to keep the suite short.
 """
 
 from __future__ import annotations
@@ -27,24 +28,17 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
-from conftest import copy_project, git, tree_state, unibase
+from conftest import Paused, copy_project, env_for, git, tree_state, unibase
 
 PROJECT = "knowledge_chipper"
-POLL = 0.0005
 
 
 # --- shared helpers ---------------------------------------------------------------------------
-
-
-def cli_env(tmpdir: Path) -> dict:
-    """The CLI's environment, with its scratch directories under ``tmpdir`` (to find leftovers)."""
-    return {**os.environ, "NO_COLOR": "1", "COLUMNS": "200", "TMPDIR": str(tmpdir)}
 
 
 _POOL = ThreadPoolExecutor(max_workers=1)  # one second apply at a time, beside the next interruption
@@ -55,7 +49,12 @@ def second_apply(project: Path, tmpdir: Path, branch: str = "b") -> Future:
     the next case is being interrupted); the future's result is the finished process."""
     args = [sys.executable, "-m", "unibase", "apply", str(project), "--branch", branch, "--no-verify"]
     return _POOL.submit(subprocess.run, args, capture_output=True, text=True, stdin=subprocess.DEVNULL,
-                        env=cli_env(tmpdir), timeout=120)
+                        env=env_for(tmpdir), timeout=600)
+
+
+def scratch_entries(project: Path) -> list[str]:
+    home = project / ".git" / "unibase"
+    return sorted(os.listdir(home)) if home.is_dir() else []
 
 
 def worktrees(project: Path) -> list[str]:
@@ -154,13 +153,13 @@ def interrupt_in_process(project: Path, tmpdir: Path, kind: str, phase: int, ind
         @contextlib.contextmanager
         def spy_scratch(info):
             # look at the scratch worktree as the failure unwinds through it, before its removal
-            with original_scratch(info) as (wt, proj):
-                seen["worktree"] = Path(wt.working_tree_dir)
+            with original_scratch(info) as tree:
+                seen["worktree"] = tree.path
                 try:
-                    yield wt, proj
+                    yield tree
                 except BaseException:
-                    seen["wt_status"] = wt.git.status("--porcelain", "--untracked-files=all")
-                    seen["wt_commits"] = int(wt.git.rev_list("--count", f"{info.head}..HEAD"))
+                    seen["wt_status"] = git(tree.path, "status", "--porcelain", "--untracked-files=all")
+                    seen["wt_commits"] = int(git(tree.path, "rev-list", "--count", f"{info.head}..HEAD"))
                     raise
 
         mp.setattr(gitops, "scratch_worktree", spy_scratch)
@@ -188,12 +187,12 @@ def interrupt_in_process(project: Path, tmpdir: Path, kind: str, phase: int, ind
         elif kind == "commit_phase":
             original_commit, calls = gitops.commit_phase, [0]
 
-            def commit_phase(worktree, paths, *a, **kw):
+            def commit_phase(tree, paths, *a, **kw):
                 calls[0] += 1
                 if calls[0] == phase:
-                    worktree.git.add("--", *paths)  # staged, not committed
+                    tree.git("add", "--", *paths)  # staged, not committed
                     raise Injected(kind)
-                return original_commit(worktree, paths, *a, **kw)
+                return original_commit(tree, paths, *a, **kw)
 
             mp.setattr(gitops, "commit_phase", commit_phase)
         elif kind == "create_branch":
@@ -225,7 +224,8 @@ def injected(tmp_path_factory):
         git(project, "worktree", "prune")
         after = tree_state(project)
         cases[point_id] = {"project": project, "tmpdir": tmpdir, "kind": kind, "phase": phase, "before": before,
-                           "after_raw": after_raw, "after": after, "leftovers": sorted(os.listdir(tmpdir)), **seen,
+                           "after_raw": after_raw, "after": after, "leftovers": sorted(os.listdir(tmpdir)),
+                           "entries": scratch_entries(project), "worktrees": worktrees(project), **seen,
                            "second": second_apply(project, tmpdir)}
     return cases
 
@@ -244,9 +244,11 @@ def test_injected_failure_leaves_repository_untouched(injected, point):
     assert diff_files(case["before"], case["after_raw"]) == []
     assert case["after_raw"] == case["before"]
     assert case["after"] == case["before"]
-    assert worktrees(case["project"]) == [str(case["project"])]
-    # the scratch worktree and its temporary directory are gone
+    # (seen before the second apply started: its own worktree may be registered by now)
+    assert case["worktrees"] == [str(case["project"])]
+    # the scratch worktree and its scratch entry are gone; nothing was left in the temp dir
     assert not case["worktree"].exists()
+    assert case["entries"] == []
     assert case["leftovers"] == []
 
 
@@ -264,133 +266,73 @@ def test_second_apply_after_injected_failure_succeeds(injected, reference, point
     assert_second_apply_succeeds(injected[point], reference)
 
 
-# --- 2. SIGKILL of the real process -----------------------------------------------------------
+# --- 2. SIGKILL of the real process at named pause points ----------------------------------------
 
 
-def _wt_dirs(project: Path) -> list[Path]:
-    admin = project / ".git" / "worktrees"
-    return sorted(admin.iterdir()) if admin.is_dir() else []
-
-
-def _wt_head(admin: Path) -> str:
-    try:
-        return (admin / "HEAD").read_text().strip()
-    except OSError:
-        return ""
-
-
-def moment_reached(moment: str, project: Path, base: str, seen: list[str]) -> bool:
-    """Whether the apply running on ``project`` has reached ``moment`` (polled on the filesystem)."""
-    dirs = _wt_dirs(project)
-    if moment == "worktree-created":  # git worktree add has registered it (still "initializing")
-        return bool(dirs)
-    if moment == "during-verify":  # verify's own worktree is there: branch b was created before it
-        return len(dirs) >= 2
-    if not dirs:
-        return False
-    head = _wt_head(dirs[0])
-    if moment == "worktree-checked-out":
-        return head == base and not (dirs[0] / "locked").exists()
-    if moment.startswith("commit-"):
-        if len(head) == 40 and head not in (base, "0" * 40) and head not in seen:
-            seen.append(head)
-        return len(seen) >= int(moment.split("-")[1])
-    raise ValueError(moment)
-
-
-def kill_at(project: Path, tmpdir: Path, moment: str, delay: float | None) -> dict:
-    """Start the real apply, SIGKILL it at ``moment`` (or after ``delay`` seconds); what was hit."""
+def kill_at(project: Path, tmpdir: Path, point: str) -> dict:
+    """Start the real apply, let it reach ``point``, SIGKILL it there; what it left."""
     base = git(project, "rev-parse", "HEAD").strip()
-    proc = subprocess.Popen([sys.executable, "-m", "unibase", "apply", str(project), "--branch", "b"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
-                            env=cli_env(tmpdir))
-    t0 = time.monotonic()
-    seen: list[str] = []
-    hit = False
-    while proc.poll() is None and time.monotonic() - t0 < 30:
-        if delay is not None:
-            hit = time.monotonic() - t0 >= delay
-        else:
-            hit = moment_reached(moment, project, base, seen)
-        if hit:
-            proc.send_signal(signal.SIGKILL)
-            break
-        time.sleep(POLL)
-    proc.wait(timeout=30)
-    killed = proc.returncode == -signal.SIGKILL
-    # what the kill interrupted: the scratch worktree (first one registered) and its commits
+    run = Paused(project, point, "--branch", "b", tmpdir=tmpdir)
     dirs = [Path(w) for w in worktrees(project)[1:]]
     commits = None
     if dirs and (dirs[0] / ".git").exists():
-        commits = int(subprocess.run(["git", "-C", str(dirs[0]), "rev-list", "--count", f"{base}..HEAD"],
-                                     capture_output=True, text=True).stdout.strip() or 0)
-    return {"killed": killed and hit, "elapsed": time.monotonic() - t0, "worktrees_after_kill": dirs,
-            "commits": commits, "branch_b": bool(git(project, "branch", "--list", "b").strip())}
+        commits = int(git(dirs[0], "rev-list", "--count", f"{base}..HEAD").strip())
+    proc = run.signal(signal.SIGKILL)
+    return {"killed": proc.returncode == -signal.SIGKILL, "worktrees_at_kill": dirs, "commits": commits,
+            "entries_after_kill": scratch_entries(project),
+            "branch_b": bool(git(project, "branch", "--list", "b").strip())}
 
 
-MOMENTS = [
-    ("delay-0.05s", 0.05),
-    ("delay-1.0s", 1.0),
-    ("worktree-created", None),
-    ("worktree-checked-out", None),
-    *[(f"commit-{k}", None) for k in range(1, len(SIZES) + 1)],
-]
-AFTER_BRANCH = [("during-verify", None)]
+BEFORE_BRANCH = ["scratch-created", "worktree-ready", *[f"committed-{k}" for k in range(1, len(SIZES) + 1)],
+                 "before-branch"]
+AFTER_BRANCH = ["branch-created", "verify-worktree-ready"]
 
 
 @pytest.fixture(scope="module")
 def killed(tmp_path_factory):
-    """Every SIGKILL moment, one fresh repository each; each second apply started in the background."""
+    """Every pause point killed, one fresh repository each; each second apply started in the background."""
     cases = {}
-    for moment, delay in MOMENTS + AFTER_BRANCH:
-        base = tmp_path_factory.mktemp(moment)
+    for point in BEFORE_BRANCH + AFTER_BRANCH:
+        base = tmp_path_factory.mktemp(point)
         project = copy_project(PROJECT, base / PROJECT)
         tmpdir = base / "tmp"
         tmpdir.mkdir()
         before = tree_state(project)
-        hit = kill_at(project, tmpdir, moment, delay)
+        hit = kill_at(project, tmpdir, point)
         after_kill = tree_state(project)
         git(project, "worktree", "prune")
         after_prune = tree_state(project)
-        second = second_apply(project, tmpdir, "b" if (moment, delay) in MOMENTS else "b2") if hit["killed"] else None
-        cases[moment] = {"project": project, "tmpdir": tmpdir, "before": before, "after_kill": after_kill,
-                         "after_prune": after_prune, **hit, "second": second}
+        second = second_apply(project, tmpdir, "b" if point in BEFORE_BRANCH else "b2")
+        cases[point] = {"project": project, "tmpdir": tmpdir, "before": before, "after_kill": after_kill,
+                        "after_prune": after_prune, **hit, "second": second}
     return cases
 
 
-def _hit(case: dict, moment: str, delay) -> None:
-    if not case["killed"]:
-        pytest.skip(f"apply finished before {moment} could be hit")
-    if delay is None and moment.startswith("commit-") and case["branch_b"]:
-        pytest.skip(f"{moment}: the kill landed after the branch was created")
-
-
-@pytest.mark.parametrize("moment,delay", MOMENTS, ids=[m for m, _ in MOMENTS])
-def test_sigkill_leaves_user_side_untouched(killed, moment, delay):
-    case = killed[moment]
-    _hit(case, moment, delay)
-    if moment.startswith("commit-"):
-        assert case["commits"] is not None and case["commits"] >= int(moment.split("-")[1])
+@pytest.mark.parametrize("point", BEFORE_BRANCH)
+def test_sigkill_leaves_user_side_untouched(killed, point):
+    case = killed[point]
+    assert case["killed"]
+    assert len(case["entries_after_kill"]) == 1, "the killed run's scratch entry is left for the next run"
+    if point.startswith("committed-"):
+        assert case["commits"] == int(point.split("-")[1])
     assert not case["branch_b"], "an interrupted apply created the branch"
     assert diff_files(case["before"], case["after_kill"]) == []
     assert user_side(case["after_kill"]) == user_side(case["before"])
     assert user_side(case["after_prune"]) == user_side(case["before"])
 
 
-@pytest.mark.parametrize("moment,delay", MOMENTS, ids=[m for m, _ in MOMENTS])
-def test_second_apply_after_sigkill_succeeds(killed, reference, moment, delay):
-    case = killed[moment]
-    _hit(case, moment, delay)
-    assert_second_apply_succeeds(case, reference)
+@pytest.mark.parametrize("point", BEFORE_BRANCH)
+def test_second_apply_after_sigkill_succeeds(killed, reference, point):
+    assert_second_apply_succeeds(killed[point], reference)
 
 
-@pytest.mark.parametrize("moment", [m for m, _ in AFTER_BRANCH])
-def test_sigkill_during_verify_leaves_a_complete_branch(killed, reference, moment):
-    """Verify runs after the branch is created: a kill then leaves branch b complete (same tree as
-    an uninterrupted apply), the user's side untouched, and `apply --branch b` refuses (exit 2)
-    until b is deleted; another branch name works."""
-    case = killed[moment]
-    _hit(case, moment, None)
+@pytest.mark.parametrize("point", AFTER_BRANCH)
+def test_sigkill_after_the_branch_leaves_a_complete_branch(killed, reference, point):
+    """The branch is created after the last commit and before verify: a kill then leaves branch b
+    complete (same tree as an uninterrupted apply), the user's side untouched, and
+    `apply --branch b` refuses (exit 2) until b is deleted; another branch name works."""
+    case = killed[point]
+    assert case["killed"]
     project = case["project"]
     assert case["branch_b"]
     assert branch_tree(project, "b") == (reference["tree"], reference["commits"])
@@ -401,14 +343,11 @@ def test_sigkill_during_verify_leaves_a_complete_branch(killed, reference, momen
     assert_second_apply_succeeds(case, reference, branch="b2")
 
 
-KILLED_WITH_WORKTREE = ["worktree-created", "worktree-checked-out", *[f"commit-{k}" for k in range(1, len(SIZES) + 1)],
-                        "during-verify"]
-
-
-@pytest.mark.parametrize("moment", KILLED_WITH_WORKTREE)
-def test_no_worktree_left_registered_after_sigkill_and_prune(killed, moment):
-    """The next apply removes the scratch worktree and directories a killed run left behind."""
-    case = killed[moment]
-    _hit(case, moment, None)
-    case["second"].result()  # the next apply has run (and pruned) too
-    assert (worktrees(case["project"]), os.listdir(case["tmpdir"])) == ([str(case["project"])], [])
+@pytest.mark.parametrize("point", BEFORE_BRANCH + AFTER_BRANCH)
+def test_next_apply_removes_what_a_killed_run_left(killed, point):
+    """The next apply removes the killed run's scratch entry and unregisters its worktrees; the
+    temporary directory stays empty (scratch never lives there)."""
+    case = killed[point]
+    case["second"].result()  # the next apply has run too
+    project = case["project"]
+    assert (worktrees(project), scratch_entries(project), os.listdir(case["tmpdir"])) == ([str(project)], [], [])

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .discovery import DiscoverOptions, Index, discover
+from .interrupts import pause_point
 from .plan import Plan
 from .planner import make_plan
 from .settings import Settings, SettingsError
@@ -110,6 +111,10 @@ def relpath(root: Path, path: Path) -> str:
 # --- apply ----------------------------------------------------------------------------------
 
 
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C after apply changed something: the message says what was left."""
+
+
 @dataclass(frozen=True)
 class CommittedPhase:
     step: str
@@ -205,29 +210,49 @@ def apply_plan(
         return ApplyResult(tuple(phases), (), None, None, True)
     if not use_git:
         committed = []
-        for phase in phases:
-            if phase.changes:
-                runner.write_phase(root, phase)
-                committed.append(CommittedPhase(phase.step.code, None, phase_subject(phase, plan),
-                                                tuple(c.path for c in phase.changes)))
-        report = _verify(settings, root, None, plan) if run_verify else None
+        try:
+            for phase in phases:
+                if phase.changes:
+                    runner.write_phase(root, phase)
+                    committed.append(CommittedPhase(phase.step.code, None, phase_subject(phase, plan),
+                                                    tuple(c.path for c in phase.changes)))
+                    pause_point(f"written-{len(committed)}")
+            report = _verify(settings, root, None, plan) if run_verify else None
+        except KeyboardInterrupt as exc:
+            if committed:
+                files = sorted({f for c in committed for f in c.files})
+                raise Interrupted(f"{len(committed)} phase(s) were already written in place ({', '.join(files)}), "
+                                  "each file whole, and the later phases were not: review those files") from exc
+            raise
         return ApplyResult(tuple(phases), tuple(committed), None, None, False, report)
+    gitops.refuse_uncommittable(info, [c.path for phase in phases for c in phase.changes])
     committed = []
     report = None
-    with gitops.scratch_worktree(info) as (worktree, project):
-        sha = info.head
-        for phase in phases:
-            if not phase.changes:
-                continue
-            runner.write_phase(project, phase)
-            subject = phase_subject(phase, plan)
-            paths = [str(project / c.path) for c in phase.changes]
-            sha = gitops.commit_phase(worktree, paths, subject, phase_body(phase, describe), phase.step.code, info.head)
-            committed.append(CommittedPhase(phase.step.code, sha, subject, tuple(c.path for c in phase.changes)))
-        if committed:
-            gitops.create_branch(info, branch, sha)
-        if run_verify and committed:
-            report = _verify(settings, project, info.head, plan)
+    created = False
+    try:
+        with gitops.scratch_worktree(info) as tree:
+            sha = info.head
+            for phase in phases:
+                if not phase.changes:
+                    continue
+                runner.write_phase(tree.project, phase)
+                subject = phase_subject(phase, plan)
+                paths = [str(tree.project / c.path) for c in phase.changes]
+                sha = gitops.commit_phase(tree, paths, subject, phase_body(phase, describe), phase.step.code, info.head)
+                committed.append(CommittedPhase(phase.step.code, sha, subject, tuple(c.path for c in phase.changes)))
+                pause_point(f"committed-{len(committed)}")
+            if committed:
+                pause_point("before-branch")
+                gitops.create_branch(tree, info, branch, sha)
+                created = True
+                pause_point("branch-created")
+            if run_verify and committed:
+                report = _verify(settings, tree.project, info.head, plan)
+    except KeyboardInterrupt as exc:
+        if created:
+            raise Interrupted(f"branch {branch} was created with the complete merge but not verified; your branch "
+                              f"is unchanged: run `unibase verify` on {branch}, or delete it (git branch -D {branch})") from exc
+        raise
     return ApplyResult(tuple(phases), tuple(committed), branch if committed else None, info.head, False, report)
 
 

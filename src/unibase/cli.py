@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import sys
 from pathlib import Path
 from typing import NoReturn, Optional
@@ -40,6 +41,21 @@ def fail(message: str, code: int = 2) -> NoReturn:
     else:
         err.print(f"error: {message}", markup=False)
     raise typer.Exit(code)
+
+
+def reports_interrupt(command):
+    """Ctrl-C ends the command with exit 130 and one line saying what was left (no traceback)."""
+
+    @functools.wraps(command)
+    def run(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except KeyboardInterrupt as exc:
+            left = str(exc) if isinstance(exc, api.Interrupted) else "nothing was changed"
+            err.print(f"interrupted: {left}", markup=False)
+            raise typer.Exit(130) from None
+
+    return run
 
 
 def _write(path: Path, text: str, what: str) -> None:
@@ -137,6 +153,7 @@ def describe(op) -> str:
 
 
 @app.command()
+@reports_interrupt
 def plan(
     path: Path = PathArg,
     target: Optional[str] = typer.Option(None, "--target", help="FILE[:NAME] of the base to keep."),
@@ -171,6 +188,7 @@ def plan(
 
 
 @app.command()
+@reports_interrupt
 def check(path: Path = PathArg) -> None:
     """Fail (exit 1) while more than one declarative base is in scope: a CI / pre-commit gate."""
     settings = _settings(path)
@@ -241,6 +259,7 @@ def print_diff(text: str) -> None:
 
 
 @app.command()
+@reports_interrupt
 def apply(
     path: Path = PathArg,
     plan_file: Optional[Path] = typer.Option(None, "--plan", help="Apply this plan JSON instead of planning now."),
@@ -299,7 +318,8 @@ def apply(
     except (runner.ApplyError, gitops.GitError) as exc:
         fail(str(exc))
     except git_errors() as exc:
-        fail(f"git failed ({_git_message(exc)}); nothing was changed on your branch")
+        fail(f"git failed ({_git_message(exc)}); your branch and working tree are unchanged: fix what git reports "
+             "and run apply again")
     if dry_run:
         patch = "".join(runner.phase_diff(p) for p in result.phases)
         for phase in result.phases:
@@ -345,6 +365,7 @@ def print_report(report) -> None:
 
 
 @app.command()
+@reports_interrupt
 def verify(
     path: Path = PathArg,
     against: Optional[str] = typer.Option(None, "--against", help="Revision before the merge (default: from the branch's commits)."),
@@ -353,6 +374,7 @@ def verify(
     database_url: Optional[str] = typer.Option(None, "--database-url", help="Also compare schemas on this (empty) database."),
 ) -> None:
     """Prove the merged schema is the same schema: parse, one base, imports, mappers, Alembic diff."""
+    from .gitops import GitError
     from .verify import VerifyError, verify_project
 
     settings = _settings(path, test_cmd=test_cmd)
@@ -360,7 +382,7 @@ def verify(
         # standalone, the changes the plan declared are re-derived from the tree before the merge
         report = verify_project(settings.root, against=against, python=python, test_cmd=settings.test_cmd,
                                 database_url=database_url, declared_from_against=True)
-    except VerifyError as exc:
+    except (VerifyError, GitError) as exc:
         fail(str(exc))
     print_report(report)
     if not report.ok:
@@ -386,6 +408,7 @@ def explain(code: str = typer.Argument(..., help="A step code, e.g. UB001.")) ->
 
 
 @app.command()
+@reports_interrupt
 def demo(
     scenario: str = typer.Argument("knowledge_chipper", help="Which bundled scenario to run."),
     keep: Optional[Path] = typer.Option(None, "--dir", help="Where to put the demo project (default: a new temporary directory)."),

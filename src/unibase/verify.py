@@ -42,7 +42,8 @@ from typing import TYPE_CHECKING, Any
 
 from . import verify_child
 from .discovery import Index, Symbol
-from .gitops import scratch_dir
+from .gitops import Scratch, drop_worktrees, scratch_space
+from .interrupts import deferred_sigint, pause_point
 from .plan import Plan
 
 if TYPE_CHECKING:
@@ -196,17 +197,20 @@ class _Session(contextlib.AbstractContextManager):
     def __init__(self, root: Path, python: str) -> None:
         self.root = root
         self.python = python
-        self.tmp = scratch_dir("verify")
+        self._stack = contextlib.ExitStack()
+        self.scratch: Scratch = self._stack.enter_context(scratch_space(root, "verify"))
+        self.tmp = self.scratch.path
         self.repo_top, self.prefix = _repo_of(root)
         self.base: str | None = None
         self._old_root: Path | None = None
         self._cleanups: list[Any] = []
 
     def __exit__(self, *exc: object) -> None:
-        for cleanup in reversed(self._cleanups):
-            with contextlib.suppress(Exception):
-                cleanup()
-        shutil.rmtree(self.tmp, ignore_errors=True)
+        with deferred_sigint():  # a second Ctrl-C must not cut the cleanup short
+            for cleanup in reversed(self._cleanups):
+                with contextlib.suppress(Exception):
+                    cleanup()
+            self._stack.close()
 
     # -- against ----------------------------------------------------------------------------------
 
@@ -249,8 +253,9 @@ class _Session(contextlib.AbstractContextManager):
         if self._old_root is None:
             assert self.base is not None and self.repo_top is not None
             path = self.tmp / "against"
-            _git(self.root, "worktree", "add", "--detach", "-f", str(path), self.base)
-            self._cleanups.append(lambda: _remove_worktree(self.root, path))
+            self._cleanups.append(lambda: drop_worktrees(self.scratch, path))
+            self.scratch.git(self.root, "worktree", "add", "--detach", "-f", str(path), self.base)
+            pause_point("verify-worktree-ready")
             self._old_root = path / self.prefix if self.prefix else path
         return self._old_root
 
@@ -696,14 +701,6 @@ def _rev_parse(root: Path, rev: str) -> str | None:
         return _git(root, "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}").strip() or None
     except subprocess.CalledProcessError:
         return None
-
-
-def _remove_worktree(root: Path, path: Path) -> None:
-    with contextlib.suppress(subprocess.CalledProcessError):
-        _git(root, "worktree", "remove", "--force", str(path))
-    shutil.rmtree(path, ignore_errors=True)
-    with contextlib.suppress(subprocess.CalledProcessError):
-        _git(root, "worktree", "prune")
 
 
 def _first_line(text: str) -> str:
