@@ -19,23 +19,26 @@ from pathlib import Path
 
 from hypothesis import strategies as st
 
-# Open unibase bugs, numbered as in /tmp/genbugs.md. While a switch is True the generator leaves
-# out the construct that triggers the bug, so that the rest can be explored; once the bug is
-# fixed the switch goes back to False and the construct is generated again.
-KNOWN_BUG_1_BASE_BY_MODULE_ATTRIBUTE = True  # class X(other_db.Base) is moved verbatim
-KNOWN_BUG_2_DUPLICATE_BETWEEN_SECONDARY_BASES = True  # an identical table on two merged bases is moved twice
-KNOWN_BUG_3_DUPLICATE_IN_TWO_STYLES = True  # Column(...) vs mapped_column(...) of one table is a "conflict"
-KNOWN_BUG_4_HELPER_BESIDE_BASE = True  # a helper left in a module that becomes a shim is imported back from it
-KNOWN_BUG_5_HELPER_NAME_CLASH = True  # two imported helpers of one name land in one module
-KNOWN_BUG_6_QUALIFIED_STRING_IN_MOVED_CLASS = True  # relationship("pkg.mod.X") is rewritten in the old file
-KNOWN_BUG_7_NAMED_REGISTRY = True  # reg = registry(); Base = reg.generate_base(): the shim keeps reg
-KNOWN_BUG_8_ABSTRACT_IN_OWN_MODULE = True  # an abstract class moved apart from its models is imported back
-KNOWN_BUG_9_DUPLICATE_NAMED_FROM_ANOTHER_MODULE = True  # relationship("Dropped") not rewritten across modules
-KNOWN_BUG_10_SECONDARY_BY_NAME = True  # a Table named by secondary="..." stays in the shim
-KNOWN_BUG_11_RENAMED_FROM_ANOTHER_MODULE = True  # relationship("Renamed") not rewritten across modules
-KNOWN_BUG_12_RENAME_CHANGES_DECLARED_TABLE = True  # a renamed class's declared_attr __tablename__ changes
-KNOWN_BUG_13_TYPE_CHECKING_ANNOTATION = True  # Mapped[X] with X imported under TYPE_CHECKING gets a runtime import
-KNOWN_BUG_14_SUBCLASS_OF_RENAMED = True  # class Admin(User) in a sibling module keeps the renamed parent's old name
+# Unibase bugs these projects found, numbered as in /tmp/genbugs.md. While a bug is open its
+# switch is True and the generator leaves out the construct that triggers it, so that the rest
+# can be explored; once the bug is fixed the switch goes back to False.
+KNOWN_BUG_1_BASE_BY_MODULE_ATTRIBUTE = True  # reopened: Table(.., other_db.Base.metadata) keeps its import
+KNOWN_BUG_2_DUPLICATE_BETWEEN_SECONDARY_BASES = False  # an identical table on two merged bases is moved twice
+KNOWN_BUG_3_DUPLICATE_IN_TWO_STYLES = False  # Column(...) vs mapped_column(...) of one table is a "conflict"
+KNOWN_BUG_4_HELPER_BESIDE_BASE = False  # a helper left in a module that becomes a shim is imported back from it
+KNOWN_BUG_5_HELPER_NAME_CLASH = False  # two imported helpers of one name land in one module
+KNOWN_BUG_6_QUALIFIED_STRING_IN_MOVED_CLASS = False  # relationship("pkg.mod.X") is rewritten in the old file
+KNOWN_BUG_7_NAMED_REGISTRY = False  # reg = registry(); Base = reg.generate_base(): the shim keeps reg
+KNOWN_BUG_8_ABSTRACT_IN_OWN_MODULE = False  # an abstract class moved apart from its models is imported back
+KNOWN_BUG_9_DUPLICATE_NAMED_FROM_ANOTHER_MODULE = False  # relationship("Dropped") not rewritten across modules
+KNOWN_BUG_10_SECONDARY_BY_NAME = False  # a Table named by secondary="..." stays in the shim
+KNOWN_BUG_11_RENAMED_FROM_ANOTHER_MODULE = False  # relationship("Renamed") not rewritten across modules
+KNOWN_BUG_12_RENAME_CHANGES_DECLARED_TABLE = False  # a renamed class's declared_attr __tablename__ changes
+KNOWN_BUG_13_TYPE_CHECKING_ANNOTATION = False  # Mapped[X] with X imported under TYPE_CHECKING gets a runtime import
+KNOWN_BUG_14_SUBCLASS_OF_RENAMED = False  # class Admin(User) in a sibling module keeps the renamed parent's old name
+KNOWN_BUG_15_HELPER_SHADOWED_BY_TARGET = True  # an imported helper is dropped when the target defines that name
+KNOWN_BUG_16_OBJECT_REFERENCE_TO_DROPPED = True  # relationship(Dropped): a name that does not exist after the move
+KNOWN_BUG_17_QUALIFIED_TO_DROPPED = True  # "pkg.dropped.X" becomes the kept copy's module before its move
 
 PACKAGES = ("app", "shop", "backend")
 AREAS = ("core", "billing", "audit", "catalog", "crm", "media", "ops")
@@ -269,14 +272,19 @@ class GeneratedProject:
     def decisions(self, strategy: str) -> frozenset[tuple[str, str]]:
         """The (kind, subject) of every conflict that genuinely needs a user's decision: with
         ``rebase`` no class is deleted or renamed, so identical duplicate tables and classes of
-        one name on several bases cannot be merged without one."""
-        if strategy != "rebase":
-            return frozenset()
+        one name on several bases cannot be merged without one; with ``move``, a class of a
+        colliding name whose table name is computed from its class name cannot be renamed."""
         models = self.spec.models
-        tables = {("identical-duplicate-table", m.table) for m in models if m.partner}
-        names = {("class-name-collision", m.cls) for m in models
-                 if len({id(o.base) for o in models if o.cls == m.cls}) > 1}
-        return frozenset(tables | names)
+        colliding = {m.cls for m in models if len({id(o.base) for o in models if o.cls == m.cls}) > 1}
+        if strategy == "rebase":
+            tables = {("identical-duplicate-table", m.table) for m in models if m.partner}
+            return frozenset(tables | {("class-name-collision", name) for name in colliding})
+        return frozenset(("class-name-collision", m.cls) for m in models if m.declared_table and m.cls in colliding)
+
+    def must_decide(self, strategy: str) -> bool:
+        """Whether the plan must stop for a decision (with ``move`` it may not have to: the
+        class whose table name is computed may be the one that keeps its name)."""
+        return strategy == "rebase" and bool(self.decisions(strategy))
 
 
 def write_project(files: dict[str, str], root: Path) -> Path:
@@ -506,6 +514,42 @@ def duplicates(draw, the_bases: list[Base], everything: list[Model], package: st
     return out
 
 
+def imports_of(model: Model) -> set[str]:
+    """The project modules the module of ``model`` imports because of it."""
+    out = {model.base.module}
+    out |= {h.module for c in model.columns for h in (c.length, c.enum, c.default) if isinstance(h, Helper)}
+    if model.inherits:
+        out.add(model.inherits.module)
+    if model.use_abstract:
+        out.add(model.base.abstract.module)
+    return out - {model.module}
+
+
+def untangle_subclasses(everything: list[Model]) -> None:
+    """Move a subclass next to its parent while the modules would import each other in a circle."""
+    while True:
+        edges: dict[str, set[str]] = {}
+        for m in everything:
+            edges.setdefault(m.module, set()).update(imports_of(m))
+
+        def reaches(start: str, goal: str) -> bool:
+            seen, todo = set(), [start]
+            while todo:
+                here = todo.pop()
+                if here == goal:
+                    return True
+                if here not in seen:
+                    seen.add(here)
+                    todo += edges.get(here, ())
+            return False
+
+        tangled = [m for m in everything if m.inherits and m.module != m.inherits.module
+                   and reaches(m.inherits.module, m.module)]
+        if not tangled:
+            return
+        tangled[0].module = tangled[0].inherits.module
+
+
 @st.composite
 def model_modules(draw, everything: list[Model]) -> list[ModelModule]:
     """How each module holding models reaches its base, and its ``__all__`` and annotations."""
@@ -539,15 +583,20 @@ def rel_form(draw, source: Model, target: Model, everything: list[Model], future
     """How ``source`` names ``target`` in a relationship; None when no spelling is unambiguous."""
     if KNOWN_BUG_9_DUPLICATE_NAMED_FROM_ANOTHER_MODULE and target.partner and target.partner.cls != target.cls:
         return None
-    forms = [] if KNOWN_BUG_6_QUALIFIED_STRING_IN_MOVED_CLASS else ["qualified"]
+    qualified = not KNOWN_BUG_6_QUALIFIED_STRING_IN_MOVED_CLASS and not (
+        KNOWN_BUG_17_QUALIFIED_TO_DROPPED and target.partner)
+    forms = ["qualified"] if qualified else []
     renamed_elsewhere = sum(m.cls == target.cls for m in everything) > 1 and target.module != source.module
     if name_is_unambiguous(source, target, everything) and not (KNOWN_BUG_11_RENAMED_FROM_ANOTHER_MODULE
                                                                and renamed_elsewhere):
         forms += ["name", "name"]
         if source.style == "mapped":
-            typed = source.module in futures and not KNOWN_BUG_13_TYPE_CHECKING_ANNOTATION
+            typed = source.module in futures and not KNOWN_BUG_13_TYPE_CHECKING_ANNOTATION and not (
+                KNOWN_BUG_16_OBJECT_REFERENCE_TO_DROPPED and target.partner)
             forms += ["annotation"] + ["typed"] * typed
-        if target.module == source.module and everything.index(target) < everything.index(source):
+        dropped = target.partner is not None  # one of an identical pair: either may be the one dropped
+        if target.module == source.module and everything.index(target) < everything.index(source) and not (
+                KNOWN_BUG_16_OBJECT_REFERENCE_TO_DROPPED and dropped):
             forms.append("object")
     return draw(st.sampled_from(forms)) if forms else None
 
@@ -648,7 +697,8 @@ def projects(draw, cross_base: bool = True) -> GeneratedProject:
         home = base.module if base.module in chosen else chosen[0]  # never a module that imports the base module
         helper_module = {"module": home, "helpers": f"{package}.{base.area}_helpers",
                          "shared": f"{package}.common"}[place]
-        clash = all_helpers if KNOWN_BUG_5_HELPER_NAME_CLASH else [h for h in all_helpers if h.module == helper_module]
+        unique = KNOWN_BUG_5_HELPER_NAME_CLASH or KNOWN_BUG_15_HELPER_SHADOWED_BY_TARGET
+        clash = all_helpers if unique else [h for h in all_helpers if h.module == helper_module]
         own = draw(helpers(helper_module, {h.name for h in clash}))
         all_helpers += own
         usable = own + [h for h in shared if h.name not in {o.name for o in own}]
@@ -669,6 +719,7 @@ def projects(draw, cross_base: bool = True) -> GeneratedProject:
         if everything.index(m) < everything.index(m.inherits):
             everything.remove(m)
             everything.insert(everything.index(m.inherits) + 1, m)
+    untangle_subclasses(everything)
     modules = draw(model_modules(everything))
     assocs = draw(references(everything, {mm.name for mm in modules if mm.future}, cross_base))
     db_forms = [draw(st.sampled_from(("absolute", "alias", "module", "local"))) for _ in the_bases]
@@ -1081,9 +1132,7 @@ def render_db(s: Source, spec: Spec) -> None:
     local: list[str] = []
     exprs = []
     for base, form in zip(spec.bases, spec.db_forms):
-        alias = base.name
-        if form in ("alias", "local") or sum(b.name == base.name for b in spec.bases) > 1:
-            alias = f"{base.area.title()}Base" if base.name != f"{base.area.title()}Base" else f"{base.area.title()}Db"
+        alias = base_alias(base, spec, always=form in ("alias", "local"))
         line = f"from {base.module} import {base.name}" + (f" as {alias}" if alias != base.name else "")
         if form == "module":
             parent, leaf = parent_and_leaf(base.module)
@@ -1106,9 +1155,9 @@ def render_db(s: Source, spec: Spec) -> None:
                       + "".join(f"    {e}.metadata.drop_all(engine)\n" for e in exprs))
 
 
-def base_alias(base: Base, spec: Spec) -> str:
-    """How db.py and env.py name a base when two bases share its name."""
-    if sum(b.name == base.name for b in spec.bases) == 1:
+def base_alias(base: Base, spec: Spec, *, always: bool = False) -> str:
+    """How db.py and env.py name a base: an alias when two bases share its name (or ``always``)."""
+    if not always and sum(b.name == base.name for b in spec.bases) == 1:
         return base.name
     return f"{base.area.title()}Base" if base.name != f"{base.area.title()}Base" else f"{base.area.title()}Db"
 
