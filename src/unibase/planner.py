@@ -1432,10 +1432,14 @@ def _statement_source(lines: list[str], node: ast.stmt) -> str:
 
 
 def _same_definition(ix: Index, a: str, b: str, name: str) -> bool:
+    """Whether ``name`` is defined the same way in ``a`` and ``b``, so that one definition can
+    stand for both. Never for a class: two classes are two objects (two enums do not share members)."""
     def src(file: str) -> str | None:
         tree = _parse_file(ix.root, file)
         for node in tree.body if tree else ():
-            if isinstance(node, (ast.FunctionDef, ast.ClassDef, ast.AsyncFunctionDef)) and node.name == name:
+            if isinstance(node, ast.ClassDef) and node.name == name:
+                return None
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == name:
                 return ast.dump(node, include_attributes=False)
             if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == name for t in node.targets):
                 return ast.dump(node, include_attributes=False)
