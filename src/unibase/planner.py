@@ -849,6 +849,8 @@ class _Planner:
             for name in (*op.classes, *op.helpers):
                 meaning_in_target.setdefault(placed.get(name, name), Symbol(op.source, name))
         alias_of: dict[object, str] = {}  # one other name per imported thing
+        placed_as: dict[Symbol, str] = {}  # helpers of shim-to-be modules, moved along: their name in target
+        extra_renames: dict[int, list[tuple[str, str]]] = defaultdict(list)
         settled: list[tuple[list[str], list[tuple[str, str]]]] = []
         for i, op in enumerate(ops):
             texts: list[str] = []
@@ -867,11 +869,29 @@ class _Planner:
                             needs[i].add(by_source[meaning.file])
                         continue
                     if (isinstance(meaning, Symbol) and by_source.get(meaning.file, i) != i
-                            and self._movable_helper(meaning, target)):
+                            and self._movable_helper(meaning, target, ignore_target=True)):
+                        # a helper of a module that becomes a shim of the target: importing it
+                        # from there would be a cycle, so it moves with that module's operation
                         j = by_source[meaning.file]
-                        extra[j].add(meaning.name)
                         needs[i].add(j)
-                        moves.append(_Move(meaning, Symbol(target, meaning.name)))
+                        new = placed_as.get(meaning)
+                        if new is None and meaning_in_target.get(meaning.name, meaning) == meaning:
+                            new = meaning.name
+                        elif new is None and _same_definition(self.ix, meaning.file, target, meaning.name):
+                            new = meaning.name  # the target's own definition stands for it
+                            placed_as[meaning] = new
+                        elif new is None:
+                            new = _other_name(PurePosixPath(meaning.file).stem, meaning.name)
+                            while meaning_in_target.setdefault(new, meaning) != meaning:
+                                new = "_" + new
+                            extra_renames[j].append((meaning.name, new))
+                        if meaning not in placed_as:
+                            placed_as[meaning] = new
+                            meaning_in_target[new] = meaning
+                            extra[j].add(meaning.name)
+                            moves.append(_Move(meaning, Symbol(target, new)))
+                        if new != local:
+                            renames.append((local, new))
                         continue
                     key = meaning if meaning is not None else text
                     if meaning_in_target.setdefault(local, key) != key:
@@ -888,6 +908,7 @@ class _Planner:
             settled.append((texts, renames))
         for i, op in enumerate(ops):
             texts, renames = settled[i]
+            renames = renames + extra_renames.get(i, [])
             helpers = list(op.helpers)
             if extra.get(i):
                 more, imports, _ = self._closure(op.source, target, extra[i], set(op.classes) | {op.base_name})
@@ -957,12 +978,13 @@ class _Planner:
             merged.add(self.canonical_registry)
         return [m for m in self.ix.models.values() if m.base in merged]
 
-    def _movable_helper(self, symbol: Symbol, target: str) -> bool:
-        """A top-level definition that is not a mapped class and that ``target`` does not bind."""
+    def _movable_helper(self, symbol: Symbol, target: str, ignore_target: bool = False) -> bool:
+        """A top-level definition that is not a mapped class and (unless ``ignore_target``) that
+        ``target`` does not bind."""
         facts = self.ix.facts.get(symbol.file)
         if facts is None or symbol in self.ix.models or symbol in self.ix.bases:
             return False
-        target_names = set(self.ix.facts[target].bindings) if target in self.ix.facts else set()
+        target_names = set(self.ix.facts[target].bindings) if target in self.ix.facts and not ignore_target else set()
         return symbol.name not in target_names and any(n == symbol.name for n, *_ in facts.top_level)
 
     def _base_attributes(self, source: str, b: BaseInfo, moved: list[ast.stmt]) -> set[tuple[str, str]]:
