@@ -457,3 +457,28 @@ def test_a_dropped_duplicate_used_beyond_the_registry_is_refused(tmp_path):
     applied = unibase("apply", str(project), "--branch", "merged")
     assert applied.returncode == 1 and "need a decision" in applied.stderr
     assert "merged" not in git(project, "branch", "--list")
+
+
+def test_rebase_of_a_named_registry_points_the_registry_at_the_canonical_one(tmp_path):
+    """``reg = registry()`` + ``Base = reg.generate_base()`` rebased in place: ``reg`` is the
+    canonical registry afterwards, not a second registry left beside it."""
+    project = tmp_path / "proj"
+    files = {
+        "app/__init__.py": "",
+        "app/main.py": MAIN,
+        "app/audit.py": (
+            "from sqlalchemy import Column, Integer\nfrom sqlalchemy.orm import registry\n\n"
+            "audit_registry = registry()\nBase = audit_registry.generate_base()\n\n\n"
+            'class Event(Base):\n    __tablename__ = "events"\n    id = Column(Integer, primary_key=True)\n'
+        ),
+    }
+    for rel, text in files.items():
+        (project / rel).parent.mkdir(parents=True, exist_ok=True)
+        (project / rel).write_text(text, encoding="utf-8")
+    make_repo(project)
+    unibase("apply", str(project), "--strategy", "rebase", "--branch", "merged", check=0)
+    merged = tmp_path / "merged"
+    git(project, "worktree", "add", "-q", "--detach", str(merged), "merged")
+    check = "import app.audit as a, app.main as m; assert a.audit_registry is m.Base.registry is a.Event.registry"
+    proc = subprocess.run([sys.executable, "-c", check], cwd=merged, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
