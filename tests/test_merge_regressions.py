@@ -382,6 +382,16 @@ CASES = {
         'import app.main as m, app.media, app.media_models; '
         'assert (m.NAME_LEN, m.Note.__table__.c.label.type.length) == (20, 80)',
     ),
+    'helper-in-a-package-base-module-whose-name-the-target-defines': (
+        {
+            'app/__init__.py': '',
+            'app/main.py': MAIN.replace('Base = declarative_base()\n', 'Base = declarative_base()\n\nNAME_LEN = 20\n'),
+            'app/media/__init__.py': 'from sqlalchemy.orm import declarative_base\n\nBase = declarative_base()\n\nNAME_LEN = 80\n',
+            'app/media/models.py': 'from sqlalchemy import Column, Integer, String\n\nfrom app.media import Base, NAME_LEN\n\n\nclass Note(Base):\n    __tablename__ = "notes"\n    id = Column(Integer, primary_key=True)\n    label = Column(String(NAME_LEN))\n',
+        },
+        'import app.main as m, app.media, app.media.models; '
+        'assert (m.NAME_LEN, m.Note.__table__.c.label.type.length) == (20, 80)',
+    ),
 }
 
 

@@ -774,10 +774,9 @@ class _Planner:
                 if name in helpers and _same_definition(ix, source, target, name):
                     helpers.remove(name)
                     continue
-                prefix = _camel(PurePosixPath(source).stem)
-                new = f"{prefix}{name}" if name[0].isupper() else f"{PurePosixPath(source).stem}_{name}"
+                new = _other_name(source, name)
                 while new in names_in_target:
-                    new = "_" + new
+                    new += "_"
                 renames.append((name, new))
                 moving_model = ix.models.get(Symbol(source, name))
                 if moving_model is not None and _table_from_class_name(moving_model):
@@ -881,9 +880,9 @@ class _Planner:
                             new = meaning.name  # the target's own definition stands for it
                             placed_as[meaning] = new
                         elif new is None:
-                            new = _other_name(PurePosixPath(meaning.file).stem, meaning.name)
+                            new = _other_name(meaning.file, meaning.name)
                             while meaning_in_target.setdefault(new, meaning) != meaning:
-                                new = "_" + new
+                                new += "_"
                             extra_renames[j].append((meaning.name, new))
                         if meaning not in placed_as:
                             placed_as[meaning] = new
@@ -895,9 +894,9 @@ class _Planner:
                         continue
                     key = meaning if meaning is not None else text
                     if meaning_in_target.setdefault(local, key) != key:
-                        new = alias_of.get(key) or _other_name(PurePosixPath(op.source).stem, local)
+                        new = alias_of.get(key) or _other_name(op.source, local)
                         while meaning_in_target.setdefault(new, key) != key:
-                            new = "_" + new
+                            new += "_"
                         alias_of[key] = new
                         renames.append((local, new))
                         alias = ast.alias(alias.name, new)
@@ -1342,9 +1341,13 @@ def _group_imports(texts: list[str]) -> list[str]:
     return out
 
 
-def _other_name(stem: str, name: str) -> str:
-    """``name`` prefixed with a module's name, in the name's own style (``ITEM_LEN`` ->
-    ``MODELS_ITEM_LEN``, ``Item`` -> ``ModelsItem``, ``item`` -> ``models_item``)."""
+def _other_name(file: str, name: str) -> str:
+    """``name`` prefixed with the name of the module ``file``, in the name's own style
+    (``ITEM_LEN`` -> ``MODELS_ITEM_LEN``, ``Item`` -> ``ModelsItem``, ``item`` -> ``models_item``).
+    A package's ``__init__.py`` lends the package's name; never a leading underscore (a
+    ``__name`` inside a class body would be mangled)."""
+    path = PurePosixPath(file)
+    stem = (path.parent.name if path.stem == "__init__" else path.stem).strip("_") or "module"
     if name.isupper():
         return f"{stem.upper()}_{name}"
     return f"{_camel(stem)}{name}" if name[:1].isupper() else f"{stem}_{name}"
