@@ -376,8 +376,12 @@ class MoveModelsCommand:
         relationships = _Relationships(_Strings(strings)) if strings else None
         base_spellings = _BaseAttributes(set(op.base_attributes), op.target_base) if op.base_attributes else None
         new_code = []
+        registry = _RegistryNames(dict(op.registry_names), lazy=any(_is_future(s) for s in source.body)) \
+            if op.registry_names else None
         for stmt in moved:
             stmt = stmt.visit(renamer)
+            if registry:
+                stmt = stmt.visit(registry)
             if base_spellings:
                 stmt = stmt.visit(base_spellings)
             if op.quote_annotations:
@@ -474,6 +478,55 @@ class MoveModelsCommand:
             all_stmt = cst.parse_statement("__all__ = [" + ", ".join(f'"{n}"' for n in dict.fromkeys(names)) + "]\n")
             pruned.append(all_stmt.with_changes(leading_lines=[cst.EmptyLine()]))
         return source.with_changes(body=pruned), new_target
+
+
+class _RegistryNames(cst.CSTTransformer):
+    """``relationship(Dropped)`` -> ``relationship("Kept")`` and ``Mapped[Dropped]`` ->
+    ``Mapped[Kept]`` (``Mapped["Kept"]`` where annotations are evaluated): a dropped duplicate
+    named through the class registry, where its kept class is not defined (the plan checked
+    that the moved code uses the dropped name nowhere else)."""
+
+    def __init__(self, names: dict[str, str], lazy: bool) -> None:
+        super().__init__()
+        self.names = names
+        self.lazy = lazy
+
+    def leave_Call(self, original_node: cst.Call, updated_node: cst.Call) -> cst.Call:
+        func = updated_node.func
+        last = func.value if isinstance(func, cst.Name) else func.attr.value if isinstance(func, cst.Attribute) else None
+        if last != "relationship":
+            return updated_node
+        args = list(updated_node.args)
+        for i, arg in enumerate(args):
+            first = (i == 0 and arg.keyword is None and not arg.star) or (arg.keyword and arg.keyword.value == "argument")
+            if first and isinstance(arg.value, cst.Name) and arg.value.value in self.names:
+                args[i] = arg.with_changes(value=cst.SimpleString(f'"{self.names[arg.value.value]}"'))
+        return updated_node.with_changes(args=args)
+
+    def leave_Subscript(self, original_node: cst.Subscript, updated_node: cst.Subscript) -> cst.Subscript:
+        value = updated_node.value
+        last = value.value if isinstance(value, cst.Name) else value.attr.value if isinstance(value, cst.Attribute) else None
+        if last != "Mapped":
+            return updated_node
+        return updated_node.with_changes(slice=[e.visit(_NamesIn(self.names, self.lazy)) for e in updated_node.slice])
+
+
+class _NamesIn(cst.CSTTransformer):
+    """Plain names of ``names`` (not attributes) -> their new name, or a string of it."""
+
+    def __init__(self, names: dict[str, str], as_name: bool) -> None:
+        super().__init__()
+        self.names = names
+        self.as_name = as_name
+
+    def visit_Attribute(self, node: cst.Attribute) -> bool:
+        return False
+
+    def leave_Name(self, original_node: cst.Name, updated_node: cst.Name) -> cst.BaseExpression:
+        if updated_node.value not in self.names:
+            return updated_node
+        new = self.names[updated_node.value]
+        return updated_node.with_changes(value=new) if self.as_name else cst.SimpleString(f'"{new}"')
 
 
 class _QuoteAnnotations(cst.CSTTransformer):

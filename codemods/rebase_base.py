@@ -22,6 +22,8 @@ from unibase.plan import RebaseBase
 
 from .move_models import (
     _all_names,
+    _assigns_registry,
+    _generating_registry,
     _is_import,
     _prune_imports,
     _stmt_names,
@@ -59,9 +61,18 @@ class RebaseBaseCommand:
             if line.comment is not None or not leading or leading[-1].comment is not None:
                 leading.append(line)
         body[index] = stmt = stmt.with_changes(leading_lines=leading)
+        # ``reg = registry()`` + ``Base = reg.generate_base()``: the registry is the canonical one now
+        gone = [removed]
+        reg = _generating_registry(removed)
+        at = next((k for k, s in enumerate(body) if reg and _assigns_registry(s, reg)), None)
+        if at is not None:
+            gone.append(body.pop(at))
+            comments = [line for line in gone[-1].leading_lines if line.comment is not None]  # type: ignore[attr-defined]
+            body.insert(body.index(stmt) + 1,
+                        cst.parse_statement(f"{reg} = {op.name}.registry\n").with_changes(leading_lines=comments))
         # an import the new one replaces goes, and so do imports only the definition used
         still_used = _used_names([s for s in body if not _is_import(s)], strings=True) | _all_names(module)
-        drop = {n for n in _used_names([removed]) if n not in still_used} | {op.name}
+        drop = {n for n in _used_names(gone) if n not in still_used} | {op.name}
         out = _prune_imports(body, drop, protect=[stmt])
         _strip_leading_blanks(out, module.body)
         return module.with_changes(body=out)

@@ -19,27 +19,6 @@ from pathlib import Path
 
 from hypothesis import strategies as st
 
-# Unibase bugs these projects found, numbered as in /tmp/genbugs.md. While a bug is open its
-# switch is True and the generator leaves out the construct that triggers it, so that the rest
-# can be explored; once the bug is fixed the switch goes back to False.
-KNOWN_BUG_1_BASE_BY_MODULE_ATTRIBUTE = True  # reopened: Table(.., other_db.Base.metadata) keeps its import
-KNOWN_BUG_2_DUPLICATE_BETWEEN_SECONDARY_BASES = False  # an identical table on two merged bases is moved twice
-KNOWN_BUG_3_DUPLICATE_IN_TWO_STYLES = False  # Column(...) vs mapped_column(...) of one table is a "conflict"
-KNOWN_BUG_4_HELPER_BESIDE_BASE = False  # a helper left in a module that becomes a shim is imported back from it
-KNOWN_BUG_5_HELPER_NAME_CLASH = False  # two imported helpers of one name land in one module
-KNOWN_BUG_6_QUALIFIED_STRING_IN_MOVED_CLASS = False  # relationship("pkg.mod.X") is rewritten in the old file
-KNOWN_BUG_7_NAMED_REGISTRY = False  # reg = registry(); Base = reg.generate_base(): the shim keeps reg
-KNOWN_BUG_8_ABSTRACT_IN_OWN_MODULE = False  # an abstract class moved apart from its models is imported back
-KNOWN_BUG_9_DUPLICATE_NAMED_FROM_ANOTHER_MODULE = False  # relationship("Dropped") not rewritten across modules
-KNOWN_BUG_10_SECONDARY_BY_NAME = False  # a Table named by secondary="..." stays in the shim
-KNOWN_BUG_11_RENAMED_FROM_ANOTHER_MODULE = False  # relationship("Renamed") not rewritten across modules
-KNOWN_BUG_12_RENAME_CHANGES_DECLARED_TABLE = False  # a renamed class's declared_attr __tablename__ changes
-KNOWN_BUG_13_TYPE_CHECKING_ANNOTATION = False  # Mapped[X] with X imported under TYPE_CHECKING gets a runtime import
-KNOWN_BUG_14_SUBCLASS_OF_RENAMED = False  # class Admin(User) in a sibling module keeps the renamed parent's old name
-KNOWN_BUG_15_HELPER_SHADOWED_BY_TARGET = True  # an imported helper is dropped when the target defines that name
-KNOWN_BUG_16_OBJECT_REFERENCE_TO_DROPPED = True  # relationship(Dropped): a name that does not exist after the move
-KNOWN_BUG_17_QUALIFIED_TO_DROPPED = True  # "pkg.dropped.X" becomes the kept copy's module before its move
-
 PACKAGES = ("app", "shop", "backend")
 AREAS = ("core", "billing", "audit", "catalog", "crm", "media", "ops")
 NOUNS = {
@@ -353,7 +332,7 @@ def bases(draw, package: str) -> list[Base]:
         if layout == "package" and draw(st.booleans()):
             base.reexport = f"{package}.{area}"
         if draw(st.integers(0, 2)) == 0:
-            where = "base" if KNOWN_BUG_8_ABSTRACT_IN_OWN_MODULE else draw(st.sampled_from(("base", "module")))
+            where = draw(st.sampled_from(("base", "module")))
             home = module if where == "base" else f"{package}.{area}_abstract"
             base.abstract = Abstract(f"{area.title()}Record", home, draw(st.booleans()),
                                      draw(st.sampled_from((None, "directive", "plain"))))
@@ -432,8 +411,6 @@ def models(draw, base: Base, modules: list[str], usable: list[Helper]) -> list[M
         style = draw(st.sampled_from(("column", "mapped", "column", "mapped", "table")))
         model = Model(cls, "", base, draw(st.sampled_from(modules)), style, draw(columns(usable, style)))
         model.use_abstract = base.abstract is not None and style != "table" and draw(st.booleans())
-        if KNOWN_BUG_8_ABSTRACT_IN_OWN_MODULE and model.use_abstract and model.module != base.abstract.module:
-            model.use_abstract = False
         if style != "table" and draw(st.integers(0, 3)) == 0:
             model.mixin = draw(st.sampled_from(MIXINS))
         plain = [c.name for c in model.columns]
@@ -477,8 +454,6 @@ def name_tables(everything: list[Model]) -> None:
         plural = NOUNS[m.cls]
         m.table = plural if sum(o.cls == m.cls for o in everything) == 1 else f"{m.base.area}_{plural}"
     for m in everything:
-        if KNOWN_BUG_12_RENAME_CHANGES_DECLARED_TABLE and sum(o.cls == m.cls for o in everything) > 1:
-            continue
         if m.use_abstract and m.base.abstract.tablename and m.cls.lower() not in {o.table for o in everything}:
             m.table, m.declared_table = m.cls.lower(), True
 
@@ -490,12 +465,6 @@ def duplicates(draw, the_bases: list[Base], everything: list[Model], package: st
     out: list[Model] = []
     for _ in range(draw(st.integers(0, 2))):
         first, second = draw(st.lists(st.sampled_from(the_bases), min_size=2, max_size=2, unique=True))
-        if KNOWN_BUG_2_DUPLICATE_BETWEEN_SECONDARY_BASES:
-            # one copy on the base unibase keeps (the most models), strictly ahead of the others
-            counts = {id(b): sum(m.base is b for m in everything + out) for b in the_bases}
-            first = max(the_bases, key=lambda b: counts[id(b)])
-            if second is first or counts[id(second)] == counts[id(first)]:
-                continue
         names = [n for n in NOUNS if n not in {m.cls for m in everything + out}]
         if len(names) < 2:
             break
@@ -505,7 +474,7 @@ def duplicates(draw, the_bases: list[Base], everything: list[Model], package: st
         cols = draw(columns([], style, plain=True))
         table = f"shared_{NOUNS[cls]}"
         a = Model(cls, table, first, draw(st.sampled_from(model_modules_for(first, package))), style, cols)
-        two_styles = not KNOWN_BUG_3_DUPLICATE_IN_TWO_STYLES and not any(c.omit_type for c in cols)
+        two_styles = not any(c.omit_type for c in cols)
         b = Model(other, table, second, draw(st.sampled_from(model_modules_for(second, package))),
                   draw(st.sampled_from(("column", "mapped"))) if two_styles else style, cols)
         b.duplicate_of = a
@@ -561,7 +530,7 @@ def model_modules(draw, everything: list[Model]) -> list[ModelModule]:
         if m.module == base.module:
             options = ["same"]
         else:
-            options = ["absolute", "alias", "relative"] + ["module_attr"] * (not KNOWN_BUG_1_BASE_BY_MODULE_ATTRIBUTE)
+            options = ["absolute", "alias", "relative", "module_attr"]
             if base.reexport:
                 options.append("reexport")
         out[m.module] = ModelModule(m.module, base, draw(st.sampled_from(options)), draw(st.booleans()),
@@ -581,22 +550,12 @@ def name_is_unambiguous(source: Model, target: Model, everything: list[Model]) -
 @st.composite
 def rel_form(draw, source: Model, target: Model, everything: list[Model], futures: set[str]) -> str | None:
     """How ``source`` names ``target`` in a relationship; None when no spelling is unambiguous."""
-    if KNOWN_BUG_9_DUPLICATE_NAMED_FROM_ANOTHER_MODULE and target.partner and target.partner.cls != target.cls:
-        return None
-    qualified = not KNOWN_BUG_6_QUALIFIED_STRING_IN_MOVED_CLASS and not (
-        KNOWN_BUG_17_QUALIFIED_TO_DROPPED and target.partner)
-    forms = ["qualified"] if qualified else []
-    renamed_elsewhere = sum(m.cls == target.cls for m in everything) > 1 and target.module != source.module
-    if name_is_unambiguous(source, target, everything) and not (KNOWN_BUG_11_RENAMED_FROM_ANOTHER_MODULE
-                                                               and renamed_elsewhere):
+    forms = ["qualified"]
+    if name_is_unambiguous(source, target, everything):
         forms += ["name", "name"]
         if source.style == "mapped":
-            typed = source.module in futures and not KNOWN_BUG_13_TYPE_CHECKING_ANNOTATION and not (
-                KNOWN_BUG_16_OBJECT_REFERENCE_TO_DROPPED and target.partner)
-            forms += ["annotation"] + ["typed"] * typed
-        dropped = target.partner is not None  # one of an identical pair: either may be the one dropped
-        if target.module == source.module and everything.index(target) < everything.index(source) and not (
-                KNOWN_BUG_16_OBJECT_REFERENCE_TO_DROPPED and dropped):
+            forms += ["annotation"] + ["typed"] * (source.module in futures)
+        if target.module == source.module and everything.index(target) < everything.index(source):
             forms.append("object")
     return draw(st.sampled_from(forms)) if forms else None
 
@@ -655,7 +614,7 @@ def references(draw, everything: list[Model], futures: set[str], cross_base: boo
         if table in tables or form is None:
             continue
         tables.add(table)
-        by_name = not KNOWN_BUG_10_SECONDARY_BY_NAME and draw(st.booleans())
+        by_name = draw(st.booleans())
         assoc = Assoc(table, left.module, left.base, left, right, by_name, draw(st.booleans()))
         left.rels.append(Rel(left, fresh(right.table.split("_")[-1], left.attrs()), right, form, collection=True,
                              secondary=assoc))
@@ -692,13 +651,10 @@ def projects(draw, cross_base: bool = True) -> GeneratedProject:
         candidates = model_modules_for(base, package)
         chosen = draw(st.lists(st.sampled_from(candidates), min_size=1, max_size=len(candidates), unique=True))
         place = draw(st.sampled_from(("module", "helpers", "shared")))
-        if KNOWN_BUG_4_HELPER_BESIDE_BASE and place == "module" and chosen != [base.module]:
-            place = "helpers"
         home = base.module if base.module in chosen else chosen[0]  # never a module that imports the base module
         helper_module = {"module": home, "helpers": f"{package}.{base.area}_helpers",
                          "shared": f"{package}.common"}[place]
-        unique = KNOWN_BUG_5_HELPER_NAME_CLASH or KNOWN_BUG_15_HELPER_SHADOWED_BY_TARGET
-        clash = all_helpers if unique else [h for h in all_helpers if h.module == helper_module]
+        clash = [h for h in all_helpers if h.module == helper_module]
         own = draw(helpers(helper_module, {h.name for h in clash}))
         all_helpers += own
         usable = own + [h for h in shared if h.name not in {o.name for o in own}]
@@ -709,9 +665,6 @@ def projects(draw, cross_base: bool = True) -> GeneratedProject:
             m.base.abstract.module = m.base.module  # a module of its own would import the base module back
     name_tables(everything)
     everything += draw(duplicates(the_bases, everything, package))
-    for m in everything:
-        if KNOWN_BUG_14_SUBCLASS_OF_RENAMED and m.inherits and sum(o.cls == m.inherits.cls for o in everything) > 1:
-            m.module = m.inherits.module
     # the global order is the order rows are inserted: foreign keys point backwards only
     order = draw(st.permutations(range(len(everything))))
     everything = [everything[i] for i in order]
@@ -835,9 +788,6 @@ def render_base(s: Source, base: Base) -> None:
     elif base.kind == "declarative_class":
         s.need("sqlalchemy.orm", "DeclarativeBase")
         s.body.append(f"class {n}(DeclarativeBase):\n    {'metadata = MetaData()' if md else 'pass'}\n")
-    elif base.kind == "registry" and KNOWN_BUG_7_NAMED_REGISTRY:
-        s.need("sqlalchemy.orm", "registry")
-        s.body.append(f"{n} = registry({md}).generate_base()\n")
     elif base.kind == "registry":
         s.need("sqlalchemy.orm", "registry")
         s.body.append(f"{base.area}_registry = registry({md})\n{n} = {base.area}_registry.generate_base()\n")

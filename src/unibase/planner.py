@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ast
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 
@@ -148,6 +148,7 @@ class _Planner:
             self._metadata_hazards(canonical, merging)
             moves = self._plan_merge(canonical, merging)
             self._settle_moves(canonical.symbol.file, moves)
+            self._settle_drops(canonical, merging, moves)
             self._plan_imports(canonical, merging, moves)
             self._plan_strings(canonical, merging, moves)
             self._plan_collapse(canonical, merging)
@@ -532,11 +533,13 @@ class _Planner:
             (f"{m.symbol.file}:{m.fact.line}", f"{kept.symbol.file}:{kept.fact.line}"), options,
         ))
 
-    def _closure(self, source: str, target: str, start: set[str], skip: set[str]
+    def _closure(self, source: str, target: str, start: set[str], skip: set[str], alias_clashes: bool = False
                  ) -> tuple[list[str], list[str], set[str]]:
         """What code taken from ``source`` into ``target`` needs, given the names it uses: the
         top-level helpers of ``source`` (transitively, in source order), the import statements
-        ``target`` lacks (ungrouped), and the local names that mean a declarative base."""
+        ``target`` lacks (ungrouped), and the local names that mean a declarative base. With
+        ``alias_clashes``, a name ``target`` binds to something else is imported too (the
+        caller imports it under another name)."""
         facts = self.ix.facts[source]
         target_names = set(self.ix.facts[target].bindings) if target in self.ix.facts else set()
         helpers: list[str] = []
@@ -567,11 +570,14 @@ class _Planner:
                     (m := self.ix.models.get(resolved)) is not None and m.base in self.merging_bases
                     or self.ix.abstract_classes.get(resolved) in self.merging_bases)
                 if name in target_names and not moving:  # a class that moves too: _settle_moves decides
-                    if self.resolver.name(target, name) != resolved:
+                    if self.resolver.name(target, name) == resolved:
+                        continue
+                    if not alias_clashes:
                         self.warnings.append(Warning(
                             "W014", f"{name} means something else in {target}; the moved code will use the target's {name}",
                             source, binding.line))
-                    continue
+                        continue
+                    # imported all the same: _settle_moves imports it under another name
                 text = self._import_text(source, target, name, binding)
                 if text and text not in imports:
                     imports.append(text)
@@ -782,14 +788,20 @@ class _Planner:
         # a Core table named by a ``secondary="..."`` string moves with the classes that name it
         need |= {t.fact.var for t in ix.tables if t.file == source and t.base == b.symbol
                  and t.fact.var and t.fact.table in secondaries}
-        # ``class X(other_db.Base)``: the moved class subclasses the canonical base instead, and
-        # the module alias is not imported into the target when that was its only use
-        base_attributes = self._base_attributes(source, b, class_names)
-        need -= {alias for alias, _ in base_attributes if alias not in self._other_uses(source, class_names, base_attributes)}
-        helpers, imports, base_aliases = self._closure(source, target, need, class_names | {b.symbol.name})
+        dropped_here = {m.symbol.name for m in models if m.symbol in drops}  # deleted, not helpers
+        helpers, imports, base_aliases = self._closure(source, target, need, class_names | dropped_here | {b.symbol.name},
+                                                       alias_clashes=True)
         base_local_names = {b.symbol.name} | base_aliases
         relocated = self.relocated.get(source, set())
         helpers = [h for h in helpers if h not in class_names and h not in relocated]
+        # ``class X(other_db.Base)``, ``Table(..., other_db.Base.metadata)``: the moved code names
+        # the canonical base instead, and the module alias is not imported into the target when
+        # that was its only use (the alias's module becomes a shim of the target: a cycle)
+        tree = _parse_file(ix.root, source)
+        moved_nodes = [n for n in (tree.body if tree else ()) if _defines(n) & (class_names | set(helpers))]
+        base_attributes = self._base_attributes(source, b, moved_nodes)
+        imports = _without_names(imports, {alias for alias, _ in base_attributes}
+                                 - _other_uses(moved_nodes, base_attributes))
         type_checking = _group_imports([t for t in imports if (source, t) in self.type_checking_texts])
         imports = _group_imports([t for t in imports if (source, t) not in self.type_checking_texts])
         # annotations written under ``from __future__ import annotations`` are never evaluated;
@@ -808,10 +820,9 @@ class _Planner:
                 if name in helpers and _same_definition(ix, source, target, name):
                     helpers.remove(name)
                     continue
-                prefix = _camel(PurePosixPath(source).stem)
-                new = f"{prefix}{name}" if name[0].isupper() else f"{PurePosixPath(source).stem}_{name}"
+                new = _other_name(source, name)
                 while new in names_in_target:
-                    new = "_" + new
+                    new += "_"
                 renames.append((name, new))
                 moving_model = ix.models.get(Symbol(source, name))
                 if moving_model is not None and _table_from_class_name(moving_model):
@@ -874,7 +885,17 @@ class _Planner:
         moved_to = {mv.old: mv.new for mv in moves}
         needs: dict[int, set[int]] = defaultdict(set)
         extra: dict[int, set[str]] = defaultdict(set)
-        meaning_in_target: dict[str, object] = {}
+        # what the target's own names mean: an import of another thing under one of them is aliased
+        target_facts = self.ix.facts.get(target)
+        meaning_in_target: dict[str, object] = {
+            name: self.resolver.name(target, name) for name in (target_facts.bindings if target_facts else ())}
+        for op in ops:  # and the names the moves place there
+            placed = dict(op.renames)
+            for name in (*op.classes, *op.helpers):
+                meaning_in_target.setdefault(placed.get(name, name), Symbol(op.source, name))
+        alias_of: dict[object, str] = {}  # one other name per imported thing
+        placed_as: dict[Symbol, str] = {}  # helpers of shim-to-be modules, moved along: their name in target
+        extra_renames: dict[int, list[tuple[str, str]]] = defaultdict(list)
         settled: list[tuple[list[str], list[tuple[str, str]]]] = []
         for i, op in enumerate(ops):
             texts: list[str] = []
@@ -893,18 +914,36 @@ class _Planner:
                             needs[i].add(by_source[meaning.file])
                         continue
                     if (isinstance(meaning, Symbol) and by_source.get(meaning.file, i) != i
-                            and self._movable_helper(meaning, target)):
+                            and self._movable_helper(meaning, target, ignore_target=True)):
+                        # a helper of a module that becomes a shim of the target: importing it
+                        # from there would be a cycle, so it moves with that module's operation
                         j = by_source[meaning.file]
-                        extra[j].add(meaning.name)
                         needs[i].add(j)
-                        moves.append(_Move(meaning, Symbol(target, meaning.name)))
+                        new = placed_as.get(meaning)
+                        if new is None and meaning_in_target.get(meaning.name, meaning) == meaning:
+                            new = meaning.name
+                        elif new is None and _same_definition(self.ix, meaning.file, target, meaning.name):
+                            new = meaning.name  # the target's own definition stands for it
+                            placed_as[meaning] = new
+                        elif new is None:
+                            new = _other_name(meaning.file, meaning.name)
+                            while meaning_in_target.setdefault(new, meaning) != meaning:
+                                new += "_"
+                            extra_renames[j].append((meaning.name, new))
+                        if meaning not in placed_as:
+                            placed_as[meaning] = new
+                            meaning_in_target[new] = meaning
+                            extra[j].add(meaning.name)
+                            moves.append(_Move(meaning, Symbol(target, new)))
+                        if new != local:
+                            renames.append((local, new))
                         continue
                     key = meaning if meaning is not None else text
                     if meaning_in_target.setdefault(local, key) != key:
-                        new = f"{_camel(PurePosixPath(op.source).stem)}{local}" if local[:1].isupper() else f"{PurePosixPath(op.source).stem}_{local}"
-                        while new in meaning_in_target:
-                            new = "_" + new
-                        meaning_in_target[new] = key
+                        new = alias_of.get(key) or _other_name(op.source, local)
+                        while meaning_in_target.setdefault(new, key) != key:
+                            new += "_"
+                        alias_of[key] = new
                         renames.append((local, new))
                         alias = ast.alias(alias.name, new)
                     kept.append(alias)
@@ -914,6 +953,7 @@ class _Planner:
             settled.append((texts, renames))
         for i, op in enumerate(ops):
             texts, renames = settled[i]
+            renames = renames + extra_renames.get(i, [])
             helpers = list(op.helpers)
             if extra.get(i):
                 more, imports, _ = self._closure(op.source, target, extra[i], set(op.classes) | {op.base_name})
@@ -943,37 +983,60 @@ class _Planner:
         slots = iter(ops[i] for i in order)
         self.ops = [next(slots) if isinstance(op, MoveModels) and op.target == target else op for op in self.ops]
 
-    def _movable_helper(self, symbol: Symbol, target: str) -> bool:
-        """A top-level definition that is not a mapped class and that ``target`` does not bind."""
+    def _settle_drops(self, canonical: BaseInfo, merging: list[BaseInfo], moves: list[_Move]) -> None:
+        """Point each move's dropped duplicates at where their kept classes end up, now that every
+        move is known. Moved code that names a dropped class whose kept class is not in the target
+        names the kept class through the registry (``relationship("Kept")``, ``Mapped["Kept"]``):
+        importing it could make a cycle. Any other use of the dropped name is a conflict."""
+        target = canonical.symbol.file
+        moved_to = {mv.old: mv.new for mv in moves}
+        final_names = Counter(_follow(moved_to, m.symbol).name for m in self._merged_models(canonical, merging)
+                              if moved_to.get(m.symbol) not in self.ix.models)  # dropped ones are gone
+        for i, op in enumerate(self.ops):
+            if not isinstance(op, MoveModels) or op.target != target or not op.drop:
+                continue
+            drop, registry_names = [], []
+            tree = _parse_file(self.ix.root, op.source)
+            moved_nodes = [n for n in (tree.body if tree else ()) if _defines(n) & {*op.classes, *op.helpers}]
+            for name, *_ in op.drop:
+                kept = _follow(moved_to, Symbol(op.source, name))
+                drop.append((name, kept.name, *reversed(self._spelling_between(op.source, kept.file))))
+                if kept.file == target:
+                    continue
+                unique = final_names[kept.name] == 1
+                spelling = kept.name if unique else f"{self.ix.modules.module_name(kept.file)}.{kept.name}"
+                blocked = _unmovable_uses(moved_nodes, name, annotations_ok=unique)
+                if blocked:
+                    self.conflicts.append(Conflict(
+                        "dropped-duplicate-reference", name,
+                        f"{op.source}:{blocked[0]} uses {name}, which is deleted as a duplicate of "
+                        f"{kept.file}:{kept.name}; that class stays out of {target}, and only relationship({name}) "
+                        f"and Mapped[{name}] can name it through the registry: change this use by hand",
+                        None, (f"{op.source}:{blocked[0]}", f"{kept.file}")))
+                registry_names.append((name, spelling))
+            self.ops[i] = replace(op, drop=tuple(drop), registry_names=tuple(registry_names))
+
+    def _merged_models(self, canonical: BaseInfo, merging: list[BaseInfo]) -> list[ModelInfo]:
+        """The mapped classes of the one registry after the merge (before drops)."""
+        merged = {canonical.symbol, *(b.symbol for b in merging)}
+        if self.canonical_registry is not None:
+            merged.add(self.canonical_registry)
+        return [m for m in self.ix.models.values() if m.base in merged]
+
+    def _movable_helper(self, symbol: Symbol, target: str, ignore_target: bool = False) -> bool:
+        """A top-level definition that is not a mapped class and (unless ``ignore_target``) that
+        ``target`` does not bind."""
         facts = self.ix.facts.get(symbol.file)
         if facts is None or symbol in self.ix.models or symbol in self.ix.bases:
             return False
-        target_names = set(self.ix.facts[target].bindings) if target in self.ix.facts else set()
+        target_names = set(self.ix.facts[target].bindings) if target in self.ix.facts and not ignore_target else set()
         return symbol.name not in target_names and any(n == symbol.name for n, *_ in facts.top_level)
 
-    def _base_attributes(self, source: str, b: BaseInfo, class_names: set[str]) -> set[tuple[str, str]]:
-        """``(module alias, attribute)`` pairs spelling base ``b`` in the bases of moving classes."""
-        found = set()
-        for c in self.ix.facts[source].classes:
-            if c.name in class_names:
-                for e in c.bases:
-                    if (isinstance(e, ast.Attribute) and isinstance(e.value, ast.Name)
-                            and self.resolver.expr(source, e) == b.symbol):
-                        found.add((e.value.id, e.attr))
-        return found
-
-    def _other_uses(self, source: str, class_names: set[str], spelled: set[tuple[str, str]]) -> set[str]:
-        """The names of ``spelled`` pairs that moving classes also use in another way."""
-        tree = _parse_file(self.ix.root, source)
-        aliases = {a for a, _ in spelled}
-        used: set[str] = set()
-        for node in tree.body if tree else ():
-            if not (isinstance(node, ast.ClassDef) and node.name in class_names):
-                continue
-            as_base = {id(n.value) for n in ast.walk(node) if isinstance(n, ast.Attribute)
-                       and isinstance(n.value, ast.Name) and (n.value.id, n.attr) in spelled}
-            used |= {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and n.id in aliases and id(n) not in as_base}
-        return used
+    def _base_attributes(self, source: str, b: BaseInfo, moved: list[ast.stmt]) -> set[tuple[str, str]]:
+        """``(module alias, attribute)`` pairs spelling base ``b`` in the moved statements."""
+        return {(n.value.id, n.attr) for node in moved for n in ast.walk(node)
+                if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name)
+                and self.resolver.expr(source, n) == b.symbol}
 
     def _names_imported_from(self, source: str) -> set[str]:
         names = set()
@@ -1142,17 +1205,15 @@ class _Planner:
         moved_to = {mv.old: mv.new for mv in moves}
         qualified: dict[str, str] = {}
         for mv in moves:
-            if mv.old.file == mv.new.file and mv.old.name == mv.new.name:
+            new = _follow(moved_to, mv.old)  # a dropped class's kept class may move too
+            if mv.old.file == new.file and mv.old.name == new.name:
                 continue
             for old_mod in ix.modules.dotted_names(mv.old.file):
-                new_mod = self._absolute_like(old_mod, mv.old.file, mv.new.file)
-                qualified[f"{old_mod}.{mv.old.name}"] = f"{new_mod}.{mv.new.name}"
+                new_mod = self._absolute_like(old_mod, mv.old.file, new.file)
+                qualified[f"{old_mod}.{mv.old.name}"] = f"{new_mod}.{new.name}"
         # a deleted duplicate is gone from the one registry: its bare name now means the kept
         # class, unless another class of the merged registry keeps that name
-        merged = {canonical.symbol, *(b.symbol for b in merging)}
-        if self.canonical_registry is not None:
-            merged.add(self.canonical_registry)
-        in_registry = [m for m in ix.models.values() if m.base in merged]
+        in_registry = self._merged_models(canonical, merging)
         dropped = {m.symbol: moved_to[m.symbol] for m in in_registry
                    if m.symbol in moved_to and moved_to[m.symbol] in ix.models}
         final_names = {moved_to.get(m.symbol, m.symbol).name for m in in_registry if m.symbol not in dropped}
@@ -1185,6 +1246,7 @@ class _Planner:
                 own = renamed_on.get(registry_classes.get(sym), {}) if sym in registry_classes else {}
                 texts = [t for r in c.relationships for t in [r.target, *(v for _, v in r.strings)]
                          if t and (r.target_is_string or t != r.target)]
+                texts += [t for _, t in c.annotation_targets]  # Mapped["X"]: resolved like a string
                 mentioned = [(old, new) for old, new in pairs.items() for t in texts
                              if re.search(rf"(?<![\w.]){re.escape(old)}(?![\w])", t)]
                 found[home.file] += mentioned
@@ -1234,6 +1296,61 @@ class _Planner:
                 self.ops.append(CollapseMetadataCalls(rel, tuple(sorted(names)), extra + tm))
 
 
+def _other_uses(moved: list[ast.stmt], spelled: set[tuple[str, str]]) -> set[str]:
+    """The module aliases of ``spelled`` pairs that the moved statements also use in another way."""
+    aliases = {a for a, _ in spelled}
+    used: set[str] = set()
+    for node in moved:
+        as_base = {id(n.value) for n in ast.walk(node) if isinstance(n, ast.Attribute)
+                   and isinstance(n.value, ast.Name) and (n.value.id, n.attr) in spelled}
+        used |= {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and n.id in aliases and id(n) not in as_base}
+    return used
+
+
+def _unmovable_uses(moved: list[ast.stmt], name: str, annotations_ok: bool) -> list[int]:
+    """Lines where the moved statements use ``name`` other than as ``relationship(name, ...)``'s
+    class or (with ``annotations_ok``) inside ``Mapped[...]``."""
+    allowed: set[int] = set()
+    for node in moved:
+        for n in ast.walk(node):
+            if isinstance(n, ast.Call) and _last_attr(n.func) == "relationship":
+                first = n.args[0] if n.args else next((k.value for k in n.keywords if k.arg == "argument"), None)
+                if isinstance(first, ast.Name):
+                    allowed.add(id(first))
+            elif annotations_ok and isinstance(n, ast.Subscript) and _last_attr(n.value) == "Mapped":
+                allowed |= {id(x) for x in ast.walk(n.slice) if isinstance(x, ast.Name)}
+    return [n.lineno for node in moved for n in ast.walk(node)
+            if isinstance(n, ast.Name) and n.id == name and id(n) not in allowed]
+
+
+def _last_attr(node: ast.expr) -> str | None:
+    return node.id if isinstance(node, ast.Name) else node.attr if isinstance(node, ast.Attribute) else None
+
+
+def _defines(node: ast.stmt) -> set[str]:
+    """The top-level names a statement binds (a class, a function, an assignment)."""
+    if isinstance(node, (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+        return {node.name}
+    targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AnnAssign) else []
+    return {n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)}
+
+
+def _without_names(texts: list[str], names: set[str]) -> list[str]:
+    """Import statements with the bindings of ``names`` left out (and a statement left empty, out)."""
+    if not names:
+        return texts
+    out = []
+    for text in texts:
+        stmt = ast.parse(text).body[0]
+        kept = [a for a in stmt.names if (a.asname or a.name.partition(".")[0]) not in names]  # type: ignore[attr-defined]
+        if len(kept) == len(stmt.names):  # type: ignore[attr-defined]
+            out.append(text)
+        elif kept:
+            stmt.names = kept  # type: ignore[attr-defined]
+            out.append(ast.unparse(stmt))
+    return out
+
+
 def _type_checking_only(facts, binding: ImportBinding) -> bool:
     """The import that made ``binding`` sits under ``if TYPE_CHECKING:``."""
     return any(i.line <= binding.line <= i.end_line and i.scope == "type-checking" for i in facts.imports)
@@ -1273,6 +1390,18 @@ def _group_imports(texts: list[str]) -> list[str]:
     for module in sorted(grouped):
         out.append(f"from {module} import {', '.join(sorted(set(grouped[module]), key=str.lower))}")
     return out
+
+
+def _other_name(file: str, name: str) -> str:
+    """``name`` prefixed with the name of the module ``file``, in the name's own style
+    (``ITEM_LEN`` -> ``MODELS_ITEM_LEN``, ``Item`` -> ``ModelsItem``, ``item`` -> ``models_item``).
+    A package's ``__init__.py`` lends the package's name; never a leading underscore (a
+    ``__name`` inside a class body would be mangled)."""
+    path = PurePosixPath(file)
+    stem = (path.parent.name if path.stem == "__init__" else path.stem).strip("_") or "module"
+    if name.isupper():
+        return f"{stem.upper()}_{name}"
+    return f"{_camel(stem)}{name}" if name[:1].isupper() else f"{stem}_{name}"
 
 
 def _camel(stem: str) -> str:
@@ -1379,10 +1508,14 @@ def _statement_source(lines: list[str], node: ast.stmt) -> str:
 
 
 def _same_definition(ix: Index, a: str, b: str, name: str) -> bool:
+    """Whether ``name`` is defined the same way in ``a`` and ``b``, so that one definition can
+    stand for both. Never for a class: two classes are two objects (two enums do not share members)."""
     def src(file: str) -> str | None:
         tree = _parse_file(ix.root, file)
         for node in tree.body if tree else ():
-            if isinstance(node, (ast.FunctionDef, ast.ClassDef, ast.AsyncFunctionDef)) and node.name == name:
+            if isinstance(node, ast.ClassDef) and node.name == name:
+                return None
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == name:
                 return ast.dump(node, include_attributes=False)
             if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == name for t in node.targets):
                 return ast.dump(node, include_attributes=False)
