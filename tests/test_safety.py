@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Paused, env_for, git, make_repo, tree_state
+from conftest import Paused, copy_project, env_for, git, make_repo, tree_state
 
 MODELS = '''\
 from sqlalchemy import Column, Integer, String
@@ -249,15 +249,26 @@ def test_a_failing_git_step_says_so_and_leaves_no_worktree(project):
 # --- 3. messages that say what happened and what to do ------------------------------------------
 
 
-def test_an_ignored_file_the_plan_must_change(tmp_path):
-    project = write_project(tmp_path / "shop", extra={
-        ".gitignore": "app/local.py\n",
-        "app/local.py": "from app.billing import Invoice\n\n\ndef first(session):\n    return session.query(Invoice).first()\n",
-    })
-    before = tree_state(project)
+def test_an_ignored_file_is_not_the_projects_and_is_left_alone(tmp_path):
+    """git's own file list is what is read: an ignored module is never read nor changed."""
+    local = "from app.billing import Invoice\n\n\ndef first(session):\n    return session.query(Invoice).first()\n"
+    project = write_project(tmp_path / "shop", extra={".gitignore": "app/local.py\n", "app/local.py": local})
     proc = apply(project, "--branch", "merged", "--no-verify")
-    assert_clean_refusal(proc, project, before, "app/local.py is ignored by git", "git add -f app/local.py",
-                         "[tool.unibase] exclude")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert (project / "app/local.py").read_text(encoding="utf-8") == local
+    assert "app/local.py" not in git(project, "diff", "--name-only", "main", "merged")
+
+
+def test_a_file_the_plan_must_create_at_an_ignored_path(tmp_path):
+    """The migration the plan writes would land where .gitignore says no: refused before writing."""
+    project = copy_project("warehouse", tmp_path / "warehouse")
+    (project / ".gitignore").write_text("migrations/versions/*.py\n", encoding="utf-8")
+    git(project, "add", ".gitignore")
+    git(project, "commit", "-q", "-m", "ignore new revisions")
+    before = tree_state(project)
+    proc = apply(project, "--prefer", "warehouse/db/models.py", "--branch", "merged", "--no-verify")
+    assert_clean_refusal(proc, project, before, "migrations/versions/", "is ignored by git but the plan must create it",
+                         ".gitignore", "[tool.unibase] exclude")
 
 
 def test_a_base_inside_a_git_submodule(tmp_path):

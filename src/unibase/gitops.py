@@ -170,6 +170,10 @@ def refuse_uncommittable(info: RepoInfo, paths: Iterable[str]) -> None:
     ignored = _run(info.repo_root, ("check-ignore", "-z", "--stdin"), ok=(0, 1),
                    input="\0".join(untracked) + "\0").split("\0")
     path = next((rel[p] for p in untracked if p in ignored), None)
+    if path is not None and not (info.repo_root / info.prefix / path).exists():
+        raise GitError(f"{path} is ignored by git but the plan must create it, so unibase cannot commit it: "
+                       "change the .gitignore pattern that matches it, or add the files that need it to "
+                       "[tool.unibase] exclude")
     if path is not None:
         raise GitError(f"{path} is ignored by git but the plan must change it, so unibase cannot commit the change: "
                        f"commit the file (git add -f {path}) or add it to [tool.unibase] exclude")

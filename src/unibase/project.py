@@ -94,16 +94,18 @@ def iter_python_files(root: Path, exclude: Iterable[str] = ()) -> Iterator[str]:
 def _git_files(root: Path) -> list[str] | None:
     """git's list of the files under ``root`` (tracked and untracked-not-ignored), or None
     when ``root`` is not in a git work tree (or git cannot be run)."""
-    try:
-        done = subprocess.run(
-            ["git", "-c", "core.quotePath=false", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-            cwd=root, capture_output=True, timeout=120,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    if done.returncode != 0:
-        return None
-    names = dict.fromkeys(os.fsdecode(n) for n in done.stdout.split(b"\0") if n)
+    names: dict[str, None] = {}
+    # tracked files, those of submodules included (read so that a plan needing to change one is
+    # refused with a sentence, never silently partial), then untracked files not ignored
+    for listing in (("--cached", "--recurse-submodules"), ("--others", "--exclude-standard")):
+        try:
+            done = subprocess.run(["git", "-c", "core.quotePath=false", "ls-files", "-z", *listing],
+                                  cwd=root, capture_output=True, timeout=120)
+        except (OSError, subprocess.SubprocessError):
+            return None
+        if done.returncode != 0:
+            return None
+        names.update(dict.fromkeys(os.fsdecode(n) for n in done.stdout.split(b"\0") if n))
     # a tracked file deleted from the work tree is listed too (a dangling link is not deleted:
     # it stays, and discovery reports that it cannot be read)
     return [n for n in names if n.endswith(".py") and os.path.lexists(root / n)]
