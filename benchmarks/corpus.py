@@ -35,6 +35,12 @@ key one expectation: ``plan_exit``, ``apply_exit``, ``check_exit``, ``second_pla
 ``metadatas_after`` (distinct metadatas reachable after the merge) and ``imports_after = true``
 (on the branch every listed module imports, ``configure_mappers()`` and every ``create_all()``
 succeed). FILE paths are relative to the repository root.
+
+``exclude_when_refused = ["FILE", ...]``: when ``plan`` refuses the project (exit 2, for example on
+a file with conflict markers), the harness plans once more with those files under
+``[tool.unibase] exclude`` (a scratch edit of the project's ``pyproject.toml``, undone after), and
+scores the discovery and judgment expectations (bases, duplicates, canonical) on that plan, so a
+refusal does not hide what discovery found. ``plan_exit`` still scores the first plan.
 """
 
 from __future__ import annotations
@@ -56,7 +62,7 @@ sys.path.insert(0, str(HERE))
 import run  # noqa: E402  (the floor, the timed subprocess runner, the unibase command)
 
 BRANCH = "corpus-merge"
-PROJECT_KEYS = {"name", "repo", "commit", "expert", "path", "imports", "expect"}
+PROJECT_KEYS = {"name", "repo", "commit", "expert", "path", "imports", "expect", "exclude_when_refused"}
 EXPECT_KEYS = {"plan_exit", "apply_exit", "check_exit", "second_plan_ops", "no_operations", "canonical",
                "bases_found_min", "bases", "duplicates", "output", "metadatas_after", "imports_after"}
 GIT_ENV = {"GIT_AUTHOR_NAME": "corpus", "GIT_AUTHOR_EMAIL": "corpus@example.invalid",
@@ -294,11 +300,29 @@ def run_project(entry: dict, mirrors: Path, work: Path, timeout: float) -> dict:
             facts["notes"].append(f"{key} timed out after {timeout:.0f} s")
         elif r["exit"] not in (0, 1, 2) or "Traceback (most recent call last)" in r["stderr"]:
             facts["notes"].append(f"{key} crashed (exit {r['exit']}): {last_line(r['stderr'])}")
+    if entry.get("exclude_when_refused") and facts["plan"]["exit"] == 2:
+        facts["plan_excluded"] = plan_excluding(entry, repo, base, at, ub, timeout)
     if entry.get("imports"):
         facts["imports"] = probe_before_and_after(entry, repo, base, facts["branch"], work, timeout)
         for when, result in facts["imports"].items():
             facts["timings"][f"imports_{when}"] = result.pop("seconds")
     return facts
+
+
+def plan_excluding(entry: dict, repo: Path, base: str, at: Path, ub: list[str], timeout: float) -> dict:
+    """``plan --json`` on the original tree with ``exclude_when_refused`` under ``[tool.unibase]``."""
+    git(repo, "checkout", "-q", "--detach", base)
+    pyproject = at / "pyproject.toml"
+    text = pyproject.read_text(encoding="utf-8") if pyproject.exists() else ""
+    if "[tool.unibase]" in text:
+        raise HarnessError(f"{entry['name']}: exclude_when_refused needs a pyproject.toml without [tool.unibase].")
+    files = ", ".join(json.dumps(f) for f in entry["exclude_when_refused"])
+    pyproject.write_text(f"{text}\n[tool.unibase]\nexclude = [{files}]\n", encoding="utf-8")
+    try:
+        return timed(ub + ["plan", "--json"], at, timeout)
+    finally:
+        git(repo, "checkout", "-q", "--", ".")
+        git(repo, "clean", "-q", "-f", "-d")
 
 
 def last_line(text: str) -> str:
@@ -325,8 +349,8 @@ def exit_text(r: dict) -> str:
 def evaluate(entry: dict, facts: dict, repo: Path) -> list[tuple[str, str | None]]:
     """Every expectation of the entry as (what, failure sentence or None)."""
     want = entry.get("expect", {})
-    plan = plan_json(facts["plan"])
-    no_plan = f"plan {exit_text(facts['plan'])} without printing a plan"
+    plan = plan_json(facts.get("plan_excluded") or facts["plan"])
+    no_plan = f"plan {exit_text(facts.get('plan_excluded') or facts['plan'])} without printing a plan"
     results: list[tuple[str, str | None]] = []
 
     def expect(what: str, failure: str | None) -> None:
@@ -442,7 +466,7 @@ def probe_problem(result: dict | None) -> str | None:
 def row(entry: dict, facts: dict, repo: Path) -> dict:
     checks = evaluate(entry, facts, repo)
     failures = [f for _, f in checks if f]
-    plan, plan2 = plan_json(facts["plan"]), plan_json(facts["plan2"])
+    plan, plan2 = plan_json(facts.get("plan_excluded") or facts["plan"]), plan_json(facts["plan2"])
     t = facts["timings"]
     return {
         "name": entry["name"],
@@ -468,7 +492,9 @@ def row(entry: dict, facts: dict, repo: Path) -> dict:
         "conflicts": [] if plan is None else [f"{c['kind']}: {c['subject']}" for c in plan["conflicts"]],
         "compile": facts.get("compile"),
         "imports": facts.get("imports"),
-        "notes": facts["notes"] + ([f"plan: {last_line(facts['plan']['stderr'])}"] if plan is None else []),
+        "notes": facts["notes"] + ([f"plan: {last_line(facts['plan']['stderr'])}"] if plan is None else []) + (
+            [f"plan refused ({last_line(facts['plan']['stderr'])}); bases and conflicts scored on a plan excluding "
+             f"{', '.join(entry['exclude_when_refused'])}"] if "plan_excluded" in facts else []),
     }
 
 

@@ -307,3 +307,69 @@ def test_a_base_that_is_an_import_fallback_is_reported_and_its_importers_left_al
     check = unibase("check", str(root))
     assert check.returncode == 1 and "billing/db.py:6" in check.stdout
     assert "one declarative base" not in check.stdout
+
+
+def test_a_fallback_base_for_a_module_not_in_the_project_is_found_listed_and_left_alone(tmp_path):
+    """``try: from vendored.models import Base`` where no ``vendored`` exists in the project: the
+    base made in ``except ImportError`` is the one the project runs with. Its models are counted,
+    and it is listed but never merged, since another installation may have that module."""
+    fallback = """\
+        from sqlalchemy.orm import declarative_base
+
+        try:
+            from vendored.models import Base as BillingBase
+        except ImportError:
+            BillingBase = declarative_base()
+        """
+    root = project(tmp_path, {"billing/db.py": fallback})
+    plan = json.loads(unibase("plan", str(root), "--json", check=0).stdout)
+    assert not_understood(plan) == []
+    bases = {(b["file"], b["name"]): b for b in plan["bases"]}
+    billing = bases["billing/db.py", "BillingBase"]
+    assert [m["name"] for m in billing["models"]] == ["Invoice"]
+    assert billing["role"] == "excluded"
+    assert [(w["code"], w["file"], w["line"]) for w in plan["warnings"]] == [("W027", "billing/db.py", 6)]
+    assert "vendored.models" in plan["warnings"][0]["message"]
+    assert plan["operations"] == []
+    check = unibase("check", str(root), check=0)
+    assert "not understood" not in check.stdout + check.stderr
+
+
+def test_a_class_mapped_inside_a_method_is_a_model_and_moves_with_its_class(tmp_path):
+    """A model whose classmethod defines (and maps) another class on the same base when called:
+    the inner class is one of the base's models, listed with its table; it is never moved on
+    its own, and after the merge it lands on the canonical metadata with its enclosing class."""
+    models = """\
+        from sqlalchemy import Column, Integer, String
+
+        from billing.db import BillingBase
+
+
+        class Invoice(BillingBase):
+            __tablename__ = "invoices"
+            id = Column(Integer, primary_key=True)
+            user_id = Column(Integer)
+
+            @classmethod
+            def kind_class(cls):
+                if "Kind" not in cls.__dict__:
+                    class Kind(BillingBase):
+                        __tablename__ = "invoice_kinds"
+                        id = Column(Integer, primary_key=True)
+                        label = Column(String(20))
+                    cls.Kind = Kind
+                return cls.Kind
+        """
+    root = project(tmp_path, {"billing/db.py": PLAIN_BASE, "billing/models.py": models})
+    plan = json.loads(unibase("plan", str(root), "--json", "--target", "app/db.py", check=0).stdout)
+    billing = next(b for b in plan["bases"] if b["name"] == "BillingBase")
+    assert [(m["name"], m["table"], m["line"]) for m in billing["models"]] == [
+        ("Invoice", "invoices", 6), ("Invoice.kind_class.Kind", "invoice_kinds", 14)]
+
+    unibase("apply", str(root), "--target", "app/db.py", "--branch", "merged", check=0)
+    merged = tmp_path / "merged"
+    git(root, "worktree", "add", "-q", "--detach", str(merged), "merged")
+    assert run_python(merged, (
+        "import app.db, app.models, billing.models as m; k = m.Invoice.kind_class(); "
+        "print(k.__table__.metadata is app.db.Base.metadata, sorted(app.db.Base.metadata.tables))"
+    )) == "True ['invoice_kinds', 'invoices', 'users']"

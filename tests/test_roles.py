@@ -267,6 +267,38 @@ def test_archive_nothing_live_imports_is_unreferenced(tmp_path):
     assert roles(asked)["_archive/legacy/database.py:Base"] in ("canonical", "merge")
 
 
+
+def test_an_unimported_sub_package_beside_a_live_one_in_one_top_package_is_unreferenced(tmp_path):
+    """``packages/`` is one package holding two applications: ``packages/shop`` (imported by the
+    entry point) and ``packages/legacy`` (imported by nothing outside itself). The live one does
+    not make its neighbour live."""
+    def base_module(name: str, n: int, prefix: str) -> str:
+        return textwrap.dedent("""
+            from sqlalchemy import Column, ForeignKey, Integer
+            from sqlalchemy.orm import declarative_base
+
+            {name} = declarative_base()
+
+        """).replace("{name}", name) + models(n, prefix, name)
+
+    files = {
+        "pyproject.toml": "[project]\nname = 'app'\n",
+        "packages/__init__.py": "",
+        "packages/shop/__init__.py": "",
+        "packages/shop/models.py": base_module("Base", 3, "Widget"),
+        "packages/shop/extra.py": base_module("ExtraBase", 1, "Gadget"),
+        "packages/legacy/__init__.py": "",
+        "packages/legacy/models.py": base_module("Base", 2, "Widget"),
+        "packages/legacy/views.py": "from packages.legacy.models import Widget0\n",
+        "main.py": "from packages.shop.models import Widget0\nfrom packages.shop.extra import Gadget0\n",
+    }
+    data = plan(project(tmp_path / "p", files))
+    r = roles(data)
+    assert r["packages/legacy/models.py:Base"] == "unreferenced", evidence(data, "packages/legacy/models.py:Base")
+    assert "packages/legacy/" in evidence(data, "packages/legacy/models.py:Base")
+    assert r["packages/shop/models.py:Base"] == "canonical" and r["packages/shop/extra.py:ExtraBase"] == "merge"
+
+
 STANDALONE_MODEL = """
     from sqlalchemy import Column, Integer, String
     from sqlalchemy.orm import declarative_base

@@ -72,6 +72,9 @@ class BaseInfo:
     type_annotation_map: str | None = None
     binds: set[str] = field(default_factory=set)  # engines its metadata is created on
     test_local: bool = False
+    # ``try: from <fallback_of> import Base`` / ``except ImportError: Base = declarative_base()``
+    # where that module is not in the project: the base made here is the one the project runs with
+    fallback_of: str | None = None
 
 
 @dataclass
@@ -83,6 +86,9 @@ class ModelInfo:
     inherits_table: bool  # single-table inheritance: mapped to a parent's table
     columns: tuple[ColumnFact, ...]  # own and inherited from abstract parents and mixins
     parents: tuple[Symbol, ...]  # project classes among its bases
+    # defined inside this function (``Model.method``) of its file: it is mapped when that runs,
+    # and it goes wherever its enclosing definition goes, never on its own
+    local_to: str | None = None
 
 
 @dataclass
@@ -275,6 +281,9 @@ class Resolver:
     def __init__(self, modules: ModuleMap, facts: dict[str, FileFacts]) -> None:
         self.modules = modules
         self.facts = facts
+        # names bound by an import of a module outside the project, and made in ``except
+        # ImportError``: the project runs with what it makes (see ``_ambiguous_bases``)
+        self.fallbacks: dict[tuple[str, str], Symbol] = {}
 
     def module_file(self, from_file: str, level: int, module: str | None) -> str | None:
         if level:
@@ -332,6 +341,8 @@ class Resolver:
         if binding is None:
             return None
         if isinstance(binding, ImportBinding):
+            if (file, name) in self.fallbacks:
+                return self.fallbacks[file, name]
             return self.binding_target(file, binding, depth)
         if binding.kind == "assign" and isinstance(binding.value, (ast.Name, ast.Attribute)):
             # an alias: ``Base = other.Base``
@@ -587,7 +598,7 @@ def _build(root: Path, modules: ModuleMap, facts: dict[str, FileFacts], unparsab
                         line = next((a.line for a in f_reg.assigns if a.name == reg.name), 1)
                         bases[reg] = BaseInfo(reg, line, "registry")
 
-    not_understood = _ambiguous_bases(facts, bases)
+    not_understood = _ambiguous_bases(resolver, facts, bases)
     for sym, info in bases.items():
         info.test_local = is_test_path(sym.file)
 
@@ -696,6 +707,17 @@ def _build(root: Path, modules: ModuleMap, facts: dict[str, FileFacts], unparsab
                 p = nxt[0]
             m.table = models[p].table
 
+    for rel, f in facts.items():
+        for function, c in f.local_mapped:
+            for b in c.bases:
+                r = resolver.expr(rel, b, function=function) if not isinstance(b, ast.Call) else None
+                found = base_of(r) if isinstance(r, Symbol) else None
+                if found is not None:
+                    sym = Symbol(rel, f"{function}.{c.name}")
+                    models[sym] = ModelInfo(sym, c, found, c.tablename or c.table_call, False, c.columns, (),
+                                            local_to=function)
+                    break
+
     # Core tables and metadata-of-base resolution
     def base_of_metadata(file: str, node: ast.expr, function: str | None = None) -> Symbol | None:
         if isinstance(node, ast.Attribute) and node.attr == "metadata":
@@ -739,17 +761,27 @@ def _build(root: Path, modules: ModuleMap, facts: dict[str, FileFacts], unparsab
                  not_understood=not_understood)
 
 
-def _ambiguous_bases(facts: dict[str, FileFacts], bases: dict[Symbol, BaseInfo]) -> list[NotUnderstood]:
+def _ambiguous_bases(resolver: Resolver, facts: dict[str, FileFacts],
+                     bases: dict[Symbol, BaseInfo]) -> list[NotUnderstood]:
     """Bases whose name the program may also bind by an import (``try: from .db import Base`` /
     ``except ImportError: Base = declarative_base()``): which one a run gets depends on the
-    machine, so they are not bases to merge, and importers of the name are left alone."""
+    machine, so they are not bases to merge, and importers of the name are left alone.
+
+    When the import names a module that is not in the project, the project's own code can only
+    run with the base made here: it is kept as a base, marked ``fallback_of`` that module."""
     out = []
     for sym, info in list(bases.items()):
         binding = facts[sym.file].bindings.get(sym.name) if sym.file in facts else None
-        if isinstance(binding, ImportBinding):
-            del bases[sym]
-            out.append(NotUnderstood(sym, info.line, f"made at line {info.line}, and also imported at line "
-                                                    f"{binding.line} depending on how the program runs"))
+        if not isinstance(binding, ImportBinding):
+            continue
+        target = resolver.binding_target(sym.file, binding, 0)
+        if isinstance(target, External) and not binding.level:
+            info.fallback_of = binding.module
+            resolver.fallbacks[sym.file, sym.name] = sym  # the project's code runs with this base
+            continue
+        del bases[sym]
+        out.append(NotUnderstood(sym, info.line, f"made at line {info.line}, and also imported at line "
+                                                f"{binding.line} depending on how the program runs"))
     return out
 
 

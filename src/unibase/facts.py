@@ -170,6 +170,8 @@ class FileFacts:
     # material for bases made by a factory (``Base = make_base()``)
     function_returns: dict[str, list[ast.expr]] = field(default_factory=dict)
     local_classes: dict[str, dict[str, tuple[ast.expr, ...]]] = field(default_factory=dict)
+    # mapped classes defined inside a function (mapped when it runs): (function, class)
+    local_mapped: list[tuple[str, ClassFact]] = field(default_factory=list)
     top_level: list[tuple[str, int, int, str]] = field(default_factory=list)
     # (name, line, end_line, kind) of every top-level definition, in order
 
@@ -597,6 +599,9 @@ class _Reader(ast.NodeVisitor):
             # classes inside functions are local helpers (or what a base factory returns);
             # their bodies still use metadata
             self.facts.local_classes.setdefault(self.function_stack[-1], {})[node.name] = tuple(node.bases)
+            fact = _class_fact(node)
+            if fact.tablename or fact.table_call:
+                self.facts.local_mapped.append((self.function_stack[-1], fact))
             self.generic_visit(node)
             return
         fact = _class_fact(node)

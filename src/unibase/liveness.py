@@ -143,15 +143,33 @@ def import_edges(ix: Index) -> tuple[dict[str, set[str]], dict[str, set[str]]]:
     return out, names
 
 
+def base_folders(ix: Index, base_files: list[str]) -> dict[str, str]:
+    """Each base file's folder: its top-level package, or, when that package also holds bases
+    in other sub-packages (``packages/billing/...`` beside ``packages/shop/...``), the sub-package
+    that tells them apart, so that one live application does not make its neighbours live."""
+    dirs = {f: PurePosixPath(f).parent.parts for f in base_files}
+    out = {}
+    for f in base_files:
+        top = folder_of(ix, f)
+        path = tuple(top.split("/")) if top else ()
+        while path and len(path) < len(dirs[f]) and any(
+                g != f and dirs[g][:len(path)] == path and dirs[g][:len(path) + 1] != dirs[f][:len(path) + 1]
+                for g in base_files):
+            path = dirs[f][:len(path) + 1]
+        out[f] = "/".join(path)
+    return out
+
+
 def dead_folders(ix: Index, base_files: list[str], edges: dict[str, set[str]]) -> set[str]:
     """The folders holding bases that live code never reaches (empty when nothing can be told)."""
-    folders = {folder_of(ix, f) for f in base_files}
+    folders = set(base_folders(ix, base_files).values())
     folders.discard("")
     if not folders:
         return set()
+    deepest_first = sorted(folders, key=lambda d: -d.count("/"))
 
     def inside(rel: str) -> str | None:
-        return next((d for d in folders if rel.startswith(d + "/")), None)
+        return next((d for d in deepest_first if rel.startswith(d + "/")), None)
 
     live: set[str] = set()
     todo = [rel for rel in ix.modules.files if inside(rel) is None]

@@ -255,6 +255,12 @@ class _Planner:
                 self.warnings.append(Warning(
                     "W025", f"base {b.symbol.name} is in a file the project cannot import (a script, or the "
                     "code of a folder whose name is not a module name): listed, never merged", file, b.line))
+            elif b.fallback_of:
+                out.add(b.symbol)
+                self.warnings.append(Warning(
+                    "W027", f"base {b.symbol.name} is made only when `from {b.fallback_of} import "
+                    f"{b.symbol.name}` fails, and {b.fallback_of} is not in the project: listed, never merged",
+                    file, b.line))
             elif scope and not (file == scope or file.startswith(scope + "/")):
                 out.add(b.symbol)
                 self.warnings.append(Warning(
@@ -338,7 +344,9 @@ class _Planner:
         first_merged: dict[str, ModelInfo] = {}  # table -> its first definition on a base being merged
 
         for b in merging:
-            models = sorted(ix.models_of(b.symbol), key=lambda m: (m.symbol.file, m.fact.line))
+            # a class mapped inside a function goes wherever its enclosing definition goes
+            models = sorted((m for m in ix.models_of(b.symbol) if not m.local_to),
+                            key=lambda m: (m.symbol.file, m.fact.line))
             by_file: dict[str, list[ModelInfo]] = defaultdict(list)
             for m in models:
                 by_file[m.symbol.file].append(m)
@@ -728,7 +736,7 @@ class _Planner:
                 if m.base == canonical.symbol or (info and m.base.file == canonical.symbol.file and info.line == canonical.line):
                     registry[m.symbol.name].append(m)
             self._rebase_registry = registry
-        mine = [m for m in ix.models_of(b.symbol) if m.symbol not in dropped]
+        mine = [m for m in ix.models_of(b.symbol) if m.symbol not in dropped and not m.local_to]
         strings = self._registry_strings()
         for m in sorted(mine, key=lambda m: (m.symbol.file, m.fact.line)):
             others = [o for o in registry.get(m.symbol.name, []) if o.symbol != m.symbol]

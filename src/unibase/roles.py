@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 
 from .discovery import BaseInfo, Index, Symbol
 from .evidence import Evidence, Meeting, gather
-from .liveness import dead_folders, folder_of, import_edges, standalone
+from .liveness import base_folders, dead_folders, import_edges, standalone
 from .plan import Conflict
 from .settings import Settings
 
@@ -192,10 +192,12 @@ class _Decider:
     def _live(self, bases: list[BaseInfo]) -> list[BaseInfo]:
         """Drop (as unreferenced) the bases live code never reaches."""
         imported = self.imported
-        dead = dead_folders(self.ix, [b.symbol.file for b in bases], self.edges)
+        files = [b.symbol.file for b in bases]
+        dead = dead_folders(self.ix, files, self.edges)
+        folders = base_folders(self.ix, files)
         out = []
         for b in bases:
-            folder = folder_of(self.ix, b.symbol.file)
+            folder = folders[b.symbol.file]
             tables = [t for t in self.ix.tables if t.base == b.symbol]
             if folder in dead:
                 self.out.roles[b.symbol] = "unreferenced"
