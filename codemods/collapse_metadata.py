@@ -17,7 +17,10 @@ What it does, with ``op.names`` the local spellings of the merged Base in this f
   statement that is kept, or to the end of the block);
 - ``target_metadata = [A.metadata, B.metadata, other]`` (a list or tuple, plain or annotated
   assignment) keeps only the first ``N.metadata`` entry; when nothing else was in the
-  sequence, it becomes the plain expression ``A.metadata``.
+  sequence, it becomes the plain expression ``A.metadata``;
+- ``for b in [A, B, other]: b.metadata.create_all(e)`` (or ``for m in [A.metadata, ...]:
+  m.create_all(e)``; a list or tuple written in the ``for``) keeps only the first of the
+  entries that name the Base, so the loop runs the call once for it.
 
 What it does not do: compare calls in different blocks (``if`` body against the enclosing
 function) or on one line with ``;``, look at calls on names outside ``op.names`` (a separate
@@ -78,6 +81,21 @@ class _Collapse(cst.CSTTransformer):
         if any(_is_target_metadata(t.target) for t in updated_node.targets):
             return updated_node.with_changes(value=self._sequence(updated_node.value))
         return updated_node
+
+    def leave_For(self, original_node: cst.For, updated_node: cst.For) -> cst.For:
+        target = updated_node.target
+        if not isinstance(target, cst.Name) or not isinstance(updated_node.iter, (cst.List, cst.Tuple)):
+            return updated_node
+        if not _uses_metadata_call(updated_node.body, target.value):
+            return updated_node
+        elements = list(updated_node.iter.elements)
+        ours = [i for i, e in enumerate(elements) if isinstance(e, cst.Element) and (
+            self._is_metadata(e.value) or _normalise(cst.Module([]).code_for_node(e.value)) in self.names)]
+        if len(ours) < 2:
+            return updated_node
+        kept = [e for i, e in enumerate(elements) if i not in ours[1:]]
+        kept[-1] = kept[-1].with_changes(comma=elements[-1].comma)
+        return updated_node.with_changes(iter=updated_node.iter.with_changes(elements=kept))
 
     def leave_AnnAssign(self, original_node: cst.AnnAssign, updated_node: cst.AnnAssign) -> cst.AnnAssign:
         if _is_target_metadata(updated_node.target) and updated_node.value is not None:
@@ -160,6 +178,23 @@ class _Collapse(cst.CSTTransformer):
         # the new last element takes the old last one's comma: none, or the trailing one
         kept[-1] = kept[-1].with_changes(comma=elements[-1].comma)
         return value.with_changes(elements=kept)
+
+
+def _uses_metadata_call(body: cst.CSTNode, var: str) -> bool:
+    """``var.metadata.create_all`` / ``var.create_all`` (or ``drop_all``) somewhere in ``body``."""
+    found = False
+
+    class Finder(cst.CSTVisitor):
+        def visit_Attribute(self, node: cst.Attribute) -> None:
+            nonlocal found
+            owner = node.value
+            if isinstance(owner, cst.Attribute) and owner.attr.value == "metadata":
+                owner = owner.value
+            if node.attr.value in _METHODS and isinstance(owner, cst.Name) and owner.value == var:
+                found = True
+
+    body.visit(Finder())
+    return found
 
 
 def _is_target_metadata(node: cst.BaseExpression) -> bool:

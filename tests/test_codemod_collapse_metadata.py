@@ -218,6 +218,49 @@ CASES = [
     ),
     pytest.param(
         """
+        def init(engine):
+            for base in [MainBase, HCEBase, OtherBase, System2Base]:
+                base.metadata.create_all(engine)
+        """,
+        """
+        def init(engine):
+            for base in [MainBase, OtherBase]:
+                base.metadata.create_all(engine)
+        """,
+        id="loop-over-bases-keeps-the-first-and-the-others",
+    ),
+    pytest.param(
+        """
+        for md in (Base.metadata, HCEBase.metadata,):
+            md.drop_all(engine)
+        """,
+        """
+        for md in (Base.metadata,):
+            md.drop_all(engine)
+        """,
+        id="loop-over-metadata-tuple",
+    ),
+    pytest.param(
+        """
+        for base in [Base, HCEBase]:
+            print(base.__name__)
+        for base in [Base, HCEBase]:
+            other.metadata.create_all(engine)
+        for base in bases:
+            base.metadata.create_all(engine)
+        """,
+        """
+        for base in [Base, HCEBase]:
+            print(base.__name__)
+        for base in [Base, HCEBase]:
+            other.metadata.create_all(engine)
+        for base in bases:
+            base.metadata.create_all(engine)
+        """,
+        id="leave-alone-loops-that-create-nothing-of-theirs",
+    ),
+    pytest.param(
+        """
         Base.metadata.create_all(engine)
         """,
         """

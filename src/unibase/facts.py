@@ -154,6 +154,16 @@ class TargetMetadataFact:
     value: ast.expr
 
 
+@dataclass(frozen=True)
+class MetadataLoop:
+    """``for b in [A, B]: b.metadata.create_all(e)`` (or ``for m in [A.metadata, ...]: m.create_all(e)``):
+    the elements of the literal list the loop creates or drops tables of."""
+
+    line: int
+    elements: tuple[ast.expr, ...]
+    function: str | None
+
+
 @dataclass
 class FileFacts:
     path: str
@@ -165,6 +175,7 @@ class FileFacts:
     tables: list[TableFact] = field(default_factory=list)
     metadata_uses: list[MetadataUse] = field(default_factory=list)
     target_metadata: list[TargetMetadataFact] = field(default_factory=list)
+    metadata_loops: list[MetadataLoop] = field(default_factory=list)
     all_names: tuple[str, ...] | None = None  # ``__all__``
     # what each function returns, and the classes defined inside it (their bases): the raw
     # material for bases made by a factory (``Base = make_base()``)
@@ -621,6 +632,13 @@ class _Reader(ast.NodeVisitor):
                 self.visit(stmt)
         self.scope_stack.pop()
 
+    def visit_For(self, node: ast.For) -> None:
+        if isinstance(node.target, ast.Name) and isinstance(node.iter, (ast.List, ast.Tuple)) and any(
+                _loop_metadata_call(node.target.id, n) for stmt in node.body for n in ast.walk(stmt)):
+            function = self.function_stack[-1] if self.function_stack else None
+            self.facts.metadata_loops.append(MetadataLoop(node.lineno, tuple(node.iter.elts), function))
+        self.generic_visit(node)
+
     def visit_Return(self, node: ast.Return) -> None:
         if self.function_stack and node.value is not None:
             self.facts.function_returns.setdefault(self.function_stack[-1], []).append(node.value)
@@ -707,3 +725,13 @@ def read_facts(path: str, tree: ast.Module, statements_only: bool = False) -> Fi
     for stmt in tree.body:
         reader.visit(stmt)
     return facts
+
+
+def _loop_metadata_call(var: str, node: ast.AST) -> bool:
+    """``var.metadata.create_all`` / ``var.create_all`` (and ``drop_all``)."""
+    if not isinstance(node, ast.Attribute) or node.attr not in ("create_all", "drop_all"):
+        return False
+    owner = node.value
+    if isinstance(owner, ast.Attribute) and owner.attr == "metadata":
+        owner = owner.value
+    return isinstance(owner, ast.Name) and owner.id == var

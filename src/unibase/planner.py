@@ -1285,6 +1285,11 @@ class _Planner:
                     per_scope[(use.function, use.attr, use.bind)] += 1
                     names.add(unparse(use.owner))
             extra = sum(n - 1 for n in per_scope.values() if n > 1)
+            for loop in f.metadata_loops:
+                ours = [e for e in loop.elements if self._merged_owner(rel, e, loop.function, merged)]
+                if len(ours) > 1:
+                    extra += len(ours) - 1
+                    names.update(unparse(e.value if _is_metadata_attr(e) else e) for e in ours)
             tm = 0
             for t in f.target_metadata:
                 if isinstance(t.value, (ast.List, ast.Tuple)):
@@ -1299,9 +1304,58 @@ class _Planner:
                     if len(owners) > 1:
                         tm += len(owners) - 1
             if extra or tm:
-                # UB002 may have unified the aliases into the canonical name by now
+                # UB002 may have unified the aliases into the canonical name by now, also after a
+                # module alias (``audit_mod.AuditBase`` is ``audit_mod.Base`` once ``audit_mod``
+                # names the canonical module)
                 names.add(canonical.symbol.name)
+                names.update(f"{n.rpartition('.')[0]}.{canonical.symbol.name}" for n in list(names) if "." in n)
                 self.ops.append(CollapseMetadataCalls(rel, tuple(sorted(names)), extra + tm))
+                self._warn_ddl_order(rel, f, merged)
+
+    def _merged_owner(self, rel: str, node: ast.expr, function: str | None, merged: set[Symbol]) -> bool:
+        """``node`` (``X`` or ``X.metadata``) names one of the bases being merged."""
+        if _is_metadata_attr(node):
+            node = node.value
+        owner = self.resolver.expr(rel, node, function=function)
+        b = owner if owner in self.ix.bases else self.ix.abstract_classes.get(owner) if isinstance(owner, Symbol) else None
+        return b in merged
+
+    def _warn_ddl_order(self, rel: str, f, merged: set[Symbol]) -> None:
+        """A repeated create_all that UB004 drops, with other statements between it and the call
+        that is kept: its tables are now created earlier, before those statements run."""
+        calls = {}
+        for use in f.metadata_uses:
+            if use.attr in ("create_all", "drop_all") and self._merged_owner(rel, use.owner, use.function, merged):
+                calls[use.statement_line] = use
+        if len(calls) < 2:
+            return
+        tree = _parse_file(self.ix.root, rel)
+        if tree is None:
+            return
+        for node in ast.walk(tree):
+            for field in ("body", "orelse", "finalbody"):
+                block = getattr(node, field, None)
+                if not isinstance(block, list):
+                    continue
+                kept: dict[tuple, int] = {}  # (method, bind) -> index of the first call in the block
+                method = None
+                for i, stmt in enumerate(block):
+                    use = calls.get(getattr(stmt, "lineno", -1))
+                    if use is None:
+                        continue
+                    if use.attr != method:  # a drop_all between two create_all calls starts afresh
+                        method, kept = use.attr, {}
+                    key = (use.attr, use.bind)
+                    if key not in kept:
+                        kept[key] = i
+                        continue
+                    between = [s for s in block[kept[key] + 1:i] if s.lineno not in calls]
+                    if between:
+                        self.warnings.append(Warning(
+                            "W028", f"{use.attr} here repeats the one at line {block[kept[key]].lineno} and is "
+                            f"dropped: the tables it made are now made at line {block[kept[key]].lineno}, before "
+                            f"lines {between[0].lineno}-{between[-1].end_lineno or between[-1].lineno} run; check "
+                            "code there that alters or fills tables", rel, use.line))
 
 
 def _other_uses(moved: list[ast.stmt], spelled: set[tuple[str, str]]) -> set[str]:
@@ -1538,3 +1592,7 @@ def _parse_file(root: Path, rel: str) -> ast.Module | None:
         return ast.parse((root / rel).read_bytes())
     except (SyntaxError, ValueError, OSError):
         return None
+
+
+def _is_metadata_attr(node: ast.expr) -> bool:
+    return isinstance(node, ast.Attribute) and node.attr == "metadata"
