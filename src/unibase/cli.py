@@ -28,6 +28,9 @@ err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 MergeOpt = typer.Option([], "--merge", help="FILE[:NAME] of a base to merge whatever the evidence says; repeatable.")
 SeparateOpt = typer.Option([], "--separate", help="FILE[:NAME] of a base to leave alone (another database); repeatable.")
+ModeOpt = typer.Option(None, "--mode", help="With --prefer: keep (only the winner's columns) or union (default: it "
+                                             "gains the other side's).")
+NoRenamesOpt = typer.Option(False, "--no-renames", help="With --prefer: do not apply the plan's suggested column renames.")
 PathArg = typer.Argument(Path("."), help="The project directory (default: the current directory).")
 
 BAD_INPUT_ERRORS = (SettingsError, PlanError, PlanFormatError)
@@ -163,9 +166,12 @@ def plan(
     prefer: list[str] = typer.Option([], "--prefer", help="FILE or MODULE whose definition of a duplicated table wins; repeatable."),
     merge: list[str] = MergeOpt,
     separate: list[str] = SeparateOpt,
+    mode: Optional[str] = ModeOpt,
+    no_renames: bool = NoRenamesOpt,
 ) -> None:
     """Show every base, model, cross-base reference, operation and risk; change nothing."""
-    settings = _settings(path, target=target, strategy=strategy, prefer=prefer, merge=merge, separate=separate)
+    settings = _settings(path, target=target, strategy=strategy, prefer=prefer, merge=merge, separate=separate,
+                         mode=mode, renames=False if no_renames else None)
     the_plan = _plan(settings)
     if out_file is not None:
         _write(out_file, the_plan.to_json(), "plan")
@@ -274,6 +280,8 @@ def apply(
     prefer: list[str] = typer.Option([], "--prefer", help="FILE or MODULE whose definition of a duplicated table wins; repeatable."),
     merge: list[str] = MergeOpt,
     separate: list[str] = SeparateOpt,
+    mode: Optional[str] = ModeOpt,
+    no_renames: bool = NoRenamesOpt,
 ) -> None:
     """Apply the plan: one commit per phase on a new branch, or the full diff with --dry-run."""
     from . import gitops, runner
@@ -283,7 +291,7 @@ def apply(
         if code.upper() not in STEP_CODES:
             fail(f"unknown step {code}; the steps are {', '.join(STEP_CODES)}")
     settings = _settings(path, target=target, strategy=strategy, skip=[s.upper() for s in skip], prefer=prefer,
-                         merge=merge, separate=separate)
+                         merge=merge, separate=separate, mode=mode, renames=False if no_renames else None)
     the_plan = _load_plan(settings, plan_file)
     if plan_file is not None and api.plan_needs_replanning(the_plan):
         # decisions written into the plan JSON: plan again with them (after checking freshness)
@@ -295,7 +303,10 @@ def apply(
             decisions = api.decisions_from_plan(the_plan)
             if decisions:
                 runner_mod.check_fresh(settings.root, the_plan)
-                settings = replace(settings, decisions=decisions)
+                # the plan JSON's decisions first, then those kept in pyproject.toml for other tables
+                decided = {d.table for d in decisions}
+                settings = replace(settings, decisions=decisions + tuple(
+                    d for d in settings.decisions if d.table not in decided))
                 the_plan = _plan(settings)
         except (PlanFormatError, runner_mod.ApplyError) as exc:
             fail(str(exc))

@@ -428,9 +428,13 @@ class _Planner:
             if d.table == loser.table:
                 return d
         chosen = [m for m in (winner, loser) if any(self._matches(p, m.symbol.file) for p in self.settings.prefer)]
-        if len(chosen) == 1:
-            return TableDecision(loser.table or "", f"{chosen[0].symbol.file}:{chosen[0].symbol.name}", "union")
-        return None
+        if len(chosen) != 1:
+            return None
+        # the suggested renames (a column of the deleted class that is the kept one's, renamed)
+        renames = tuple((r["from"], r["to"]) for r in _rename_suggestions(loser, winner)) if (
+            self.settings.renames and chosen[0] is winner) else ()
+        return TableDecision(loser.table or "", f"{chosen[0].symbol.file}:{chosen[0].symbol.name}",
+                             self.settings.mode, renames)
 
     def _matches(self, prefer: str, file: str) -> bool:
         prefer = prefer.strip().strip("/")
@@ -495,7 +499,10 @@ class _Planner:
                     self.warnings.append(Warning(
                         "W016", f"{name} differs on {loser.symbol.name}; the winner's is kept", loser.symbol.file, node.lineno))
                     continue
+                # the winner's member wins; uses of it may have meant the deleted class's
                 clashes.append(name)
+                todo.append((name, f"{name} differs on the deleted {loser.symbol.file}:{loser.symbol.name}; "
+                                   f"{winner.symbol.name}'s is kept, check that this use means it"))
                 continue
             if name.startswith("__") and name.endswith("__") and not is_column:
                 continue
@@ -510,11 +517,6 @@ class _Planner:
             else:
                 kind = "column" if is_column else "attribute"
                 todo.append((name, f"{kind} {name} was only on the deleted {loser.symbol.file}:{loser.symbol.name}"))
-        if clashes:
-            self.conflicts.append(_duplicate_conflict(m, kept, options, note=(
-                f"union is not possible: {', '.join(clashes)} defined differently on both; choose \"keep\" or "
-                "rename one side by hand")))
-            return
         helpers, imports = self._dependencies(statements, loser.symbol.file, winner.symbol.file)
         if helpers and winner.symbol.file != self.canonical_file:
             self.warnings.append(Warning(
@@ -533,6 +535,8 @@ class _Planner:
             parts.append("it gains " + ", ".join(added_columns + added_methods))
         if renames:
             parts.append("renamed " + ", ".join(f"{a} -> {b}" for a, b in renames.items()))
+        if clashes:
+            parts.append(f"defined differently on both, {winner.symbol.name}'s kept: " + ", ".join(clashes))
         if todo:
             parts.append("marked for review: " + ", ".join(a for a, _ in todo))
         parts.append(f"{loser.symbol.file}:{loser.symbol.name} is deleted and its uses point at the winner")

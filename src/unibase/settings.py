@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 STRATEGIES = ("move", "rebase")
+MODES = ("union", "keep")
 LIST_SETTINGS = ("exclude", "exclude_bases", "merge", "separate", "prefer", "skip")
 
 
@@ -30,6 +31,8 @@ class Settings:
     test_cmd: str | None = None
     branch: str = "unibase/merge-bases"
     decisions: tuple[TableDecision, ...] = ()
+    mode: str = "union"  # how --prefer resolves a duplicated table: "keep" or "union"
+    renames: bool = True  # --prefer applies the plan's suggested column renames
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -92,10 +95,20 @@ def load_settings(path: Path, **overrides: Any) -> Settings:
                 kind = "a list of strings" if attr in LIST_SETTINGS else "a string"
                 raise SettingsError(f"{key} in [tool.unibase] of {pyproject} must be {kind}; fix it in pyproject.toml")
             values[attr] = tuple(v) if isinstance(v, list) else v
+    if "mode" in config:
+        values["mode"] = config["mode"]
+    if "renames" in config:
+        if not isinstance(config["renames"], bool):
+            raise SettingsError(f"renames in [tool.unibase] of {pyproject} must be true or false; fix it in pyproject.toml")
+        values["renames"] = config["renames"]
+    if "decisions" in config:
+        values["decisions"] = _decisions(config["decisions"], pyproject)
     for k, v in overrides.items():
         if v not in (None, (), [], ""):
             values[k] = tuple(v) if isinstance(v, list) else v
     settings = replace(settings, **values)
+    if settings.mode not in MODES:
+        raise SettingsError(f"unknown mode {settings.mode!r}; use one of: {', '.join(MODES)}")
     if settings.strategy not in STRATEGIES:
         raise SettingsError(f"unknown strategy {settings.strategy!r}; use one of: {', '.join(STRATEGIES)}")
     from .steps import STEP_CODES
@@ -104,3 +117,31 @@ def load_settings(path: Path, **overrides: Any) -> Settings:
     if unknown:
         raise SettingsError(f"unknown step {unknown[0]} in skip; the steps are {', '.join(STEP_CODES)}")
     return replace(settings, skip=tuple(s.upper() for s in settings.skip))
+
+
+def _decisions(table: Any, pyproject: Path) -> tuple[TableDecision, ...]:
+    """``[tool.unibase.decisions.TABLE]`` entries: ``winner = "file:Class"``, optional ``mode``
+    and ``renames = [["loser_column", "winner_column"], ...]``."""
+    where = f"[tool.unibase.decisions] of {pyproject}"
+    if not isinstance(table, dict):
+        raise SettingsError(f"{where} must be a table of tables, one per duplicated table; fix it in pyproject.toml")
+    out = []
+    for name, d in table.items():
+        if not isinstance(d, dict) or not isinstance(d.get("winner"), str) or ":" not in d["winner"]:
+            raise SettingsError(f"the decision for table {name} in {where} needs winner = \"file:Class\"; "
+                                "fix it in pyproject.toml")
+        mode = d.get("mode", "union")
+        if mode not in MODES:
+            raise SettingsError(f"the decision for table {name} in {where} has mode {mode!r}; use one of: "
+                                f"{', '.join(MODES)}")
+        renames = d.get("renames", [])
+        if not isinstance(renames, list) or not all(
+                isinstance(r, list) and len(r) == 2 and all(isinstance(x, str) for x in r) for r in renames):
+            raise SettingsError(f"the decision for table {name} in {where} has renames that are not pairs of "
+                                "column names ([[\"old\", \"new\"], ...]); fix it in pyproject.toml")
+        unknown = sorted(set(d) - {"winner", "mode", "renames"})
+        if unknown:
+            raise SettingsError(f"the decision for table {name} in {where} has unknown key {unknown[0]}; "
+                                "the keys are winner, mode and renames")
+        out.append(TableDecision(name, d["winner"], mode, tuple(tuple(r) for r in renames)))
+    return tuple(out)
