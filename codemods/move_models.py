@@ -17,7 +17,11 @@ What it does, given a :class:`~unibase.plan.MoveModels` operation and the two mo
   import that re-exports the canonical ``Base`` under the old name plus every moved name, so
   old imports keep working; an import the re-export replaces goes, and so do imports that only
   the moved code used, except the names other files import from ``source``; a module left with
-  nothing but imports gets an ``__all__``;
+  nothing but imports gets an ``__all__``; one that keeps code of its own marks each re-export
+  it does not use itself as ``X as X`` (PEP 484's explicit re-export; ``# noqa: F401`` where a
+  name is re-exported under another one), so linters do not call them unused;
+* comments above the removed base, and a module docstring, that speak of a separate base get a
+  ``# TODO(unibase): ...`` line;
 * a secondary base defined only inside a module-level ``if`` block (the ``else:`` of ``if
   TYPE_CHECKING:``) is replaced there, in place, by an import of the canonical base.
 
@@ -116,7 +120,8 @@ def _used_names(nodes: Iterable[cst.CSTNode], *, strings: bool = False) -> set[s
             if type(node) is cst.Name:
                 if not (type(parent) is cst.Attribute and parent.attr is node):  # ``x.name`` uses x only
                     found.add(node.value)
-            elif strings and type(node) is cst.SimpleString:
+            elif strings and type(node) is cst.SimpleString and type(parent) is not cst.Expr:
+                # a string statement (a docstring) names nothing; an annotation or argument may
                 found.update(_IDENTIFIER.findall(node.raw_value))
     return found
 
@@ -224,6 +229,42 @@ def _merge_lines(first: Sequence[cst.EmptyLine], then: Sequence[cst.EmptyLine]) 
         if run <= cap:
             out.append(line)
     return out
+
+
+# a comment that says the models have a base of their own ("Separate base to avoid conflicts")
+_SEPARATE_BASE = re.compile(
+    r"\b(separate|own|second|distinct|independent|isolated)\b[^\n]{0,40}\b(base|registry|metadata)\b"
+    r"|\b(base|registry|metadata)\b[^\n]{0,40}\b(of (its|their) own|separate(ly)?)\b", re.IGNORECASE)
+
+
+def _mark_stale_comments(lines: list[cst.EmptyLine], target: str) -> list[cst.EmptyLine]:
+    """A ``# TODO(unibase)`` line above the comments that speak of a separate base."""
+    out = []
+    for line in lines:
+        if line.comment is not None and _SEPARATE_BASE.search(line.comment.value) and "unibase" not in line.comment.value:
+            out.append(cst.EmptyLine(indent=line.indent, comment=cst.Comment(
+                f"# TODO(unibase): the comment below speaks of a separate base; the models use {target}'s now")))
+        out.append(line)
+    return out
+
+
+def _explicit_reexport(stmt: cst.SimpleStatementLine, used: set[str]) -> cst.SimpleStatementLine:
+    """``from m import A, B as C`` -> ``from m import A as A, B as C`` for the names the module
+    does not use itself (only those look unused to a linter)."""
+    small = stmt.body[0]
+    if not isinstance(small, cst.ImportFrom) or isinstance(small.names, cst.ImportStar):
+        return stmt
+    names = [a if a.asname is not None or not isinstance(a.name, cst.Name) or a.name.value in used else
+             a.with_changes(asname=cst.AsName(name=cst.Name(a.name.value))) for a in small.names]
+    stmt = stmt.with_changes(body=[small.with_changes(names=names)])
+    renamed_unused = [a for a in names if a.asname is not None and isinstance(a.asname.name, cst.Name)
+                      and a.asname.name.value != cst.Module([]).code_for_node(a.name)
+                      and a.asname.name.value not in used]
+    if renamed_unused and stmt.trailing_whitespace.comment is None:
+        # a name re-exported under another name has no explicit form but ``__all__``
+        stmt = stmt.with_changes(trailing_whitespace=cst.TrailingWhitespace(
+            whitespace=cst.SimpleWhitespace("  "), comment=cst.Comment("# noqa: F401  (re-exported)")))
+    return stmt
 
 
 def _prune_imports(body: Sequence[cst.CSTNode], drop: set[str], protect: Sequence[cst.CSTNode] = ()) -> list[cst.CSTNode]:
@@ -448,6 +489,11 @@ class MoveModelsCommand:
             lead = [cst.EmptyLine()] + [line for line in getattr(base_stmt, "leading_lines", ()) if line.comment]
         else:
             lead = list(base_stmt.leading_lines)  # type: ignore[union-attr]
+        lead = _mark_stale_comments(lead, op.target)
+        docstring = next((st for st in source.body[:1] if _is_docstring(st)), None)
+        if docstring is not None and _SEPARATE_BASE.search(cst.Module([]).code_for_node(docstring)):
+            lead.append(cst.EmptyLine(comment=cst.Comment(
+                f"# TODO(unibase): the docstring speaks of a separate base; the models use {op.target}'s now")))
         shims[0] = shim.with_changes(leading_lines=lead + [note])
         kept[base_index:base_index] = shims
         # ``reg = registry()`` + ``Base = reg.generate_base()``: the registry is the canonical one now
@@ -477,6 +523,14 @@ class MoveModelsCommand:
             ]
             all_stmt = cst.parse_statement("__all__ = [" + ", ".join(f'"{n}"' for n in dict.fromkeys(names)) + "]\n")
             pruned.append(all_stmt.with_changes(leading_lines=[cst.EmptyLine()]))
+        elif not all_names:
+            # a module that keeps code of its own: ``X as X`` marks what the shim re-exports
+            # (PEP 484's explicit re-export), which an ``__all__`` could not do without changing
+            # what ``from module import *`` gives
+            used_here = _used_names([s for s in pruned if not _is_import(s)], strings=True)
+            spellings = [here, *elsewhere]
+            pruned = [_explicit_reexport(s, used_here) if any(_imports_from(s, sp) for sp in spellings) else s
+                      for s in pruned]
         return source.with_changes(body=pruned), new_target
 
 
