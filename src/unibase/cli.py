@@ -147,6 +147,10 @@ def describe(op) -> str:
         return f"{op.file}: imports from {mods}"
     if isinstance(op, p.RewriteStrings):
         return f"{op.file}: " + ", ".join(f"{a} -> {b}" for a, b in op.replacements)
+    if isinstance(op, p.UnifyFlaskModel):
+        return (f"{op.file}: {op.name} = SQLAlchemy(..., model_class={op.model_class})"
+                + (f", importing {op.import_name} from {'.' * op.import_level}{op.import_from}" if op.import_name else "")
+                + (f", moved below {op.after}" if op.after else ""))
     if isinstance(op, p.CollapseMetadataCalls):
         return f"{op.file}: {op.calls} redundant metadata call(s) on {', '.join(op.names)}"
     return ""

@@ -34,6 +34,7 @@ from .plan import (
     fingerprint,
 )
 from .project import is_importable, link_out_of, module_parts
+from .flask import FlaskInput, plan_flask
 from .roles import decide as decide_roles
 from .settings import Settings, TableDecision
 from .tables import table_differences
@@ -116,15 +117,11 @@ class _Planner:
                 NOT_UNDERSTOOD, f"possible declarative base not understood: {n.reason}; its classes are left as "
                 f"they are and importers of {n.symbol.name} are not rewritten", n.symbol.file, n.line))
         in_scope = [b for b in ix.bases.values() if not b.test_local and b.kind != "flask_sqlalchemy"]
-        for b in ix.bases.values():
-            if b.kind == "flask_sqlalchemy":
-                self.warnings.append(Warning(
-                    "W002", f"Flask-SQLAlchemy object {b.symbol.name} is a base unibase does not merge", b.symbol.file, b.line))
         decision = decide_roles(ix, self.settings, self.importers)
         self.conflicts.extend(decision.conflicts)
         left_out = self._left_out(in_scope)
         candidates = [b for b in in_scope if decision.roles.get(b.symbol) == "merge" and b.symbol not in left_out]
-        canonical = self._choose_canonical(candidates) if candidates else None
+        canonical = chosen = self._choose_canonical(candidates) if candidates else None
 
         roles = {}
         for b in ix.bases.values():
@@ -153,6 +150,16 @@ class _Planner:
             self._plan_strings(canonical, merging, moves)
             self._plan_collapse(canonical, merging)
             self._plan_migration()
+        # Flask-SQLAlchemy objects: SQLAlchemy(model_class=Base), or why not (unibase.flask)
+        group = {b.symbol for b in merging} | ({chosen.symbol} if chosen else set())
+        flask = plan_flask(FlaskInput(ix, self.resolver, self.settings, canonical,
+                                      [e for s in sorted(group) for e in decision.engines.get(s, ())],
+                                      self._spelling_between))
+        self.ops.extend(flask.ops)
+        self.warnings.extend(flask.warnings)
+        for sym, role in flask.roles.items():
+            roles[sym] = role
+            decision.evidence[sym] = flask.evidence[sym]
 
         bases = tuple(
             BaseEntry(

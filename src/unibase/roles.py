@@ -39,6 +39,9 @@ class RoleDecision:
     roles: dict[Symbol, str]  # "merge" (a candidate for canonical), "separate", "unreferenced", "excluded"
     evidence: dict[Symbol, list[str]] = field(default_factory=lambda: defaultdict(list))
     conflicts: list[Conflict] = field(default_factory=list)
+    # how each base's metadata is created on or bound to an engine the code names (create_all,
+    # bind, binds): the proof that it has a database of its own
+    engines: dict[Symbol, list[str]] = field(default_factory=dict)
 
 
 def matches(spec: str, sym: Symbol) -> bool:
@@ -94,6 +97,7 @@ def decide(ix: Index, settings: Settings, importers: dict[str, set[str]]) -> Rol
     decider = _Decider(ix, settings, importers, ev, edges, imported)
     for sym, notes in coincidences.items():
         decider.out.evidence[sym].extend(notes)
+    decider.out.engines = {s: [_sentence(m) for m in ev.proof(s) if m.strength == "explicit"] for s in ix.bases}
     return decider.decide()
 
 
