@@ -39,6 +39,8 @@ class BaseEntry:
     importers: int = 0
     metadata: dict[str, str] = field(default_factory=dict)
     evidence: tuple[str, ...] = ()  # why it has its role: short sentences with file:line
+    strategy: str = ""  # move | rebase (a merged base), chosen by --strategy auto or forced
+    strategy_reason: str = ""  # why; for the canonical base: its module's size now and after the moves
 
 
 @dataclass(frozen=True)
