@@ -123,7 +123,11 @@ def test_flask_object_in_its_own_module_gets_the_base_as_model_class(tmp_path):
     text = unibase("plan", str(root), check=0).stdout
     assert "UB007 unify-flask-model" in text and "model_class=Base" in text
 
-    diff = apply(root)
+    pytest.importorskip("flask_sqlalchemy")  # verify imports the models, db.Model ones included
+    applied = unibase("apply", str(root), check=0).stdout
+    assert "(app.models, app.legacy)" in applied and "matches the 2 table(s)" in applied, applied
+    git(root, "checkout", "-q", "unibase/merge-bases")
+    diff = git(root, "diff", "main", "--", ".")
     assert "+from .models import Base" in diff and "+db = SQLAlchemy(model_class=Base)" in diff
     assert shared_metadata(root, CHECK_APP) == "['gadget_part', 'widgets']"
     again = plan(root)

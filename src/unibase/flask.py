@@ -47,6 +47,9 @@ class FlaskDecision:
     warnings: list[Warning] = field(default_factory=list)
     roles: dict[Symbol, str] = field(default_factory=dict)
     evidence: dict[Symbol, list[str]] = field(default_factory=dict)
+    # objects whose db.Model already is the canonical base's (``model_class=Base``): verify
+    # imports their models' modules with the canonical ones
+    model_class: dict[Symbol, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -65,6 +68,8 @@ def plan_flask(inp: FlaskInput) -> FlaskDecision:
     binds = _binds(inp) if objects else []
     for db in sorted(objects, key=lambda b: (b.symbol.file, b.line)):
         role, why, op = _decide(inp, db, binds)
+        if why.startswith("already unified") and inp.canonical is not None:
+            out.model_class[db.symbol] = str(inp.canonical.symbol)
         out.roles[db.symbol] = role
         out.evidence[db.symbol] = [why]
         if op is not None:

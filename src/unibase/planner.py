@@ -178,7 +178,8 @@ class _Planner:
                 ),
                 importers=len(self.importers.get(b.symbol.file, ())),
                 metadata={k: v for k, v in (("naming_convention", b.naming_convention), ("schema", b.schema),
-                                            ("type_annotation_map", b.type_annotation_map)) if v},
+                                            ("type_annotation_map", b.type_annotation_map),
+                                            ("model_class", flask.model_class.get(b.symbol))) if v},
                 evidence=tuple(decision.evidence.get(b.symbol, ())),
                 **self._strategy_entry(b.symbol, roles[b.symbol]),
             )
