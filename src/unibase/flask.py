@@ -74,7 +74,7 @@ def plan_flask(inp: FlaskInput) -> FlaskDecision:
         out.evidence[db.symbol] = [why]
         if op is not None:
             out.ops.append(op)
-        elif role != "separate" and not why.startswith("already unified"):
+        elif role != "separate" and not why.startswith("already unified") and inp.canonical is not None:
             out.warnings.append(Warning(W_FLASK, f"Flask-SQLAlchemy object {db.symbol.name} is not unified "
                                                  f"with the declarative base: {why}", db.symbol.file, db.line))
     return out
