@@ -1,7 +1,7 @@
 """UB007: give a Flask-SQLAlchemy object the canonical base as its model class.
 
 What it does, in the one module that defines ``db = SQLAlchemy(...)`` (or ``db: SQLAlchemy =
-SQLAlchemy(...)``): adds the keyword ``model_class=Base`` to the call, keeping every other
+SQLAlchemy(...)``, ``flask_sqlalchemy.SQLAlchemy(...)``; a call spelt otherwise is left): adds the keyword ``model_class=Base`` to the call, keeping every other
 argument (``app``, ``session_options``...), and removes the arguments the plan lists as made
 redundant by it (``metadata=Base.metadata``). When the plan says so it adds
 ``from <module> import Base`` after the module's header imports, and when the base is defined
@@ -35,8 +35,11 @@ def _call_of(stmt: cst.CSTNode, name: str) -> cst.Call | None:
         target = small.target
     else:
         return None
-    if isinstance(target, cst.Name) and target.value == name and isinstance(small.value, cst.Call):
-        return small.value
+    call = small.value
+    if isinstance(target, cst.Name) and target.value == name and isinstance(call, cst.Call):
+        func = call.func
+        spelt = func.value if isinstance(func, cst.Name) else func.attr.value if isinstance(func, cst.Attribute) else ""
+        return call if spelt == "SQLAlchemy" else None
     return None
 
 

@@ -31,7 +31,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from .discovery import BaseInfo, Index, Resolver, Symbol
-from .facts import ImportBinding, unparse
+from .facts import ImportBinding, call_name, unparse
 from .plan import UnifyFlaskModel, Warning
 from .roles import matches
 from .settings import Settings
@@ -84,7 +84,7 @@ def _decide(inp: FlaskInput, db: BaseInfo, binds: list[str]) -> tuple[str, str, 
     ix, canonical, sym = inp.ix, inp.canonical, db.symbol
     call = _call(ix, sym)
     if call is None:
-        return "excluded", "its SQLAlchemy(...) call is not a plain module-level assignment", None
+        return "excluded", "it is not made by a plain module-level `name = SQLAlchemy(...)`", None
     if canonical is None:
         return "excluded", "there is no declarative base to give it as model_class", None
     base = canonical.symbol
@@ -226,8 +226,9 @@ def _call(ix: Index, sym: Symbol) -> ast.Call | None:
     """The ``SQLAlchemy(...)`` call of a top-level ``db = ...`` / ``db: SQLAlchemy = ...``."""
     tree = _tree(ix, sym.file)
     for stmt in tree.body if tree else ():
-        if _binds_name(stmt, sym.name) and isinstance(getattr(stmt, "value", None), ast.Call):
-            return stmt.value  # type: ignore[union-attr]
+        value = getattr(stmt, "value", None)
+        if _binds_name(stmt, sym.name) and isinstance(value, ast.Call) and call_name(value) == "SQLAlchemy":
+            return value
     return None
 
 
