@@ -116,7 +116,6 @@ STEPS = STEPS + (
 db = SQLAlchemy()
 ''',
         after='''from flask_sqlalchemy import SQLAlchemy
-
 from .models import Base
 
 db = SQLAlchemy(model_class=Base)
