@@ -221,9 +221,12 @@ def test_columns_and_tablename_inside_an_if_in_the_class_body(tmp_path):
     """The model needs ``AVAILABLE``, bound inside a ``try``: a move would leave it behind (a
     NameError in the target), so the base is rebased in place instead, and the plan says so."""
     root = project(tmp_path, {"billing/db.py": PLAIN_BASE, "billing/models.py": CONDITIONAL_BODY})
-    plan = assert_found_and_merged(tmp_path, root, "--target", "app/db.py")
+    # --strategy move: --strategy auto rebases billing/ (another package) without trying a move
+    plan = assert_found_and_merged(tmp_path, root, "--target", "app/db.py", "--strategy", "move")
     assert [o["op"] for o in plan["operations"] if o["step"] == "UB001"] == ["rebase-base"]
     assert [w["code"] for w in plan["warnings"]] == ["W021"] and "AVAILABLE" in plan["warnings"][0]["message"]
+    billing = next(b for b in plan["bases"] if b["file"] == "billing/db.py")
+    assert billing["strategy"] == "rebase" and "under `if`/`try` in billing/models.py" in billing["strategy_reason"]
 
 
 # --- constructs discovery does not follow: said by file and line, never a claim of one base ------

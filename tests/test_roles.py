@@ -742,3 +742,72 @@ def test_one_module_level_url_name_is_one_database(tmp_path):
     key = {s.name: {m.engine.key for m in ev.engines(s)} for s in ix.bases}
     assert key["A"] == key["B"] == {"url:sqlite:///shared.db"}
     assert key["C"] == key["D"] == {"value:config.py:BUILT_URL"}
+
+
+def test_per_user_databases_reached_through_a_function_local_import_keep_every_base_apart(tmp_path):
+    # the app's data lives in one database per user, made by a manager method and created
+    # through a function-local import; the auth database beside it has its own setting
+    root = project(tmp_path / "p", {
+        "app/__init__.py": "",
+        "app/config.py": "class Settings:\n    auth_db_path = 'auth.db'\n    data_url = 'sqlite:///data.db'\n\n\n"
+                         "settings = Settings()\n",
+        "app/models/__init__.py": "",
+        "app/models/data.py": """
+            from sqlalchemy import Column, ForeignKey, Integer, create_engine
+            from sqlalchemy.orm import declarative_base
+
+            from app.config import settings
+
+            engine = create_engine(settings.data_url)
+            Base = declarative_base()
+
+            {models}
+        """.replace("{models}", models(3, "Site").replace("\n", "\n            ")),
+        "app/models/auth.py": """
+            from sqlalchemy import Column, ForeignKey, Integer
+            from sqlalchemy.orm import declarative_base
+
+            AuthBase = declarative_base()
+
+            {models}
+        """.replace("{models}", models(2, "Account", "AuthBase").replace("\n", "\n            ")),
+        "app/manager.py": """
+            from sqlalchemy import create_engine
+
+
+            class DatabaseManager:
+                def __init__(self):
+                    self.engines = {}
+
+                def url_for(self, user_id):
+                    return f"sqlite:///user_{user_id}.db"
+
+                def get_engine(self, user_id):
+                    if user_id not in self.engines:
+                        self.engines[user_id] = create_engine(self.url_for(user_id))
+                    return self.engines[user_id]
+
+                def init_user(self, user_id):
+                    engine = self.get_engine(user_id)
+                    from app.models import data as models
+                    models.Base.metadata.create_all(bind=engine)
+        """,
+        "app/init_auth.py": """
+            from sqlalchemy import create_engine
+
+            from app.config import settings
+            from app.models.auth import AuthBase
+
+
+            def init_auth():
+                engine = create_engine(f"sqlite:///{settings.auth_db_path}")
+                AuthBase.metadata.create_all(bind=engine)
+        """,
+        "app/main.py": "from app.init_auth import init_auth\nfrom app.manager import DatabaseManager\n",
+    })
+    data = plan(root)
+    assert roles(data) == {"app/models/auth.py:AuthBase": "separate", "app/models/data.py:Base": "separate"}
+    assert data["operations"] == []
+    why = evidence(data, "app/models/data.py:Base")
+    assert "argument user_id of DatabaseManager.get_engine (app/manager.py:13) by create_all (app/manager.py:19)" in why
+    assert "a database per instance" in why

@@ -94,11 +94,11 @@ def print_plan(plan: Plan) -> None:
         roots = ", ".join(f"{r.path} ({r.imports} import{'s' if r.imports != 1 else ''})" for r in plan.roots)
         out.print(f"import roots: {roots}", markup=False)
     table = Table(title="Declarative bases", show_lines=False)
-    for col in ("role", "base", "where", "kind", "models", "importers", "evidence"):
+    for col in ("role", "base", "where", "kind", "models", "importers", "strategy", "evidence"):
         table.add_column(col, overflow="fold")
     for b in plan.bases:
         table.add_row(b.role, b.name, f"{b.file}:{b.line}", b.kind, str(len(b.models)), str(b.importers),
-                      escape("\n".join(b.evidence)))
+                      escape(b.strategy_reason), escape("\n".join(b.evidence)))
     out.print(table)
     if canonical:
         out.print(f"canonical: [bold]{escape(canonical.name)}[/] in {escape(canonical.file)} ({escape(canonical.module)})")
@@ -150,6 +150,10 @@ def describe(op) -> str:
         return f"{op.file}: imports from {mods}"
     if isinstance(op, p.RewriteStrings):
         return f"{op.file}: " + ", ".join(f"{a} -> {b}" for a, b in op.replacements)
+    if isinstance(op, p.UnifyFlaskModel):
+        return (f"{op.file}: {op.name} = SQLAlchemy(..., model_class={op.model_class})"
+                + (f", importing {op.import_name} from {'.' * op.import_level}{op.import_from}" if op.import_name else "")
+                + (f", moved below {op.after}" if op.after else ""))
     if isinstance(op, p.CollapseMetadataCalls):
         return f"{op.file}: {op.calls} redundant metadata call(s) on {', '.join(op.names)}"
     return ""
@@ -160,7 +164,7 @@ def describe(op) -> str:
 def plan(
     path: Path = PathArg,
     target: Optional[str] = typer.Option(None, "--target", help="FILE[:NAME] of the base to keep."),
-    strategy: Optional[str] = typer.Option(None, "--strategy", help="move (default) or rebase."),
+    strategy: Optional[str] = typer.Option(None, "--strategy", help="auto (default: move siblings of the canonical module, rebase the rest in place), move or rebase."),
     json_: bool = typer.Option(False, "--json", help="Print the plan as JSON and nothing else."),
     out_file: Optional[Path] = typer.Option(None, "--out", help="Write the plan JSON to this file."),
     prefer: list[str] = typer.Option([], "--prefer", help="FILE or MODULE whose definition of a duplicated table wins; repeatable."),
@@ -275,7 +279,7 @@ def apply(
     no_verify: bool = typer.Option(False, "--no-verify", help="Do not run `unibase verify` after applying."),
     no_git: bool = typer.Option(False, "--no-git", help="Write in place in a directory that is not a git repository."),
     target: Optional[str] = typer.Option(None, "--target", help="FILE[:NAME] of the base to keep (when planning now)."),
-    strategy: Optional[str] = typer.Option(None, "--strategy", help="move (default) or rebase (when planning now)."),
+    strategy: Optional[str] = typer.Option(None, "--strategy", help="auto (default), move or rebase (when planning now)."),
     skip: list[str] = typer.Option([], "--skip", help="Skip a step by code (UB001-UB006); repeatable."),
     prefer: list[str] = typer.Option([], "--prefer", help="FILE or MODULE whose definition of a duplicated table wins; repeatable."),
     merge: list[str] = MergeOpt,

@@ -179,8 +179,12 @@ class Gatherer:
         return None
 
     def _engine_from_function(self, file: str, qual: str | None, func: ast.expr, depth: int) -> Engine | None:
-        """``get_engine()``: the engine the function makes or returns."""
+        """``get_engine()``, ``self.get_engine(user)``: the engine the function (or the method of
+        the enclosing class) makes or returns."""
         target = self.resolver.expr(file, func, function=qual)
+        if (isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id in ("self", "cls")
+                and qual and "." in qual):
+            target = Symbol(file, f"{qual.split('.')[0]}.{func.attr}")
         if not isinstance(target, Symbol):
             return None
         fn = self.scope(target.file, target.name)

@@ -39,6 +39,8 @@ class BaseEntry:
     importers: int = 0
     metadata: dict[str, str] = field(default_factory=dict)
     evidence: tuple[str, ...] = ()  # why it has its role: short sentences with file:line
+    strategy: str = ""  # move | rebase (a merged base), chosen by --strategy auto or forced
+    strategy_reason: str = ""  # why; for the canonical base: its module's size now and after the moves
 
 
 @dataclass(frozen=True)
@@ -263,8 +265,29 @@ class CollapseMetadataCalls(Operation):
         return (self.file,)
 
 
+@dataclass(frozen=True)
+class UnifyFlaskModel(Operation):
+    """``name = SQLAlchemy(...)`` in ``file`` gains ``model_class=<model_class>``: ``db.Model``
+    then shares the canonical base's registry and metadata (Flask-SQLAlchemy 3.x)."""
+
+    op: ClassVar[str] = "unify-flask-model"
+    step: ClassVar[str] = "UB007"
+    file: str
+    name: str  # the Flask-SQLAlchemy object
+    model_class: str  # the canonical base's local name in ``file``
+    import_name: str = ""  # when not empty: ``from <import_from> import <import_name> [as <model_class>]``
+    import_from: str = ""
+    import_level: int = 0
+    drop_keywords: tuple[str, ...] = ()  # arguments the model class makes redundant (``metadata``)
+    after: str = ""  # the base is defined below the object in ``file``: the object moves below it
+
+    def files(self) -> tuple[str, ...]:
+        return (self.file,)
+
+
 OPERATION_TYPES: dict[str, type[Operation]] = {
-    t.op: t for t in (ExtractBase, MergeDuplicate, RenameColumnUses, WriteMigration, MoveModels, RebaseBase, RewriteImports, RewriteStrings, CollapseMetadataCalls)
+    t.op: t for t in (ExtractBase, MergeDuplicate, RenameColumnUses, WriteMigration, MoveModels, RebaseBase, RewriteImports,
+                      RewriteStrings, CollapseMetadataCalls, UnifyFlaskModel)
 }
 
 

@@ -34,7 +34,9 @@ from .plan import (
     fingerprint,
 )
 from .project import is_importable, link_out_of, module_parts
+from .flask import FlaskInput, plan_flask
 from .roles import decide as decide_roles
+from .strategy import Choice, choose as choose_strategy, lines_of, span
 from .settings import Settings, TableDecision
 from .tables import table_differences
 
@@ -71,6 +73,8 @@ class _Planner:
         # (source, import text) of imports the moved code needs only for type checking
         self.type_checking_texts: set[tuple[str, str]] = set()
         self.merging_bases: set[Symbol] = set()
+        self.choices: dict[Symbol, Choice] = {}  # move or rebase, per secondary base (unibase.strategy)
+        self.target_lines = 0  # the canonical module's estimated size after the moves
         self.importers = self._importers()
 
     # -- helpers -------------------------------------------------------------------------------
@@ -116,15 +120,11 @@ class _Planner:
                 NOT_UNDERSTOOD, f"possible declarative base not understood: {n.reason}; its classes are left as "
                 f"they are and importers of {n.symbol.name} are not rewritten", n.symbol.file, n.line))
         in_scope = [b for b in ix.bases.values() if not b.test_local and b.kind != "flask_sqlalchemy"]
-        for b in ix.bases.values():
-            if b.kind == "flask_sqlalchemy":
-                self.warnings.append(Warning(
-                    "W002", f"Flask-SQLAlchemy object {b.symbol.name} is a base unibase does not merge", b.symbol.file, b.line))
         decision = decide_roles(ix, self.settings, self.importers)
         self.conflicts.extend(decision.conflicts)
         left_out = self._left_out(in_scope)
         candidates = [b for b in in_scope if decision.roles.get(b.symbol) == "merge" and b.symbol not in left_out]
-        canonical = self._choose_canonical(candidates) if candidates else None
+        canonical = chosen = self._choose_canonical(candidates) if candidates else None
 
         roles = {}
         for b in ix.bases.values():
@@ -153,6 +153,16 @@ class _Planner:
             self._plan_strings(canonical, merging, moves)
             self._plan_collapse(canonical, merging)
             self._plan_migration()
+        # Flask-SQLAlchemy objects: SQLAlchemy(model_class=Base), or why not (unibase.flask)
+        group = {b.symbol for b in merging} | ({chosen.symbol} if chosen else set())
+        flask = plan_flask(FlaskInput(ix, self.resolver, self.settings, canonical,
+                                      [e for s in sorted(group) for e in decision.engines.get(s, ())],
+                                      self._spelling_between))
+        self.ops.extend(flask.ops)
+        self.warnings.extend(flask.warnings)
+        for sym, role in flask.roles.items():
+            roles[sym] = role
+            decision.evidence[sym] = flask.evidence[sym]
 
         bases = tuple(
             BaseEntry(
@@ -168,8 +178,10 @@ class _Planner:
                 ),
                 importers=len(self.importers.get(b.symbol.file, ())),
                 metadata={k: v for k, v in (("naming_convention", b.naming_convention), ("schema", b.schema),
-                                            ("type_annotation_map", b.type_annotation_map)) if v},
+                                            ("type_annotation_map", b.type_annotation_map),
+                                            ("model_class", flask.model_class.get(b.symbol))) if v},
                 evidence=tuple(decision.evidence.get(b.symbol, ())),
+                **self._strategy_entry(b.symbol, roles[b.symbol]),
             )
             for b in sorted(ix.bases.values(), key=lambda b: (b.symbol.file, b.line))
         )
@@ -197,6 +209,18 @@ class _Planner:
             roots=tuple(ImportRoot(r or ".", n) for r, n in ix.roots),
             scope=self.settings.scope,
         )
+
+    def _strategy_entry(self, sym: Symbol, role: str) -> dict[str, str]:
+        """The plan's ``strategy`` and ``strategy_reason`` of a base: move or rebase for a merged
+        one, the canonical module's size (now, and after the moves) for the canonical one."""
+        if sym in self.choices:
+            return {"strategy": self.choices[sym].strategy, "strategy_reason": self.choices[sym].reason}
+        if role != "canonical" or not self.choices:
+            return {}
+        target = self.canonical_file or sym.file
+        moves = [op for op in self.ops if isinstance(op, MoveModels) and op.target == target]
+        after = self.target_lines + sum(span(self.ix, op.source, set(op.helpers)) for op in moves)
+        return {"strategy_reason": f"{target}: {lines_of(self.ix, target)} lines now, about {after} after the moves"}
 
     def _refuse_unanalysed(self, why: dict[str, str]) -> None:
         """Stop (exit 2) on the first file that could not be read, decoded or parsed and could matter."""
@@ -342,6 +366,8 @@ class _Planner:
         # a class name already mapped by the canonical registry clashes too (string lookups)
         names_in_target |= set(target_models)
         first_merged: dict[str, ModelInfo] = {}  # table -> its first definition on a base being merged
+        registry_bases = {canonical.symbol, registry, *(b.symbol for b in merging)}
+        self.choices, self.target_lines = choose_strategy(ix, target, registry_bases, merging, self.settings.strategy)
 
         for b in merging:
             # a class mapped inside a function goes wherever its enclosing definition goes
@@ -389,7 +415,7 @@ class _Planner:
                         f"{m.base.file}:{m.base.name}, so neither is kept on its own: make {kept.symbol.file} or "
                         f"{m.symbol.file} canonical with --target (then --prefer chooses between them), or make "
                         "the two definitions the same by hand")))
-            if self.settings.strategy == "rebase":
+            if self.choices[b.symbol].strategy == "rebase":
                 self._plan_rebase(b, canonical, by_file, moves, drops)
                 continue
             if stuck := self._unmovable_helpers(by_file, target):
@@ -398,6 +424,8 @@ class _Planner:
                     "W021", f"the models of {b.symbol.name} need {', '.join(names)}, defined under `if`/`try` in "
                     f"{file}, which a move cannot take along; {b.symbol.name} is rebased in place instead",
                     b.symbol.file, b.line))
+                self.choices[b.symbol] = Choice("rebase", f"rebase: its models need {', '.join(names)}, defined "
+                                                          f"under `if`/`try` in {file}, which a move cannot take along")
                 self._plan_rebase(b, canonical, by_file, moves, drops)
                 continue
             for file, file_models in sorted(by_file.items()):

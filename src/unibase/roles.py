@@ -11,9 +11,11 @@ Evidence (from :mod:`unibase.evidence` and :mod:`unibase.liveness`), strongest f
   ``MetaData``, belong together; so do bases that reference each other or share tables;
 - the group holding the most models is the main database, unless a group is placed by the app's
   own database setting (``DATABASE_URL``, ``DB_HOST``: no word names another database), which then
-  is; bases with no engine evidence join it; every other group that binds its own engine is ``separate`` (a group whose engines all
-  come from a constructor or function argument is never the main database: the caller picks
-  it per instance);
+  is; bases with no engine evidence join it; every other group that binds its own engine is
+  ``separate``. A group whose schema is created on an engine made from a method's argument
+  (``self.get_engine(user_id)``: a database per user or tenant) is never the main database, and
+  when it holds the most models there is no main database at all: the other groups are
+  databases beside those (auth, audit), and every group stays ``separate``;
 - a separate group that references the main one or shares a table with it is a conflict: two
   databases by their engines, one by their tables. ``plan`` and ``apply`` exit 1 until the
   user says ``--merge`` or ``--separate``.
@@ -39,6 +41,9 @@ class RoleDecision:
     roles: dict[Symbol, str]  # "merge" (a candidate for canonical), "separate", "unreferenced", "excluded"
     evidence: dict[Symbol, list[str]] = field(default_factory=lambda: defaultdict(list))
     conflicts: list[Conflict] = field(default_factory=list)
+    # how each base's metadata is created on or bound to an engine the code names (create_all,
+    # bind, binds): the proof that it has a database of its own
+    engines: dict[Symbol, list[str]] = field(default_factory=dict)
 
 
 def matches(spec: str, sym: Symbol) -> bool:
@@ -94,6 +99,7 @@ def decide(ix: Index, settings: Settings, importers: dict[str, set[str]]) -> Rol
     decider = _Decider(ix, settings, importers, ev, edges, imported)
     for sym, notes in coincidences.items():
         decider.out.evidence[sym].extend(notes)
+    decider.out.engines = {s: [_sentence(m) for m in ev.proof(s) if m.strength == "explicit"] for s in ix.bases}
     return decider.decide()
 
 
@@ -265,8 +271,9 @@ class _Decider:
                     -len(members))
 
         def per_instance(root: Symbol) -> bool:
-            engines = [m.engine for s in groups[root] for m in ev.proof(s)]
-            return bool(engines) and all(e.per_instance for e in engines)
+            """Its schema is created on databases the caller picks per instance (a method's
+            argument: per user, per tenant), whatever default engine it also has."""
+            return any(m.engine.per_instance for s in groups[root] for m in ev.proof(s))
 
         def alembic(root: Symbol) -> set[str]:
             """The Alembic environments that migrate the group (when nothing else places it)."""
@@ -285,6 +292,12 @@ class _Decider:
         shared = [r for r in groups if len(groups[r]) > 1]
         alone = list(groups) if len(groups) == 1 else []  # one database: nothing to keep it apart from
         main = max(eligible or shared or unproven_roots or alone or [None], key=lambda r: size(r) if r else (0, 0, 0))
+        biggest = max(groups, key=size) if groups else None
+        if biggest is not None and len(groups) > 1 and proven(biggest) and per_instance(biggest) \
+                and not any(main_setting(r) for r in eligible):
+            # the app's own data lives in databases picked per instance: the other groups are
+            # databases beside them (auth, audit), not a main database to merge into
+            main = None
         forced = {uf.find(s) for s in self.forced_merge if s in uf.parent}
         undecided: set[Symbol] = set()
         for a, b, why in pending:

@@ -31,6 +31,7 @@ from unibase.codemods.move_models import MoveModelsCommand
 from unibase.codemods.rebase_base import RebaseBaseCommand
 from unibase.codemods.rewrite_imports import RewriteImportsCommand
 from unibase.codemods.rewrite_strings import RewriteStringsCommand
+from unibase.codemods.unify_flask_model import UnifyFlaskModelCommand
 
 from .plan import (
     CollapseMetadataCalls,
@@ -43,6 +44,7 @@ from .plan import (
     RewriteImports,
     RenameColumnUses,
     RewriteStrings,
+    UnifyFlaskModel,
     WriteMigration,
     fingerprint,
 )
@@ -57,6 +59,7 @@ SINGLE_FILE_COMMANDS = {
     RewriteImports: RewriteImportsCommand,
     RewriteStrings: RewriteStringsCommand,
     CollapseMetadataCalls: CollapseMetadataCallsCommand,
+    UnifyFlaskModel: UnifyFlaskModelCommand,
 }
 
 

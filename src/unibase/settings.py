@@ -7,7 +7,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-STRATEGIES = ("move", "rebase")
+STRATEGIES = ("auto", "move", "rebase")
 MODES = ("union", "keep")
 LIST_SETTINGS = ("exclude", "exclude_bases", "merge", "separate", "prefer", "skip")
 
@@ -21,7 +21,7 @@ class Settings:
     root: Path
     scope: str | None = None  # the narrower folder given, project-relative: only its bases change
     target: str | None = None
-    strategy: str = "move"
+    strategy: str = "auto"  # per base: move siblings, rebase the rest (unibase.strategy)
     exclude: tuple[str, ...] = ()
     exclude_bases: tuple[str, ...] = ()  # an alias of ``separate``
     merge: tuple[str, ...] = ()  # FILE[:NAME] of bases to merge whatever the evidence says

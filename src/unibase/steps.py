@@ -9,6 +9,8 @@ Order constraints:
   unified the aliases of the one Base.
 - UB005 after UB002: it renames uses of columns on the kept class, which UB002 made every
   importer name.
+- UB007 after UB002: it names the canonical base as the Flask-SQLAlchemy object's module
+  spells it once every import points at the canonical module.
 - UB006 last, a commit of its own: the migration for databases made from deleted definitions.
 """
 
@@ -103,6 +105,22 @@ target_metadata = Base.metadata
 )
 
 STEPS = STEPS + (
+    Step(
+        "UB007",
+        "unify-flask-model",
+        "Give a Flask-SQLAlchemy object the canonical base as its model class "
+        "(SQLAlchemy(model_class=Base), Flask-SQLAlchemy 3.x), so db.Model classes share the "
+        "base's registry and metadata; add the import it needs.",
+        before='''from flask_sqlalchemy import SQLAlchemy
+
+db = SQLAlchemy()
+''',
+        after='''from flask_sqlalchemy import SQLAlchemy
+from .models import Base
+
+db = SQLAlchemy(model_class=Base)
+''',
+    ),
     Step(
         "UB005",
         "rename-columns",

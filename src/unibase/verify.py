@@ -434,12 +434,16 @@ def _scan(root: Path) -> _Scan:
     except ValueError as exc:  # PlanError: fall back to every base that is not test-local
         error = str(exc)
         in_scope = tuple(s for s, b in index.bases.items() if not b.test_local and b.kind != "flask_sqlalchemy")
-    return _Scan(root, index, in_scope, _targets(index, in_scope), plan, error, findings)
+    # Flask-SQLAlchemy objects given the canonical base as model_class: their db.Model classes are
+    # on the merged metadata, so their modules are imported with the models
+    unified = tuple(Symbol(b.file, b.name) for b in plan.bases if b.metadata.get("model_class")) if plan else ()
+    return _Scan(root, index, in_scope, _targets(index, in_scope, unified), plan, error, findings)
 
 
-def _targets(index: Index, in_scope: Sequence[Symbol]) -> _Targets:
-    """The modules defining the in-scope bases, their models and Core tables, importable from ``roots``."""
-    scope = set(in_scope)
+def _targets(index: Index, in_scope: Sequence[Symbol], unified: Sequence[Symbol] = ()) -> _Targets:
+    """The modules defining the in-scope bases, their models and Core tables (and the models of
+    ``unified`` Flask-SQLAlchemy objects), importable from ``roots``."""
+    scope = set(in_scope) | set(unified)
     base_files = [s.file for s in in_scope]
     model_files = sorted({m.symbol.file for m in index.models.values() if m.base in scope}
                          | {t.file for t in index.tables if t.base in scope})
