@@ -102,14 +102,15 @@ def test_every_spelling_collapses_and_a_change_of_ddl_order_is_reported(tmp_path
         (root / rel).write_text(textwrap.dedent(text), encoding="utf-8")
     make_repo(root)
 
-    plan = json.loads(unibase("plan", str(root), "--json", "--target", "app/db.py", check=0).stdout)
+    plan = json.loads(unibase("plan", str(root), "--json", "--target", "app/db.py", "--strategy", "move",
+                              check=0).stdout)
     collapse = [o for o in plan["operations"] if o["step"] == "UB004"]
     assert [(o["file"], o["calls"]) for o in collapse] == [("app/main.py", 3)]
     order = [w for w in plan["warnings"] if w["code"] == "W028"]
     assert [(w["file"], w["line"]) for w in order] == [("app/main.py", 20)]
     assert "line 17" in order[0]["message"] and "lines 18-19" in order[0]["message"]
 
-    unibase("apply", str(root), "--target", "app/db.py", "--branch", "merged", check=0)
+    unibase("apply", str(root), "--target", "app/db.py", "--strategy", "move", "--branch", "merged", check=0)
     merged = tmp_path / "merged"
     git(root, "worktree", "add", "-q", "--detach", str(merged), "merged")
     assert (merged / "app/main.py").read_text() == AFTER
@@ -117,3 +118,24 @@ def test_every_spelling_collapses_and_a_change_of_ddl_order_is_reported(tmp_path
         assert tables(merged, function) == "['entries', 'widgets']"
     again = json.loads(unibase("plan", str(merged), "--json", check=0).stdout)
     assert not [o for o in again["operations"] if o["step"] == "UB004"]
+
+
+def test_a_rebased_base_keeps_the_imports_that_load_its_models(tmp_path):
+    """``audit/`` is another package, so its base is rebased in place: its models stay in
+    ``audit/db.py``, and ``app/main.py`` keeps importing that module (which maps them), while
+    the repeated calls still collapse."""
+    root = tmp_path / "proj"
+    for rel, text in FILES.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(textwrap.dedent(text), encoding="utf-8")
+    make_repo(root)
+    plan = json.loads(unibase("plan", str(root), "--json", "--target", "app/db.py", check=0).stdout)
+    assert [b["strategy"] for b in plan["bases"] if b["name"] == "AuditBase"] == ["rebase"]
+    unibase("apply", str(root), "--target", "app/db.py", "--branch", "merged", check=0)
+    merged = tmp_path / "merged"
+    git(root, "worktree", "add", "-q", "--detach", str(merged), "merged")
+    main = (merged / "app/main.py").read_text()
+    assert "import audit.db as audit_mod" in main and "from audit.db import AuditBase" in main
+    assert main.count("metadata.create_all") == 3  # one per function (the loop runs it once)
+    for function in ("init", "init_all", "init_patched"):
+        assert tables(merged, function) == "['entries', 'widgets']"

@@ -1161,7 +1161,12 @@ class _Planner:
         by_file: dict[str, list[_Move]] = defaultdict(list)
         for mv in moves:
             # a dropped duplicate whose kept class lives outside the target stays importable
-            # through the shim; only names now in the target module are re-pointed
+            # through the shim; only names now in the target module are re-pointed. A base
+            # rebased in place keeps its module and its models: importing that module may be
+            # what maps them (``import audit.db as audit_mod``), so its importers stay as they are
+            choice = self.choices.get(mv.old)
+            if choice is not None and choice.strategy == "rebase":
+                continue
             if mv.old != mv.new and mv.new.file == canonical.symbol.file:
                 by_file[mv.old.file].append(mv)
         # re-exports: a module that imports a moved name and is itself imported for it
