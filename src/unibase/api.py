@@ -73,32 +73,97 @@ def plan_needs_replanning(plan: Plan) -> bool:
 
 @dataclass(frozen=True)
 class Finding:
+    """One line of ``unibase check``: ``file:line:col: code message`` (codes in :mod:`unibase.rules`)."""
+
     file: str
     line: int
+    col: int
+    code: str
     message: str
-    code: str = "base"  # "base": a separate base in scope; else the plan warning's code
 
 
 def check_plan(plan: Plan) -> list[Finding]:
-    """One finding per base beyond the first that is in scope (not separate, not test-local), and
-    one per possible base discovery did not understand: with those, one base is not proven."""
+    """What keeps one base from being the only one in scope, each at the line that shows it: every
+    base to be merged beyond the canonical one (UB101), every foreign key (UB102) and relationship
+    string (UB103) that crosses between bases being merged, every table they define twice (UB104)
+    and every possible base discovery did not understand (UB105). Separate bases are no findings."""
     from .planner import NOT_UNDERSTOOD
 
-    unknown = [Finding(w.file or "", w.line or 0, w.message, w.code) for w in plan.warnings if w.code == NOT_UNDERSTOOD]
+    lines = _SourceLines(Path(plan.root))
+    findings = [Finding(w.file or "", w.line or 0, lines.col(w.file, w.line), "UB105", w.message)
+                for w in plan.warnings if w.code == NOT_UNDERSTOOD]
     in_scope = plan.merged_bases()
-    if len(in_scope) <= 1:
-        return unknown
-    canonical = next((b for b in in_scope if b.role == "canonical"), in_scope[0])
-    return unknown + [
-        Finding(
-            b.file,
-            b.line,
-            f"declarative base {b.name} ({len(b.models)} models) is separate from "
-            f"{canonical.file}:{canonical.name}; merge it with `unibase apply`",
-        )
-        for b in in_scope
-        if b is not canonical
-    ]
+    if len(in_scope) > 1:
+        canonical = next((b for b in in_scope if b.role == "canonical"), in_scope[0])
+        findings += [
+            Finding(b.file, b.line, lines.col(b.file, b.line, b.name), "UB101",
+                    f"declarative base {b.name} ({_count(len(b.models), 'model')}) is a second base in scope; "
+                    f"`unibase apply` merges it into {canonical.file}:{canonical.name}")
+            for b in in_scope if b is not canonical
+        ]
+    merged = {f"{b.file}:{b.name}" for b in in_scope}
+    for r in plan.cross_references:
+        if r.from_base not in merged or r.to_base not in merged:
+            continue
+        to_name = r.to_base.rsplit(":", 1)[-1]
+        if r.kind == "foreign-key":
+            findings.append(Finding(r.file, r.line, lines.col(r.file, r.line, r.target), "UB102",
+                                    f"foreign key {r.source} -> {r.target} names a table of {to_name} ({r.to_base}): "
+                                    "NoReferencedTableError until the bases are merged"))
+        else:
+            what = {"secondary": "secondary table", "annotation": "annotation"}.get(r.kind, "relationship")
+            findings.append(Finding(r.file, r.line, lines.col(r.file, r.line, r.target.rsplit(".", 1)[-1]), "UB103",
+                                    f"{what} {r.source} -> {r.target} names a {'table' if r.kind == 'secondary' else 'class'} "
+                                    f"of {to_name} ({r.to_base}): it cannot be found until the bases are merged"))
+    for c in plan.conflicts if len(in_scope) > 1 else ():
+        if c.kind in ("duplicate-table", "identical-duplicate-table") and len(c.locations) >= 2:
+            file, _, line = c.locations[0].rpartition(":")
+            how = "identically (merged automatically)" if c.kind.startswith("identical") else (
+                "differently" + ("" if c.resolution else " (needs a decision: see `unibase plan`)"))
+            # the class line is where the location points; the table's name is a few lines below
+            row, col = lines.find(file, int(line), f'"{c.subject}"') or lines.find(file, int(line), f"'{c.subject}'") \
+                or (int(line), lines.col(file, int(line)))
+            findings.append(Finding(file, row, col, "UB104",
+                                    f"table {c.subject} is also defined at {c.locations[1]}, {how}"))
+    return sorted(findings, key=lambda f: (f.file, f.line, f.col, f.code))
+
+
+def _count(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+class _SourceLines:
+    """The 1-based column of a name on a line of a project file (of its first character if absent)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.files: dict[str, list[str]] = {}
+
+    def lines(self, file: str) -> list[str]:
+        if file not in self.files:
+            try:
+                self.files[file] = (self.root / file).read_text(encoding="utf-8", errors="replace").splitlines()
+            except OSError:
+                self.files[file] = []
+        return self.files[file]
+
+    def find(self, file: str, line: int, text: str, span: int = 40) -> tuple[int, int] | None:
+        """The first (line, column) of ``text`` at or below ``line``, within ``span`` lines."""
+        for row, source in enumerate(self.lines(file)[line - 1:line - 1 + span], start=line):
+            if text in source:
+                return row, source.index(text) + 1
+        return None
+
+    def col(self, file: str | None, line: int | None, name: str | None = None) -> int:
+        if not file or not line:
+            return 1
+        source = self.lines(file)
+        text = source[line - 1] if 0 < line <= len(source) else ""
+        for needle in ((f'"{name}', f"'{name}", name) if name else ()):
+            at = text.find(needle)
+            if at >= 0:
+                return at + 1
+        return len(text) - len(text.lstrip()) + 1
 
 
 def relpath(root: Path, path: Path) -> str:

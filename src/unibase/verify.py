@@ -507,8 +507,8 @@ def _check_single_base(new: _Scan) -> CheckResult:
     if new.plan is None:
         return CheckResult("single-base", FAIL, f"could not plan the merged tree: {new.error}")
     if new.findings:
-        separate = sum(f.code == "base" for f in new.findings)
-        what = f"{separate + 1} declarative bases in scope" if separate else "one base in scope is not proven"
+        second = sum(f.code == "UB101" for f in new.findings)
+        what = f"{second + 1} declarative bases in scope" if second else "one base in scope is not proven"
         return CheckResult("single-base", FAIL, f"{what}: "
                            + "; ".join(f"{f.file}:{f.line}: {f.message}" for f in new.findings))
     bases = new.plan.merged_bases()
