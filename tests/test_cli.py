@@ -874,7 +874,7 @@ def test_quiet_and_verbose(tmp_path, kc):
     verbose = unibase("plan", str(kc), "-v", check=0).stdout
     assert len(quiet.splitlines()) < len(normal.splitlines()) < len(verbose.splitlines())
     assert "Declarative bases" not in quiet
-    model_line = re.compile(r"^    src/knowledge_system/database/hce_models\.py:\d+: Episode", re.M)
+    model_line = re.compile(r"^ +src/knowledge_system/database/hce_models\.py:\d+: Episode", re.M)
     assert model_line.search(verbose) and not model_line.search(normal)
     assert unibase("check", str(kc), "-q").returncode == 1
     proc = unibase("apply", str(kc), "-q", "--no-verify", check=0)

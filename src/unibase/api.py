@@ -97,7 +97,7 @@ def check_plan(plan: Plan) -> list[Finding]:
         canonical = next((b for b in in_scope if b.role == "canonical"), in_scope[0])
         findings += [
             Finding(b.file, b.line, lines.col(b.file, b.line, b.name), "UB101",
-                    f"declarative base {b.name} ({_count(len(b.models), 'model')}) is a second base in scope; "
+                    f"declarative base {b.name} ({_plural(len(b.models), 'model')}) is a second base in scope; "
                     f"`unibase apply` merges it into {canonical.file}:{canonical.name}")
             for b in in_scope if b is not canonical
         ]
@@ -126,10 +126,6 @@ def check_plan(plan: Plan) -> list[Finding]:
             findings.append(Finding(file, row, col, "UB104",
                                     f"table {c.subject} is also defined at {c.locations[1]}, {how}"))
     return sorted(findings, key=lambda f: (f.file, f.line, f.col, f.code))
-
-
-def _count(n: int, word: str) -> str:
-    return f"{n} {word}{'' if n == 1 else 's'}"
 
 
 class _SourceLines:
@@ -198,49 +194,64 @@ class ApplyResult:
     verify_report: object | None = None  # verify.VerifyReport
 
 
+SUBJECT_MAX = 72  # git's convention: the details go in the body
+
+
 def phase_subject(phase, plan: Plan) -> str:
+    """The commit subject of a phase: the most detailed wording that fits in 72 characters."""
+    return next(s for s in (*_subjects(phase), f"unibase: {phase.step.name}") if len(s) <= SUBJECT_MAX)
+
+
+def _subjects(phase) -> list[str]:
     from pathlib import PurePosixPath
 
     from .plan import MoveModels, RebaseBase
 
     code = phase.step.code
-    n_files = len(phase.changes)
+    files = _plural(len(phase.changes), "file")
     if code == "UB001":
         moves = [o for o in phase.operations if isinstance(o, MoveModels)]
         if moves:
             count = sum(len(o.classes) for o in moves)
             dropped = sum(len(o.drop) for o in moves)
-            stems = [PurePosixPath(o.source).stem for o in moves]
-            target = PurePosixPath(moves[0].target).name
-            ambiguous = len(set(stems)) < len(stems) or PurePosixPath(target).stem in stems
-            sources = ", ".join(dict.fromkeys(o.source if ambiguous else PurePosixPath(o.source).stem for o in moves))
-            if ambiguous:
-                target = moves[0].target
-            what = []
-            if count:
-                what.append(f"move {count} models")
-            if dropped:
-                what.append(f"merge {dropped} duplicated table definition(s)")
-            return f"unibase: {' and '.join(what) or 'turn into shims'} from {sources} into {target}"
+            target = moves[0].target
+            what = " and ".join(w for w in (f"move {_plural(count, 'model')}" if count else "",
+                                           f"merge {_plural(dropped, 'duplicate table')}" if dropped else "") if w)
+            what = what or "turn into shims"
+            stems = list(dict.fromkeys(PurePosixPath(o.source).stem for o in moves))
+            return [f"unibase: {what} from {', '.join(stems)} into {PurePosixPath(target).name}",
+                    f"unibase: {what} into {target}",
+                    f"unibase: {what} into {PurePosixPath(target).name}",
+                    f"unibase: {what} into the canonical module"]
         rebases = [o for o in phase.operations if isinstance(o, RebaseBase)]
         target = rebases[0].target if rebases else "?"
-        return f"unibase: point {len(rebases)} base(s) at the canonical Base in {target}"
+        what = f"point {_plural(len(rebases), 'base')} at the canonical Base"
+        return [f"unibase: {what} in {target}", f"unibase: {what} in {PurePosixPath(target).name}",
+                f"unibase: {what}"]
     if code == "UB002":
-        return f"unibase: point imports in {n_files} file(s) at the canonical module"
+        return [f"unibase: point imports in {files} at the canonical module"]
     if code == "UB003":
-        return f"unibase: rewrite relationship strings in {n_files} file(s)"
+        return [f"unibase: rewrite relationship strings in {files}"]
     if code == "UB004":
-        return f"unibase: collapse metadata calls in {n_files} file(s)"
+        return [f"unibase: collapse metadata calls in {files}"]
     if code == "UB005":
-        return f"unibase: rename uses of merged columns in {n_files} file(s)"
+        return [f"unibase: rename uses of merged columns in {files}"]
     if code == "UB006":
-        return f"unibase: write the migration {phase.changes[0].path if phase.changes else ''}".rstrip()
-    return f"unibase: {phase.step.name}"
+        path = phase.changes[0].path if phase.changes else ""
+        return [f"unibase: write the migration {path}".rstrip(), f"unibase: write the migration {PurePosixPath(path).name}",
+                "unibase: write the migration of the merged tables"]
+    return []
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
 
 
 def phase_body(phase, describe) -> str:
+    """What the subject leaves out: the step, every file the phase changes, every operation."""
     lines = [phase.step.summary, ""]
     lines += [f"- {describe(op)}" for op in phase.operations]
+    lines += ["", f"Files ({len(phase.changes)}):"] + [f"  {c.path}" for c in phase.changes]
     return "\n".join(lines)
 
 
@@ -254,23 +265,29 @@ def apply_plan(
     describe=None,
     run_verify: bool = False,
     ignore: tuple[Path, ...] = (),
+    progress: Callable[[str], None] | None = None,
 ) -> ApplyResult:
     """Apply ``plan`` to the project at ``settings.root``.
 
     With git, every phase is committed on a new branch made from HEAD; the user's branch and
     working tree are never modified. Without git, each phase is written in place, atomically.
     Raises ``runner.ApplyError``/``gitops.GitError`` (bad input, nothing written). ``ignore``
-    names files that do not make the tree dirty (the plan file being applied).
+    names files that do not make the tree dirty (the plan file being applied). ``progress`` is
+    told, one line at a time, what each phase did and which check verification runs.
     """
     from . import gitops, runner
 
     describe = describe or (lambda op: op.op)
+    note = progress or (lambda line: None)
     root = settings.root
     branch = branch or settings.branch
     if use_git and not dry_run:
         info = gitops.inspect(root, branch, ignore)
     runner.check_fresh(root, plan)
     phases = runner.compute_phases(root, plan, settings.skip)
+    changing = [p for p in phases if p.changes]
+    note(f"{len(changing)} phase{'s' if len(changing) != 1 else ''} to apply, "
+         f"{len({c.path for p in changing for c in p.changes})} files to change")
     if dry_run:
         return ApplyResult(tuple(phases), (), None, None, True)
     if not use_git:
@@ -281,8 +298,9 @@ def apply_plan(
                     runner.write_phase(root, phase)
                     committed.append(CommittedPhase(phase.step.code, None, phase_subject(phase, plan),
                                                     tuple(c.path for c in phase.changes)))
+                    note(_phase_line(phase, "written", committed[-1].subject))
                     pause_point(f"written-{len(committed)}")
-            report = _verify(settings, root, None, plan) if run_verify else None
+            report = _verify(settings, root, None, plan, note) if run_verify else None
         except KeyboardInterrupt as exc:
             if committed:
                 files = sorted({f for c in committed for f in c.files})
@@ -305,6 +323,7 @@ def apply_plan(
                 paths = [str(tree.project / c.path) for c in phase.changes]
                 sha = gitops.commit_phase(tree, paths, subject, phase_body(phase, describe), phase.step.code, info.head)
                 committed.append(CommittedPhase(phase.step.code, sha, subject, tuple(c.path for c in phase.changes)))
+                note(_phase_line(phase, "committed", f"{sha[:10]} {subject}"))
                 pause_point(f"committed-{len(committed)}")
             if committed:
                 pause_point("before-branch")
@@ -312,7 +331,7 @@ def apply_plan(
                 created = True
                 pause_point("branch-created")
             if run_verify and committed:
-                report = _verify(settings, tree.project, info.head, plan)
+                report = _verify(settings, tree.project, info.head, plan, note)
     except KeyboardInterrupt as exc:
         if created:
             raise Interrupted(f"branch {branch} was created with the complete merge but not verified; your branch "
@@ -321,7 +340,13 @@ def apply_plan(
     return ApplyResult(tuple(phases), tuple(committed), branch if committed else None, info.head, False, report)
 
 
-def _verify(settings: Settings, root: Path, against: str | None, plan: Plan):
+def _phase_line(phase, done: str, what: str) -> str:
+    n = len(phase.changes)
+    return f"{phase.step.code} {phase.step.name}, {n} file{'s' if n != 1 else ''} {done}: {what}"
+
+
+def _verify(settings: Settings, root: Path, against: str | None, plan: Plan, note=None):
     from .verify import declared_from_plan, verify_project
 
-    return verify_project(root, against=against, test_cmd=settings.test_cmd, declared=declared_from_plan(plan))
+    return verify_project(root, against=against, test_cmd=settings.test_cmd, declared=declared_from_plan(plan),
+                          progress=note)

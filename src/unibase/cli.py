@@ -136,52 +136,91 @@ def _plan(settings, quiet: bool = False) -> Plan:
 
 
 def print_plan(plan: Plan, quiet: bool = False, verbose: bool = False) -> None:
-    if quiet:
-        print_conflicts(plan.unresolved)
-        return
-    canonical = plan.canonical
-    if plan.roots:
-        roots = ", ".join(f"{r.path} ({r.imports} import{'s' if r.imports != 1 else ''})" for r in plan.roots)
-        out.print(f"import roots: {roots}", markup=False)
-    table = Table(title="Declarative bases", show_lines=False)
-    for col in ("role", "base", "where", "kind", "models", "importers", "evidence"):
-        table.add_column(col, overflow="fold")
-    for b in plan.bases:
-        table.add_row(b.role, b.name, f"{b.file}:{b.line}", b.kind, str(len(b.models)), str(b.importers),
-                      escape("\n".join(b.evidence)))
-    out.print(table)
-    if canonical:
-        out.print(f"canonical: [bold]{escape(canonical.name)}[/] in {escape(canonical.file)} ({escape(canonical.module)})")
-    for b in plan.bases:
-        if b.models:
-            names = ", ".join(m.name + (f" ({m.table})" if m.table else "") for m in b.models)
-            out.print(f"  {b.file}:{b.name}: {names}", markup=False)
-            if verbose:
-                for m in b.models:
-                    out.print(f"    {m.file}:{m.line}: {m.name}" + (f" ({m.table})" if m.table else ""), markup=False)
-    if plan.cross_references:
-        out.print("\n[bold]cross-base references[/] (broken until merged):")
-        for r in plan.cross_references:
-            out.print(f"  {r.file}:{r.line}: {r.kind} {r.source} -> {r.target} ({r.from_base} -> {r.to_base})", markup=False)
-    out.print(f"\n[bold]operations[/] ({len(plan.operations)}):")
-    for op in plan.operations:
-        out.print(f"  {op.step} {op.op}: {describe(op)}", markup=False)
-    if plan.conflicts:
-        out.print(f"\n[bold]conflicts[/] ({len(plan.conflicts)}):")
-        print_conflicts(plan.conflicts)
-    if plan.warnings:
+    """The plan as a person reads it, at any width and in a pipe: one block per base (no path is
+    ever cut), wrapped lists, conflicts column by column, and a closing summary line."""
+    from .screens import base_block, summary, wrap
+
+    width = out.width
+    if not quiet:
+        if plan.roots:
+            roots = ", ".join(f"{r.path} ({r.imports} import{'s' if r.imports != 1 else ''})" for r in plan.roots)
+            _lines(wrap(f"import roots: {roots}", width))
+        out.print(f"[bold]Declarative bases[/] ({len(plan.bases)}):")
+        for b in plan.bases:
+            _lines(base_block(b, width, verbose))
+        if plan.canonical:
+            c = plan.canonical
+            out.print(f"canonical: [bold]{escape(c.name)}[/] in {escape(c.file)} ({escape(c.module)})")
+        if plan.cross_references:
+            out.print("\n[bold]cross-base references[/] (broken until merged):")
+            for r in plan.cross_references:
+                _lines(wrap(f"{r.file}:{r.line}: {r.kind} {r.source} -> {r.target} ({r.from_base} -> {r.to_base})",
+                            width, "  ", "      "))
+        out.print(f"\n[bold]operations[/] ({len(plan.operations)}):")
+        for op in plan.operations:
+            _lines(wrap(f"{op.step} {op.op}: {describe(op)}", width, "  ", "      "))
+    conflicts = plan.unresolved if quiet else plan.conflicts
+    if conflicts:
+        out.print(f"\n[bold]conflicts[/] ({len(conflicts)}):")
+        print_conflicts(conflicts)
+    if plan.warnings and not quiet:
         out.print(f"\n[bold]warnings[/] ({len(plan.warnings)}):")
         for w in plan.warnings:
             where = f"{w.file}:{w.line}: " if w.file and w.line else (f"{w.file}: " if w.file else "")
-            out.print(f"  {w.code} {where}{w.message}", markup=False)
+            _lines(wrap(f"{w.code} {where}{w.message}", width, "  ", "      "))
+    if plan.bases:
+        if not quiet:
+            out.print("")
+        _lines(wrap(summary(plan).line(), width))
+
+
+def _lines(lines: list[str]) -> None:
+    for line in lines:
+        out.print(line, markup=False)
 
 
 def print_conflicts(conflicts) -> None:
+    from .screens import duplicate_rows, wrap
+
+    width = out.width
     for c in conflicts:
         status = "[green]resolved[/]" if c.resolution else "[red]NEEDS A DECISION[/]"
-        out.print(f"  {status} {escape(f'{c.kind} {c.subject}: {c.detail}')}")
+        side_by_side = duplicate_rows(c)
+        if side_by_side is None:
+            first, *rest = wrap(f"{c.kind} {c.subject}: {c.detail}", width - 20, "", "      ")
+            out.print(f"  {status} {escape(first)}")
+            _lines(["  " + line for line in rest])
+        else:
+            out.print(f"  {status} {escape(f'{c.kind} {c.subject}')}")
+            out.print("    two definitions, column by column (* differs, + only one has it):", markup=False)
+            print_side_by_side(*side_by_side)
+            renames = c.options.get("suggested_renames") or []
+            if renames:
+                _lines(wrap("suggested renames: " + ", ".join(f"{r['from']} -> {r['to']}" for r in renames),
+                            width, "    ", "      "))
+            todo = c.detail[c.detail.rfind(" (pass ") + 2:-1] if " (pass " in c.detail else ""
+            if todo and not c.resolution:
+                _lines(wrap(f"to decide: {todo}", width, "    ", "      "))
         if c.resolution:
-            out.print(f"      -> {c.resolution}", markup=False)
+            _lines(wrap(f"-> {c.resolution}", width, "      ", "         "))
+
+
+def print_side_by_side(headings: list[str], rows) -> None:
+    from rich import box
+
+    _lines([f"    {'AB'[i]}: {h}" for i, h in enumerate(headings)])
+    table = Table(box=box.SIMPLE_HEAD, padding=(0, 1), show_edge=False)
+    table.add_column("", no_wrap=True)
+    table.add_column("column", overflow="fold")
+    table.add_column("A", overflow="fold", ratio=1)
+    table.add_column("B", overflow="fold", ratio=1)
+    for row in rows:
+        table.add_row(*(escape(cell) for cell in row))
+    # rendered plain at the output's width, then printed without the cells' trailing padding
+    console = Console(width=max(out.width - 4, 40), highlight=False, color_system=None)
+    with console.capture() as captured:
+        console.print(table)
+    _lines(["    " + line.rstrip() for line in captured.get().splitlines()])
 
 
 def describe(op) -> str:
@@ -192,7 +231,7 @@ def describe(op) -> str:
         drop = f"; drop duplicates {', '.join(d[0] for d in op.drop)}" if op.drop else ""
         return f"move {', '.join(op.classes) or 'nothing'}{extra} from {op.source} into {op.target}; shim {op.source}{drop}"
     if isinstance(op, p.MergeDuplicate):
-        return f"{op.file}: {op.class_name} gains {len(op.statements)} member(s) of the deleted {op.table} definition"
+        return f"{op.file}: {op.class_name} gains {_count(len(op.statements), 'member')} of the deleted {op.table} definition"
     if isinstance(op, p.RenameColumnUses):
         return f"{op.file}: " + ", ".join(f"{a} -> {b}" for a, b in op.renames) + (
             f"; review {', '.join(a for a, _ in op.todo_attributes)}" if op.todo_attributes else "")
@@ -208,7 +247,7 @@ def describe(op) -> str:
     if isinstance(op, p.RewriteStrings):
         return f"{op.file}: " + ", ".join(f"{a} -> {b}" for a, b in op.replacements)
     if isinstance(op, p.CollapseMetadataCalls):
-        return f"{op.file}: {op.calls} redundant metadata call(s) on {', '.join(op.names)}"
+        return f"{op.file}: {_count(op.calls, 'redundant metadata call')} on {', '.join(op.names)}"
     return ""
 
 
@@ -451,6 +490,7 @@ def apply(
             settings, the_plan, branch=branch, dry_run=dry_run, use_git=not no_git,
             describe=describe, run_verify=not no_verify and not dry_run,
             ignore=(plan_file,) if plan_file is not None else (),
+            progress=None if quiet or dry_run else _progress,
         )
     except (runner.ApplyError, gitops.GitError) as exc:
         fail(str(exc))
@@ -479,11 +519,8 @@ def apply(
         else:
             out.print("nothing to change: one declarative base is already in scope")
         return
-    for c in result.committed if not quiet else ():
-        where = f"{c.sha[:10]} " if c.sha else ""
-        out.print(f"{where}{c.subject} ({len(c.files)} file(s))", markup=False)
-        for f in c.files if verbose else ():
-            out.print(f"    {f}", markup=False)
+    for c in result.committed if verbose else ():  # each phase was reported as it was made
+        _lines([f"{c.step} {(c.sha or '')[:10]}".rstrip() + ":"] + [f"    {f}" for f in c.files])
     if result.branch:
         out.print(f"{'' if quiet else chr(10)}branch {result.branch} created from {result.base[:10]}; your branch is unchanged.",
                   markup=False)
@@ -492,9 +529,24 @@ def apply(
     report = result.verify_report
     if report is not None:
         print_report(report, quiet)
+    if not quiet:
+        from .screens import wrap
+
+        files = len({f for c in result.committed for f in c.files})
+        verified = "" if report is None else (", verified" if report.ok else ", verification FAILED")
+        _lines(wrap(f"{_count(len(result.committed), 'phase')} {'committed' if result.branch else 'written'}, "
+                    f"{_count(files, 'file')} changed{verified}", out.width))
+    if report is not None:
         if not report.ok:
             err.print("verification failed; the branch is left for inspection and your branch is unchanged.")
             raise typer.Exit(1)
+
+
+def _progress(line: str) -> None:
+    from .screens import wrap
+
+    for part in wrap(line, out.width, "", "    "):
+        out.print(part, markup=False, style="dim" if out.is_terminal else None)
 
 
 def print_report(report, quiet: bool = False) -> None:
@@ -502,9 +554,13 @@ def print_report(report, quiet: bool = False) -> None:
     for check in report.checks:
         if quiet and check.status != "fail":
             continue
-        status = f"[{colours.get(check.status, 'white')}]{check.status}[/]"
-        out.print(f"{status} {check.name}", end="")
-        out.print(f": {check.detail}" if check.detail else "", markup=False)
+        from .screens import wrap
+
+        first, *more = (check.detail or "").split("\n")
+        head, *rest = wrap(f"{check.status} {check.name}" + (f": {first}" if first else ""), out.width, "", "    ")
+        colour = colours.get(check.status, "white")
+        out.print(f"[{colour}]{check.status}[/]" + escape(head[len(check.status):]))
+        _lines(rest + more)  # the rest of a long detail (a test run's output) as it came
 
 
 @app.command()
