@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import FIXTURES, copy_project, git, make_repo, run_project_tests, tree_state, unibase
+from conftest import FIXTURES, copy_project, git, make_repo, run_project_tests, scenario, tree_state, unibase
 
 KC = "knowledge_chipper"
 SERVICE = "src/knowledge_system/database/service.py"  # changed by the plan (UB002, UB004)
@@ -892,6 +892,15 @@ def test_demo(tmp_path):
     where = tmp_path / "demo"
     proc = unibase("demo", "--dir", str(where), check=0)
     assert "pass schema" in proc.stdout
+    # the project's own tests: they fail with NoReferencedTableError before the merge, pass after it
+    failing = scenario(KC)["fails_before"]
+    before, after = proc.stdout.split("\nimport roots:", 1)
+    assert re.match(r"demo project: .*\nbefore the merge, the project's own tests fail with NoReferencedTableError "
+                    rf"\({len(failing)} failed, \d+ passed", before)
+    assert [line.strip() for line in before.splitlines()[2:]] == [f"{t}: NoReferencedTableError" for t in failing]
+    assert re.search(r"^pass tests: .* passed: \d+ passed", after, re.M)
+    assert (f"the project's own tests: {len(failing)} tests failed before the merge; after it, on "
+            "unibase/merge-bases, they pass") in after
     assert git(where, "rev-parse", "--verify", "unibase/merge-bases").strip()
     assert git(where, "branch", "--show-current").strip() == "main"
     assert git(where, "status", "--porcelain") == ""

@@ -644,25 +644,57 @@ def demo(
         fail(f"cannot make the demo project in {keep} ({exc.strerror}); pass a new or empty directory with --dir")
     out.print(f"demo project: {project}", markup=False)
     settings = _settings(project)
+    before = demo_mod.run_tests(project)
+    print_demo_tests(before, "before the merge")
     the_plan = _plan(settings)
     print_plan(the_plan)
     if the_plan.unresolved:
         fail("this scenario has conflicts that need a decision; see `unibase plan` there", 1)
     from . import gitops, runner
 
+    if before.command:  # verify runs the same tests on the merged branch
+        settings = replace(settings, test_cmd=before.command)
+    out.print("")
     try:
-        result = api.apply_plan(settings, the_plan, describe=describe, run_verify=True)
+        result = api.apply_plan(settings, the_plan, describe=describe, run_verify=True, progress=_progress)
     except (runner.ApplyError, gitops.GitError) as exc:
         fail(str(exc))
-    out.print("")
-    for c in result.committed:
-        out.print(f"{(c.sha or '')[:10]} {c.subject}", markup=False)
-    if result.verify_report is not None:
+    report = result.verify_report
+    if report is not None:
         out.print("")
-        print_report(result.verify_report)
+        print_report(report)
+        tests = next((c for c in report.checks if c.name == "tests"), None)
+        if tests is not None and before.command:
+            after = "pass" if tests.status == "pass" else "still fail"
+            failed = f"{_count(len(before.failures), 'test')} failed before the merge" if before.returncode else \
+                "the tests passed before the merge too"
+            _lines(wrap_plain(f"\nthe project's own tests: {failed}; after it, on {settings.branch}, they {after} "
+                              f"({tests.detail.rsplit(': ', 1)[-1]})."))
     out.print(f"\nlook at it: cd {project} && git log --stat {settings.branch}", markup=False)
-    if result.verify_report is not None and not result.verify_report.ok:
+    if report is not None and not report.ok:
         raise typer.Exit(1)
+
+
+def wrap_plain(text: str) -> list[str]:
+    from .screens import wrap
+
+    return [line for part in text.split("\n") for line in (wrap(part, out.width) if part else [""])]
+
+
+def print_demo_tests(run, when: str) -> None:
+    from .demo import exception_name
+
+    if run.returncode is None:
+        _lines(wrap_plain(f"{when}: the project's own tests are not run here (pytest is not installed; "
+                          "`pip install pytest` to see them fail before the merge and pass after it)"))
+        return
+    if run.returncode == 0:
+        _lines(wrap_plain(f"{when}, the project's own tests pass ({run.summary})"))
+        return
+    causes = sorted({exception_name(f) for f in run.failures})
+    _lines(wrap_plain(f"{when}, the project's own tests fail with {', '.join(causes) or 'errors'} ({run.summary}):"))
+    for f in run.failures:
+        _lines(wrap_plain(f"  {f.split(' - ', 1)[0]}: {exception_name(f)}"))
 
 
 def main() -> None:
