@@ -836,7 +836,7 @@ def test_prefer_accepts_an_existing_file_and_a_path_tail(tmp_path):
         assert proc.returncode in (0, 1)
 
 
-HELP_COMMANDS = [None, "plan", "apply", "verify", "check", "explain", "demo"]
+HELP_COMMANDS = [None, "plan", "apply", "verify", "check", "explain", "demo", "graph"]
 
 
 @pytest.mark.parametrize("command", HELP_COMMANDS)

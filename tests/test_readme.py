@@ -41,6 +41,8 @@ def test_demo_command(tmp_path):
 EXPECTED_USAGE = [
     ("unibase plan", 0),
     ("unibase plan --json --out plan.json", 0),
+    ("unibase graph", 0),
+    ("unibase graph --after --format dot", 0),
     ("unibase apply --dry-run", 0),
     ("unibase check", 1),
     ("unibase check --output-format github", 1),

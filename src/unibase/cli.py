@@ -597,6 +597,38 @@ def verify(
         raise typer.Exit(1)
 
 
+GRAPH_FORMATS = ("mermaid", "dot")
+
+
+@app.command()
+@reports_interrupt
+def graph(
+    path: Path = PathArg,
+    format_: str = typer.Option("mermaid", "--format", metavar=f"[{'|'.join(GRAPH_FORMATS)}]", show_default=False,
+                                help="mermaid (default; GitHub renders it in a ```mermaid block) or dot (Graphviz)."),
+    after: bool = typer.Option(False, "--after", help="Draw the planned result instead of the project as it is."),
+    target: Optional[str] = TargetOpt,
+    merge: list[str] = MergeOpt,
+    separate: list[str] = SeparateOpt,
+) -> None:
+    """Draw the bases, their models and the references that cross between them.
+
+    Each base is a cluster of its models; a foreign key or relationship that crosses bases
+    (broken until they are merged) is a red dotted edge; bases left as they are (separate
+    databases) are drawn apart. Changes nothing.
+
+    PATH: the project directory (default: the current directory).
+    """
+    from . import graph as graph_mod
+
+    if format_ not in GRAPH_FORMATS:
+        fail(f"unknown graph format {format_!r}; use one of: {', '.join(GRAPH_FORMATS)}")
+    settings = _settings(path, target=target, merge=merge, separate=separate)
+    the_plan = _plan(settings, quiet=True)
+    drawn = graph_mod.build(the_plan, after=after)
+    sys.stdout.write(graph_mod.mermaid(drawn) if format_ == "mermaid" else graph_mod.dot(drawn))
+
+
 @app.command()
 def explain(code: str = typer.Argument(..., metavar="CODE", show_default=False, hidden=True)) -> None:
     """Explain a step (UB001...) or a check rule (UB101...), with an example."""
