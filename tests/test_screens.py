@@ -116,7 +116,7 @@ def test_apply_reports_each_phase_and_check_with_counts(tmp_path):
     assert [sha for _, _, sha in phases] == list(reversed(log)) and len(log) == 3
     for _, count, sha in phases:
         assert int(count) == len(git(project, "show", "--name-only", "--format=", sha).split())
-    assert re.search(r"^3 phases to apply, \d+ files to change$", text, re.M)
+    assert re.search(r"^3 phases to apply, \d+ files to change$", text, re.M), text
     assert "verify: importing the models in a subprocess (1 module)" in text
     assert re.search(r"^pass schema: .*26 table", text, re.M)
     changed = len(git(project, "diff", "--name-only", "main", "merged").split())

@@ -286,10 +286,13 @@ def apply_plan(
     runner.check_fresh(root, plan)
     phases = runner.compute_phases(root, plan, settings.skip)
     changing = [p for p in phases if p.changes]
-    note(f"{len(changing)} phase{'s' if len(changing) != 1 else ''} to apply, "
-         f"{len({c.path for p in changing for c in p.changes})} files to change")
     if dry_run:
         return ApplyResult(tuple(phases), (), None, None, True)
+    if use_git:
+        gitops.refuse_uncommittable(info, [c.path for phase in phases for c in phase.changes])
+    if changing:
+        note(f"{_plural(len(changing), 'phase')} to apply, {_plural(len({c.path for p in changing for c in p.changes}), 'file')} "
+             "to change")
     if not use_git:
         committed = []
         try:
@@ -308,7 +311,6 @@ def apply_plan(
                                   "each file whole, and the later phases were not: review those files") from exc
             raise
         return ApplyResult(tuple(phases), tuple(committed), None, None, False, report)
-    gitops.refuse_uncommittable(info, [c.path for phase in phases for c in phase.changes])
     committed = []
     report = None
     created = False
