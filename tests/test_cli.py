@@ -7,6 +7,7 @@ traceback), and a project left byte for byte as it was (files, ``git status``, H
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import textwrap
 from collections.abc import Callable
@@ -15,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import FIXTURES, copy_project, git, make_repo, run_project_tests, tree_state, unibase
+from conftest import FIXTURES, copy_project, git, make_repo, run_project_tests, scenario, tree_state, unibase
 
 KC = "knowledge_chipper"
 SERVICE = "src/knowledge_system/database/service.py"  # changed by the plan (UB002, UB004)
@@ -332,6 +333,36 @@ def _diff_out_unwritable(tmp, kc):
     return ["apply", str(kc), "--dry-run", "--diff-out", str(tmp / "no" / "such" / "dir" / "merge.patch")]
 
 
+def _unknown_setting(tmp, kc):
+    _pyproject(kc, 'targett = "src/knowledge_system/database/models.py"\n')
+    return ["check", str(kc)]
+
+
+def _unknown_setting_far(tmp, kc):
+    _pyproject(kc, 'colour = "blue"\n')
+    return ["plan", str(kc)]
+
+
+def _diff_out_without_dry_run(tmp, kc):
+    return ["apply", str(kc), "--diff-out", str(tmp / "merge.patch")]
+
+
+def _prefer_missing(tmp, kc):
+    return ["plan", str(kc), "--prefer", "src/knowledge_system/database/nowhere.py"]
+
+
+def _plan_with_target(tmp, kc):
+    path = tmp / "plan.json"
+    unibase("plan", str(kc), "--json", "--out", str(path), check=0)
+    return ["apply", str(kc), "--plan", str(path), "--target", "src/knowledge_system/database/hce_models.py"]
+
+
+def _plan_with_merge(tmp, kc):
+    path = tmp / "plan.json"
+    unibase("plan", str(kc), "--json", "--out", str(path), check=0)
+    return ["apply", str(kc), "--plan", str(path), "--merge", "src/knowledge_system/database/hce_models.py"]
+
+
 REFUSALS = {
     "path-missing": Case(_missing, "does not exist"),
     "path-missing-apply": Case(_missing_apply, "does not exist"),
@@ -378,6 +409,12 @@ REFUSALS = {
     "unparsable-file-the-plan-changes-dry-run": Case(_unparsable_needed_dry_run, "does not parse"),
     "plan-out-unwritable": Case(_out_unwritable, "cannot write the plan"),
     "diff-out-unwritable": Case(_diff_out_unwritable, "cannot write the patch"),
+    "unknown-setting-key": Case(_unknown_setting, "pyproject.toml; did you mean target?"),
+    "unknown-setting-key-far": Case(_unknown_setting_far, "the keys are target, strategy"),
+    "diff-out-without-dry-run": Case(_diff_out_without_dry_run, "add --dry-run"),
+    "prefer-path-missing": Case(_prefer_missing, "--prefer src/knowledge_system/database/nowhere.py: no such file"),
+    "plan-file-with-target": Case(_plan_with_target, "--target plans the merge, but --plan applies a plan"),
+    "plan-file-with-merge": Case(_plan_with_merge, "drop --merge"),
 }
 
 
@@ -435,7 +472,8 @@ def test_check_fails_while_several_bases_are_in_scope(kc):
     assert_refused(proc, 1, "declarative bases are in scope", before, kc)
     # one finding per secondary base, on stdout, with file:line
     findings = [line for line in proc.stdout.splitlines() if line.strip()]
-    assert len(findings) == 2
+    codes = sorted(line.split(": ")[1].split()[0] for line in findings)
+    assert codes == ["UB101", "UB101", "UB102"]  # the two secondary bases, the foreign key across them
     assert all(line.startswith("src/knowledge_system/database/") for line in findings)
 
 
@@ -775,7 +813,7 @@ def test_explain(code):
 def test_explain_unknown_code(code, tmp_path):
     proc = unibase("explain", code, cwd=tmp_path)
     assert proc.returncode == 2
-    assert_one_sentence(proc, "unknown step")
+    assert_one_sentence(proc, "unknown step or rule")
 
 
 @pytest.mark.parametrize("command", [None, "plan", "apply", "verify", "check", "explain", "demo"])
@@ -783,6 +821,65 @@ def test_help(command):
     proc = unibase(*([command] if command else []), "--help", check=0)
     assert "Usage" in proc.stdout
     assert "Traceback" not in proc.stderr
+
+
+def test_prefer_accepts_an_existing_file_and_a_path_tail(tmp_path):
+    """An existing file (relative to the root, to the current directory, or a path's tail) is
+    accepted: the refusal is only for paths that name nothing."""
+    project = copy_project("miachat", tmp_path / "miachat")
+    data = plan_json(project, check=1)
+    file = next(c for c in data["conflicts"] if c["kind"] == "duplicate-table")["locations"][1].rsplit(":", 1)[0]
+    for prefer, cwd in ((file, tmp_path), (Path(file).name, project / Path(file).parent),
+                        ("/".join(Path(file).parts[-2:]), tmp_path)):
+        proc = unibase("plan", str(project), "--json", "--prefer", prefer, cwd=cwd)
+        assert "no such file" not in proc.stderr, (prefer, proc.stderr)
+        assert proc.returncode in (0, 1)
+
+
+HELP_COMMANDS = [None, "plan", "apply", "verify", "check", "explain", "demo", "graph"]
+
+
+@pytest.mark.parametrize("command", HELP_COMMANDS)
+def test_help_is_click_style(command):
+    """-h is --help; flags take no value (no `<bool>`), values have Click-style metavars."""
+    long = unibase(*([command] if command else []), "--help", check=0)
+    short = unibase(*([command] if command else []), "-h", check=0)
+    assert long.stdout == short.stdout
+    for bad in ("<bool>", "<list", "<str>", "<path>", "<int>", "\u2500", "\u256d"):
+        assert bad not in long.stdout, f"{bad!r} in:\n{long.stdout}"
+    assert max(len(line) for line in long.stdout.splitlines()) <= 200
+
+
+def test_help_metavars():
+    plan_help = unibase("plan", "-h", check=0).stdout
+    assert "--target FILE[:NAME]" in plan_help
+    assert "--strategy [move|rebase]" in plan_help
+    assert "--prefer FILE_OR_MODULE" in plan_help
+    assert "-q, --quiet" in plan_help and "-v, --verbose" in plan_help
+    apply_help = unibase("apply", "-h", check=0).stdout
+    assert "--plan PLAN.json" in apply_help and "--skip CODE" in apply_help
+    assert re.search(r"^  --dry-run +Print", apply_help, re.M)
+
+
+def test_version():
+    from unibase import __version__
+
+    proc = unibase("--version", check=0)
+    assert proc.stdout == f"unibase {__version__}\n"
+
+
+def test_quiet_and_verbose(tmp_path, kc):
+    normal = unibase("plan", str(kc), check=0).stdout
+    quiet = unibase("plan", str(kc), "-q", check=0).stdout
+    verbose = unibase("plan", str(kc), "-v", check=0).stdout
+    assert len(quiet.splitlines()) < len(normal.splitlines()) < len(verbose.splitlines())
+    assert "Declarative bases" not in quiet
+    model_line = re.compile(r"^ +src/knowledge_system/database/hce_models\.py:\d+: Episode", re.M)
+    assert model_line.search(verbose) and not model_line.search(normal)
+    assert unibase("check", str(kc), "-q").returncode == 1
+    proc = unibase("apply", str(kc), "-q", "--no-verify", check=0)
+    assert proc.stdout.splitlines() == [line for line in proc.stdout.splitlines() if line.startswith("branch ")]
+    assert len(proc.stdout.splitlines()) == 1
 
 
 def test_no_command_shows_usage():
@@ -795,6 +892,15 @@ def test_demo(tmp_path):
     where = tmp_path / "demo"
     proc = unibase("demo", "--dir", str(where), check=0)
     assert "pass schema" in proc.stdout
+    # the project's own tests: they fail with NoReferencedTableError before the merge, pass after it
+    failing = scenario(KC)["fails_before"]
+    before, after = proc.stdout.split("\nimport roots:", 1)
+    assert re.match(r"demo project: .*\nbefore the merge, the project's own tests fail with NoReferencedTableError "
+                    rf"\({len(failing)} failed, \d+ passed", before)
+    assert [line.strip() for line in before.splitlines()[2:]] == [f"{t}: NoReferencedTableError" for t in failing]
+    assert re.search(r"^pass tests: .* passed: \d+ passed", after, re.M)
+    assert (f"the project's own tests: {len(failing)} tests failed before the merge; after it, on "
+            "unibase/merge-bases, they pass") in after
     assert git(where, "rev-parse", "--verify", "unibase/merge-bases").strip()
     assert git(where, "branch", "--show-current").strip() == "main"
     assert git(where, "status", "--porcelain") == ""

@@ -41,11 +41,15 @@ def test_demo_command(tmp_path):
 EXPECTED_USAGE = [
     ("unibase plan", 0),
     ("unibase plan --json --out plan.json", 0),
+    ("unibase graph", 0),
+    ("unibase graph --after --format dot", 0),
     ("unibase apply --dry-run", 0),
     ("unibase check", 1),
+    ("unibase check --output-format github", 1),
     ("unibase apply --branch merge-bases", 0),
     ("unibase verify", 0),
     ("unibase explain UB001", 0),
+    ("unibase explain UB102", 0),
 ]
 
 
@@ -89,3 +93,34 @@ def test_usage_commands_run(tmp_path):
         proc = unibase(*args, cwd=project)
         assert proc.returncode == code, f"{command}: exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
     assert (project / "plan.json").is_file()
+
+
+def test_pre_commit_snippet_is_copyable():
+    """The snippet names a hook the repository defines, a tag of the released version, and a
+    repository URL whose placeholder is marked as one; the hook's entry is a real command."""
+    from unibase import __version__
+
+    snippet = re.search(r"### As a pre-commit hook\n.*?```yaml\n(.*?)```", README, re.S).group(1)
+    assert snippet.startswith("repos:\n  - repo: https://github.com/OWNER/unibase  # placeholder")
+    assert re.search(r"^    rev: v(\S+)$", snippet, re.M).group(1) == __version__
+    hook_ids = re.findall(r"^    +- id: (\S+)$", snippet, re.M)
+    hooks = (REPO / ".pre-commit-hooks.yaml").read_text(encoding="utf-8")
+    assert hook_ids and all(f"- id: {h}" in hooks for h in hook_ids)
+    entry = re.search(r"^  entry: (.+)$", hooks, re.M).group(1)
+    assert re.search(r"^  pass_filenames: false$", hooks, re.M)
+    proc = unibase(*shlex.split(entry)[1:], "--help", check=0)
+    assert "Usage: unibase check" in proc.stdout
+
+
+def test_check_example_in_the_readme_is_real_output(tmp_path):
+    """The README's sample of check's output is what check prints on the project it describes."""
+    from test_check import DB, MODELS, NOTES
+    from test_cli import write
+
+    shown = re.search(r"`path:line:col: CODE message`.*?```text\n(.*?)```", README, re.S).group(1).splitlines()
+    project = write(tmp_path / "p", {"app/__init__.py": "", "app/models.py": MODELS, "app/notes.py": NOTES,
+                                     "app/db.py": DB})
+    proc = unibase("check", cwd=project)
+    assert proc.returncode == 1
+    for line in shown:
+        assert line in proc.stdout.splitlines(), line

@@ -73,32 +73,93 @@ def plan_needs_replanning(plan: Plan) -> bool:
 
 @dataclass(frozen=True)
 class Finding:
+    """One line of ``unibase check``: ``file:line:col: code message`` (codes in :mod:`unibase.rules`)."""
+
     file: str
     line: int
+    col: int
+    code: str
     message: str
-    code: str = "base"  # "base": a separate base in scope; else the plan warning's code
 
 
 def check_plan(plan: Plan) -> list[Finding]:
-    """One finding per base beyond the first that is in scope (not separate, not test-local), and
-    one per possible base discovery did not understand: with those, one base is not proven."""
+    """What keeps one base from being the only one in scope, each at the line that shows it: every
+    base to be merged beyond the canonical one (UB101), every foreign key (UB102) and relationship
+    string (UB103) that crosses between bases being merged, every table they define twice (UB104)
+    and every possible base discovery did not understand (UB105). Separate bases are no findings."""
     from .planner import NOT_UNDERSTOOD
 
-    unknown = [Finding(w.file or "", w.line or 0, w.message, w.code) for w in plan.warnings if w.code == NOT_UNDERSTOOD]
+    lines = _SourceLines(Path(plan.root))
+    findings = [Finding(w.file or "", w.line or 0, lines.col(w.file, w.line), "UB105", w.message)
+                for w in plan.warnings if w.code == NOT_UNDERSTOOD]
     in_scope = plan.merged_bases()
-    if len(in_scope) <= 1:
-        return unknown
-    canonical = next((b for b in in_scope if b.role == "canonical"), in_scope[0])
-    return unknown + [
-        Finding(
-            b.file,
-            b.line,
-            f"declarative base {b.name} ({len(b.models)} models) is separate from "
-            f"{canonical.file}:{canonical.name}; merge it with `unibase apply`",
-        )
-        for b in in_scope
-        if b is not canonical
-    ]
+    if len(in_scope) > 1:
+        canonical = next((b for b in in_scope if b.role == "canonical"), in_scope[0])
+        findings += [
+            Finding(b.file, b.line, lines.col(b.file, b.line, b.name), "UB101",
+                    f"declarative base {b.name} ({_plural(len(b.models), 'model')}) is a second base in scope; "
+                    f"`unibase apply` merges it into {canonical.file}:{canonical.name}")
+            for b in in_scope if b is not canonical
+        ]
+    merged = {f"{b.file}:{b.name}" for b in in_scope}
+    for r in plan.cross_references:
+        if r.from_base not in merged or r.to_base not in merged:
+            continue
+        to_name = r.to_base.rsplit(":", 1)[-1]
+        if r.kind == "foreign-key":
+            findings.append(Finding(r.file, r.line, lines.col(r.file, r.line, r.target), "UB102",
+                                    f"foreign key {r.source} -> {r.target} names a table of {to_name} ({r.to_base}): "
+                                    "NoReferencedTableError until the bases are merged"))
+        else:
+            what = {"secondary": "secondary table", "annotation": "annotation"}.get(r.kind, "relationship")
+            findings.append(Finding(r.file, r.line, lines.col(r.file, r.line, r.target.rsplit(".", 1)[-1]), "UB103",
+                                    f"{what} {r.source} -> {r.target} names a {'table' if r.kind == 'secondary' else 'class'} "
+                                    f"of {to_name} ({r.to_base}): it cannot be found until the bases are merged"))
+    for c in plan.conflicts if len(in_scope) > 1 else ():
+        if c.kind in ("duplicate-table", "identical-duplicate-table") and len(c.locations) >= 2:
+            file, _, line = c.locations[0].rpartition(":")
+            how = "identically (merged automatically)" if c.kind.startswith("identical") else (
+                "differently" + ("" if c.resolution else " (needs a decision: see `unibase plan`)"))
+            # the class line is where the location points; the table's name is a few lines below
+            row, col = lines.find(file, int(line), f'"{c.subject}"') or lines.find(file, int(line), f"'{c.subject}'") \
+                or (int(line), lines.col(file, int(line)))
+            findings.append(Finding(file, row, col, "UB104",
+                                    f"table {c.subject} is also defined at {c.locations[1]}, {how}"))
+    return sorted(findings, key=lambda f: (f.file, f.line, f.col, f.code))
+
+
+class _SourceLines:
+    """The 1-based column of a name on a line of a project file (of its first character if absent)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.files: dict[str, list[str]] = {}
+
+    def lines(self, file: str) -> list[str]:
+        if file not in self.files:
+            try:
+                self.files[file] = (self.root / file).read_text(encoding="utf-8", errors="replace").splitlines()
+            except OSError:
+                self.files[file] = []
+        return self.files[file]
+
+    def find(self, file: str, line: int, text: str, span: int = 40) -> tuple[int, int] | None:
+        """The first (line, column) of ``text`` at or below ``line``, within ``span`` lines."""
+        for row, source in enumerate(self.lines(file)[line - 1:line - 1 + span], start=line):
+            if text in source:
+                return row, source.index(text) + 1
+        return None
+
+    def col(self, file: str | None, line: int | None, name: str | None = None) -> int:
+        if not file or not line:
+            return 1
+        source = self.lines(file)
+        text = source[line - 1] if 0 < line <= len(source) else ""
+        for needle in ((f'"{name}', f"'{name}", name) if name else ()):
+            at = text.find(needle)
+            if at >= 0:
+                return at + 1
+        return len(text) - len(text.lstrip()) + 1
 
 
 def relpath(root: Path, path: Path) -> str:
@@ -133,49 +194,64 @@ class ApplyResult:
     verify_report: object | None = None  # verify.VerifyReport
 
 
+SUBJECT_MAX = 72  # git's convention: the details go in the body
+
+
 def phase_subject(phase, plan: Plan) -> str:
+    """The commit subject of a phase: the most detailed wording that fits in 72 characters."""
+    return next(s for s in (*_subjects(phase), f"unibase: {phase.step.name}") if len(s) <= SUBJECT_MAX)
+
+
+def _subjects(phase) -> list[str]:
     from pathlib import PurePosixPath
 
     from .plan import MoveModels, RebaseBase
 
     code = phase.step.code
-    n_files = len(phase.changes)
+    files = _plural(len(phase.changes), "file")
     if code == "UB001":
         moves = [o for o in phase.operations if isinstance(o, MoveModels)]
         if moves:
             count = sum(len(o.classes) for o in moves)
             dropped = sum(len(o.drop) for o in moves)
-            stems = [PurePosixPath(o.source).stem for o in moves]
-            target = PurePosixPath(moves[0].target).name
-            ambiguous = len(set(stems)) < len(stems) or PurePosixPath(target).stem in stems
-            sources = ", ".join(dict.fromkeys(o.source if ambiguous else PurePosixPath(o.source).stem for o in moves))
-            if ambiguous:
-                target = moves[0].target
-            what = []
-            if count:
-                what.append(f"move {count} models")
-            if dropped:
-                what.append(f"merge {dropped} duplicated table definition(s)")
-            return f"unibase: {' and '.join(what) or 'turn into shims'} from {sources} into {target}"
+            target = moves[0].target
+            what = " and ".join(w for w in (f"move {_plural(count, 'model')}" if count else "",
+                                           f"merge {_plural(dropped, 'duplicate table')}" if dropped else "") if w)
+            what = what or "turn into shims"
+            stems = list(dict.fromkeys(PurePosixPath(o.source).stem for o in moves))
+            return [f"unibase: {what} from {', '.join(stems)} into {PurePosixPath(target).name}",
+                    f"unibase: {what} into {target}",
+                    f"unibase: {what} into {PurePosixPath(target).name}",
+                    f"unibase: {what} into the canonical module"]
         rebases = [o for o in phase.operations if isinstance(o, RebaseBase)]
         target = rebases[0].target if rebases else "?"
-        return f"unibase: point {len(rebases)} base(s) at the canonical Base in {target}"
+        what = f"point {_plural(len(rebases), 'base')} at the canonical Base"
+        return [f"unibase: {what} in {target}", f"unibase: {what} in {PurePosixPath(target).name}",
+                f"unibase: {what}"]
     if code == "UB002":
-        return f"unibase: point imports in {n_files} file(s) at the canonical module"
+        return [f"unibase: point imports in {files} at the canonical module"]
     if code == "UB003":
-        return f"unibase: rewrite relationship strings in {n_files} file(s)"
+        return [f"unibase: rewrite relationship strings in {files}"]
     if code == "UB004":
-        return f"unibase: collapse metadata calls in {n_files} file(s)"
+        return [f"unibase: collapse metadata calls in {files}"]
     if code == "UB005":
-        return f"unibase: rename uses of merged columns in {n_files} file(s)"
+        return [f"unibase: rename uses of merged columns in {files}"]
     if code == "UB006":
-        return f"unibase: write the migration {phase.changes[0].path if phase.changes else ''}".rstrip()
-    return f"unibase: {phase.step.name}"
+        path = phase.changes[0].path if phase.changes else ""
+        return [f"unibase: write the migration {path}".rstrip(), f"unibase: write the migration {PurePosixPath(path).name}",
+                "unibase: write the migration of the merged tables"]
+    return []
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
 
 
 def phase_body(phase, describe) -> str:
+    """What the subject leaves out: the step, every file the phase changes, every operation."""
     lines = [phase.step.summary, ""]
     lines += [f"- {describe(op)}" for op in phase.operations]
+    lines += ["", f"Files ({len(phase.changes)}):"] + [f"  {c.path}" for c in phase.changes]
     return "\n".join(lines)
 
 
@@ -189,25 +265,34 @@ def apply_plan(
     describe=None,
     run_verify: bool = False,
     ignore: tuple[Path, ...] = (),
+    progress: Callable[[str], None] | None = None,
 ) -> ApplyResult:
     """Apply ``plan`` to the project at ``settings.root``.
 
     With git, every phase is committed on a new branch made from HEAD; the user's branch and
     working tree are never modified. Without git, each phase is written in place, atomically.
     Raises ``runner.ApplyError``/``gitops.GitError`` (bad input, nothing written). ``ignore``
-    names files that do not make the tree dirty (the plan file being applied).
+    names files that do not make the tree dirty (the plan file being applied). ``progress`` is
+    told, one line at a time, what each phase did and which check verification runs.
     """
     from . import gitops, runner
 
     describe = describe or (lambda op: op.op)
+    note = progress or (lambda line: None)
     root = settings.root
     branch = branch or settings.branch
     if use_git and not dry_run:
         info = gitops.inspect(root, branch, ignore)
     runner.check_fresh(root, plan)
     phases = runner.compute_phases(root, plan, settings.skip)
+    changing = [p for p in phases if p.changes]
     if dry_run:
         return ApplyResult(tuple(phases), (), None, None, True)
+    if use_git:
+        gitops.refuse_uncommittable(info, [c.path for phase in phases for c in phase.changes])
+    if changing:
+        note(f"{_plural(len(changing), 'phase')} to apply, {_plural(len({c.path for p in changing for c in p.changes}), 'file')} "
+             "to change")
     if not use_git:
         committed = []
         try:
@@ -216,8 +301,9 @@ def apply_plan(
                     runner.write_phase(root, phase)
                     committed.append(CommittedPhase(phase.step.code, None, phase_subject(phase, plan),
                                                     tuple(c.path for c in phase.changes)))
+                    note(_phase_line(phase, "written", committed[-1].subject))
                     pause_point(f"written-{len(committed)}")
-            report = _verify(settings, root, None, plan) if run_verify else None
+            report = _verify(settings, root, None, plan, note) if run_verify else None
         except KeyboardInterrupt as exc:
             if committed:
                 files = sorted({f for c in committed for f in c.files})
@@ -225,7 +311,6 @@ def apply_plan(
                                   "each file whole, and the later phases were not: review those files") from exc
             raise
         return ApplyResult(tuple(phases), tuple(committed), None, None, False, report)
-    gitops.refuse_uncommittable(info, [c.path for phase in phases for c in phase.changes])
     committed = []
     report = None
     created = False
@@ -240,6 +325,7 @@ def apply_plan(
                 paths = [str(tree.project / c.path) for c in phase.changes]
                 sha = gitops.commit_phase(tree, paths, subject, phase_body(phase, describe), phase.step.code, info.head)
                 committed.append(CommittedPhase(phase.step.code, sha, subject, tuple(c.path for c in phase.changes)))
+                note(_phase_line(phase, "committed", f"{sha[:10]} {subject}"))
                 pause_point(f"committed-{len(committed)}")
             if committed:
                 pause_point("before-branch")
@@ -247,7 +333,7 @@ def apply_plan(
                 created = True
                 pause_point("branch-created")
             if run_verify and committed:
-                report = _verify(settings, tree.project, info.head, plan)
+                report = _verify(settings, tree.project, info.head, plan, note)
     except KeyboardInterrupt as exc:
         if created:
             raise Interrupted(f"branch {branch} was created with the complete merge but not verified; your branch "
@@ -256,7 +342,13 @@ def apply_plan(
     return ApplyResult(tuple(phases), tuple(committed), branch if committed else None, info.head, False, report)
 
 
-def _verify(settings: Settings, root: Path, against: str | None, plan: Plan):
+def _phase_line(phase, done: str, what: str) -> str:
+    n = len(phase.changes)
+    return f"{phase.step.code} {phase.step.name}, {n} file{'s' if n != 1 else ''} {done}: {what}"
+
+
+def _verify(settings: Settings, root: Path, against: str | None, plan: Plan, note=None):
     from .verify import declared_from_plan, verify_project
 
-    return verify_project(root, against=against, test_cmd=settings.test_cmd, declared=declared_from_plan(plan))
+    return verify_project(root, against=against, test_cmd=settings.test_cmd, declared=declared_from_plan(plan),
+                          progress=note)

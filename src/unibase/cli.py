@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import functools
+import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import NoReturn, Optional
 
@@ -15,23 +17,55 @@ from rich.table import Table
 from . import api
 from .plan import Plan, PlanFormatError
 from .planner import PlanError
-from .settings import SettingsError, load_settings
+from .settings import STRATEGIES, SettingsError, load_settings
 
 app = typer.Typer(
-    add_completion=False,
     no_args_is_help=True,
+    # plain Click-style help: `--target FILE[:NAME]`, flags without a metavar, readable in a pipe
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
     help="Merge the declarative bases of a SQLAlchemy project into one, reviewably and provably.",
 )
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
-MergeOpt = typer.Option([], "--merge", help="FILE[:NAME] of a base to merge whatever the evidence says; repeatable.")
-SeparateOpt = typer.Option([], "--separate", help="FILE[:NAME] of a base to leave alone (another database); repeatable.")
-ModeOpt = typer.Option(None, "--mode", help="With --prefer: keep (only the winner's columns) or union (default: it "
-                                             "gains the other side's).")
+PathArg = typer.Argument(Path("."), metavar="PATH", show_default=False, hidden=True)  # described in the help text
+TargetOpt = typer.Option(None, "--target", metavar="FILE[:NAME]", help="The base to keep (default: the one with the most models).")
+StrategyOpt = typer.Option(None, "--strategy", metavar=f"[{'|'.join(STRATEGIES)}]",
+                           help="auto (default): move sibling modules' models into the canonical module, rebase "
+                                "other packages' in place; move or rebase: the same for every base.")
+PreferOpt = typer.Option([], "--prefer", metavar="FILE_OR_MODULE",
+                         help="Whose definition of a duplicated table wins; repeatable.")
+MergeOpt = typer.Option([], "--merge", metavar="FILE[:NAME]", help="A base to merge whatever the evidence says; repeatable.")
+SeparateOpt = typer.Option([], "--separate", metavar="FILE[:NAME]", help="A base to leave alone (another database); repeatable.")
+ModeOpt = typer.Option(None, "--mode", metavar="[union|keep]",
+                       help="With --prefer: union (default) gives the winner the other side's extra columns; keep does not.")
 NoRenamesOpt = typer.Option(False, "--no-renames", help="With --prefer: do not apply the plan's suggested column renames.")
-PathArg = typer.Argument(Path("."), help="The project directory (default: the current directory).")
+QuietOpt = typer.Option(False, "-q", "--quiet", help="Print only what needs attention and the summary.")
+VerboseOpt = typer.Option(False, "-v", "--verbose", help="Print more detail (every base's evidence, every check).")
+# the options that plan the merge: meaningless with --plan, which applies a plan already made
+PLANNING_OPTIONS = ("--target", "--strategy", "--prefer", "--merge", "--separate", "--mode", "--no-renames")
+
+
+def _version(value: bool) -> None:
+    if value:
+        from . import __version__
+
+        out.print(f"unibase {__version__}", markup=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version and exit."),
+) -> None:
+    """Merge the declarative bases of a SQLAlchemy project into one, reviewably and provably.
+
+    PATH, for every command that takes one, is the project directory (default: the current
+    directory); the project root is found upward from it.
+    """
+
 
 BAD_INPUT_ERRORS = (SettingsError, PlanError, PlanFormatError)
 
@@ -70,14 +104,31 @@ def _write(path: Path, text: str, what: str) -> None:
 
 def _settings(path: Path, **overrides):
     try:
-        return load_settings(path, **overrides)
+        settings = load_settings(path, **overrides)
     except SettingsError as exc:
         fail(str(exc))
+    for prefer in settings.prefer:
+        if _looks_like_path(prefer) and not _exists_in(settings.root, prefer):
+            fail(f"--prefer {prefer}: no such file in {settings.root}; pass a file of the project "
+                 "(relative to its root) or a dotted module name")
+    return settings
 
 
-def _plan(settings) -> Plan:
+def _looks_like_path(value: str) -> bool:
+    return "/" in value or "\\" in value or value.endswith(".py")
+
+
+def _exists_in(root: Path, value: str) -> bool:
+    rel = value.strip().strip("/")
+    here = (Path.cwd() / value).resolve()
+    if (root / rel).exists() or (here.exists() and here.is_relative_to(root)):
+        return True
+    return next(root.glob("**/" + rel), None) is not None  # a path's tail (`chat/models.py`) matches too
+
+
+def _plan(settings, quiet: bool = False) -> Plan:
     try:
-        if out.is_terminal:
+        if out.is_terminal and not quiet:
             from rich.progress import Progress
 
             with Progress(transient=True, console=err) as progress:
@@ -88,43 +139,92 @@ def _plan(settings) -> Plan:
         fail(str(exc))
 
 
-def print_plan(plan: Plan) -> None:
-    canonical = plan.canonical
-    if plan.roots:
-        roots = ", ".join(f"{r.path} ({r.imports} import{'s' if r.imports != 1 else ''})" for r in plan.roots)
-        out.print(f"import roots: {roots}", markup=False)
-    table = Table(title="Declarative bases", show_lines=False)
-    for col in ("role", "base", "where", "kind", "models", "importers", "strategy", "evidence"):
-        table.add_column(col, overflow="fold")
-    for b in plan.bases:
-        table.add_row(b.role, b.name, f"{b.file}:{b.line}", b.kind, str(len(b.models)), str(b.importers),
-                      escape(b.strategy_reason), escape("\n".join(b.evidence)))
-    out.print(table)
-    if canonical:
-        out.print(f"canonical: [bold]{escape(canonical.name)}[/] in {escape(canonical.file)} ({escape(canonical.module)})")
-    for b in plan.bases:
-        if b.models:
-            names = ", ".join(m.name + (f" ({m.table})" if m.table else "") for m in b.models)
-            out.print(f"  {b.file}:{b.name}: {names}", markup=False)
-    if plan.cross_references:
-        out.print("\n[bold]cross-base references[/] (broken until merged):")
-        for r in plan.cross_references:
-            out.print(f"  {r.file}:{r.line}: {r.kind} {r.source} -> {r.target} ({r.from_base} -> {r.to_base})", markup=False)
-    out.print(f"\n[bold]operations[/] ({len(plan.operations)}):")
-    for op in plan.operations:
-        out.print(f"  {op.step} {op.op}: {describe(op)}", markup=False)
-    if plan.conflicts:
-        out.print(f"\n[bold]conflicts[/] ({len(plan.conflicts)}):")
-        for c in plan.conflicts:
-            status = "[green]resolved[/]" if c.resolution else "[red]NEEDS A DECISION[/]"
-            out.print(f"  {status} {escape(f'{c.kind} {c.subject}: {c.detail}')}")
-            if c.resolution:
-                out.print(f"      -> {c.resolution}", markup=False)
-    if plan.warnings:
+def print_plan(plan: Plan, quiet: bool = False, verbose: bool = False) -> None:
+    """The plan as a person reads it, at any width and in a pipe: one block per base (no path is
+    ever cut), wrapped lists, conflicts column by column, and a closing summary line."""
+    from .screens import base_block, summary, wrap
+
+    width = out.width
+    if not quiet:
+        if plan.roots:
+            roots = ", ".join(f"{r.path} ({r.imports} import{'s' if r.imports != 1 else ''})" for r in plan.roots)
+            _lines(wrap(f"import roots: {roots}", width))
+        out.print(f"[bold]Declarative bases[/] ({len(plan.bases)}):")
+        for b in plan.bases:
+            _lines(base_block(b, width, verbose))
+        if plan.canonical:
+            c = plan.canonical
+            out.print(f"canonical: [bold]{escape(c.name)}[/] in {escape(c.file)} ({escape(c.module)})")
+        if plan.cross_references:
+            out.print("\n[bold]cross-base references[/] (broken until merged):")
+            for r in plan.cross_references:
+                _lines(wrap(f"{r.file}:{r.line}: {r.kind} {r.source} -> {r.target} ({r.from_base} -> {r.to_base})",
+                            width, "  ", "      "))
+        out.print(f"\n[bold]operations[/] ({len(plan.operations)}):")
+        for op in plan.operations:
+            _lines(wrap(f"{op.step} {op.op}: {describe(op)}", width, "  ", "      "))
+    conflicts = plan.unresolved if quiet else plan.conflicts
+    if conflicts:
+        out.print(f"\n[bold]conflicts[/] ({len(conflicts)}):")
+        print_conflicts(conflicts)
+    if plan.warnings and not quiet:
         out.print(f"\n[bold]warnings[/] ({len(plan.warnings)}):")
         for w in plan.warnings:
             where = f"{w.file}:{w.line}: " if w.file and w.line else (f"{w.file}: " if w.file else "")
-            out.print(f"  {w.code} {where}{w.message}", markup=False)
+            _lines(wrap(f"{w.code} {where}{w.message}", width, "  ", "      "))
+    if plan.bases:
+        if not quiet:
+            out.print("")
+        _lines(wrap(summary(plan).line(), width))
+
+
+def _lines(lines: list[str]) -> None:
+    for line in lines:
+        out.print(line, markup=False)
+
+
+def print_conflicts(conflicts) -> None:
+    from .screens import duplicate_rows, wrap
+
+    width = out.width
+    for c in conflicts:
+        status = "[green]resolved[/]" if c.resolution else "[red]NEEDS A DECISION[/]"
+        side_by_side = duplicate_rows(c)
+        if side_by_side is None:
+            first, *rest = wrap(f"{c.kind} {c.subject}: {c.detail}", width - 20, "", "      ")
+            out.print(f"  {status} {escape(first)}")
+            _lines(["  " + line for line in rest])
+        else:
+            out.print(f"  {status} {escape(f'{c.kind} {c.subject}')}")
+            out.print("    two definitions, column by column (* differs, + only one has it):", markup=False)
+            print_side_by_side(*side_by_side)
+            renames = c.options.get("suggested_renames") or []
+            if renames:
+                _lines(wrap("suggested renames: " + ", ".join(f"{r['from']} -> {r['to']}" for r in renames),
+                            width, "    ", "      "))
+            todo = c.detail[c.detail.rfind(" (pass ") + 2:-1] if " (pass " in c.detail else ""
+            if todo and not c.resolution:
+                _lines(wrap(f"to decide: {todo}", width, "    ", "      "))
+        if c.resolution:
+            _lines(wrap(f"-> {c.resolution}", width, "      ", "         "))
+
+
+def print_side_by_side(headings: list[str], rows) -> None:
+    from rich import box
+
+    _lines([f"    {'AB'[i]}: {h}" for i, h in enumerate(headings)])
+    table = Table(box=box.SIMPLE_HEAD, padding=(0, 1), show_edge=False)
+    table.add_column("", no_wrap=True)
+    table.add_column("column", overflow="fold")
+    table.add_column("A", overflow="fold", ratio=1)
+    table.add_column("B", overflow="fold", ratio=1)
+    for row in rows:
+        table.add_row(*(escape(cell) for cell in row))
+    # rendered plain at the output's width, then printed without the cells' trailing padding
+    console = Console(width=max(out.width - 4, 40), highlight=False, color_system=None)
+    with console.capture() as captured:
+        console.print(table)
+    _lines(["    " + line.rstrip() for line in captured.get().splitlines()])
 
 
 def describe(op) -> str:
@@ -135,7 +235,7 @@ def describe(op) -> str:
         drop = f"; drop duplicates {', '.join(d[0] for d in op.drop)}" if op.drop else ""
         return f"move {', '.join(op.classes) or 'nothing'}{extra} from {op.source} into {op.target}; shim {op.source}{drop}"
     if isinstance(op, p.MergeDuplicate):
-        return f"{op.file}: {op.class_name} gains {len(op.statements)} member(s) of the deleted {op.table} definition"
+        return f"{op.file}: {op.class_name} gains {_count(len(op.statements), 'member')} of the deleted {op.table} definition"
     if isinstance(op, p.RenameColumnUses):
         return f"{op.file}: " + ", ".join(f"{a} -> {b}" for a, b in op.renames) + (
             f"; review {', '.join(a for a, _ in op.todo_attributes)}" if op.todo_attributes else "")
@@ -155,7 +255,7 @@ def describe(op) -> str:
                 + (f", importing {op.import_name} from {'.' * op.import_level}{op.import_from}" if op.import_name else "")
                 + (f", moved below {op.after}" if op.after else ""))
     if isinstance(op, p.CollapseMetadataCalls):
-        return f"{op.file}: {op.calls} redundant metadata call(s) on {', '.join(op.names)}"
+        return f"{op.file}: {_count(op.calls, 'redundant metadata call')} on {', '.join(op.names)}"
     return ""
 
 
@@ -163,27 +263,34 @@ def describe(op) -> str:
 @reports_interrupt
 def plan(
     path: Path = PathArg,
-    target: Optional[str] = typer.Option(None, "--target", help="FILE[:NAME] of the base to keep."),
-    strategy: Optional[str] = typer.Option(None, "--strategy", help="auto (default: move siblings of the canonical module, rebase the rest in place), move or rebase."),
+    target: Optional[str] = TargetOpt,
+    strategy: Optional[str] = StrategyOpt,
     json_: bool = typer.Option(False, "--json", help="Print the plan as JSON and nothing else."),
-    out_file: Optional[Path] = typer.Option(None, "--out", help="Write the plan JSON to this file."),
-    prefer: list[str] = typer.Option([], "--prefer", help="FILE or MODULE whose definition of a duplicated table wins; repeatable."),
+    out_file: Optional[Path] = typer.Option(None, "--out", metavar="PLAN.json", help="Also write the plan JSON to this file."),
+    prefer: list[str] = PreferOpt,
     merge: list[str] = MergeOpt,
     separate: list[str] = SeparateOpt,
     mode: Optional[str] = ModeOpt,
     no_renames: bool = NoRenamesOpt,
+    quiet: bool = QuietOpt,
+    verbose: bool = VerboseOpt,
 ) -> None:
-    """Show every base, model, cross-base reference, operation and risk; change nothing."""
+    """Show the bases, models, references, operations and risks.
+
+    Changes nothing. Exit 1 while a conflict needs a decision.
+
+    PATH: the project directory (default: the current directory).
+    """
     settings = _settings(path, target=target, strategy=strategy, prefer=prefer, merge=merge, separate=separate,
                          mode=mode, renames=False if no_renames else None)
-    the_plan = _plan(settings)
+    the_plan = _plan(settings, quiet)
     if out_file is not None:
         _write(out_file, the_plan.to_json(), "plan")
     if json_:
         sys.stdout.write(the_plan.to_json())
     else:
-        print_plan(the_plan)
-        if out_file is not None:
+        print_plan(the_plan, quiet, verbose)
+        if out_file is not None and not quiet:
             out.print(f"\nplan written to {out_file}", markup=False)
     if not api.bases_under(the_plan):
         (err if json_ else out).print(f"no declarative base found under {path}", markup=False)
@@ -197,32 +304,88 @@ def plan(
         raise typer.Exit(1)
 
 
+OUTPUT_FORMATS = ("text", "json", "github")
+
+
 @app.command()
 @reports_interrupt
-def check(path: Path = PathArg) -> None:
-    """Fail (exit 1) while more than one declarative base is in scope: a CI / pre-commit gate."""
+def check(
+    path: Path = PathArg,
+    output_format: str = typer.Option("text", "--output-format", metavar=f"[{'|'.join(OUTPUT_FORMATS)}]",
+                                      show_default=False, help="text (default), json, or github (workflow annotations)."),
+    quiet: bool = QuietOpt,
+) -> None:
+    """Lint: one finding per line, exit 1 while more than one base is in scope.
+
+    Each finding is `path:line:col: UB1xx message`; `unibase explain UB101` explains a rule.
+    Bases that are separate on purpose (another database) are not findings. A CI and
+    pre-commit gate.
+
+    PATH: the project directory (default: the current directory).
+    """
+    if output_format not in OUTPUT_FORMATS:
+        fail(f"unknown output format {output_format!r}; use one of: {', '.join(OUTPUT_FORMATS)}")
     settings = _settings(path)
-    the_plan = _plan(settings)
-    if not api.bases_under(the_plan):
-        out.print(f"no declarative base found under {path}", markup=False)
+    the_plan = _plan(settings, quiet or output_format != "text")
+    findings = api.check_plan(the_plan) if api.bases_under(the_plan) else []
+    shown = [replace(f, file=_shown_path(settings.root, f.file)) for f in findings]
+    if output_format == "json":
+        sys.stdout.write(json.dumps([{"code": f.code, "name": rule_name(f.code), "file": f.file, "line": f.line,
+                                      "col": f.col, "message": f.message} for f in shown], indent=2) + "\n")
+    for f in shown if output_format != "json" else ():
+        if output_format == "github":
+            sys.stdout.write(f"::error file={_gh(f.file, True)},line={f.line},col={f.col},"
+                             f"title={f.code} {rule_name(f.code)}::{_gh(f'{f.code} {f.message}')}\n")
+        else:
+            out.print(f"{f.file}:{f.line}:{f.col}: {f.code} {f.message}", markup=False)
+    if not findings:
+        if output_format == "text" and not quiet:
+            out.print("one declarative base in scope" if api.bases_under(the_plan)
+                      else f"no declarative base found under {path}", markup=False)
         return
-    findings = api.check_plan(the_plan)
-    for f in findings:
-        out.print(f"{f.file}:{f.line}: {f.message}", markup=False)
-    separate = [f for f in findings if f.code == "base"]
-    if separate:
-        err.print(f"{len(separate) + 1} declarative bases are in scope; run `unibase plan` to see how to merge them.")
-        raise typer.Exit(1)
-    if findings:
-        err.print(f"{len(findings)} possible declarative base(s) not understood, so one base in scope is not proven; "
-                  "make them plain `declarative_base()` or `DeclarativeBase` subclasses, or exclude their files.")
-        raise typer.Exit(1)
-    out.print("one declarative base in scope")
+    second = sum(f.code == "UB101" for f in findings)
+    if second:
+        err.print(f"{_count(len(findings), 'finding')}: {second + 1} declarative bases are in scope; "
+                  "run `unibase plan` to see how to merge them.", markup=False)
+    else:
+        codes = sorted({f.code for f in findings})
+        what = "a possible declarative base is not understood" if codes == ["UB105"] else "one base is not proven"
+        err.print(f"{_count(len(findings), 'finding')}: {what}; `unibase explain {codes[0]}` says how to fix it.",
+                  markup=False)
+    raise typer.Exit(1)
 
 
-def _load_plan(settings, plan_file: Optional[Path]) -> Plan:
+def rule_name(code: str) -> str:
+    from .rules import rule
+
+    found = rule(code)
+    return found.name if found else ""
+
+
+def _count(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def _shown_path(root: Path, file: str) -> str:
+    """A finding's path as linters print it: relative to the current directory when the file is
+    under it (so editors and CI annotations find it), else relative to the project root."""
+    if not file:
+        return file
+    try:
+        return (root / file).relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return file
+
+
+def _gh(text: str, prop: bool = False) -> str:
+    """Escape a workflow-command value (GitHub's rules: %, CR, LF; also : and , in properties)."""
+    text = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    return text.replace(":", "%3A").replace(",", "%2C") if prop else text
+
+
+def _load_plan(settings, plan_file: Optional[Path], quiet: bool = False) -> Plan:
     if plan_file is None:
-        return _plan(settings)
+        return _plan(settings, quiet)
     try:
         text = plan_file.read_text(encoding="utf-8")
     except OSError as exc:
@@ -272,31 +435,46 @@ def print_diff(text: str) -> None:
 @reports_interrupt
 def apply(
     path: Path = PathArg,
-    plan_file: Optional[Path] = typer.Option(None, "--plan", help="Apply this plan JSON instead of planning now."),
-    branch: Optional[str] = typer.Option(None, "--branch", help="Branch to create (default: unibase/merge-bases)."),
+    plan_file: Optional[Path] = typer.Option(None, "--plan", metavar="PLAN.json", help="Apply this plan instead of planning now."),
+    branch: Optional[str] = typer.Option(None, "--branch", metavar="NAME", help="Branch to create (default: unibase/merge-bases)."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the full diff, phase by phase; write nothing."),
-    diff_out: Optional[Path] = typer.Option(None, "--diff-out", help="With --dry-run: write a patch `git apply` accepts."),
+    diff_out: Optional[Path] = typer.Option(None, "--diff-out", metavar="FILE", help="With --dry-run: also write a patch `git apply` accepts."),
     no_verify: bool = typer.Option(False, "--no-verify", help="Do not run `unibase verify` after applying."),
     no_git: bool = typer.Option(False, "--no-git", help="Write in place in a directory that is not a git repository."),
-    target: Optional[str] = typer.Option(None, "--target", help="FILE[:NAME] of the base to keep (when planning now)."),
-    strategy: Optional[str] = typer.Option(None, "--strategy", help="auto (default), move or rebase (when planning now)."),
-    skip: list[str] = typer.Option([], "--skip", help="Skip a step by code (UB001-UB006); repeatable."),
-    prefer: list[str] = typer.Option([], "--prefer", help="FILE or MODULE whose definition of a duplicated table wins; repeatable."),
+    target: Optional[str] = TargetOpt,
+    strategy: Optional[str] = StrategyOpt,
+    skip: list[str] = typer.Option([], "--skip", metavar="CODE", help="Skip a step (UB001-UB007); repeatable."),
+    prefer: list[str] = PreferOpt,
     merge: list[str] = MergeOpt,
     separate: list[str] = SeparateOpt,
     mode: Optional[str] = ModeOpt,
     no_renames: bool = NoRenamesOpt,
+    quiet: bool = QuietOpt,
+    verbose: bool = VerboseOpt,
 ) -> None:
-    """Apply the plan: one commit per phase on a new branch, or the full diff with --dry-run."""
+    """Apply the plan: one commit per phase on a new branch.
+
+    With --dry-run, print the full diff instead and write nothing.
+
+    PATH: the project directory (default: the current directory).
+    """
     from . import gitops, runner
     from .steps import STEP_CODES
 
+    if diff_out is not None and not dry_run:
+        fail("--diff-out writes the patch of a dry run; add --dry-run, or drop --diff-out to apply on a branch")
+    if plan_file is not None:
+        given = [name for name, value in zip(PLANNING_OPTIONS, (target, strategy, prefer, merge, separate, mode, no_renames))
+                 if value]
+        if given:
+            fail(f"{given[0]} plans the merge, but --plan applies a plan already made; drop {given[0]}, "
+                 f"or plan again with it (`unibase plan {given[0]} ... --out PLAN.json`)")
     for code in skip:
         if code.upper() not in STEP_CODES:
             fail(f"unknown step {code}; the steps are {', '.join(STEP_CODES)}")
     settings = _settings(path, target=target, strategy=strategy, skip=[s.upper() for s in skip], prefer=prefer,
                          merge=merge, separate=separate, mode=mode, renames=False if no_renames else None)
-    the_plan = _load_plan(settings, plan_file)
+    the_plan = _load_plan(settings, plan_file, quiet)
     if plan_file is not None and api.plan_needs_replanning(the_plan):
         # decisions written into the plan JSON: plan again with them (after checking freshness)
         from dataclasses import replace
@@ -329,6 +507,7 @@ def apply(
             settings, the_plan, branch=branch, dry_run=dry_run, use_git=not no_git,
             describe=describe, run_verify=not no_verify and not dry_run,
             ignore=(plan_file,) if plan_file is not None else (),
+            progress=None if quiet or dry_run else _progress,
         )
     except (runner.ApplyError, gitops.GitError) as exc:
         fail(str(exc))
@@ -357,38 +536,67 @@ def apply(
         else:
             out.print("nothing to change: one declarative base is already in scope")
         return
-    for c in result.committed:
-        where = f"{c.sha[:10]} " if c.sha else ""
-        out.print(f"{where}{c.subject} ({len(c.files)} file(s))", markup=False)
+    for c in result.committed if verbose else ():  # each phase was reported as it was made
+        _lines([f"{c.step} {(c.sha or '')[:10]}".rstrip() + ":"] + [f"    {f}" for f in c.files])
     if result.branch:
-        out.print(f"\nbranch {result.branch} created from {result.base[:10]}; your branch is unchanged.", markup=False)
-        out.print(f"review it with: git log -p {result.base[:10]}..{result.branch}", markup=False)
+        out.print(f"{'' if quiet else chr(10)}branch {result.branch} created from {result.base[:10]}; your branch is unchanged.",
+                  markup=False)
+        if not quiet:
+            out.print(f"review it with: git log -p {result.base[:10]}..{result.branch}", markup=False)
     report = result.verify_report
     if report is not None:
-        print_report(report)
+        print_report(report, quiet)
+    if not quiet:
+        from .screens import wrap
+
+        files = len({f for c in result.committed for f in c.files})
+        verified = "" if report is None else (", verified" if report.ok else ", verification FAILED")
+        _lines(wrap(f"{_count(len(result.committed), 'phase')} {'committed' if result.branch else 'written'}, "
+                    f"{_count(files, 'file')} changed{verified}", out.width))
+    if report is not None:
         if not report.ok:
             err.print("verification failed; the branch is left for inspection and your branch is unchanged.")
             raise typer.Exit(1)
 
 
-def print_report(report) -> None:
+def _progress(line: str) -> None:
+    from .screens import wrap
+
+    for part in wrap(line, out.width, "", "    "):
+        out.print(part, markup=False, style="dim" if out.is_terminal else None)
+
+
+def print_report(report, quiet: bool = False) -> None:
     colours = {"pass": "green", "fail": "red", "pre-existing": "yellow", "skipped": "dim"}
     for check in report.checks:
-        status = f"[{colours.get(check.status, 'white')}]{check.status}[/]"
-        out.print(f"{status} {check.name}", end="")
-        out.print(f": {check.detail}" if check.detail else "", markup=False)
+        if quiet and check.status != "fail":
+            continue
+        from .screens import wrap
+
+        first, *more = (check.detail or "").split("\n")
+        head, *rest = wrap(f"{check.status} {check.name}" + (f": {first}" if first else ""), out.width, "", "    ")
+        colour = colours.get(check.status, "white")
+        out.print(f"[{colour}]{check.status}[/]" + escape(head[len(check.status):]))
+        _lines(rest + more)  # the rest of a long detail (a test run's output) as it came
 
 
 @app.command()
 @reports_interrupt
 def verify(
     path: Path = PathArg,
-    against: Optional[str] = typer.Option(None, "--against", help="Revision before the merge (default: from the branch's commits)."),
-    python: Optional[str] = typer.Option(None, "--python", help="The project's own interpreter (default: this one)."),
-    test_cmd: Optional[str] = typer.Option(None, "--test-cmd", help="Run the project's tests with this command."),
-    database_url: Optional[str] = typer.Option(None, "--database-url", help="Also compare schemas on this (empty) database."),
+    against: Optional[str] = typer.Option(None, "--against", metavar="REV", help="Revision before the merge (default: from the branch's commits)."),
+    python: Optional[str] = typer.Option(None, "--python", metavar="EXE", help="The project's own interpreter (default: this one)."),
+    test_cmd: Optional[str] = typer.Option(None, "--test-cmd", metavar="CMD", help="Run the project's tests with this command."),
+    database_url: Optional[str] = typer.Option(None, "--database-url", metavar="URL", help="Also compare schemas on this (empty) database."),
+    quiet: bool = QuietOpt,
 ) -> None:
-    """Prove the merged schema is the same schema: parse, one base, imports, mappers, Alembic diff."""
+    """Prove the merged schema is the same schema.
+
+    Checks that every file parses, one base is in scope, the models import and map, and
+    Alembic finds no difference with the schema before the merge.
+
+    PATH: the project directory (default: the current directory).
+    """
     from .gitops import GitError
     from .verify import VerifyError, verify_project
 
@@ -399,21 +607,64 @@ def verify(
                                 database_url=database_url, declared_from_against=True)
     except (VerifyError, GitError) as exc:
         fail(str(exc))
-    print_report(report)
+    print_report(report, quiet)
     if not report.ok:
         failed = ", ".join(c.name for c in report.checks if c.status == "fail")
         err.print(f"verification failed ({failed}); see the details above.")
         raise typer.Exit(1)
 
 
+GRAPH_FORMATS = ("mermaid", "dot")
+
+
 @app.command()
-def explain(code: str = typer.Argument(..., help="A step code, e.g. UB001.")) -> None:
-    """Print what a step does, with a before/after example."""
+@reports_interrupt
+def graph(
+    path: Path = PathArg,
+    format_: str = typer.Option("mermaid", "--format", metavar=f"[{'|'.join(GRAPH_FORMATS)}]", show_default=False,
+                                help="mermaid (default; GitHub renders it in a ```mermaid block) or dot (Graphviz)."),
+    after: bool = typer.Option(False, "--after", help="Draw the planned result instead of the project as it is."),
+    target: Optional[str] = TargetOpt,
+    merge: list[str] = MergeOpt,
+    separate: list[str] = SeparateOpt,
+) -> None:
+    """Draw the bases, their models and the references that cross between them.
+
+    Each base is a cluster of its models; a foreign key or relationship that crosses bases
+    (broken until they are merged) is a red dotted edge; bases left as they are (separate
+    databases) are drawn apart. Changes nothing.
+
+    PATH: the project directory (default: the current directory).
+    """
+    from . import graph as graph_mod
+
+    if format_ not in GRAPH_FORMATS:
+        fail(f"unknown graph format {format_!r}; use one of: {', '.join(GRAPH_FORMATS)}")
+    settings = _settings(path, target=target, merge=merge, separate=separate)
+    the_plan = _plan(settings, quiet=True)
+    drawn = graph_mod.build(the_plan, after=after)
+    sys.stdout.write(graph_mod.mermaid(drawn) if format_ == "mermaid" else graph_mod.dot(drawn))
+
+
+@app.command()
+def explain(code: str = typer.Argument(..., metavar="CODE", show_default=False, hidden=True)) -> None:
+    """Explain a step (UB001...) or a check rule (UB101...), with an example."""
+    from .rules import RULE_CODES, rule
     from .steps import STEP_CODES, step
 
+    r = rule(code)
+    if r is not None:
+        out.print(f"{r.code} {r.name}", style="bold", markup=False)
+        out.print(r.summary, markup=False)
+        out.print("\nexample:", style="bold")
+        out.print(r.example, markup=False)
+        out.print("fix:", style="bold")
+        out.print(r.fix, markup=False)
+        return
     s = step(code)
     if s is None:
-        fail(f"unknown step {code}; the steps are {', '.join(STEP_CODES)}")
+        fail(f"unknown step or rule {code}; the steps are {', '.join(STEP_CODES)} and the check rules "
+             f"{', '.join(RULE_CODES)}")
     out.print(f"{s.code} {s.name}", style="bold", markup=False)
     out.print(s.summary, markup=False)
     out.print("\nbefore:", style="bold")
@@ -425,10 +676,13 @@ def explain(code: str = typer.Argument(..., help="A step code, e.g. UB001.")) ->
 @app.command()
 @reports_interrupt
 def demo(
-    scenario: str = typer.Argument("knowledge_chipper", help="Which bundled scenario to run."),
-    keep: Optional[Path] = typer.Option(None, "--dir", help="Where to put the demo project (default: a new temporary directory)."),
+    scenario: str = typer.Argument("knowledge_chipper", metavar="SCENARIO", show_default=False, hidden=True),
+    keep: Optional[Path] = typer.Option(None, "--dir", metavar="DIR", help="Where to put the demo project (default: a new temporary directory)."),
 ) -> None:
-    """Copy a bundled scenario to a temporary git repository and run plan, apply and verify there."""
+    """Run plan, apply and verify on a bundled example project.
+
+    SCENARIO (default: knowledge_chipper) is copied to a new git repository first.
+    """
     from . import demo as demo_mod
 
     try:
@@ -439,26 +693,58 @@ def demo(
         fail(f"cannot make the demo project in {keep} ({exc.strerror}); pass a new or empty directory with --dir")
     out.print(f"demo project: {project}", markup=False)
     settings = _settings(project)
+    before = demo_mod.run_tests(project)
+    print_demo_tests(before, "before the merge")
     the_plan = _plan(settings)
     print_plan(the_plan)
     if the_plan.unresolved:
         fail("this scenario has conflicts that need a decision; see `unibase plan` there", 1)
     from . import gitops, runner
 
+    if before.command:  # verify runs the same tests on the merged branch
+        settings = replace(settings, test_cmd=before.command)
+    out.print("")
     try:
-        result = api.apply_plan(settings, the_plan, describe=describe, run_verify=True)
+        result = api.apply_plan(settings, the_plan, describe=describe, run_verify=True, progress=_progress)
     except (runner.ApplyError, gitops.GitError) as exc:
         fail(str(exc))
-    out.print("")
-    for c in result.committed:
-        out.print(f"{(c.sha or '')[:10]} {c.subject}", markup=False)
-    if result.verify_report is not None:
+    report = result.verify_report
+    if report is not None:
         out.print("")
-        print_report(result.verify_report)
+        print_report(report)
+        tests = next((c for c in report.checks if c.name == "tests"), None)
+        if tests is not None and before.command:
+            after = "pass" if tests.status == "pass" else "still fail"
+            failed = f"{_count(len(before.failures), 'test')} failed before the merge" if before.returncode else \
+                "the tests passed before the merge too"
+            _lines(wrap_plain(f"\nthe project's own tests: {failed}; after it, on {settings.branch}, they {after} "
+                              f"({tests.detail.rsplit(': ', 1)[-1]})."))
     out.print(f"\nlook at it: cd {project} && git log --stat {settings.branch}", markup=False)
-    if result.verify_report is not None and not result.verify_report.ok:
+    if report is not None and not report.ok:
         raise typer.Exit(1)
 
 
+def wrap_plain(text: str) -> list[str]:
+    from .screens import wrap
+
+    return [line for part in text.split("\n") for line in (wrap(part, out.width) if part else [""])]
+
+
+def print_demo_tests(run, when: str) -> None:
+    from .demo import exception_name
+
+    if run.returncode is None:
+        _lines(wrap_plain(f"{when}: the project's own tests are not run here (pytest is not installed; "
+                          "`pip install pytest` to see them fail before the merge and pass after it)"))
+        return
+    if run.returncode == 0:
+        _lines(wrap_plain(f"{when}, the project's own tests pass ({run.summary})"))
+        return
+    causes = sorted({exception_name(f) for f in run.failures})
+    _lines(wrap_plain(f"{when}, the project's own tests fail with {', '.join(causes) or 'errors'} ({run.summary}):"))
+    for f in run.failures:
+        _lines(wrap_plain(f"  {f.split(' - ', 1)[0]}: {exception_name(f)}"))
+
+
 def main() -> None:
-    app()
+    app(prog_name="unibase")  # also under `python -m unibase`

@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+import importlib.util
+import os
+import re
+import shlex
 import shutil
+import subprocess
+import sys
 import tempfile
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
@@ -39,3 +46,40 @@ def prepare(name: str, where: Path | None = None) -> Path:
     repo.git.add("-A")
     repo.git.commit("-q", "-m", f"{name}: the project before unibase")
     return where
+
+
+@dataclass(frozen=True)
+class TestRun:
+    """The bundled project's own tests, run once: how it ended and what failed."""
+
+    command: str
+    returncode: int | None  # None: pytest is not installed here
+    summary: str  # pytest's last line ("3 failed, 20 passed in 1.2s")
+    failures: tuple[str, ...]  # "tests/x.py::test_y - NoReferencedTableError: ..."
+
+
+def test_command() -> str | None:
+    """The command that runs a demo project's tests with this interpreter (None without pytest)."""
+    if importlib.util.find_spec("pytest") is None:
+        return None
+    return f"{shlex.quote(sys.executable)} -m pytest -q -p no:cacheprovider -rf --tb=no"
+
+
+def run_tests(project: Path) -> TestRun:
+    command = test_command()
+    if command is None:
+        return TestRun("", None, "", ())
+    # the outer pytest's settings (a demo run from a test suite) are not the project's
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
+    env["COLUMNS"] = "1000"  # pytest cuts its summary lines to the terminal's width
+    proc = subprocess.run(shlex.split(command), cwd=project, capture_output=True, text=True, errors="replace",
+                          env=env, stdin=subprocess.DEVNULL)
+    lines = [line.strip() for line in proc.stdout.splitlines() if line.strip()]
+    failures = tuple(line.removeprefix("FAILED ") for line in lines if line.startswith("FAILED "))
+    return TestRun(command, proc.returncode, lines[-1].strip("= ") if lines else "", failures)
+
+
+def exception_name(failure: str) -> str:
+    """``sqlalchemy.exc.NoReferencedTableError: ...`` in a failure line -> ``NoReferencedTableError``."""
+    match = re.search(r" - (?:[\w.]+\.)?(\w+(?:Error|Exception))\b", failure)
+    return match.group(1) if match else "an error"

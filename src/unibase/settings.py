@@ -12,8 +12,38 @@ MODES = ("union", "keep")
 LIST_SETTINGS = ("exclude", "exclude_bases", "merge", "separate", "prefer", "skip")
 
 
+# [tool.unibase] key -> Settings field; any other key is an error
+KEYS = {
+    "target": "target",
+    "strategy": "strategy",
+    "exclude": "exclude",
+    "exclude-bases": "exclude_bases",
+    "merge": "merge",
+    "separate": "separate",
+    "prefer": "prefer",
+    "skip": "skip",
+    "test-cmd": "test_cmd",
+    "branch": "branch",
+    "mode": "mode",
+}
+# keys read on their own (not a string or a list of strings)
+OTHER_KEYS = ("renames", "decisions")
+
+
 class SettingsError(ValueError):
     pass
+
+
+def check_keys(config: dict[str, Any], pyproject: Path) -> None:
+    """A misspelt key would be ignored silently: refuse it, naming the nearest valid one."""
+    import difflib
+
+    for key in config:
+        if key not in KEYS and key not in OTHER_KEYS:
+            known = [*KEYS, *OTHER_KEYS]
+            near = difflib.get_close_matches(key.replace("_", "-"), known, n=1, cutoff=0.6)
+            hint = f"did you mean {near[0]}?" if near else f"the keys are {', '.join(known)}"
+            raise SettingsError(f"unknown key {key!r} in [tool.unibase] of {pyproject}; {hint}")
 
 
 @dataclass(frozen=True)
@@ -72,20 +102,9 @@ def load_settings(path: Path, **overrides: Any) -> Settings:
         if not isinstance(config, dict):
             raise SettingsError(f"[tool.unibase] in {pyproject} is not a table; fix it or remove it")
     settings = Settings(root=root, scope=scope)
-    mapping = {
-        "target": "target",
-        "strategy": "strategy",
-        "exclude": "exclude",
-        "exclude-bases": "exclude_bases",
-        "merge": "merge",
-        "separate": "separate",
-        "prefer": "prefer",
-        "skip": "skip",
-        "test-cmd": "test_cmd",
-        "branch": "branch",
-    }
+    check_keys(config, pyproject)
     values: dict[str, Any] = {}
-    for key, attr in mapping.items():
+    for key, attr in KEYS.items():
         if key in config:
             v = config[key]
             if attr in LIST_SETTINGS and isinstance(v, str):
@@ -95,8 +114,6 @@ def load_settings(path: Path, **overrides: Any) -> Settings:
                 kind = "a list of strings" if attr in LIST_SETTINGS else "a string"
                 raise SettingsError(f"{key} in [tool.unibase] of {pyproject} must be {kind}; fix it in pyproject.toml")
             values[attr] = tuple(v) if isinstance(v, list) else v
-    if "mode" in config:
-        values["mode"] = config["mode"]
     if "renames" in config:
         if not isinstance(config["renames"], bool):
             raise SettingsError(f"renames in [tool.unibase] of {pyproject} must be true or false; fix it in pyproject.toml")

@@ -35,7 +35,7 @@ import subprocess
 import sys
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
@@ -118,6 +118,7 @@ def verify_project(
     declared: Sequence[DeclaredChange] = (),
     database_url: str | None = None,
     declared_from_against: bool = False,
+    progress: Callable[[str], None] | None = None,
 ) -> VerifyReport:
     """Run every check on the project at ``root``; raise :class:`VerifyError` only on bad input.
 
@@ -131,9 +132,11 @@ def verify_project(
 
     root = find_root(root) or root  # the whole project, as discovery reads it
     python = _interpreter(python)
+    note = progress or (lambda line: None)
     with _Session(root, python) as session:
         base, why_not = session.resolve_against(against)
         changed = session.changed_files()
+        note(f"verify: reading the merged tree{f' and the tree at {base[:10]}' if base else ''}")
         new = _scan(root)
         old = None
         if base is not None:
@@ -145,6 +148,9 @@ def verify_project(
             declared = (*declared, *declared_from_plan(old.plan))
         checks = [_check_parse(session, changed), _check_single_base(new)]
 
+        n = len(new.targets.modules)
+        note(f"verify: importing the models in a subprocess ({n} module{'s' if n != 1 else ''})"
+             + (", building the schema before the merge and comparing" if old is not None else ""))
         # the old database(s) first: the new tree's child compares against them
         schema_names = ["schema"] + ([f"schema-{_backend(database_url)}"] if database_url else [])
         old_urls: list[str] = []
@@ -184,6 +190,8 @@ def verify_project(
             compare = compares[i] if i < len(compares) else None
             checks.append(_schema_result(name, base, build, compare, result, declared))
 
+        if test_cmd:
+            note(f"verify: running the project's tests ({test_cmd})")
         checks.append(_check_tests(root, test_cmd))
     return VerifyReport(tuple(checks), base)
 
@@ -511,8 +519,8 @@ def _check_single_base(new: _Scan) -> CheckResult:
     if new.plan is None:
         return CheckResult("single-base", FAIL, f"could not plan the merged tree: {new.error}")
     if new.findings:
-        separate = sum(f.code == "base" for f in new.findings)
-        what = f"{separate + 1} declarative bases in scope" if separate else "one base in scope is not proven"
+        second = sum(f.code == "UB101" for f in new.findings)
+        what = f"{second + 1} declarative bases in scope" if second else "one base in scope is not proven"
         return CheckResult("single-base", FAIL, f"{what}: "
                            + "; ".join(f"{f.file}:{f.line}: {f.message}" for f in new.findings))
     bases = new.plan.merged_bases()
