@@ -853,7 +853,7 @@ def test_help_is_click_style(command):
 def test_help_metavars():
     plan_help = unibase("plan", "-h", check=0).stdout
     assert "--target FILE[:NAME]" in plan_help
-    assert "--strategy [move|rebase]" in plan_help
+    assert "--strategy [auto|move|rebase]" in plan_help
     assert "--prefer FILE_OR_MODULE" in plan_help
     assert "-q, --quiet" in plan_help and "-v, --verbose" in plan_help
     apply_help = unibase("apply", "-h", check=0).stdout

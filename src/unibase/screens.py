@@ -41,6 +41,8 @@ def base_block(b: BaseEntry, width: int, verbose: bool = False) -> list[str]:
         lines += wrap(f"models: {names}", width, " " * 15, " " * 17)
         if verbose:
             lines += [f"{' ' * 17}{m.file}:{m.line}: {m.name}" for m in b.models]
+    if getattr(b, "strategy_reason", None):  # move or rebase, and why (or the canonical module's size)
+        lines += wrap(f"strategy: {b.strategy_reason}", width, " " * 15, " " * 17)
     for e in b.evidence if verbose else b.evidence[:2]:
         lines += wrap(f"- {e}", width, " " * 15, " " * 17)
     if not verbose and len(b.evidence) > 2:
