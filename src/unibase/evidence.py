@@ -26,7 +26,7 @@ import ast
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from .discovery import Index, Resolver, Symbol
+from .discovery import Index, Resolver, Symbol, parse_source
 from .facts import ImportBinding, LocalBinding, call_name, unparse
 from .project import is_test_path
 
@@ -84,7 +84,7 @@ class _Trees:
     def get(self, rel: str) -> ast.Module | None:
         if rel not in self.cache:
             try:
-                self.cache[rel] = ast.parse((self.root / rel).read_bytes())
+                self.cache[rel] = parse_source((self.root / rel).read_bytes(), rel)
             except (OSError, SyntaxError, ValueError):
                 self.cache[rel] = None
         return self.cache[rel]
@@ -364,7 +364,8 @@ class Gatherer:
                 meet(base, self.engine_of(rel, use.function, bind) if bind is not None else None,
                      use.attr, rel, use.line)
         for rel in sorted(self.ix.facts):
-            tree = self.trees.get(rel) if _mentions(self.ix, rel) else None
+            # ``X.metadata.bind = ...`` and ``Session(binds=...)`` both say "bind"
+            tree = self.trees.get(rel) if _mentions(self.ix, rel) and self.ix.may_mention(rel, b"bind") else None
             if tree is None:
                 continue
             for qual, node, stmt in _statements(tree):
@@ -405,7 +406,7 @@ class Gatherer:
 
     def engine_calls(self, file: str) -> list[tuple[str | None, ast.Call]]:
         """Every ``create_engine``-like call in the file, with its enclosing function or class."""
-        tree = self.trees.get(file)
+        tree = self.trees.get(file) if self.ix.may_mention(file, b"engine") else None
         out: list[tuple[str | None, ast.Call]] = []
 
         def walk(node: ast.AST, qual: str | None) -> None:
@@ -443,7 +444,7 @@ class Gatherer:
         ``target_metadata`` (the name is empty unless the environment migrates several databases)."""
         out = []
         for rel in sorted(self.ix.facts):
-            if PurePosixPath(rel).name != "env.py" or is_test_path(rel):
+            if PurePosixPath(rel).name != "env.py" or is_test_path(rel) or not self.ix.may_mention(rel, b"target_metadata"):
                 continue
             tree = self.trees.get(rel)
             if tree is None:

@@ -53,6 +53,17 @@ class ImportStmt:
     scope: str  # "module" | "function" | "class" | "type-checking" | "conditional"
 
 
+def import_stmt(node: ast.stmt, scope: str) -> ImportStmt | None:
+    """The import statement ``node`` is (None when it is another statement)."""
+    if isinstance(node, ast.Import):
+        return ImportStmt(node.lineno, node.end_lineno or node.lineno, False, 0, None,
+                          tuple(ImportedName(a.name, a.asname) for a in node.names), scope)
+    if isinstance(node, ast.ImportFrom):
+        return ImportStmt(node.lineno, node.end_lineno or node.lineno, True, node.level, node.module,
+                          tuple(ImportedName(a.name, a.asname) for a in node.names), scope)
+    return None
+
+
 # --- classes --------------------------------------------------------------------------------
 
 
@@ -514,10 +525,7 @@ class _Reader(ast.NodeVisitor):
             super().visit(node)
 
     def visit_Import(self, node: ast.Import) -> None:
-        self.facts.imports.append(
-            ImportStmt(node.lineno, node.end_lineno or node.lineno, False, 0, None,
-                       tuple(ImportedName(a.name, a.asname) for a in node.names), self._scope())
-        )
+        self.facts.imports.append(import_stmt(node, self._scope()))
         for a in node.names:
             if a.asname:
                 self._bind(a.asname, ImportBinding(0, a.name, None, node.lineno))
@@ -526,10 +534,7 @@ class _Reader(ast.NodeVisitor):
                 self._bind(top, ImportBinding(0, top, None, node.lineno))
 
     def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
-        self.facts.imports.append(
-            ImportStmt(node.lineno, node.end_lineno or node.lineno, True, node.level, node.module,
-                       tuple(ImportedName(a.name, a.asname) for a in node.names), self._scope())
-        )
+        self.facts.imports.append(import_stmt(node, self._scope()))
         for a in node.names:
             if a.name != "*":
                 self._bind(a.asname or a.name, ImportBinding(node.level, node.module, a.name, node.lineno))

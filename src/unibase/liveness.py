@@ -15,8 +15,8 @@ from __future__ import annotations
 import ast
 from pathlib import PurePosixPath
 
-from .discovery import Index
-from .facts import ImportStmt
+from .discovery import Index, parse_source, read_import_lines
+from .facts import ImportStmt, import_stmt
 from .project import module_parts
 
 
@@ -50,28 +50,20 @@ def standalone(rel: str) -> str | None:
 
 
 def _imports(ix: Index, rel: str) -> list[ImportStmt]:
+    """The file's import statements: from discovery's facts, else from the import lines it kept
+    (the file is not parsed whole), else (lines that do not parse alone) from the whole file."""
     f = ix.facts.get(rel)
     if f is not None:
         return f.imports
+    lines = ix.import_lines.get(rel)
+    found = read_import_lines(lines, rel) if lines is not None else None
+    if found is not None:
+        return found
     try:
-        tree = ast.parse((ix.root / rel).read_bytes())
+        tree = parse_source((ix.root / rel).read_bytes(), rel)
     except (OSError, SyntaxError, ValueError):
         return []
-    out = []
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            out.append(ImportStmt(node.lineno, node.lineno, False, 0, None,
-                                  tuple(_Name(a.name) for a in node.names), "module"))
-        elif isinstance(node, ast.ImportFrom):
-            out.append(ImportStmt(node.lineno, node.lineno, True, node.level, node.module,
-                                  tuple(_Name(a.name) for a in node.names), "module"))
-    return out
-
-
-class _Name:
-    def __init__(self, name: str) -> None:
-        self.name = name
-        self.asname = None
+    return [imp for node in ast.walk(tree) if (imp := import_stmt(node, "module")) is not None]
 
 
 class _Finder:
