@@ -221,9 +221,9 @@ def read_import_lines(lines: bytes, path: str) -> list[ImportStmt] | None:
 
 
 # what the evidence of databases looks for (``create_engine``, ``X.metadata.bind``,
-# ``sessionmaker(binds=...)``, Alembic's ``target_metadata``): a file whose text lacks the word
-# holds none of it, and is not parsed again to look
-EVIDENCE_WORDS = (b"engine", b"bind", b"target_metadata")
+# ``sessionmaker(binds=...)``, Alembic's ``target_metadata``, a base's ``metadata = shared``): a
+# file whose text lacks the word holds none of it, and is not parsed again to look
+EVIDENCE_WORDS = (b"engine", b"bind", b"target_metadata", b"metadata")
 
 _DEFINING_CALLS = frozenset({"declarative_base", "generate_base", "registry", "Table", "MetaData", "SQLAlchemy"})
 # words that say nothing about a file (every package has an __init__)

@@ -497,7 +497,7 @@ class Gatherer:
     def _shared_metadata(self, sym: Symbol) -> tuple[str, str] | None:
         """The MetaData object a base is built on, when it is a named object (not its own call)."""
         info = self.ix.bases[sym]
-        tree = self.trees.get(sym.file)
+        tree = self.trees.get(sym.file) if self.ix.may_mention(sym.file, b"metadata") else None
         value: ast.expr | None = None
         line = info.line
         if tree is not None:
