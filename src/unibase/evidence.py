@@ -23,6 +23,7 @@ does not resolve: a script importing a name its module does not define says noth
 from __future__ import annotations
 
 import ast
+import bisect
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -80,6 +81,14 @@ class _Trees:
     def __init__(self, root: Path) -> None:
         self.root = root
         self.cache: dict[str, ast.Module | None] = {}
+
+    def lines_with(self, rel: str, word: bytes) -> list[int]:
+        """The numbers of the file's lines that contain ``word``, in order."""
+        try:
+            lines = (self.root / rel).read_bytes().splitlines()
+        except OSError:
+            return []
+        return [i for i, line in enumerate(lines, 1) if word in line]
 
     def get(self, rel: str) -> ast.Module | None:
         if rel not in self.cache:
@@ -368,6 +377,7 @@ class Gatherer:
             tree = self.trees.get(rel) if _mentions(self.ix, rel) and self.ix.may_mention(rel, b"bind") else None
             if tree is None:
                 continue
+            binds_lines = self.trees.lines_with(rel, b"binds")
             for qual, node, stmt in _statements(tree):
                 if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1:
                     t = stmt.targets[0]
@@ -375,6 +385,11 @@ class Gatherer:
                             and t.value.attr == "metadata":
                         meet(self.owner_base(rel, t.value.value, qual), self.engine_of(rel, qual, stmt.value),
                              "metadata.bind", rel, stmt.lineno)
+                # only a statement whose lines say "binds" can hold ``Session(binds=...)``: the others
+                # are not walked (nested statements are walked again on their own, so this saves most)
+                first = bisect.bisect_left(binds_lines, stmt.lineno)
+                if first == len(binds_lines) or binds_lines[first] > (stmt.end_lineno or stmt.lineno):
+                    continue
                 for sub in ast.walk(stmt):
                     if isinstance(sub, ast.Call) and call_name(sub) in ("Session", "sessionmaker", "AsyncSession",
                                                                         "async_sessionmaker", "scoped_session"):
