@@ -74,23 +74,33 @@ class _Finder:
 
     def __init__(self, files) -> None:
         self.files = frozenset(files)
+        self._prefixes: dict[str, tuple[str, ...]] = {}  # directory -> "dir/", its ancestors..., ""
+        self._found: dict[tuple[str, str], str | None] = {}  # (directory, dotted name) -> file
+
+    def prefixes(self, directory: str) -> tuple[str, ...]:
+        """The directory and its ancestors, innermost first, each ending in "/", then the root ("")."""
+        got = self._prefixes.get(directory)
+        if got is None:
+            parts = directory.split("/") if directory else []
+            got = tuple("/".join(parts[:i]) + "/" for i in range(len(parts), 0, -1)) + ("",)
+            self._prefixes[directory] = got
+        return got
 
     def find(self, importer: str, dotted: str) -> str | None:
-        rel = dotted.replace(".", "/")
-        parent = PurePosixPath(importer).parent
-        for anc in (parent, *parent.parents):
-            base = "" if str(anc) == "." else f"{anc}/"
-            for cand in (f"{base}{rel}.py", f"{base}{rel}/__init__.py"):
-                if cand in self.files:
-                    return cand
-        return None
+        directory = importer.rpartition("/")[0]
+        key = (directory, dotted)
+        if key not in self._found:
+            rel = dotted.replace(".", "/")
+            self._found[key] = next((cand for base in self.prefixes(directory)
+                                     for cand in (f"{base}{rel}.py", f"{base}{rel}/__init__.py")
+                                     if cand in self.files), None)
+        return self._found[key]
 
     def relative(self, importer: str, level: int, module: str | None) -> str:
-        anc = PurePosixPath(importer).parent
+        directory = importer.rpartition("/")[0]
         for _ in range(level - 1):
-            anc = anc.parent
-        base = "" if str(anc) == "." else f"{anc}"
-        return "/".join(p for p in (base, (module or "").replace(".", "/")) if p)
+            directory = directory.rpartition("/")[0]
+        return "/".join(p for p in (directory, (module or "").replace(".", "/")) if p)
 
     def at(self, path: str) -> str | None:
         for cand in (f"{path}.py", f"{path}/__init__.py"):
