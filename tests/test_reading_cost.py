@@ -167,3 +167,26 @@ def test_help_imports_no_heavy_library():
             "print(sorted(m for m in ('libcst', 'sqlalchemy', 'alembic', 'git') if m in sys.modules))")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert proc.stdout.strip().splitlines()[-1] == "[]"
+
+
+@pytest.mark.parametrize("text", [
+    b"Base = declarative_base()", b"class Base(DeclarativeBase): pass", b"Base = reg.generate_base()",
+    b"@as_declarative()", b"mapper_registry = registry()", b"    __tablename__ = 'x'", b"    __table__ = t",
+    b"Base.metadata.create_all(e)", b"target_metadata = None", b"x: Mapped[int] = mapped_column()",
+    b"t = Table('t', m)", b"from flask_sqlalchemy import SQLAlchemy",
+])
+def test_the_pre_filter_finds_every_word_of_its_expression(text):
+    from unibase.discovery import SQLA_WORDS, speaks_sqlalchemy
+
+    assert SQLA_WORDS.search(text) and speaks_sqlalchemy(text)
+    assert not speaks_sqlalchemy(b"import os\n\ndef table(rows):\n    return rows\n")
+
+
+def test_every_alternative_of_the_pre_filter_has_a_plain_word():
+    """A word added to SQLA_WORDS needs its plain word in SQLA_LITERALS, or files using only it
+    would never be parsed."""
+    from unibase.discovery import SQLA_LITERALS, SQLA_WORDS
+
+    for alternative in SQLA_WORDS.pattern.split(b"|"):
+        plain = alternative.replace(b"\\b", b"").replace(b"\\", b"")
+        assert any(word in plain for word in SQLA_LITERALS), alternative

@@ -1,9 +1,11 @@
 """Discovery: read a project statically into a typed index of bases, models and references.
 
 Only files that can matter are parsed: a byte-level pre-filter first finds the files that speak
-SQLAlchemy; for every other file only the identifiers on its import lines are kept, and it is
-parsed only once it imports a module or a name that the project's bases, models and tables
-are defined under (see :func:`import_words`). Names are resolved by meaning (which file defines them), never by spelling.
+SQLAlchemy; for every other file only its import lines are kept (their identifiers, and the lines
+themselves for liveness: see :func:`import_lines`), and it is parsed only once it imports a module
+or a name that the project's bases, models and tables are defined under. Each file is read once;
+which of them can hold what the evidence of databases looks for is noted then (``Index.mentions``).
+Names are resolved by meaning (which file defines them), never by spelling.
 """
 
 from __future__ import annotations
