@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 from pathlib import Path
 
@@ -60,3 +61,27 @@ def test_small_tree_plans(small_tree):
     want = {(b["file"], b["name"]): sorted(b["models"]) for b in manifest["bases"]}
     assert got == want
     assert plan["canonical"]["file"] == manifest["canonical"]["file"]
+
+
+def test_run_measures_a_real_tree_side_by_side(small_tree, tmp_path):
+    """``run.py --tree`` runs floor, plan, check and dry-run on a folder and writes every result."""
+    root, _ = small_tree
+    out = tmp_path / "bench.json"
+    proc = subprocess.run([sys.executable, str(REPO / "benchmarks" / "run.py"), "--tree", str(root), "--repeat", "1",
+                           "--libcst", "none", "--out", str(out)], capture_output=True, text=True, cwd=REPO)
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(out.read_text())
+    (run,) = result["runs"]
+    assert run["label"] == root.name and run["tree"] == str(root)
+    assert set(run["results"]) == {"floor", "plan", "check", "dry-run"}
+    assert all(r["rc"] and set(r["rc"]) <= {0, 1} for r in run["results"].values())
+    assert run["discovery"]["files"] == SMALL["files"]
+    assert set(result["goals"]["per_tree"][root.name]) >= {"plan_over_floor", "check_over_floor", "dry_run_over_plan",
+                                                             "peak_rss_mb"}
+
+
+def test_run_refuses_a_missing_tree(tmp_path):
+    proc = subprocess.run([sys.executable, str(REPO / "benchmarks" / "run.py"), "--tree", str(tmp_path / "nowhere")],
+                          capture_output=True, text=True, cwd=REPO)
+    assert proc.returncode == 2
+    assert "is not a folder" in proc.stderr and "Traceback" not in proc.stderr

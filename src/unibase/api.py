@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,9 +15,24 @@ from .planner import make_plan
 from .settings import Settings, SettingsError
 
 
+@contextmanager
+def without_cycle_collection():
+    """Discovery and planning make hundreds of thousands of small objects (syntax trees, facts)
+    that hold no reference cycles: the cyclic garbage collector would walk them again and again,
+    a quarter to a third of the time on a large tree, to free nothing. It runs again afterwards."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def scan(settings: Settings, progress: Callable[[int, int], None] | None = None) -> Index:
     """Discover the whole project (a narrower path limits what changes, never what is read)."""
-    index = discover(settings.root, DiscoverOptions(exclude=settings.exclude), progress)
+    with without_cycle_collection():
+        index = discover(settings.root, DiscoverOptions(exclude=settings.exclude), progress)
     if not index.scanned:
         raise SettingsError(f"{settings.root} is not a Python project (no Python files are read there); "
                             "pass the path of a project directory")
@@ -30,7 +47,9 @@ def bases_under(plan: Plan) -> list:
 
 def plan_project(settings: Settings, progress: Callable[[int, int], None] | None = None) -> Plan:
     """Discover the project at ``settings.root`` and plan the merge of its bases."""
-    return make_plan(scan(settings, progress), settings)
+    index = scan(settings, progress)
+    with without_cycle_collection():
+        return make_plan(index, settings)
 
 
 def decisions_from_plan(plan: Plan) -> tuple:

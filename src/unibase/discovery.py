@@ -1,14 +1,17 @@
 """Discovery: read a project statically into a typed index of bases, models and references.
 
 Only files that can matter are parsed: a byte-level pre-filter first finds the files that speak
-SQLAlchemy; for every other file only the identifiers on its import lines are kept, and it is
-parsed only once it imports a module or a name that the project's bases, models and tables
-are defined under (see :func:`import_words`). Names are resolved by meaning (which file defines them), never by spelling.
+SQLAlchemy; for every other file only its import lines are kept (their identifiers, and the lines
+themselves for liveness: see :func:`import_lines`), and it is parsed only once it imports a module
+or a name that the project's bases, models and tables are defined under. Each file is read once;
+which of them can hold what the evidence of databases looks for is noted then (``Index.mentions``).
+Names are resolved by meaning (which file defines them), never by spelling.
 """
 
 from __future__ import annotations
 
 import ast
+import bisect
 import io
 import re
 import tokenize
@@ -22,11 +25,13 @@ from .facts import (
     ColumnFact,
     FileFacts,
     ImportBinding,
+    ImportStmt,
     MetadataUse,
     LocalBinding,
     TableFact,
     alternatives,
     call_name,
+    import_stmt,
     read_facts,
     unparse,
 )
@@ -149,6 +154,15 @@ class Index:
     scanned: int = 0
     roots: tuple[tuple[str, int], ...] = ()  # import roots ("" = the project root), with their imports
     not_understood: list[NotUnderstood] = field(default_factory=list)
+    # the files discovery kept no facts for -> their import lines alone (:func:`import_lines`):
+    # what liveness needs of them, without parsing them whole
+    import_lines: dict[str, bytes] = field(default_factory=dict)
+    # each of EVIDENCE_WORDS -> the files whose text contains it (None: not recorded, look at all)
+    mentions: dict[bytes, frozenset[str]] | None = None
+
+    def may_mention(self, rel: str, word: bytes) -> bool:
+        """False when the file's text cannot hold ``word`` (so nothing made with it is there)."""
+        return self.mentions is None or rel in self.mentions.get(word, (rel,))
 
     def base_of_table(self) -> dict[str, list[tuple[Symbol, Symbol]]]:
         """table name -> [(base, model or table symbol)]"""
@@ -171,6 +185,16 @@ SQLA_WORDS = re.compile(
     rb"|\.metadata|target_metadata|mapped_column|\bTable\(|flask_sqlalchemy"
 )
 
+# a word each alternative of SQLA_WORDS contains: a file with none of them cannot match, and
+# looking for plain words is several times faster than running the expression over every file
+SQLA_LITERALS = (b"declarative_base", b"DeclarativeBase", b"generate_base", b"as_declarative", b"registry",
+                 b"__table", b"metadata", b"mapped_column", b"Table(", b"flask_sqlalchemy")
+
+
+def speaks_sqlalchemy(data: bytes) -> bool:
+    """The byte pre-filter: the file's text uses a word only SQLAlchemy code uses (SQLA_WORDS)."""
+    return any(word in data for word in SQLA_LITERALS) and SQLA_WORDS.search(data) is not None
+
 
 IMPORT_LINES = re.compile(
     rb"^[ \t]*(?:from[ \t]+[\w.]+[ \t]+import[ \t]*(?:\([^)]*\)|[^\n]*)|import[ \t][^\n]*)", re.M
@@ -182,6 +206,45 @@ def import_words(data: bytes) -> frozenset[bytes]:
     """Every identifier on the file's import lines (``from a.b import (C, D as E)``)."""
     return frozenset(IDENTIFIER.findall(b" ".join(IMPORT_LINES.findall(data))))
 
+
+TRIPLE_QUOTES = re.compile(rb'"""|\'\'\'')
+
+
+def import_lines(data: bytes) -> tuple[frozenset[bytes], bytes]:
+    """The words of the file's import lines (:func:`import_words`), and those lines alone as a
+    small module, each at its own line number (blank lines between), for
+    :func:`read_import_lines`. Lines inside a triple-quoted string (an example in a docstring)
+    are left out of the module."""
+    matches = list(IMPORT_LINES.finditer(data))
+    words = frozenset(IDENTIFIER.findall(b" ".join(m.group() for m in matches)))
+    # the quotes before the last import line are all that can hide one in a string
+    quotes = [m.start() for m in TRIPLE_QUOTES.finditer(data, 0, matches[-1].start())] if matches else []
+    pieces: list[bytes] = []
+    pos = 0
+    for m in matches:
+        if bisect.bisect(quotes, m.start()) % 2:
+            continue
+        pieces.append(b"\n" * data.count(b"\n", pos, m.start()) + m.group().lstrip())
+        pos = m.end()
+    return words, b"".join(pieces)
+
+
+def read_import_lines(lines: bytes, path: str) -> list[ImportStmt] | None:
+    """The import statements of the module :func:`import_lines` made, or None when those lines do
+    not parse on their own (a backslash continuation): then only the whole file tells."""
+    try:
+        # not parse_source: import lines hold no literal to warn about, and what counts the files
+        # parsed whole (benchmarks/run.py) wraps parse_source
+        tree = ast.parse(lines, filename=path)
+    except (SyntaxError, ValueError):
+        return None
+    return [imp for node in tree.body if (imp := import_stmt(node, "module")) is not None]
+
+
+# what the evidence of databases looks for (``create_engine``, ``X.metadata.bind``,
+# ``sessionmaker(binds=...)``, Alembic's ``target_metadata``, a base's ``metadata = shared``): a
+# file whose text lacks the word holds none of it, and is not parsed again to look
+EVIDENCE_WORDS = (b"engine", b"bind", b"target_metadata", b"metadata")
 
 _DEFINING_CALLS = frozenset({"declarative_base", "generate_base", "registry", "Table", "MetaData", "SQLAlchemy"})
 # words that say nothing about a file (every package has an __init__)
@@ -403,6 +466,8 @@ def discover(root: Path, options: DiscoverOptions = DiscoverOptions(),
     facts: dict[str, FileFacts] = {}
     unparsable: dict[str, Unparsable] = {}
     raw: dict[str, frozenset[bytes]] = {}  # files not parsed yet -> the words of their imports
+    lines: dict[str, bytes] = {}  # files not parsed yet -> their import lines
+    mentions: dict[bytes, set[str]] = {w: set() for w in EVIDENCE_WORDS}
 
     def unreadable(rel: str, exc: OSError, could_matter: str | None) -> None:
         # what an unreadable file holds is unknown: it could hold anything
@@ -410,6 +475,7 @@ def discover(root: Path, options: DiscoverOptions = DiscoverOptions(),
 
     def parse_later(rel: str, could_matter: str | None) -> None:
         words = raw.pop(rel)
+        lines.pop(rel)
         try:
             parse(rel, (root / rel).read_bytes(), could_matter, words, statements_only=True)
         except OSError as exc:
@@ -439,14 +505,17 @@ def discover(root: Path, options: DiscoverOptions = DiscoverOptions(),
         except OSError as exc:
             unreadable(rel, exc, None)
             continue
-        speaks = SQLA_WORDS.search(data) is not None
+        for word in EVIDENCE_WORDS:
+            if word in data:
+                mentions[word].add(rel)
+        speaks = speaks_sqlalchemy(data)
         if options.parse_everything or speaks:
             parse(rel, data, SPEAKS_SQLA if speaks else None)
             speaks_sqla.append(rel)
         else:
             # what a file imports is all that can make it relevant later (it names a module
-            # or a model that discovery finds): keep those words, not the bytes
-            raw[rel] = import_words(data)
+            # or a model that discovery finds): keep its import lines, not the bytes
+            raw[rel], lines[rel] = import_lines(data)
         if progress:
             progress(i + 1, len(files))
 
@@ -514,6 +583,8 @@ def discover(root: Path, options: DiscoverOptions = DiscoverOptions(),
     index = _build(root, modules, facts, unparsable)
     index.scanned = len(files)
     index.roots = tuple(modules.roots())
+    index.import_lines = lines
+    index.mentions = {w: frozenset(found) for w, found in mentions.items()}
     return index
 
 

@@ -23,10 +23,11 @@ does not resolve: a script importing a name its module does not define says noth
 from __future__ import annotations
 
 import ast
+import bisect
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from .discovery import Index, Resolver, Symbol
+from .discovery import Index, Resolver, Symbol, parse_source
 from .facts import ImportBinding, LocalBinding, call_name, unparse
 from .project import is_test_path
 
@@ -81,10 +82,18 @@ class _Trees:
         self.root = root
         self.cache: dict[str, ast.Module | None] = {}
 
+    def lines_with(self, rel: str, word: bytes) -> list[int]:
+        """The numbers of the file's lines that contain ``word``, in order."""
+        try:
+            lines = (self.root / rel).read_bytes().splitlines()
+        except OSError:
+            return []
+        return [i for i, line in enumerate(lines, 1) if word in line]
+
     def get(self, rel: str) -> ast.Module | None:
         if rel not in self.cache:
             try:
-                self.cache[rel] = ast.parse((self.root / rel).read_bytes())
+                self.cache[rel] = parse_source((self.root / rel).read_bytes(), rel)
             except (OSError, SyntaxError, ValueError):
                 self.cache[rel] = None
         return self.cache[rel]
@@ -368,9 +377,11 @@ class Gatherer:
                 meet(base, self.engine_of(rel, use.function, bind) if bind is not None else None,
                      use.attr, rel, use.line)
         for rel in sorted(self.ix.facts):
-            tree = self.trees.get(rel) if _mentions(self.ix, rel) else None
+            # ``X.metadata.bind = ...`` and ``Session(binds=...)`` both say "bind"
+            tree = self.trees.get(rel) if _mentions(self.ix, rel) and self.ix.may_mention(rel, b"bind") else None
             if tree is None:
                 continue
+            binds_lines = self.trees.lines_with(rel, b"binds")
             for qual, node, stmt in _statements(tree):
                 if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1:
                     t = stmt.targets[0]
@@ -378,6 +389,11 @@ class Gatherer:
                             and t.value.attr == "metadata":
                         meet(self.owner_base(rel, t.value.value, qual), self.engine_of(rel, qual, stmt.value),
                              "metadata.bind", rel, stmt.lineno)
+                # only a statement whose lines say "binds" can hold ``Session(binds=...)``: the others
+                # are not walked (nested statements are walked again on their own, so this saves most)
+                first = bisect.bisect_left(binds_lines, stmt.lineno)
+                if first == len(binds_lines) or binds_lines[first] > (stmt.end_lineno or stmt.lineno):
+                    continue
                 for sub in ast.walk(stmt):
                     if isinstance(sub, ast.Call) and call_name(sub) in ("Session", "sessionmaker", "AsyncSession",
                                                                         "async_sessionmaker", "scoped_session"):
@@ -409,7 +425,7 @@ class Gatherer:
 
     def engine_calls(self, file: str) -> list[tuple[str | None, ast.Call]]:
         """Every ``create_engine``-like call in the file, with its enclosing function or class."""
-        tree = self.trees.get(file)
+        tree = self.trees.get(file) if self.ix.may_mention(file, b"engine") else None
         out: list[tuple[str | None, ast.Call]] = []
 
         def walk(node: ast.AST, qual: str | None) -> None:
@@ -447,7 +463,7 @@ class Gatherer:
         ``target_metadata`` (the name is empty unless the environment migrates several databases)."""
         out = []
         for rel in sorted(self.ix.facts):
-            if PurePosixPath(rel).name != "env.py" or is_test_path(rel):
+            if PurePosixPath(rel).name != "env.py" or is_test_path(rel) or not self.ix.may_mention(rel, b"target_metadata"):
                 continue
             tree = self.trees.get(rel)
             if tree is None:
@@ -500,7 +516,7 @@ class Gatherer:
     def _shared_metadata(self, sym: Symbol) -> tuple[str, str] | None:
         """The MetaData object a base is built on, when it is a named object (not its own call)."""
         info = self.ix.bases[sym]
-        tree = self.trees.get(sym.file)
+        tree = self.trees.get(sym.file) if self.ix.may_mention(sym.file, b"metadata") else None
         value: ast.expr | None = None
         line = info.line
         if tree is not None:

@@ -9,6 +9,8 @@ is :mod:`unibase.discovery`'s job. User code is never imported or executed.
 from __future__ import annotations
 
 import ast
+from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 # --- bindings -------------------------------------------------------------------------------
@@ -51,6 +53,17 @@ class ImportStmt:
     module: str | None
     names: tuple[ImportedName, ...]
     scope: str  # "module" | "function" | "class" | "type-checking" | "conditional"
+
+
+def import_stmt(node: ast.stmt, scope: str) -> ImportStmt | None:
+    """The import statement ``node`` is (None when it is another statement)."""
+    if isinstance(node, ast.Import):
+        return ImportStmt(node.lineno, node.end_lineno or node.lineno, False, 0, None,
+                          tuple(ImportedName(a.name, a.asname) for a in node.names), scope)
+    if isinstance(node, ast.ImportFrom):
+        return ImportStmt(node.lineno, node.end_lineno or node.lineno, True, node.level, node.module,
+                          tuple(ImportedName(a.name, a.asname) for a in node.names), scope)
+    return None
 
 
 # --- classes --------------------------------------------------------------------------------
@@ -205,6 +218,22 @@ def call_name(node: ast.expr) -> str | None:
     return None
 
 
+def walk(node: ast.AST) -> Iterator[ast.AST]:
+    """``ast.walk``: the same nodes in the same order, with the child lookup inlined (twice as fast
+    on a file of thousands of classes, where walking is most of the reading)."""
+    todo = deque([node])
+    pop, push, extend = todo.popleft, todo.append, todo.extend
+    while todo:
+        node = pop()
+        for name in node._fields:
+            value = getattr(node, name, None)
+            if value.__class__ is list:
+                extend([v for v in value if isinstance(v, ast.AST)])
+            elif isinstance(value, ast.AST):
+                push(value)
+        yield node
+
+
 def alternatives(node: ast.expr) -> list[ast.expr]:
     """The values a conditional expression may take: ``A if ok else B`` -> ``[A, B]``."""
     if isinstance(node, ast.IfExp):
@@ -294,7 +323,7 @@ def _column_fact(attr: str, call: ast.Call, line: int, annotation: ast.expr | No
 
 def _foreign_keys_in(node: ast.AST, attr: str | None) -> list[ForeignKeyFact]:
     found = []
-    for sub in ast.walk(node):
+    for sub in walk(node):
         if isinstance(sub, ast.Call) and call_name(sub) == "ForeignKey" and sub.args:
             s = _const_str(sub.args[0])
             found.append(
@@ -311,7 +340,7 @@ def _foreign_keys_in(node: ast.AST, attr: str | None) -> list[ForeignKeyFact]:
 def _string_annotation_targets(annotation: ast.expr) -> list[str]:
     """Class names quoted inside ``Mapped["X"]`` / ``Mapped[list["X"]]`` / ``"Mapped[X]"``."""
     out = []
-    for sub in ast.walk(annotation):
+    for sub in walk(annotation):
         s = _const_str(sub) if isinstance(sub, ast.expr) else None
         if s is None:
             continue
@@ -377,7 +406,7 @@ def _class_fact(node: ast.ClassDef) -> ClassFact:
                 computed = True
             elif "declared_attr" in decos:
                 fks.extend(_foreign_keys_in(stmt, stmt.name))
-                for sub in ast.walk(stmt):
+                for sub in walk(stmt):
                     if isinstance(sub, ast.Call) and call_name(sub) in COLUMN_CALLS:
                         columns.append(_column_fact(stmt.name, sub, sub.lineno, stmt.returns))
                         break
@@ -396,7 +425,7 @@ def _class_fact(node: ast.ClassDef) -> ClassFact:
             abstract = _truthy(value)
         elif target == "__table_args__" and value is not None:
             table_args = unparse(value)
-            for sub in ast.walk(value):
+            for sub in walk(value):
                 if isinstance(sub, ast.Dict):
                     for k, v in zip(sub.keys, sub.values):
                         if _const_str(k) == "extend_existing" and _truthy(v):
@@ -427,9 +456,9 @@ def _class_fact(node: ast.ClassDef) -> ClassFact:
                     ann_targets.append((target, t))
 
     body_names = frozenset(
-        n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)
+        n.id for n in walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)
     ) | frozenset(
-        n.id for b in list(node.bases) + list(node.decorator_list) for n in ast.walk(b) if isinstance(n, ast.Name)
+        n.id for b in list(node.bases) + list(node.decorator_list) for n in walk(b) if isinstance(n, ast.Name)
     )
     return ClassFact(
         name=node.name,
@@ -527,10 +556,7 @@ class _Reader(ast.NodeVisitor):
             super().visit(node)
 
     def visit_Import(self, node: ast.Import) -> None:
-        self.facts.imports.append(
-            ImportStmt(node.lineno, node.end_lineno or node.lineno, False, 0, None,
-                       tuple(ImportedName(a.name, a.asname) for a in node.names), self._scope())
-        )
+        self.facts.imports.append(import_stmt(node, self._scope()))
         for a in node.names:
             if a.asname:
                 self._bind(a.asname, ImportBinding(0, a.name, None, node.lineno))
@@ -539,10 +565,7 @@ class _Reader(ast.NodeVisitor):
                 self._bind(top, ImportBinding(0, top, None, node.lineno))
 
     def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
-        self.facts.imports.append(
-            ImportStmt(node.lineno, node.end_lineno or node.lineno, True, node.level, node.module,
-                       tuple(ImportedName(a.name, a.asname) for a in node.names), self._scope())
-        )
+        self.facts.imports.append(import_stmt(node, self._scope()))
         for a in node.names:
             if a.name != "*":
                 self._bind(a.asname or a.name, ImportBinding(node.level, node.module, a.name, node.lineno))

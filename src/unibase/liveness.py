@@ -15,8 +15,8 @@ from __future__ import annotations
 import ast
 from pathlib import PurePosixPath
 
-from .discovery import Index
-from .facts import ImportStmt
+from .discovery import Index, parse_source, read_import_lines
+from .facts import ImportStmt, import_stmt
 from .project import module_parts
 
 
@@ -50,28 +50,20 @@ def standalone(rel: str) -> str | None:
 
 
 def _imports(ix: Index, rel: str) -> list[ImportStmt]:
+    """The file's import statements: from discovery's facts, else from the import lines it kept
+    (the file is not parsed whole), else (lines that do not parse alone) from the whole file."""
     f = ix.facts.get(rel)
     if f is not None:
         return f.imports
+    lines = ix.import_lines.get(rel)
+    found = read_import_lines(lines, rel) if lines is not None else None
+    if found is not None:
+        return found
     try:
-        tree = ast.parse((ix.root / rel).read_bytes())
+        tree = parse_source((ix.root / rel).read_bytes(), rel)
     except (OSError, SyntaxError, ValueError):
         return []
-    out = []
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            out.append(ImportStmt(node.lineno, node.lineno, False, 0, None,
-                                  tuple(_Name(a.name) for a in node.names), "module"))
-        elif isinstance(node, ast.ImportFrom):
-            out.append(ImportStmt(node.lineno, node.lineno, True, node.level, node.module,
-                                  tuple(_Name(a.name) for a in node.names), "module"))
-    return out
-
-
-class _Name:
-    def __init__(self, name: str) -> None:
-        self.name = name
-        self.asname = None
+    return [imp for node in ast.walk(tree) if (imp := import_stmt(node, "module")) is not None]
 
 
 class _Finder:
@@ -82,23 +74,33 @@ class _Finder:
 
     def __init__(self, files) -> None:
         self.files = frozenset(files)
+        self._prefixes: dict[str, tuple[str, ...]] = {}  # directory -> "dir/", its ancestors..., ""
+        self._found: dict[tuple[str, str], str | None] = {}  # (directory, dotted name) -> file
+
+    def prefixes(self, directory: str) -> tuple[str, ...]:
+        """The directory and its ancestors, innermost first, each ending in "/", then the root ("")."""
+        got = self._prefixes.get(directory)
+        if got is None:
+            parts = directory.split("/") if directory else []
+            got = tuple("/".join(parts[:i]) + "/" for i in range(len(parts), 0, -1)) + ("",)
+            self._prefixes[directory] = got
+        return got
 
     def find(self, importer: str, dotted: str) -> str | None:
-        rel = dotted.replace(".", "/")
-        parent = PurePosixPath(importer).parent
-        for anc in (parent, *parent.parents):
-            base = "" if str(anc) == "." else f"{anc}/"
-            for cand in (f"{base}{rel}.py", f"{base}{rel}/__init__.py"):
-                if cand in self.files:
-                    return cand
-        return None
+        directory = importer.rpartition("/")[0]
+        key = (directory, dotted)
+        if key not in self._found:
+            rel = dotted.replace(".", "/")
+            self._found[key] = next((cand for base in self.prefixes(directory)
+                                     for cand in (f"{base}{rel}.py", f"{base}{rel}/__init__.py")
+                                     if cand in self.files), None)
+        return self._found[key]
 
     def relative(self, importer: str, level: int, module: str | None) -> str:
-        anc = PurePosixPath(importer).parent
+        directory = importer.rpartition("/")[0]
         for _ in range(level - 1):
-            anc = anc.parent
-        base = "" if str(anc) == "." else f"{anc}"
-        return "/".join(p for p in (base, (module or "").replace(".", "/")) if p)
+            directory = directory.rpartition("/")[0]
+        return "/".join(p for p in (directory, (module or "").replace(".", "/")) if p)
 
     def at(self, path: str) -> str | None:
         for cand in (f"{path}.py", f"{path}/__init__.py"):

@@ -1,0 +1,192 @@
+"""What planning reads: a file that is not SQLAlchemy code is never parsed whole, and no file is
+parsed twice to find the evidence of databases. Counts of parses, never times."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+import textwrap
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from unibase import api
+from unibase.discovery import discover, import_lines, read_import_lines
+from unibase.evidence import gather
+from unibase.liveness import import_edges
+from unibase.settings import load_settings
+
+
+def write(root: Path, files: dict[str, str]) -> Path:
+    for rel, text in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text).lstrip(), encoding="utf-8")
+    return root
+
+
+PROJECT = {
+    "pyproject.toml": "[project]\nname = 'app'\n",
+    "app/__init__.py": "",
+    "app/db.py": """
+        from sqlalchemy import create_engine
+        from sqlalchemy.orm import DeclarativeBase
+
+        engine = create_engine("sqlite:///app.db")
+
+        class Base(DeclarativeBase):
+            pass
+    """,
+    "app/models.py": """
+        from sqlalchemy import Column, Integer
+        from .db import Base
+
+        class Widget(Base):
+            __tablename__ = "widgets"
+            id = Column(Integer, primary_key=True)
+    """,
+    "billing/__init__.py": "",
+    "billing/db.py": """
+        from sqlalchemy.orm import declarative_base
+
+        Base = declarative_base()
+    """,
+    "billing/models.py": """
+        from sqlalchemy import Column, Integer
+        from .db import Base
+
+        class Invoice(Base):
+            __tablename__ = "invoices"
+            id = Column(Integer, primary_key=True)
+    """,
+    "app/setup.py": """
+        from app.db import Base, engine
+        from billing.db import Base as BillingBase
+
+        def create():
+            Base.metadata.create_all(engine)
+            BillingBase.metadata.create_all(engine)
+    """,
+    # imports the models, uses SQLAlchemy, holds nothing the evidence looks for
+    "app/queries.py": """
+        from sqlalchemy import select
+        from app.models import Widget
+
+        def widgets(session):
+            return session.scalars(select(Widget)).all()
+    """,
+    # nothing to do with SQLAlchemy; its imports still count for what live code reaches
+    "tools/report.py": """
+        import os
+        from app import helpers
+
+        UNRELATED_MARKER = os.sep.join(["a", "b"])
+
+        def main():
+            return helpers.total([1, 2]), UNRELATED_MARKER
+    """,
+    "app/helpers.py": """
+        def total(values):
+            return sum(values)
+    """,
+    "tools/__init__.py": "",
+}
+
+
+@pytest.fixture
+def parses(monkeypatch) -> Counter:
+    """Every ``ast.parse`` of a whole source made while the test runs, by its bytes."""
+    seen: Counter = Counter()
+    real = ast.parse
+
+    def spy(source, *args, **kwargs):
+        if kwargs.get("mode", args[1] if len(args) > 1 else "exec") == "exec":
+            seen[source if isinstance(source, bytes) else source.encode()] += 1
+        return real(source, *args, **kwargs)
+
+    monkeypatch.setattr(ast, "parse", spy)
+    return seen
+
+
+def test_a_file_that_is_not_sqlalchemy_code_is_never_parsed_whole(tmp_path, parses):
+    root = write(tmp_path, PROJECT)
+    plan = api.plan_project(load_settings(root))
+    assert {b.name for b in plan.bases} == {"Base"} and len(plan.bases) == 2
+    whole = [src for src in parses if b"UNRELATED_MARKER" in src]
+    assert whole == [], "tools/report.py was parsed whole"
+    # its import lines were read all the same: it reaches app/helpers.py
+    edges, _ = import_edges(discover(root))
+    assert "app/helpers.py" in edges["tools/report.py"]
+
+
+def test_the_evidence_parses_only_files_that_can_hold_it(tmp_path, parses):
+    """Discovery has read every SQLAlchemy file; the evidence of databases parses again only the
+    files whose text can hold an engine, a bind or a base's metadata (bases, engine modules, the
+    functions that call create_all), not every file that imports SQLAlchemy."""
+    root = write(tmp_path, PROJECT)
+    ix = discover(root)
+    edges, _ = import_edges(ix)
+    parses.clear()
+    ev = gather(ix, edges)
+    assert {m.engine.key for meetings in ev.meetings.values() for m in meetings} == {"url:sqlite:///app.db"}
+    again = {rel for rel in ix.modules.files if parses[(root / rel).read_bytes()]}
+    assert again <= {"app/db.py", "billing/db.py", "app/setup.py"}
+    assert "app/models.py" not in again and "app/queries.py" not in again
+
+
+@pytest.mark.parametrize("source, expected", [
+    pytest.param('"""Usage:\n\n    from app import ghost\n"""\nimport os\n', [(5, None, "os")], id="docstring-example"),
+    pytest.param("from app import (\n    one,\n    two,\n)\nx = 1\n", [(1, "app", "one")], id="parenthesised"),
+    pytest.param("def f():\n    from .sub import thing as other\n", [(2, "sub", "thing")], id="function-local"),
+    pytest.param("import a.b as c; print(c)\nimport d\n", [(1, None, "a.b"), (2, None, "d")], id="semicolon"),
+])
+def test_import_lines_alone(source, expected):
+    words, lines = import_lines(source.encode())
+    found = read_import_lines(lines, "x.py")
+    assert [(i.line, i.module, i.names[0].name) for i in found] == expected
+    assert b"app" in words or "app" not in source
+
+
+def test_import_lines_that_do_not_parse_alone_fall_back_to_the_whole_file(tmp_path):
+    root = write(tmp_path, {
+        "app/__init__.py": "",
+        "app/target.py": "X = 1\n",
+        "app/user.py": "from app.target import \\\n    X\n",
+    })
+    _, lines = import_lines((root / "app/user.py").read_bytes())
+    assert read_import_lines(lines, "app/user.py") is None
+    edges, _ = import_edges(discover(root))
+    assert "app/target.py" in edges["app/user.py"]
+
+
+def test_help_imports_no_heavy_library():
+    code = ("import sys\nfrom unibase.cli import main\nsys.argv = ['unibase', '--help']\n"
+            "try:\n    main()\nexcept SystemExit:\n    pass\n"
+            "print(sorted(m for m in ('libcst', 'sqlalchemy', 'alembic', 'git') if m in sys.modules))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert proc.stdout.strip().splitlines()[-1] == "[]"
+
+
+@pytest.mark.parametrize("text", [
+    b"Base = declarative_base()", b"class Base(DeclarativeBase): pass", b"Base = reg.generate_base()",
+    b"@as_declarative()", b"mapper_registry = registry()", b"    __tablename__ = 'x'", b"    __table__ = t",
+    b"Base.metadata.create_all(e)", b"target_metadata = None", b"x: Mapped[int] = mapped_column()",
+    b"t = Table('t', m)", b"from flask_sqlalchemy import SQLAlchemy",
+])
+def test_the_pre_filter_finds_every_word_of_its_expression(text):
+    from unibase.discovery import SQLA_WORDS, speaks_sqlalchemy
+
+    assert SQLA_WORDS.search(text) and speaks_sqlalchemy(text)
+    assert not speaks_sqlalchemy(b"import os\n\ndef table(rows):\n    return rows\n")
+
+
+def test_every_alternative_of_the_pre_filter_has_a_plain_word():
+    """A word added to SQLA_WORDS needs its plain word in SQLA_LITERALS, or files using only it
+    would never be parsed."""
+    from unibase.discovery import SQLA_LITERALS, SQLA_WORDS
+
+    for alternative in SQLA_WORDS.pattern.split(b"|"):
+        plain = alternative.replace(b"\\b", b"").replace(b"\\", b"")
+        assert any(word in plain for word in SQLA_LITERALS), alternative
