@@ -47,7 +47,7 @@ from .interrupts import deferred_sigint, pause_point
 from .plan import Plan
 
 if TYPE_CHECKING:
-    from .api import Finding
+    from .check import Finding
 
 PASS, FAIL, PRE_EXISTING, SKIPPED = "pass", "fail", "pre-existing", "skipped"
 
@@ -424,7 +424,7 @@ class _Scan:
 
 
 def _scan(root: Path) -> _Scan:
-    from .api import check_plan, scan
+    from .check import check_plan, scan
     from .planner import make_plan
     from .settings import load_settings
 
