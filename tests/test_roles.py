@@ -133,6 +133,23 @@ def test_cross_base_fk_between_two_databases_is_a_decision(tmp_path):
     assert proc.returncode == 1, proc.stderr
 
 
+
+def test_two_databases_that_define_the_same_table_differently_are_a_decision(tmp_path):
+    """Each base binds its own engine, from its own setting, yet both map table ``widget_0``, with
+    different columns: "two databases, or one?" comes before "which definition wins"."""
+    root = two_settings(tmp_path / "p")
+    with (root / "app/audit/db.py").open("a", encoding="utf-8") as f:
+        f.write("\n\nclass AuditWidget(AuditBase):\n    __tablename__ = 'widget_0'\n"
+                "    id = Column(Integer, primary_key=True)\n    note = Column(Integer)\n")
+    from conftest import git
+    git(root, "commit", "-qam", "audit copy of widget_0")
+    data = plan(root, code=1)
+    conflict = next(c for c in data["conflicts"] if c["kind"] == "separate-or-merge")
+    assert "widget_0" in conflict["detail"] and "merge them into one database, or keep them apart?" in conflict["detail"]
+    kept = plan(root, "--separate", "app/audit/db.py")
+    assert roles(kept)["app/audit/db.py:AuditBase"] == "separate" and kept["operations"] == []
+
+
 def test_overrides_from_pyproject(tmp_path):
     root = two_settings(tmp_path / "p", audit_fk="widget_0.id")
     (root / "pyproject.toml").write_text(
