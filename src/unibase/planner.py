@@ -10,6 +10,7 @@ from pathlib import Path, PurePosixPath
 
 from .discovery import BaseInfo, Index, ModelInfo, Resolver, Symbol
 from .facts import ImportBinding, LocalBinding, unparse
+from .meaning import alias_imports, meaning_key, rename_names, same_object
 from .plan import (
     BaseEntry,
     CollapseMetadataCalls,
@@ -507,17 +508,21 @@ class _Planner:
                 f"union is not possible: {', '.join(clashes)} defined differently on both; choose \"keep\" or "
                 "rename one side by hand")))
             return
-        helpers, imports = self._dependencies(statements, loser.symbol.file, winner.symbol.file)
+        helpers, imports, statements, helper_texts = self._dependencies(statements, loser.symbol.file,
+                                                                        winner.symbol.file)
         if helpers and winner.symbol.file != self.canonical_file:
-            self.warnings.append(Warning(
-                "W017", f"{', '.join(helpers)} (used by members {winner.symbol.name} gains) stay in {loser.symbol.file}; "
-                f"define them in {winner.symbol.file} by hand", loser.symbol.file))
-            helpers = []
-        self.relocated[loser.symbol.file] |= set(helpers)
+            # the members would name helpers the winner's module lacks (or defines otherwise)
+            self.conflicts.append(_duplicate_conflict(m, kept, options, note=(
+                f"union is not possible: the members {winner.symbol.name} would gain use {', '.join(helpers)} of "
+                f"{loser.symbol.file}, which unibase does not place in {winner.symbol.file}; choose \"keep\" or "
+                "define them there by hand")))
+            return
+        # a helper renamed in the winner's module is a copy there: the source keeps its own
+        self.relocated[loser.symbol.file] |= {h for h, t in zip(helpers, helper_texts)
+                                              if t == self._top_level_source(loser.symbol.file, h)}
         if statements:
             self.ops.append(MergeDuplicate(winner.symbol.file, winner.symbol.name, m.table or "",
-                                           tuple(statements), tuple(imports),
-                                           tuple(self._top_level_source(loser.symbol.file, h) for h in helpers)))
+                                           tuple(statements), tuple(imports), tuple(helper_texts)))
         self._plan_column_uses(loser, winner, tuple(renames.items()), tuple(todo), statements)
         self.migrations.append((loser, winner, decision, tuple(added_columns)))
         parts = [f"keep {winner.symbol.file}:{winner.symbol.name} ({decision.mode})"]
@@ -570,7 +575,7 @@ class _Planner:
                     (m := self.ix.models.get(resolved)) is not None and m.base in self.merging_bases
                     or self.ix.abstract_classes.get(resolved) in self.merging_bases)
                 if name in target_names and not moving:  # a class that moves too: _settle_moves decides
-                    if self.resolver.name(target, name) == resolved:
+                    if same_object(self.resolver.name(target, name), resolved):
                         continue
                     if not alias_clashes:
                         self.warnings.append(Warning(
@@ -592,10 +597,13 @@ class _Planner:
         order = [n for n, *_ in facts.top_level]
         return sorted(helpers, key=lambda h: order.index(h) if h in order else len(order)), imports, base_names
 
-    def _dependencies(self, statements: list[str], source: str, target: str) -> tuple[list[str], list[str]]:
-        """Helpers and imports for class members taken from ``source`` into a class of ``target``."""
+    def _dependencies(self, statements: list[str], source: str, target: str
+                      ) -> tuple[list[str], list[str], list[str], list[str]]:
+        """Helpers and imports for class members taken from ``source`` into a class of ``target``,
+        and the members and helpers' texts: a name that means something else in ``target`` is
+        imported under another name, a helper defined differently there is renamed."""
         if source not in self.ix.facts:
-            return [], []
+            return [], [], statements, []
         start: set[str] = set()
         for text in statements:
             try:
@@ -603,17 +611,25 @@ class _Planner:
             except SyntaxError:
                 continue
         models_here = {m.symbol.name for m in self.ix.models.values() if m.symbol.file == source}
-        helpers, imports, _ = self._closure(source, target, start, models_here)
-        target_names = set(self.ix.facts[target].bindings) if target in self.ix.facts else set()
-        kept = []
+        helpers, imports, _ = self._closure(source, target, start, models_here, alias_clashes=True)
+        target_facts = self.ix.facts.get(target)
+        taken = {n: meaning_key(self.resolver.name(target, n)) for n in (target_facts.bindings if target_facts else ())}
+        kept, renames = [], {}
         for name in helpers:
-            if name not in target_names:
-                kept.append(name)
-            elif not _same_definition(self.ix, source, target, name):
-                self.warnings.append(Warning(
-                    "W014", f"{name} means something else in {target}; the merged members will use the target's {name}",
-                    source))
-        return kept, _group_imports(imports)
+            if name in taken and _same_definition(self.ix, source, target, name):
+                continue  # the target's own definition stands for it
+            if name in taken:
+                new = _other_name(source, name)
+                while new in taken:
+                    new += "_"
+                renames[name] = new
+            taken[renames.get(name, name)] = Symbol(source, name)
+            kept.append(name)
+        imports, aliases = alias_imports(
+            imports, lambda local: self.resolver.name(source, local), taken, lambda local: _other_name(source, local))
+        renames |= aliases
+        texts = [self._top_level_source(source, h) for h in kept]
+        return kept, _group_imports(imports), *(rename_names(t, renames) for t in (statements, texts))
 
     def _top_level_source(self, file: str, name: str) -> str:
         tree = _parse_file(self.ix.root, file)
@@ -888,7 +904,7 @@ class _Planner:
         # what the target's own names mean: an import of another thing under one of them is aliased
         target_facts = self.ix.facts.get(target)
         meaning_in_target: dict[str, object] = {
-            name: self.resolver.name(target, name) for name in (target_facts.bindings if target_facts else ())}
+            name: meaning_key(self.resolver.name(target, name)) for name in (target_facts.bindings if target_facts else ())}
         for op in ops:  # and the names the moves place there
             placed = dict(op.renames)
             for name in (*op.classes, *op.helpers):
@@ -938,7 +954,7 @@ class _Planner:
                         if new != local:
                             renames.append((local, new))
                         continue
-                    key = meaning if meaning is not None else text
+                    key = meaning_key(meaning) if meaning is not None else text
                     if meaning_in_target.setdefault(local, key) != key:
                         new = alias_of.get(key) or _other_name(op.source, local)
                         while meaning_in_target.setdefault(new, key) != key:
@@ -956,9 +972,25 @@ class _Planner:
             renames = renames + extra_renames.get(i, [])
             helpers = list(op.helpers)
             if extra.get(i):
-                more, imports, _ = self._closure(op.source, target, extra[i], set(op.classes) | {op.base_name})
-                helpers += [h for h in more if h not in helpers]
+                more, imports, _ = self._closure(op.source, target, extra[i], set(op.classes) | {op.base_name},
+                                                 alias_clashes=True)
+                for h in more:
+                    if h in helpers:
+                        continue
+                    here = Symbol(op.source, h)
+                    if h not in extra[i] and meaning_in_target.setdefault(h, here) != here:
+                        if _same_definition(self.ix, op.source, target, h):
+                            continue
+                        new = _other_name(op.source, h)
+                        while meaning_in_target.setdefault(new, here) != here:
+                            new += "_"
+                        renames.append((h, new))
+                    helpers.append(h)
+                imports, aliases = alias_imports(
+                    imports, lambda local, op=op: self.resolver.name(op.source, local), meaning_in_target,
+                    lambda local, op=op: _other_name(op.source, local))
                 texts += imports
+                renames += aliases.items()
                 order = [n for n, *_ in self.ix.facts[op.source].top_level]
                 helpers.sort(key=lambda h: order.index(h) if h in order else len(order))
             ops[i] = replace(op, imports=tuple(_group_imports(texts)), renames=tuple(dict.fromkeys(renames)),
