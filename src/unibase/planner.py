@@ -8,7 +8,8 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 
-from .discovery import BaseInfo, Index, ModelInfo, Resolver, Symbol
+from . import cycles
+from .discovery import BaseInfo, Index, ModelInfo, ModuleRef, Resolver, Symbol
 from .facts import ImportBinding, LocalBinding, unparse
 from .meaning import alias_imports, meaning_key, rename_names, same_object
 from .plan import (
@@ -154,6 +155,7 @@ class _Planner:
             self._plan_strings(canonical, merging, moves)
             self._plan_collapse(canonical, merging)
             self._plan_migration()
+            self._refuse_new_cycles(canonical.symbol.file)
 
         bases = tuple(
             BaseEntry(
@@ -818,11 +820,15 @@ class _Planner:
         base_attributes = self._base_attributes(source, b, moved_nodes)
         imports = _without_names(imports, {alias for alias, _ in base_attributes}
                                  - _other_uses(moved_nodes, base_attributes))
-        type_checking = _group_imports([t for t in imports if (source, t) in self.type_checking_texts])
-        imports = _group_imports([t for t in imports if (source, t) not in self.type_checking_texts])
+        # a project import the moved code needs only in function annotations never runs in the
+        # target (no new import cycle): it goes under ``if TYPE_CHECKING:``, the annotations quoted
+        lazy = self._annotation_only_imports(source, imports, moved_nodes)
+        type_checking = _group_imports([t for t in imports if (source, t) in self.type_checking_texts or t in lazy])
+        imports = _group_imports([t for t in imports if (source, t) not in self.type_checking_texts and t not in lazy])
         # annotations written under ``from __future__ import annotations`` are never evaluated;
         # moved into a module without it they would be, unless quoted
-        quote = _future_annotations(facts) and not (target in ix.facts and _future_annotations(ix.facts[target]))
+        target_future = target in ix.facts and _future_annotations(ix.facts[target])
+        quote = (_future_annotations(facts) or bool(lazy)) and not target_future
         # names that clash with what the target already defines
         duplicate_tables = {m.symbol.name for m in models if m.table in table_owner_names}
         for name in list(class_names) + helpers:
@@ -865,7 +871,6 @@ class _Planner:
             moves.append(_Move(Symbol(source, name), Symbol(target, rename_map.get(name, name))))
         # what this file brings into the target can clash with what the next file brings
         names_in_target |= {rename_map.get(n, n) for n in class_names | set(helpers)}
-        self._check_cycles(source, target, imports)
         level, module = self._spelling_between(source, target)
         self.ops.append(MoveModels(
             source=source, target=target, base_name=b.symbol.name if b.symbol.file == source else
@@ -1131,17 +1136,45 @@ class _Planner:
             return level, ".".join(b_parts[common:])
         return 0, self.ix.modules.module_name(to_file, from_file)
 
-    def _check_cycles(self, source: str, target: str, imports: list[str]) -> None:
+    def _annotation_only_imports(self, source: str, imports: list[str], moved_nodes: list[ast.stmt]) -> set[str]:
+        """The import texts that bind only names of project modules the moved code uses only in
+        function annotations."""
+        only = cycles.annotation_only(moved_nodes)
+        out = set()
         for text in imports:
-            m = re.match(r"from (\.*)(\S*) import", text)
-            if not m:
-                continue
-            level, module = len(m.group(1)), m.group(2) or None
-            f = self.resolver.module_file(target, level, module)
-            if f and (f == source or target in self._imports_of(f)):
-                self.warnings.append(Warning(
-                    "W013", f"moving into {target} adds `{text}`, and {f} imports {target}: check for an import cycle",
-                    source))
+            stmt = ast.parse(text).body[0]
+            local = [a.asname or a.name.partition(".")[0] for a in stmt.names]  # type: ignore[attr-defined]
+            if local and all(n in only and isinstance(self.resolver.name(source, n), (Symbol, ModuleRef))
+                             for n in local):
+                out.add(text)
+        return out
+
+    def _refuse_new_cycles(self, target: str) -> None:
+        """A plan whose writes close an import cycle the project did not have is refused."""
+        before = cycles.import_graph(self.resolver)
+        graph = {k: set(v) for k, v in before.items()}
+        added: set[tuple[str, str]] = set()
+        here = cycles.text_targets(self.resolver, target, f"import {self.ix.modules.module_name(target)}") | {target}
+        for op in self.ops:
+            if isinstance(op, MoveModels) and op.target == target:
+                added |= {(op.source, t) for t in here - {op.source}}
+                added |= {(target, t) for text in op.imports for t in cycles.text_targets(self.resolver, target, text)}
+            elif isinstance(op, MergeDuplicate):
+                added |= {(op.file, t) for text in op.imports for t in cycles.text_targets(self.resolver, op.file, text)}
+            elif isinstance(op, RewriteImports):
+                old = {s.file for s in op.spellings} & graph.get(op.file, set())
+                if old:
+                    graph[op.file] -= old  # the import of the shim-to-be now names the target
+                    added |= {(op.file, t) for t in here - {op.file}}
+        cycle = cycles.new_cycle(graph, added)
+        if cycle is None:
+            return
+        chain = " -> ".join(self.ix.modules.module_name(f) or f for f in cycle)
+        self.conflicts.append(Conflict(
+            "import-cycle", target,
+            f"the merge would make a new import cycle, {chain}, so importing any of them could fail "
+            f"(\"partially initialized module\"); move what {cycle[1]} needs out of the cycle or import it inside "
+            "the function that uses it, then plan again", None, tuple(cycle[:-1])))
 
     def _imports_of(self, file: str) -> set[str]:
         return {f for f, importers in self.importers.items() if file in importers}
