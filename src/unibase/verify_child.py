@@ -42,6 +42,7 @@ def describe(exc, stage, module=None, file=None):
         "module": module,
         "file": project_path(file),
         "error_class": f"{type(exc).__module__}.{type(exc).__qualname__}",
+        "missing": getattr(exc, "name", None) if isinstance(exc, ImportError) else None,
         "message": str(exc)[:3000],
         "location": location,
     }
@@ -416,6 +417,34 @@ def wait_ready(path, timeout):
         return json.load(fh).get("built", [])
 
 
+def import_changed(names, result, seconds):
+    """Import each changed module after everything else (so none can change the metadata
+    compared); each gets ``seconds`` where the platform can interrupt it."""
+    import signal
+
+    def interrupt(signum, frame):
+        raise TimeoutError("did not finish importing in %d s" % seconds)
+
+    alarm = getattr(signal, "SIGALRM", None)
+    if alarm is not None:
+        signal.signal(alarm, interrupt)
+    out = result["changed"] = []
+    for name in names:
+        entry = {"module": name}
+        out.append(entry)
+        if name in sys.modules:
+            continue
+        try:
+            if alarm is not None:
+                signal.alarm(seconds)
+            import_chain(name, [])
+        except (Exception, SystemExit) as exc:
+            entry["error"] = describe(exc, "import", name)
+        finally:
+            if alarm is not None:
+                signal.alarm(0)
+
+
 def main():
     with open(sys.argv[1], encoding="utf-8") as fh:
         args = json.load(fh)
@@ -426,6 +455,8 @@ def main():
     result = {}
     try:
         run(args, result)
+        if args.get("changed"):
+            import_changed(args["changed"], result, args.get("changed_timeout", 60))
     except BaseException as exc:
         result["crash"] = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))[-3000:]
     finally:
