@@ -75,3 +75,61 @@ def test_pre_existing_means_the_same_error_in_the_same_module(tmp_path):
     proc = unibase("verify", str(project), "--against", "HEAD~1")
     assert proc.returncode == 1, proc.stdout
     assert "fail import" in proc.stdout and "a is broken" in proc.stdout and "pre-existing" not in proc.stdout
+
+
+MAIN = (
+    "from sqlalchemy import Column, Integer\nfrom sqlalchemy.orm import declarative_base\n\n"
+    "Base = declarative_base()\n\n\n"
+    'class User(Base):\n    __tablename__ = "users"\n    id = Column(Integer, primary_key=True)\n\n\n'
+    'class Team(Base):\n    __tablename__ = "teams"\n    id = Column(Integer, primary_key=True)\n'
+)
+
+
+def _applied(tmp_path: Path, files: dict[str, str]) -> str:
+    project = tmp_path / "proj"
+    for rel, text in files.items():
+        (project / rel).parent.mkdir(parents=True, exist_ok=True)
+        (project / rel).write_text(text, encoding="utf-8")
+    make_repo(project)
+    return unibase("apply", str(project), "--target", "app/main.py", "--branch", "merged", check=0).stdout
+
+
+def test_a_declared_naming_convention_covers_association_tables_and_unnamed_constraints(tmp_path):
+    """The merged base's tables take the canonical naming convention: the association table's
+    keys and the ``unique=True`` constraint get names, which the plan declares; verify passes."""
+    naming = ('NAMING = {"uq": "uq_%(table_name)s_%(column_0_name)s", "pk": "pk_%(table_name)s",\n'
+              '          "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s"}\n')
+    main = MAIN.replace("Column, Integer", "Column, Integer, MetaData").replace(
+        "Base = declarative_base()\n", naming + "Base = declarative_base(metadata=MetaData(naming_convention=NAMING))\n")
+    out = _applied(tmp_path, {
+        "app/__init__.py": "", "app/main.py": main,
+        "app/other.py": (
+            "from sqlalchemy import Column, ForeignKey, Integer, String, Table\n"
+            "from sqlalchemy.orm import declarative_base, relationship\n\nBase = declarative_base()\n\n"
+            'post_tags = Table(\n    "post_tags",\n    Base.metadata,\n'
+            '    Column("post_id", ForeignKey("posts.id"), primary_key=True),\n'
+            '    Column("tag_id", ForeignKey("tags.id"), primary_key=True),\n)\n\n\n'
+            'class Tag(Base):\n    __tablename__ = "tags"\n    id = Column(Integer, primary_key=True)\n'
+            "    label = Column(String(20), unique=True)\n\n\n"
+            'class Post(Base):\n    __tablename__ = "posts"\n    id = Column(Integer, primary_key=True)\n'
+            "    tags = relationship(Tag, secondary=post_tags)\n"
+        ),
+    })
+    assert "pass schema" in out and "'pk_post_tags' after" in out and "'uq_tags_label' after" in out
+    assert out.count("'uq_tags_label' after") == 1
+
+
+def test_an_indexed_column_with_a_second_index_is_compared(tmp_path):
+    """``Column(index=True)`` and ``Index("...", col)`` are two indexes on one column: the tree
+    before the merge is built with both names, so the schema is compared, not skipped."""
+    out = _applied(tmp_path, {
+        "app/__init__.py": "", "app/main.py": MAIN,
+        "app/other.py": (
+            "from sqlalchemy import Column, Index, Integer, String\nfrom sqlalchemy.orm import declarative_base\n\n"
+            "Base = declarative_base()\n\n\n"
+            'class Post(Base):\n    __tablename__ = "posts"\n'
+            '    __table_args__ = (Index("idx_posts_slug_lookup", "slug"),)\n'
+            "    id = Column(Integer, primary_key=True)\n    slug = Column(String(20), index=True)\n"
+        ),
+    })
+    assert "pass schema: the merged metadata matches the 3 table(s)" in out

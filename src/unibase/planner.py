@@ -313,7 +313,9 @@ class _Planner:
                                 ("type_annotation_map", "type_annotation_map")):
                 mine, theirs = getattr(b, attr), getattr(canonical, attr)
                 if mine != theirs:
-                    tables = sorted({m.table for m in self.ix.models_of(b.symbol) if m.table})
+                    # mapped classes and Core tables (association tables) alike
+                    tables = sorted({m.table for m in self.ix.models_of(b.symbol) if m.table}
+                                    | {t.fact.table for t in self.ix.tables if t.base == b.symbol and t.fact.table})
                     self.conflicts.append(Conflict(
                         "metadata-options", b.symbol.name,
                         f"{b.symbol.file}:{b.line}: {label} {mine or 'default'} differs from the canonical "
