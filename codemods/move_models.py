@@ -18,6 +18,8 @@ What it does, given a :class:`~unibase.plan.MoveModels` operation and the two mo
   old imports keep working; an import the re-export replaces goes, and so do imports that only
   the moved code used, except the names other files import from ``source``; a module left with
   nothing but imports gets an ``__all__``;
+* a helper that is module state (``copied``: ``logger = getLogger(__name__)``) is copied, not
+  moved: the target gets its own, and the code left in ``source`` keeps the original;
 * a secondary base defined only inside a module-level ``if`` block (the ``else:`` of ``if
   TYPE_CHECKING:``) is replaced there, in place, by an import of the canonical base.
 
@@ -354,6 +356,8 @@ class MoveModelsCommand:
                 removed.append(stmt)
             elif names <= moving_names:
                 moved.append(stmt)
+                if names <= set(op.copied):  # module state: the source keeps its own
+                    kept.append(stmt)
             elif names == {op.base_name}:
                 removed.append(stmt)
                 if base_stmt is None:
@@ -414,7 +418,7 @@ class MoveModelsCommand:
         exported: list[str] = []
         exported.append(f"{op.target_base} as {op.base_name}" if op.base_name != op.target_base else op.target_base)
         for stmt in moved:
-            for name in sorted(_stmt_names(stmt)):
+            for name in sorted(_stmt_names(stmt) - set(op.copied)):
                 new = renames.get(name, name)
                 exported.append(f"{new} as {name}" if new != name else name)
         exported.extend(n for n in op.relocated if any(n in _stmt_names(r) for r in removed))

@@ -128,3 +128,55 @@ def test_one_object_under_two_spellings_is_imported_once(tmp_path):
     unibase("apply", str(project), "--branch", "merged", check=0)
     text = _check_merged(project, tmp_path, "import app.main, app.other")
     assert "func as" not in text and "other_func" not in text and "server_default=func.now()" in text
+
+
+def test_relationship_strings_in_appended_members_name_the_kept_classes(tmp_path):
+    """``--prefer``: ``requests`` and ``replies`` are both duplicated; the kept ``Request`` gains
+    ``replies = relationship("ReplyB")``, and ``ReplyB`` was deleted for ``Reply``: the string
+    must name ``Reply`` or ``configure_mappers()`` fails."""
+    main = (
+        "from sqlalchemy import Column, ForeignKey, Integer\nfrom sqlalchemy.orm import declarative_base\n\n"
+        "Base = declarative_base()\n\n\n"
+        'class Request(Base):\n    __tablename__ = "requests"\n    id = Column(Integer, primary_key=True)\n\n\n'
+        'class Reply(Base):\n    __tablename__ = "replies"\n    id = Column(Integer, primary_key=True)\n'
+        '    request_id = Column(Integer, ForeignKey("requests.id"))\n'
+    )
+    other = (
+        "from sqlalchemy import Column, ForeignKey, Integer, String\n"
+        "from sqlalchemy.orm import declarative_base, relationship\n\nBase = declarative_base()\n\n\n"
+        'class RequestB(Base):\n    __tablename__ = "requests"\n    id = Column(Integer, primary_key=True)\n'
+        '    title = Column(String(40))\n    replies = relationship("ReplyB")\n\n\n'
+        'class ReplyB(Base):\n    __tablename__ = "replies"\n    id = Column(Integer, primary_key=True)\n'
+        '    request_id = Column(Integer, ForeignKey("requests.id"))\n'
+    )
+    project = _project(tmp_path, {"app/__init__.py": "", "app/main.py": main, "app/other.py": other})
+    unibase("apply", str(project), "--prefer", "app/main.py", "--branch", "merged", check=0)
+    text = _check_merged(project, tmp_path, (
+        "import app.main as m, app.other\nfrom sqlalchemy.orm import configure_mappers\nconfigure_mappers()\n"
+        "assert m.Request.replies.property.mapper.class_ is m.Reply\n"
+    ))
+    assert 'relationship("Reply")' in text
+
+
+def test_module_state_is_copied_not_moved(tmp_path):
+    """``logger = logging.getLogger(__name__)`` used by a moved class and by a function left
+    behind: the function keeps logging under its own module's name; the plan says so."""
+    main = SQLA_ENUM_MAIN
+    project = _project(tmp_path, {
+        "app/__init__.py": "",
+        "app/main.py": main,
+        "app/other.py": (
+            "import logging\n\nfrom sqlalchemy import Column, Integer\nfrom sqlalchemy.orm import declarative_base\n\n"
+            "logger = logging.getLogger(__name__)\nBase = declarative_base()\n\n\n"
+            'class Note(Base):\n    __tablename__ = "notes"\n    id = Column(Integer, primary_key=True)\n\n'
+            "    def channel(self):\n        return logger.name\n\n\n"
+            "def cleanup():\n    return logger.name\n"
+        ),
+    })
+    planned = unibase("plan", str(project), check=0)
+    assert "copying module state logger" in planned.stdout
+    unibase("apply", str(project), "--branch", "merged", check=0)
+    _check_merged(project, tmp_path, (
+        "import app.main as m, app.other as o\n"
+        "assert o.cleanup() == 'app.other' and m.Note().channel() == 'app.main'\n"
+    ))

@@ -94,3 +94,11 @@ def rename_names(texts: Iterable[str], name_map: dict[str, str]) -> list[str]:
         targets = _rename_targets(list(module.body), name_map)
         out.append(module.visit(_Rename(targets)).code if targets else text)
     return out
+
+
+def module_state(value: ast.expr | None) -> bool:
+    """A value that depends on the module it is computed in (``getLogger(__name__)``,
+    ``Path(__file__).parent``): moved code needs its own copy, and the code left behind keeps
+    the original."""
+    return value is not None and any(isinstance(n, ast.Name) and n.id in ("__name__", "__file__", "__package__")
+                                     for n in ast.walk(value))

@@ -11,7 +11,7 @@ from pathlib import Path, PurePosixPath
 from . import cycles
 from .discovery import BaseInfo, Index, ModelInfo, ModuleRef, Resolver, Symbol
 from .facts import ImportBinding, LocalBinding, unparse
-from .meaning import alias_imports, meaning_key, rename_names, same_object
+from .meaning import alias_imports, meaning_key, module_state, rename_names, same_object
 from .plan import (
     BaseEntry,
     CollapseMetadataCalls,
@@ -68,6 +68,7 @@ class _Planner:
         self.ops: list[Operation] = []
         self.migrations: list = []
         self.relocated: dict[str, set[str]] = defaultdict(set)  # file -> helpers placed by MergeDuplicate
+        self.merged_from: dict[tuple[str, str], Symbol] = {}  # (file, kept class) -> the deleted class
         self.canonical_file: str | None = None
         self.canonical_registry: Symbol | None = None
         # (source, import text) of imports the moved code needs only for type checking
@@ -525,6 +526,7 @@ class _Planner:
         self.relocated[loser.symbol.file] |= {h for h, t in zip(helpers, helper_texts)
                                               if t == self._top_level_source(loser.symbol.file, h)}
         if statements:
+            self.merged_from[(winner.symbol.file, winner.symbol.name)] = loser.symbol
             self.ops.append(MergeDuplicate(winner.symbol.file, winner.symbol.name, m.table or "",
                                            tuple(statements), tuple(imports), tuple(helper_texts)))
         self._plan_column_uses(loser, winner, tuple(renames.items()), tuple(todo), statements)
@@ -890,6 +892,7 @@ class _Planner:
             import_from=module, import_level=level,
             imported_elsewhere=tuple(sorted(self._names_imported_from(source))),
             relocated=tuple(sorted(relocated)),
+            copied=tuple(h for h in helpers if any(a.name == h and module_state(a.value) for a in facts.assigns)),
         ))
 
     def _settle_moves(self, target: str, moves: list[_Move]) -> None:
@@ -1300,6 +1303,7 @@ class _Planner:
             return
         registry_classes = {m.symbol: m.base for m in in_registry}
         found: dict[str, list[tuple[str, str]]] = defaultdict(list)
+        self._settle_merged_members(moved_to, qualified, bare, renamed_on, found)
         scoped: dict[tuple[str, tuple[tuple[str, str], ...]], list[str]] = defaultdict(list)
         for rel, f in sorted(ix.facts.items()):
             for c in f.classes:
@@ -1326,6 +1330,30 @@ class _Planner:
                 self.ops.append(RewriteStrings(home, tuple(dict.fromkeys(pairs))))
         for (home, pairs), classes in sorted(scoped.items()):
             self.ops.append(RewriteStrings(home, pairs, tuple(sorted(set(classes)))))
+
+    def _settle_merged_members(self, moved_to: dict[Symbol, Symbol], qualified: dict[str, str],
+                               bare: dict[str, str], renamed_on: dict[Symbol, dict[str, str]],
+                               found: dict[str, list[tuple[str, str]]]) -> None:
+        """Members appended to a kept class (UB001 union) name the deleted class's neighbours as
+        they were: their strings (``relationship("RequestB")``) are rewritten with the kept
+        class's own, and a class named directly that ends up in the same module is renamed."""
+        for i, op in enumerate(self.ops):
+            loser = self.merged_from.get((op.file, op.class_name)) if isinstance(op, MergeDuplicate) else None
+            if loser is None or loser not in self.ix.models:
+                continue
+            pairs = {**qualified, **bare, **renamed_on.get(self.ix.models[loser].base, {})}
+            texts = [n.value for t in op.statements for n in ast.walk(ast.parse(t))
+                     if isinstance(n, ast.Constant) and isinstance(n.value, str)]
+            home = _follow(moved_to, Symbol(op.file, op.class_name))
+            found[home.file] += [(old, new) for old, new in pairs.items() for t in texts
+                                 if re.search(rf"(?<![\w.]){re.escape(old)}(?![\w])", t)]
+            names = {}
+            for c in self.ix.facts[loser.file].classes:
+                final = _follow(moved_to, Symbol(loser.file, c.name))
+                if final.name != c.name and final.file == home.file:
+                    names[c.name] = final.name
+            if names:
+                self.ops[i] = replace(op, statements=tuple(rename_names(op.statements, names)))
 
     # -- metadata calls -------------------------------------------------------------------------
 
