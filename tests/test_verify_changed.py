@@ -133,3 +133,19 @@ def test_an_indexed_column_with_a_second_index_is_compared(tmp_path):
         ),
     })
     assert "pass schema: the merged metadata matches the 3 table(s)" in out
+
+
+def test_a_package_init_that_failed_before_as_a_parent_is_not_proven(tmp_path):
+    """Before the merge ``app.auth``'s ``__init__`` failed while the models under it were
+    imported (a parent package, run first); after it, the models live elsewhere and the
+    rewritten ``__init__`` is imported on its own: the same error, so not proven, not failed."""
+    out = _applied(tmp_path, {
+        "app/__init__.py": "", "app/main.py": MAIN,
+        "app/auth/__init__.py": "from app.auth.models import Base, Token\n\nraise RuntimeError('needs production settings')\n",
+        "app/auth/models.py": (
+            "from sqlalchemy import Column, Integer\nfrom sqlalchemy.orm import declarative_base\n\n"
+            'Base = declarative_base()\n\n\nclass Token(Base):\n    __tablename__ = "tokens"\n'
+            "    id = Column(Integer, primary_key=True)\n"
+        ),
+    })
+    assert "not proven import" in out and "app.auth (it failed the same way before the merge" in out

@@ -544,13 +544,13 @@ class _Planner:
             (f"{m.symbol.file}:{m.fact.line}", f"{kept.symbol.file}:{kept.fact.line}"), options,
         ))
 
-    def _closure(self, source: str, target: str, start: set[str], skip: set[str], alias_clashes: bool = False
+    def _closure(self, source: str, target: str, start: set[str], skip: set[str]
                  ) -> tuple[list[str], list[str], set[str]]:
         """What code taken from ``source`` into ``target`` needs, given the names it uses: the
         top-level helpers of ``source`` (transitively, in source order), the import statements
-        ``target`` lacks (ungrouped), and the local names that mean a declarative base. With
-        ``alias_clashes``, a name ``target`` binds to something else is imported too (the
-        caller imports it under another name)."""
+        ``target`` lacks (ungrouped), and the local names that mean a declarative base. A name
+        ``target`` binds to another object is imported too: the caller imports it under another
+        name, so the moved code keeps its meaning."""
         facts = self.ix.facts[source]
         target_names = set(self.ix.facts[target].bindings) if target in self.ix.facts else set()
         helpers: list[str] = []
@@ -583,12 +583,7 @@ class _Planner:
                 if name in target_names and not moving:  # a class that moves too: _settle_moves decides
                     if same_object(self.resolver.name(target, name), resolved):
                         continue
-                    if not alias_clashes:
-                        self.warnings.append(Warning(
-                            "W014", f"{name} means something else in {target}; the moved code will use the target's {name}",
-                            source, binding.line))
-                        continue
-                    # imported all the same: _settle_moves imports it under another name
+                    # imported all the same: the caller imports it under another name
                 text = self._import_text(source, target, name, binding)
                 if text and text not in imports:
                     imports.append(text)
@@ -617,7 +612,7 @@ class _Planner:
             except SyntaxError:
                 continue
         models_here = {m.symbol.name for m in self.ix.models.values() if m.symbol.file == source}
-        helpers, imports, _ = self._closure(source, target, start, models_here, alias_clashes=True)
+        helpers, imports, _ = self._closure(source, target, start, models_here)
         target_facts = self.ix.facts.get(target)
         taken = {n: meaning_key(self.resolver.name(target, n)) for n in (target_facts.bindings if target_facts else ())}
         kept, renames = [], {}
@@ -811,8 +806,7 @@ class _Planner:
         need |= {t.fact.var for t in ix.tables if t.file == source and t.base == b.symbol
                  and t.fact.var and t.fact.table in secondaries}
         dropped_here = {m.symbol.name for m in models if m.symbol in drops}  # deleted, not helpers
-        helpers, imports, base_aliases = self._closure(source, target, need, class_names | dropped_here | {b.symbol.name},
-                                                       alias_clashes=True)
+        helpers, imports, base_aliases = self._closure(source, target, need, class_names | dropped_here | {b.symbol.name})
         base_local_names = {b.symbol.name} | base_aliases
         relocated = self.relocated.get(source, set())
         helpers = [h for h in helpers if h not in class_names and h not in relocated]
@@ -982,8 +976,7 @@ class _Planner:
             renames = renames + extra_renames.get(i, [])
             helpers = list(op.helpers)
             if extra.get(i):
-                more, imports, _ = self._closure(op.source, target, extra[i], set(op.classes) | {op.base_name},
-                                                 alias_clashes=True)
+                more, imports, _ = self._closure(op.source, target, extra[i], set(op.classes) | {op.base_name})
                 for h in more:
                     if h in helpers:
                         continue
@@ -1180,9 +1173,6 @@ class _Planner:
             f"the merge would make a new import cycle, {chain}, so importing any of them could fail "
             f"(\"partially initialized module\"); move what {cycle[1]} needs out of the cycle or import it inside "
             "the function that uses it, then plan again", None, tuple(cycle[:-1])))
-
-    def _imports_of(self, file: str) -> set[str]:
-        return {f for f, importers in self.importers.items() if file in importers}
 
     # -- imports -------------------------------------------------------------------------------
 

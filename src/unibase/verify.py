@@ -624,24 +624,31 @@ def _changed_result(check: CheckResult, new: _Scan, result: dict, before: dict |
     them fails it; a module that cannot be imported for reasons outside unibase (a missing
     package, the same error in the same module before the merge) is not proven."""
     entries = result.get("changed") or []
-    old = {e["module"]: e.get("error") for e in (before or {}).get("changed") or []}
+    before = before or {}
+    old_entries = {e["module"]: e for e in before.get("changed") or []}
+    # the tree before may have met the module's error earlier, as a package __init__ or a model module
+    old_errors = [e.get("error") for e in old_entries.values()] + list(before.get("package_inits") or []) + list(
+        before.get("errors") or [])
     failed, unproven = [], []
     for e in entries:
         error = e.get("error")
         if error is None:
             continue
         why = _outside(error, new)
-        if why is None and _same_error(error, old.get(e["module"]), roots):
+        if why is None and any(_same_error({**error, "stage": ""}, {**old, "stage": ""}, roots)
+                               for old in old_errors if old):
             why = f"it failed the same way before the merge, at {(base or '?')[:10]}"
         if why is None:
-            failed.append(_error_text(error))
+            was = old_entries.get(e["module"])
+            then = ("it was not imported (it did not exist or was not importable)" if was is None
+                    else "it imported" if not was.get("error") else "it failed differently: " + _error_text(was["error"]))
+            failed.append(_error_text(error) + (f"\n(before the merge, at {base[:10]}, {then})" if base else ""))
         else:
             unproven.append(f"{e['module']} ({why}: {_first_line(error.get('message') or '')})")
     done = len(entries) - len(failed) - len(unproven)
     detail = check.detail + (f"; {done} other changed module(s) import" if entries else "")
     if failed:
-        return CheckResult(check.name, FAIL, "a changed module does not import: " + "\n".join(failed)
-                           + (f"\n(before the merge, at {base[:10]}, it imported)" if base else ""))
+        return CheckResult(check.name, FAIL, "a changed module does not import: " + "\n".join(failed))
     if unproven:
         return CheckResult(check.name, NOT_PROVEN, detail + "; not proven for " + "; ".join(unproven))
     return CheckResult(check.name, check.status, detail)
