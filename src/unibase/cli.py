@@ -232,6 +232,7 @@ def describe(op) -> str:
 
     if isinstance(op, p.MoveModels):
         extra = f" with {', '.join(op.helpers)}" if op.helpers else ""
+        extra += f" (copying module state {', '.join(op.copied)})" if op.copied else ""
         drop = f"; drop duplicates {', '.join(d[0] for d in op.drop)}" if op.drop else ""
         return f"move {', '.join(op.classes) or 'nothing'}{extra} from {op.source} into {op.target}; shim {op.source}{drop}"
     if isinstance(op, p.MergeDuplicate):
