@@ -53,7 +53,8 @@ def test_an_enum_helper_moved_with_a_package_base_keeps_enum_enum(tmp_path):
             "    source = Column(String(8), default=Source.WEB.value)\n"
         ),
     })
-    applied = unibase("apply", str(project), "--target", "app/main.py", "--branch", "merged", check=0)
+    applied = unibase("apply", str(project), "--target", "app/main.py", "--branch", "merged", "--strategy", "move",
+                      check=0)
     assert "W014" not in applied.stdout
     _check_merged(project, tmp_path, (
         "import enum, app.main as m, app.media as mm, app.media.models\n"
