@@ -20,6 +20,8 @@ What it does, given a :class:`~unibase.plan.MoveModels` operation and the two mo
   nothing but imports gets an ``__all__``; one that keeps code of its own marks each re-export
   it does not use itself as ``X as X`` (PEP 484's explicit re-export; ``# noqa: F401`` where a
   name is re-exported under another one), so linters do not call them unused;
+* a helper that is module state (``copied``: ``logger = getLogger(__name__)``) is copied, not
+  moved: the target gets its own, and the code left in ``source`` keeps the original;
 * comments above the removed base, and a module docstring, that speak of a separate base get a
   ``# TODO(unibase): ...`` line;
 * a secondary base defined only inside a module-level ``if`` block (the ``else:`` of ``if
@@ -395,6 +397,8 @@ class MoveModelsCommand:
                 removed.append(stmt)
             elif names <= moving_names:
                 moved.append(stmt)
+                if names <= set(op.copied):  # module state: the source keeps its own
+                    kept.append(stmt)
             elif names == {op.base_name}:
                 removed.append(stmt)
                 if base_stmt is None:
@@ -455,7 +459,7 @@ class MoveModelsCommand:
         exported: list[str] = []
         exported.append(f"{op.target_base} as {op.base_name}" if op.base_name != op.target_base else op.target_base)
         for stmt in moved:
-            for name in sorted(_stmt_names(stmt)):
+            for name in sorted(_stmt_names(stmt) - set(op.copied)):
                 new = renames.get(name, name)
                 exported.append(f"{new} as {name}" if new != name else name)
         exported.extend(n for n in op.relocated if any(n in _stmt_names(r) for r in removed))

@@ -202,11 +202,24 @@ def print_conflicts(conflicts) -> None:
             if renames:
                 _lines(wrap("suggested renames: " + ", ".join(f"{r['from']} -> {r['to']}" for r in renames),
                             width, "    ", "      "))
-            todo = c.detail[c.detail.rfind(" (pass ") + 2:-1] if " (pass " in c.detail else ""
-            if todo and not c.resolution:
-                _lines(wrap(f"to decide: {todo}", width, "    ", "      "))
+            note = _trailing_note(c.detail)
+            if note and not c.resolution:
+                label = "to decide" if note.startswith("pass ") else "why it needs a decision"
+                _lines(wrap(f"{label}: {note}", width, "    ", "      "))
         if c.resolution:
             _lines(wrap(f"-> {c.resolution}", width, "      ", "         "))
+
+
+def _trailing_note(detail: str) -> str:
+    """The text of the parenthesised note a conflict's detail ends with (nested parentheses kept)."""
+    if not detail.endswith(")"):
+        return ""
+    depth = 0
+    for i in range(len(detail) - 1, -1, -1):
+        depth += {")": 1, "(": -1}.get(detail[i], 0)
+        if depth == 0:
+            return detail[i + 1:-1] if i > 0 and detail[i - 1] == " " else ""
+    return ""
 
 
 def print_side_by_side(headings: list[str], rows) -> None:
@@ -232,6 +245,7 @@ def describe(op) -> str:
 
     if isinstance(op, p.MoveModels):
         extra = f" with {', '.join(op.helpers)}" if op.helpers else ""
+        extra += f" (copying module state {', '.join(op.copied)})" if op.copied else ""
         drop = f"; drop duplicates {', '.join(d[0] for d in op.drop)}" if op.drop else ""
         return f"move {', '.join(op.classes) or 'nothing'}{extra} from {op.source} into {op.target}; shim {op.source}{drop}"
     if isinstance(op, p.MergeDuplicate):

@@ -125,6 +125,7 @@ class MoveModels(Operation):
     import_level: int = 0
     imported_elsewhere: tuple[str, ...] = ()  # names other files import from ``source``: never pruned
     relocated: tuple[str, ...] = ()  # helpers another operation placed in ``target``: removed here, re-exported
+    copied: tuple[str, ...] = ()  # helpers that are module state (``logger = getLogger(__name__)``): copied, kept here
     # (dropped class, the registry's name for its kept class) when the kept class is not in ``target``:
     # the moved code's ``relationship(Dropped)`` and ``Mapped[Dropped]`` name it through the registry
     registry_names: tuple[tuple[str, str], ...] = ()

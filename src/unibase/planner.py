@@ -8,8 +8,10 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 
-from .discovery import BaseInfo, Index, ModelInfo, Resolver, Symbol
+from . import cycles
+from .discovery import BaseInfo, Index, ModelInfo, ModuleRef, Resolver, Symbol
 from .facts import ImportBinding, LocalBinding, unparse
+from .meaning import alias_imports, meaning_key, module_state, rename_names, same_object
 from .plan import (
     BaseEntry,
     CollapseMetadataCalls,
@@ -68,6 +70,7 @@ class _Planner:
         self.ops: list[Operation] = []
         self.migrations: list = []
         self.relocated: dict[str, set[str]] = defaultdict(set)  # file -> helpers placed by MergeDuplicate
+        self.merged_from: dict[tuple[str, str], Symbol] = {}  # (file, kept class) -> the deleted class
         self.canonical_file: str | None = None
         self.canonical_registry: Symbol | None = None
         # (source, import text) of imports the moved code needs only for type checking
@@ -163,6 +166,8 @@ class _Planner:
         for sym, role in flask.roles.items():
             roles[sym] = role
             decision.evidence[sym] = flask.evidence[sym]
+        if canonical is not None and merging:
+            self._refuse_new_cycles(canonical.symbol.file)
 
         bases = tuple(
             BaseEntry(
@@ -340,7 +345,9 @@ class _Planner:
                                 ("type_annotation_map", "type_annotation_map")):
                 mine, theirs = getattr(b, attr), getattr(canonical, attr)
                 if mine != theirs:
-                    tables = sorted({m.table for m in self.ix.models_of(b.symbol) if m.table})
+                    # mapped classes and Core tables (association tables) alike
+                    tables = sorted({m.table for m in self.ix.models_of(b.symbol) if m.table}
+                                    | {t.fact.table for t in self.ix.tables if t.base == b.symbol and t.fact.table})
                     self.conflicts.append(Conflict(
                         "metadata-options", b.symbol.name,
                         f"{b.symbol.file}:{b.line}: {label} {mine or 'default'} differs from the canonical "
@@ -545,17 +552,22 @@ class _Planner:
             else:
                 kind = "column" if is_column else "attribute"
                 todo.append((name, f"{kind} {name} was only on the deleted {loser.symbol.file}:{loser.symbol.name}"))
-        helpers, imports = self._dependencies(statements, loser.symbol.file, winner.symbol.file)
+        helpers, imports, statements, helper_texts = self._dependencies(statements, loser.symbol.file,
+                                                                        winner.symbol.file)
         if helpers and winner.symbol.file != self.canonical_file:
-            self.warnings.append(Warning(
-                "W017", f"{', '.join(helpers)} (used by members {winner.symbol.name} gains) stay in {loser.symbol.file}; "
-                f"define them in {winner.symbol.file} by hand", loser.symbol.file))
-            helpers = []
-        self.relocated[loser.symbol.file] |= set(helpers)
+            # the members would name helpers the winner's module lacks (or defines otherwise)
+            self.conflicts.append(_duplicate_conflict(m, kept, options, note=(
+                f"union is not possible: the members {winner.symbol.name} would gain use {', '.join(helpers)} of "
+                f"{loser.symbol.file}, which unibase does not place in {winner.symbol.file}; choose \"keep\" or "
+                "define them there by hand")))
+            return
+        # a helper renamed in the winner's module is a copy there: the source keeps its own
+        self.relocated[loser.symbol.file] |= {h for h, t in zip(helpers, helper_texts)
+                                              if t == self._top_level_source(loser.symbol.file, h)}
         if statements:
+            self.merged_from[(winner.symbol.file, winner.symbol.name)] = loser.symbol
             self.ops.append(MergeDuplicate(winner.symbol.file, winner.symbol.name, m.table or "",
-                                           tuple(statements), tuple(imports),
-                                           tuple(self._top_level_source(loser.symbol.file, h) for h in helpers)))
+                                           tuple(statements), tuple(imports), tuple(helper_texts)))
         self._plan_column_uses(loser, winner, tuple(renames.items()), tuple(todo), statements)
         self.migrations.append((loser, winner, decision, tuple(added_columns)))
         parts = [f"keep {winner.symbol.file}:{winner.symbol.name} ({decision.mode})"]
@@ -573,13 +585,13 @@ class _Planner:
             (f"{m.symbol.file}:{m.fact.line}", f"{kept.symbol.file}:{kept.fact.line}"), options,
         ))
 
-    def _closure(self, source: str, target: str, start: set[str], skip: set[str], alias_clashes: bool = False
+    def _closure(self, source: str, target: str, start: set[str], skip: set[str]
                  ) -> tuple[list[str], list[str], set[str]]:
         """What code taken from ``source`` into ``target`` needs, given the names it uses: the
         top-level helpers of ``source`` (transitively, in source order), the import statements
-        ``target`` lacks (ungrouped), and the local names that mean a declarative base. With
-        ``alias_clashes``, a name ``target`` binds to something else is imported too (the
-        caller imports it under another name)."""
+        ``target`` lacks (ungrouped), and the local names that mean a declarative base. A name
+        ``target`` binds to another object is imported too: the caller imports it under another
+        name, so the moved code keeps its meaning."""
         facts = self.ix.facts[source]
         target_names = set(self.ix.facts[target].bindings) if target in self.ix.facts else set()
         helpers: list[str] = []
@@ -610,14 +622,9 @@ class _Planner:
                     (m := self.ix.models.get(resolved)) is not None and m.base in self.merging_bases
                     or self.ix.abstract_classes.get(resolved) in self.merging_bases)
                 if name in target_names and not moving:  # a class that moves too: _settle_moves decides
-                    if self.resolver.name(target, name) == resolved:
+                    if same_object(self.resolver.name(target, name), resolved):
                         continue
-                    if not alias_clashes:
-                        self.warnings.append(Warning(
-                            "W014", f"{name} means something else in {target}; the moved code will use the target's {name}",
-                            source, binding.line))
-                        continue
-                    # imported all the same: _settle_moves imports it under another name
+                    # imported all the same: the caller imports it under another name
                 text = self._import_text(source, target, name, binding)
                 if text and text not in imports:
                     imports.append(text)
@@ -632,10 +639,13 @@ class _Planner:
         order = [n for n, *_ in facts.top_level]
         return sorted(helpers, key=lambda h: order.index(h) if h in order else len(order)), imports, base_names
 
-    def _dependencies(self, statements: list[str], source: str, target: str) -> tuple[list[str], list[str]]:
-        """Helpers and imports for class members taken from ``source`` into a class of ``target``."""
+    def _dependencies(self, statements: list[str], source: str, target: str
+                      ) -> tuple[list[str], list[str], list[str], list[str]]:
+        """Helpers and imports for class members taken from ``source`` into a class of ``target``,
+        and the members and helpers' texts: a name that means something else in ``target`` is
+        imported under another name, a helper defined differently there is renamed."""
         if source not in self.ix.facts:
-            return [], []
+            return [], [], statements, []
         start: set[str] = set()
         for text in statements:
             try:
@@ -644,16 +654,24 @@ class _Planner:
                 continue
         models_here = {m.symbol.name for m in self.ix.models.values() if m.symbol.file == source}
         helpers, imports, _ = self._closure(source, target, start, models_here)
-        target_names = set(self.ix.facts[target].bindings) if target in self.ix.facts else set()
-        kept = []
+        target_facts = self.ix.facts.get(target)
+        taken = {n: meaning_key(self.resolver.name(target, n)) for n in (target_facts.bindings if target_facts else ())}
+        kept, renames = [], {}
         for name in helpers:
-            if name not in target_names:
-                kept.append(name)
-            elif not _same_definition(self.ix, source, target, name):
-                self.warnings.append(Warning(
-                    "W014", f"{name} means something else in {target}; the merged members will use the target's {name}",
-                    source))
-        return kept, _group_imports(imports)
+            if name in taken and _same_definition(self.ix, source, target, name):
+                continue  # the target's own definition stands for it
+            if name in taken:
+                new = _other_name(source, name)
+                while new in taken:
+                    new += "_"
+                renames[name] = new
+            taken[renames.get(name, name)] = Symbol(source, name)
+            kept.append(name)
+        imports, aliases = alias_imports(
+            imports, lambda local: self.resolver.name(source, local), taken, lambda local: _other_name(source, local))
+        renames |= aliases
+        texts = [self._top_level_source(source, h) for h in kept]
+        return kept, _group_imports(imports), *(rename_names(t, renames) for t in (statements, texts))
 
     def _top_level_source(self, file: str, name: str) -> str:
         tree = _parse_file(self.ix.root, file)
@@ -829,8 +847,7 @@ class _Planner:
         need |= {t.fact.var for t in ix.tables if t.file == source and t.base == b.symbol
                  and t.fact.var and t.fact.table in secondaries}
         dropped_here = {m.symbol.name for m in models if m.symbol in drops}  # deleted, not helpers
-        helpers, imports, base_aliases = self._closure(source, target, need, class_names | dropped_here | {b.symbol.name},
-                                                       alias_clashes=True)
+        helpers, imports, base_aliases = self._closure(source, target, need, class_names | dropped_here | {b.symbol.name})
         base_local_names = {b.symbol.name} | base_aliases
         relocated = self.relocated.get(source, set())
         helpers = [h for h in helpers if h not in class_names and h not in relocated]
@@ -842,11 +859,15 @@ class _Planner:
         base_attributes = self._base_attributes(source, b, moved_nodes)
         imports = _without_names(imports, {alias for alias, _ in base_attributes}
                                  - _other_uses(moved_nodes, base_attributes))
-        type_checking = _group_imports([t for t in imports if (source, t) in self.type_checking_texts])
-        imports = _group_imports([t for t in imports if (source, t) not in self.type_checking_texts])
+        # a project import the moved code needs only in function annotations never runs in the
+        # target (no new import cycle): it goes under ``if TYPE_CHECKING:``, the annotations quoted
+        lazy = self._annotation_only_imports(source, imports, moved_nodes)
+        type_checking = _group_imports([t for t in imports if (source, t) in self.type_checking_texts or t in lazy])
+        imports = _group_imports([t for t in imports if (source, t) not in self.type_checking_texts and t not in lazy])
         # annotations written under ``from __future__ import annotations`` are never evaluated;
         # moved into a module without it they would be, unless quoted
-        quote = _future_annotations(facts) and not (target in ix.facts and _future_annotations(ix.facts[target]))
+        target_future = target in ix.facts and _future_annotations(ix.facts[target])
+        quote = (_future_annotations(facts) or bool(lazy)) and not target_future
         # names that clash with what the target already defines
         duplicate_tables = {m.symbol.name for m in models if m.table in table_owner_names}
         for name in list(class_names) + helpers:
@@ -889,7 +910,6 @@ class _Planner:
             moves.append(_Move(Symbol(source, name), Symbol(target, rename_map.get(name, name))))
         # what this file brings into the target can clash with what the next file brings
         names_in_target |= {rename_map.get(n, n) for n in class_names | set(helpers)}
-        self._check_cycles(source, target, imports)
         level, module = self._spelling_between(source, target)
         self.ops.append(MoveModels(
             source=source, target=target, base_name=b.symbol.name if b.symbol.file == source else
@@ -907,6 +927,7 @@ class _Planner:
             import_from=module, import_level=level,
             imported_elsewhere=tuple(sorted(self._names_imported_from(source))),
             relocated=tuple(sorted(relocated)),
+            copied=tuple(h for h in helpers if any(a.name == h and module_state(a.value) for a in facts.assigns)),
         ))
 
     def _settle_moves(self, target: str, moves: list[_Move]) -> None:
@@ -928,7 +949,7 @@ class _Planner:
         # what the target's own names mean: an import of another thing under one of them is aliased
         target_facts = self.ix.facts.get(target)
         meaning_in_target: dict[str, object] = {
-            name: self.resolver.name(target, name) for name in (target_facts.bindings if target_facts else ())}
+            name: meaning_key(self.resolver.name(target, name)) for name in (target_facts.bindings if target_facts else ())}
         for op in ops:  # and the names the moves place there
             placed = dict(op.renames)
             for name in (*op.classes, *op.helpers):
@@ -978,7 +999,7 @@ class _Planner:
                         if new != local:
                             renames.append((local, new))
                         continue
-                    key = meaning if meaning is not None else text
+                    key = meaning_key(meaning) if meaning is not None else text
                     if meaning_in_target.setdefault(local, key) != key:
                         new = alias_of.get(key) or _other_name(op.source, local)
                         while meaning_in_target.setdefault(new, key) != key:
@@ -997,8 +1018,23 @@ class _Planner:
             helpers = list(op.helpers)
             if extra.get(i):
                 more, imports, _ = self._closure(op.source, target, extra[i], set(op.classes) | {op.base_name})
-                helpers += [h for h in more if h not in helpers]
+                for h in more:
+                    if h in helpers:
+                        continue
+                    here = Symbol(op.source, h)
+                    if h not in extra[i] and meaning_in_target.setdefault(h, here) != here:
+                        if _same_definition(self.ix, op.source, target, h):
+                            continue
+                        new = _other_name(op.source, h)
+                        while meaning_in_target.setdefault(new, here) != here:
+                            new += "_"
+                        renames.append((h, new))
+                    helpers.append(h)
+                imports, aliases = alias_imports(
+                    imports, lambda local, op=op: self.resolver.name(op.source, local), meaning_in_target,
+                    lambda local, op=op: _other_name(op.source, local))
                 texts += imports
+                renames += aliases.items()
                 order = [n for n, *_ in self.ix.facts[op.source].top_level]
                 helpers.sort(key=lambda h: order.index(h) if h in order else len(order))
             ops[i] = replace(op, imports=tuple(_group_imports(texts)), renames=tuple(dict.fromkeys(renames)),
@@ -1139,20 +1175,45 @@ class _Planner:
             return level, ".".join(b_parts[common:])
         return 0, self.ix.modules.module_name(to_file, from_file)
 
-    def _check_cycles(self, source: str, target: str, imports: list[str]) -> None:
+    def _annotation_only_imports(self, source: str, imports: list[str], moved_nodes: list[ast.stmt]) -> set[str]:
+        """The import texts that bind only names of project modules the moved code uses only in
+        function annotations."""
+        only = cycles.annotation_only(moved_nodes)
+        out = set()
         for text in imports:
-            m = re.match(r"from (\.*)(\S*) import", text)
-            if not m:
-                continue
-            level, module = len(m.group(1)), m.group(2) or None
-            f = self.resolver.module_file(target, level, module)
-            if f and (f == source or target in self._imports_of(f)):
-                self.warnings.append(Warning(
-                    "W013", f"moving into {target} adds `{text}`, and {f} imports {target}: check for an import cycle",
-                    source))
+            stmt = ast.parse(text).body[0]
+            local = [a.asname or a.name.partition(".")[0] for a in stmt.names]  # type: ignore[attr-defined]
+            if local and all(n in only and isinstance(self.resolver.name(source, n), (Symbol, ModuleRef))
+                             for n in local):
+                out.add(text)
+        return out
 
-    def _imports_of(self, file: str) -> set[str]:
-        return {f for f, importers in self.importers.items() if file in importers}
+    def _refuse_new_cycles(self, target: str) -> None:
+        """A plan whose writes close an import cycle the project did not have is refused."""
+        before = cycles.import_graph(self.resolver)
+        graph = {k: set(v) for k, v in before.items()}
+        added: set[tuple[str, str]] = set()
+        here = cycles.text_targets(self.resolver, target, f"import {self.ix.modules.module_name(target)}") | {target}
+        for op in self.ops:
+            if isinstance(op, MoveModels) and op.target == target:
+                added |= {(op.source, t) for t in here - {op.source}}
+                added |= {(target, t) for text in op.imports for t in cycles.text_targets(self.resolver, target, text)}
+            elif isinstance(op, MergeDuplicate):
+                added |= {(op.file, t) for text in op.imports for t in cycles.text_targets(self.resolver, op.file, text)}
+            elif isinstance(op, RewriteImports):
+                old = {s.file for s in op.spellings} & graph.get(op.file, set())
+                if old:
+                    graph[op.file] -= old  # the import of the shim-to-be now names the target
+                    added |= {(op.file, t) for t in here - {op.file}}
+        cycle = cycles.new_cycle(graph, added)
+        if cycle is None:
+            return
+        chain = " -> ".join(self.ix.modules.module_name(f) or f for f in cycle)
+        self.conflicts.append(Conflict(
+            "import-cycle", target,
+            f"the merge would make a new import cycle, {chain}, so importing any of them could fail "
+            f"(\"partially initialized module\"); move what {cycle[1]} needs out of the cycle or import it inside "
+            "the function that uses it, then plan again", None, tuple(cycle[:-1])))
 
     # -- imports -------------------------------------------------------------------------------
 
@@ -1278,6 +1339,7 @@ class _Planner:
             return
         registry_classes = {m.symbol: m.base for m in in_registry}
         found: dict[str, list[tuple[str, str]]] = defaultdict(list)
+        self._settle_merged_members(moved_to, qualified, bare, renamed_on, found)
         scoped: dict[tuple[str, tuple[tuple[str, str], ...]], list[str]] = defaultdict(list)
         for rel, f in sorted(ix.facts.items()):
             for c in f.classes:
@@ -1304,6 +1366,30 @@ class _Planner:
                 self.ops.append(RewriteStrings(home, tuple(dict.fromkeys(pairs))))
         for (home, pairs), classes in sorted(scoped.items()):
             self.ops.append(RewriteStrings(home, pairs, tuple(sorted(set(classes)))))
+
+    def _settle_merged_members(self, moved_to: dict[Symbol, Symbol], qualified: dict[str, str],
+                               bare: dict[str, str], renamed_on: dict[Symbol, dict[str, str]],
+                               found: dict[str, list[tuple[str, str]]]) -> None:
+        """Members appended to a kept class (UB001 union) name the deleted class's neighbours as
+        they were: their strings (``relationship("RequestB")``) are rewritten with the kept
+        class's own, and a class named directly that ends up in the same module is renamed."""
+        for i, op in enumerate(self.ops):
+            loser = self.merged_from.get((op.file, op.class_name)) if isinstance(op, MergeDuplicate) else None
+            if loser is None or loser not in self.ix.models:
+                continue
+            pairs = {**qualified, **bare, **renamed_on.get(self.ix.models[loser].base, {})}
+            texts = [n.value for t in op.statements for n in ast.walk(ast.parse(t))
+                     if isinstance(n, ast.Constant) and isinstance(n.value, str)]
+            home = _follow(moved_to, Symbol(op.file, op.class_name))
+            found[home.file] += [(old, new) for old, new in pairs.items() for t in texts
+                                 if re.search(rf"(?<![\w.]){re.escape(old)}(?![\w])", t)]
+            names = {}
+            for c in self.ix.facts[loser.file].classes:
+                final = _follow(moved_to, Symbol(loser.file, c.name))
+                if final.name != c.name and final.file == home.file:
+                    names[c.name] = final.name
+            if names:
+                self.ops[i] = replace(op, statements=tuple(rename_names(op.statements, names)))
 
     # -- metadata calls -------------------------------------------------------------------------
 

@@ -2,8 +2,11 @@
 
 unibase never imports user code in its own process. Every dynamic check runs in a subprocess
 with the project's interpreter (``--python``), from the script :mod:`unibase.verify_child`, which
-imports *only* the modules that define the in-scope bases, models and Core tables (not the
-whole application) and prints one JSON result.
+imports the modules that define the in-scope bases, models and Core tables (not the whole
+application), and after every check the other modules the merge changed (shims, rewritten
+importers, package ``__init__``s), and prints one JSON result. A changed module that cannot be
+imported for a reason outside unibase (a package that is not installed, the same error in the
+same module before the merge) leaves the import check "not proven" rather than passing.
 
 Schema equivalence is proved against the tree before the merge (``against``), materialised
 with ``git worktree add --detach`` and always removed afterwards:
@@ -19,7 +22,7 @@ with ``git worktree add --detach`` and always removed afterwards:
    Alembic leaves out.
 
 A difference passes only when the plan declared it (:class:`DeclaredChange`). A failure the
-project already had at ``against`` is reported as ``pre-existing``: unibase must neither be
+project already had at ``against`` (the same error in the same module) is reported as ``pre-existing``: unibase must neither be
 blamed for the project's own bugs nor hide them.
 """
 
@@ -36,7 +39,7 @@ import sys
 import time
 import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
@@ -50,6 +53,8 @@ if TYPE_CHECKING:
     from .check import Finding
 
 PASS, FAIL, PRE_EXISTING, SKIPPED = "pass", "fail", "pre-existing", "skipped"
+NOT_PROVEN = "not proven"  # a check that could not run for reasons outside unibase; not a failure
+CHANGED_TIMEOUT = 60  # seconds for each changed module beyond the models
 
 CHILD_TIMEOUT = 600  # seconds; a model module that hangs on import must not hang verify
 TAIL_LINES = 40
@@ -62,7 +67,7 @@ class VerifyError(ValueError):
 @dataclass(frozen=True)
 class CheckResult:
     name: str
-    status: str  # "pass" | "fail" | "pre-existing" | "skipped"
+    status: str  # "pass" | "fail" | "pre-existing" | "not proven" | "skipped"
     detail: str
 
 
@@ -144,6 +149,9 @@ def verify_project(
                 old = _scan(session.old_root())
             else:
                 why_not = f"the project directory did not exist at {base[:10]}: nothing to compare the schema with"
+        new.targets = _with_changed(new, changed)
+        if old is not None:  # the same modules before the merge, where they existed
+            old.targets = _with_changed(old, [rel for rel in changed or () if (session.old_root() / rel).is_file()])
         if old is not None and old.plan is not None and declared_from_against:
             declared = (*declared, *declared_from_plan(old.plan))
         checks = [_check_parse(session, changed), _check_single_base(new)]
@@ -165,6 +173,7 @@ def verify_project(
         # both trees' children run at once; the new one waits for the old databases to compare
         new_child = session.start_child(root, new.targets, import_db=session.tmp / "new.sqlite",
                                         compares=old_urls, wait_for=ready if old_urls else None)
+        built: dict = {}
         if old_child is not None:
             built = session.finish_child(old_child)
             _mark_ready(ready, len(old_urls))
@@ -174,11 +183,15 @@ def verify_project(
             builds = built.get("builds") or []
         result = session.finish_child(new_child)
         import_check, import_error = _import_result(new, result, changed)
+        roots = (str(root), str(session.old_root()) if old is not None else str(root))
         if import_error is not None and import_error.get("stage") != "child" and old is not None and base:
             # the same check on the tree before the merge: is this the project's own bug?
-            probe = session.run_child(session.old_root(), old.targets, import_db=session.tmp / "probe.sqlite",
+            probe = session.run_child(session.old_root(), replace(old.targets, changed=()),
+                                      import_db=session.tmp / "probe.sqlite",
                                       combine=True)
-            import_check = _pre_existing(import_check, import_error, probe, base)
+            import_check = _pre_existing(import_check, import_error, probe, base, roots)
+        elif import_check.status == PASS:
+            import_check = _changed_result(import_check, new, result, built if old_child else None, base, roots)
         checks.append(import_check)
 
         compares = result.get("compares") or []
@@ -346,6 +359,8 @@ class _Session(contextlib.AbstractContextManager):
             "ready_file": str(ready_file) if ready_file else None,
             "wait_for": str(wait_for) if wait_for else None,
             "timeout": CHILD_TIMEOUT,
+            "changed": list(targets.changed),
+            "changed_timeout": CHANGED_TIMEOUT,
         }
         args_file.write_text(json.dumps(args), encoding="utf-8")
         env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}  # leave no __pycache__ in the user's tree
@@ -410,6 +425,7 @@ class _Targets:
     roots: tuple[str, ...]  # project-relative directories to put on sys.path ("" is the root)
     modules: tuple[str, ...]  # bases first, then models and Core tables
     bases: tuple[tuple[str, str], ...]  # (module, attribute) of every in-scope base
+    changed: tuple[str, ...] = ()  # the other changed modules, imported after the checks
 
 
 @dataclass
@@ -555,11 +571,25 @@ def _import_result(new: _Scan, result: dict, changed: list[str] | None) -> tuple
     return CheckResult("import", PASS, detail + "".join(f"; note: {n}" for n in notes)), None
 
 
-def _pre_existing(check: CheckResult, error: dict, probe: dict, base: str) -> CheckResult:
-    """``pre-existing`` when the tree at ``against`` fails at the same stage with the same error class."""
-    errors = [probe.get("error")] + list(probe.get("package_inits", []))
-    same = next((e for e in errors if e and e.get("stage") == error.get("stage")
-                 and e.get("error_class") == error.get("error_class")), None)
+def _same_error(a: dict | None, b: dict | None, roots: Sequence[str]) -> bool:
+    """One error in one module: the same stage, module, class and message (paths of the two
+    trees aside)."""
+    if not a or not b:
+        return False
+
+    def message(e: dict) -> str:
+        text = _first_line(e.get("message") or "")
+        for r in roots:
+            text = text.replace(r, "<root>")
+        return text
+
+    return all(a.get(k) == b.get(k) for k in ("stage", "module", "error_class")) and message(a) == message(b)
+
+
+def _pre_existing(check: CheckResult, error: dict, probe: dict, base: str, roots: Sequence[str]) -> CheckResult:
+    """``pre-existing`` when the tree at ``against`` fails the same way in the same module."""
+    errors = [probe.get("error")] + list(probe.get("errors", [])) + list(probe.get("package_inits", []))
+    same = next((e for e in errors if _same_error(e, error, roots)), None)
     if same is None:
         before = "it imported cleanly" if not probe.get("error") and "crash" not in probe else (
             "it failed differently: " + (_error_text(probe["error"]) if probe.get("error") else probe["crash"]))
@@ -567,6 +597,73 @@ def _pre_existing(check: CheckResult, error: dict, probe: dict, base: str) -> Ch
     return CheckResult(check.name, PRE_EXISTING,
                        f"the project had this failure before the merge. after: {check.detail}\n"
                        f"before (at {base[:10]}): {_error_text(same)}")
+
+
+def _with_changed(scan: _Scan, changed: Sequence[str] | None) -> _Targets:
+    """The scan's targets plus every other changed module (shims, rewritten importers, package
+    ``__init__``s), with the roots they import from."""
+    if scan.index is None or not changed:
+        return scan.targets
+    roots, modules = list(scan.targets.roots), []
+    for rel in changed:
+        name = scan.index.modules.module_name(rel)
+        parts = PurePosixPath(rel).with_suffix("").parts
+        if not name or parts[-1] in ("__main__", "setup", "conftest") or name in scan.targets.modules:
+            continue
+        if parts[-1] == "__init__":
+            parts = parts[:-1]
+        root = "/".join(parts[: len(parts) - len(name.split("."))])
+        if root not in roots:
+            roots.insert(len(roots) - 1, root)  # the project root stays last
+        modules.append(name)
+    return replace(scan.targets, roots=tuple(roots), changed=tuple(dict.fromkeys(modules)))
+
+
+def _outside(error: dict, scan: _Scan) -> str | None:
+    """Why a module failed for a reason outside the project, or None: a missing package that is
+    not one of the project's own."""
+    missing = error.get("missing")
+    if not missing or error.get("error_class") != "builtins.ModuleNotFoundError" or scan.index is None:
+        return None
+    if scan.index.modules.resolve(missing) or scan.index.modules.resolve(missing.partition(".")[0]):
+        return None
+    return f"the package {missing} is not installed"
+
+
+def _changed_result(check: CheckResult, new: _Scan, result: dict, before: dict | None, base: str | None,
+                    roots: Sequence[str]) -> CheckResult:
+    """The import check once every other changed module was imported too: a new error in one of
+    them fails it; a module that cannot be imported for reasons outside unibase (a missing
+    package, the same error in the same module before the merge) is not proven."""
+    entries = result.get("changed") or []
+    before = before or {}
+    old_entries = {e["module"]: e for e in before.get("changed") or []}
+    # the tree before may have met the module's error earlier, as a package __init__ or a model module
+    old_errors = [e.get("error") for e in old_entries.values()] + list(before.get("package_inits") or []) + list(
+        before.get("errors") or [])
+    failed, unproven = [], []
+    for e in entries:
+        error = e.get("error")
+        if error is None:
+            continue
+        why = _outside(error, new)
+        if why is None and any(_same_error({**error, "stage": ""}, {**old, "stage": ""}, roots)
+                               for old in old_errors if old):
+            why = f"it failed the same way before the merge, at {(base or '?')[:10]}"
+        if why is None:
+            was = old_entries.get(e["module"])
+            then = ("it was not imported (it did not exist or was not importable)" if was is None
+                    else "it imported" if not was.get("error") else "it failed differently: " + _error_text(was["error"]))
+            failed.append(_error_text(error) + (f"\n(before the merge, at {base[:10]}, {then})" if base else ""))
+        else:
+            unproven.append(f"{e['module']} ({why}: {_first_line(error.get('message') or '')})")
+    done = len(entries) - len(failed) - len(unproven)
+    detail = check.detail + (f"; {done} other changed module(s) import" if entries else "")
+    if failed:
+        return CheckResult(check.name, FAIL, "a changed module does not import: " + "\n".join(failed))
+    if unproven:
+        return CheckResult(check.name, NOT_PROVEN, detail + "; not proven for " + "; ".join(unproven))
+    return CheckResult(check.name, check.status, detail)
 
 
 def _schema_result(name: str, base: str, build: dict, compare: dict | None, new_result: dict,

@@ -42,6 +42,7 @@ def describe(exc, stage, module=None, file=None):
         "module": module,
         "file": project_path(file),
         "error_class": f"{type(exc).__module__}.{type(exc).__qualname__}",
+        "missing": getattr(exc, "name", None) if isinstance(exc, ImportError) else None,
         "message": str(exc)[:3000],
         "location": location,
     }
@@ -115,17 +116,26 @@ def combine(metadatas, dialect, notes):
             if table.key in target.tables:
                 notes.append(f"table {table.key} is defined on more than one base; the first definition is used")
                 continue
-            names = {}
+            names = {}  # (kind, columns) -> the names the source gave them (an index=True column
+            # and an Index() on that column are two indexes of one signature)
             for const in list(table.constraints) + list(table.indexes):
-                names.setdefault((type(const).__name__, tuple(columns_of(const))), final_name(const, dialect))
+                names.setdefault((type(const).__name__, tuple(columns_of(const))), []).append(
+                    final_name(const, dialect))
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 copy = table.to_metadata(target)
             # column-level unique=/index= are re-made on the copy with the target's (default)
             # naming convention: put back the names the source metadata gave them
+            renamed = []
             for const in list(copy.constraints) + list(copy.indexes):
-                name = names.get((type(const).__name__, tuple(columns_of(const))))
-                if name is not None and final_name(const, dialect) != name:
+                pool = names.get((type(const).__name__, tuple(columns_of(const))), [])
+                if final_name(const, dialect) in pool:
+                    pool.remove(final_name(const, dialect))
+                else:
+                    renamed.append((const, pool))
+            for const, pool in renamed:
+                name = pool.pop(0) if pool else None
+                if name is not None:
                     const.name = conv(name)
     return target
 
@@ -253,6 +263,29 @@ def constraint_names(conn, md, reported):
     return out
 
 
+def unnamed_before(conn, md, out):
+    """A unique constraint Alembic reports as added where the database has one on the same
+    columns (unnamed before, named by a naming convention now) is a rename, said as one."""
+    from sqlalchemy import inspect
+
+    insp = inspect(conn)
+    tables = {t.name: t for t in md.tables.values()}
+    for i, d in enumerate(out):
+        if d["op"] != "add_constraint" or (d.get("sig") or [None])[0] != "UniqueConstraint":
+            continue
+        t = tables.get(d["table"])
+        cols = tuple(d["sig"][1])
+        try:
+            found = {tuple(u["column_names"]): u.get("name")
+                     for u in insp.get_unique_constraints(d["table"], schema=t.schema if t is not None else None)}
+        except Exception:
+            continue
+        if cols in found:
+            out[i] = {"op": "rename_constraint", "table": d["table"], "sig": d["sig"],
+                      "text": f"unique constraint on {d['table']}({', '.join(cols)}) named {found[cols]!r} "
+                              f"before the merge, {d['name']!r} after"}
+
+
 def compare(url, md):
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
@@ -271,6 +304,7 @@ def compare(url, md):
             for item in raw:
                 for one in (item if isinstance(item, list) else [item]):
                     out.append(serialise(one, conn.dialect))
+            unnamed_before(conn, md, out)
             reported = {(d["table"], json.dumps(d["sig"])) for d in out if d.get("sig")}
             out.extend(constraint_names(conn, md, reported))
             return out
@@ -416,6 +450,34 @@ def wait_ready(path, timeout):
         return json.load(fh).get("built", [])
 
 
+def import_changed(names, result, seconds):
+    """Import each changed module after everything else (so none can change the metadata
+    compared); each gets ``seconds`` where the platform can interrupt it."""
+    import signal
+
+    def interrupt(signum, frame):
+        raise TimeoutError("did not finish importing in %d s" % seconds)
+
+    alarm = getattr(signal, "SIGALRM", None)
+    if alarm is not None:
+        signal.signal(alarm, interrupt)
+    out = result["changed"] = []
+    for name in names:
+        entry = {"module": name}
+        out.append(entry)
+        if name in sys.modules:
+            continue
+        try:
+            if alarm is not None:
+                signal.alarm(seconds)
+            import_chain(name, [])
+        except (Exception, SystemExit) as exc:
+            entry["error"] = describe(exc, "import", name)
+        finally:
+            if alarm is not None:
+                signal.alarm(0)
+
+
 def main():
     with open(sys.argv[1], encoding="utf-8") as fh:
         args = json.load(fh)
@@ -426,6 +488,8 @@ def main():
     result = {}
     try:
         run(args, result)
+        if args.get("changed"):
+            import_changed(args["changed"], result, args.get("changed_timeout", 60))
     except BaseException as exc:
         result["crash"] = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))[-3000:]
     finally:

@@ -1,0 +1,159 @@
+"""Import cycles a plan would create, found statically, and imports that need not run.
+
+``import_graph`` is the project's module-level import graph (imports in functions and under
+``if TYPE_CHECKING:`` do not run when a module is imported; an import of ``a.b.c`` also runs
+the packages ``a`` and ``a.b``). ``planned_edges`` adds what a plan writes: each moved file
+becomes a shim importing the target, the target imports what the moved code needs, rewritten
+importers import the target. ``new_cycle`` finds an added edge that closes a cycle the
+project did not have. ``annotation_only`` tells which names moved code uses only in the
+annotations of functions (never evaluated when those are quoted), so their imports can go
+under ``if TYPE_CHECKING:``.
+
+What it does not do: prove that a cycle that existed before still works, nor follow imports
+made by ``importlib`` or ``__import__``.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections.abc import Iterable
+from pathlib import PurePosixPath
+
+from .discovery import Resolver
+
+_RUNS = {"module", "conditional", "class"}  # scopes whose imports run when the module is imported
+
+
+def _with_packages(file: str, facts: dict) -> set[str]:
+    """``file`` and the ``__init__.py`` of each package above it that the index knows."""
+    out = {file}
+    parent = PurePosixPath(file).parent
+    if PurePosixPath(file).name == "__init__.py":
+        parent = parent.parent
+    while str(parent) not in ("", "."):
+        init = str(parent / "__init__.py")
+        if init in facts:
+            out.add(init)
+        parent = parent.parent
+    return out
+
+
+def _targets(resolver: Resolver, rel: str, level: int, module: str | None, names: Iterable[str]) -> set[str]:
+    out = set()
+    mod = resolver.module_file(rel, level, module)
+    if mod:
+        out |= _with_packages(mod, resolver.facts)
+    for name in names:
+        sub = resolver.imported_submodule(rel, level, module, name)
+        if sub:
+            out |= _with_packages(sub, resolver.facts)
+    return out
+
+
+def import_graph(resolver: Resolver) -> dict[str, set[str]]:
+    """file -> the project files importing it runs (module-level imports only)."""
+    graph: dict[str, set[str]] = {}
+    for rel, f in resolver.facts.items():
+        edges: set[str] = set()
+        for imp in f.imports:
+            if imp.scope not in _RUNS:
+                continue
+            if imp.is_from:
+                edges |= _targets(resolver, rel, imp.level, imp.module, [n.name for n in imp.names])
+            else:
+                for n in imp.names:
+                    edges |= _targets(resolver, rel, 0, n.name, [])
+        edges.discard(rel)
+        graph[rel] = edges
+    return graph
+
+
+def text_targets(resolver: Resolver, rel: str, text: str) -> set[str]:
+    """The project files an import statement written in ``rel`` runs."""
+    m = re.match(r"\s*from (\.*)(\S*) import (.*)", text)
+    if m:
+        names = [p.strip().split(" as ")[0] for p in m.group(3).strip("() ").split(",")]
+        return _targets(resolver, rel, len(m.group(1)), m.group(2) or None, names) - {rel}
+    m = re.match(r"\s*import (.*)", text)
+    if not m:
+        return set()
+    out: set[str] = set()
+    for part in m.group(1).split(","):
+        out |= _targets(resolver, rel, 0, part.strip().split(" as ")[0], [])
+    return out - {rel}
+
+
+def _path(graph: dict[str, set[str]], start: str, goal: str) -> list[str] | None:
+    """A shortest path of imports from ``start`` to ``goal``."""
+    prev: dict[str, str | None] = {start: None}
+    queue = [start]
+    for node in queue:
+        if node == goal:
+            out = []
+            cur: str | None = node
+            while cur is not None:
+                out.append(cur)
+                cur = prev[cur]
+            return out[::-1]
+        for nxt in sorted(graph.get(node, ())):
+            if nxt not in prev:
+                prev[nxt] = node
+                queue.append(nxt)
+    return None
+
+
+def new_cycle(before: dict[str, set[str]], added: Iterable[tuple[str, str]]) -> list[str] | None:
+    """The files of an import cycle the added edges close that ``before`` did not have
+    (first file repeated at the end), or None."""
+    after = {k: set(v) for k, v in before.items()}
+    added = sorted(set(added))
+    for a, b in added:
+        after.setdefault(a, set()).add(b)
+    for a, b in added:
+        if a == b or b in before.get(a, ()):
+            continue
+        back = _path(after, b, a)
+        if back is None:
+            continue
+        if _path(before, a, b) is not None and _path(before, b, a) is not None:
+            continue  # a and b were already on one cycle
+        return [a, *back]
+    return None
+
+
+def annotation_only(nodes: Iterable[ast.stmt]) -> set[str]:
+    """Names the statements use only in function annotations and annotations of local variables
+    (never evaluated once quoted), not in any expression that runs."""
+    in_annotations: set[str] = set()
+    elsewhere: set[str] = set()
+
+    def names(node: ast.AST | None) -> set[str]:
+        return {n.id for n in ast.walk(node) if isinstance(n, ast.Name)} if node is not None else set()
+
+    skip: set[int] = set()
+    for top in nodes:
+        for node in ast.walk(top):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                a = node.args
+                for arg in [*a.posonlyargs, *a.args, *a.kwonlyargs, a.vararg, a.kwarg]:
+                    if arg is not None and arg.annotation is not None:
+                        in_annotations |= names(arg.annotation)
+                        skip.add(id(arg.annotation))
+                if node.returns is not None:
+                    in_annotations |= names(node.returns)
+                    skip.add(id(node.returns))
+                for inner in ast.walk(node):
+                    if isinstance(inner, ast.AnnAssign) and inner.annotation is not None:
+                        in_annotations |= names(inner.annotation)
+                        skip.add(id(inner.annotation))
+    for top in nodes:
+        stack: list[ast.AST] = [top]
+        while stack:
+            node = stack.pop()
+            if id(node) in skip:
+                continue
+            if isinstance(node, ast.Name):
+                elsewhere.add(node.id)
+            stack.extend(ast.iter_child_nodes(node))
+    return in_annotations - elsewhere

@@ -1,0 +1,93 @@
+"""A merge never makes a new import cycle (issue 16, item 3): found statically, before writing.
+
+Each case: a small project in a real git repository and the real CLI.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from conftest import git, make_repo, unibase
+
+MAIN = (
+    "from sqlalchemy import Column, Integer\nfrom sqlalchemy.orm import declarative_base\n\n"
+    "Base = declarative_base()\n\n\n"
+    'class User(Base):\n    __tablename__ = "users"\n    id = Column(Integer, primary_key=True)\n\n\n'
+    'class Team(Base):\n    __tablename__ = "teams"\n    id = Column(Integer, primary_key=True)\n'
+)
+# a domain layer that imports the canonical module
+DOMAIN = (
+    "from app.main import User\n\n\n"
+    "class Project:\n    def __init__(self, name: str, owner: User | None) -> None:\n"
+    "        self.name = name\n        self.owner = owner\n"
+)
+
+
+def _other(method: str) -> str:
+    return (
+        "from sqlalchemy import Column, Integer, String\nfrom sqlalchemy.orm import declarative_base\n\n"
+        "from app.domain import Project\n\nBase = declarative_base()\n\n\n"
+        'class Note(Base):\n    __tablename__ = "notes"\n    id = Column(Integer, primary_key=True)\n'
+        f"    project_name = Column(String(40))\n\n{method}"
+    )
+
+
+def _project(tmp_path: Path, files: dict[str, str]) -> Path:
+    project = tmp_path / "proj"
+    for rel, text in files.items():
+        (project / rel).parent.mkdir(parents=True, exist_ok=True)
+        (project / rel).write_text(text, encoding="utf-8")
+    make_repo(project)
+    return project
+
+
+def test_an_import_used_only_in_annotations_goes_under_type_checking(tmp_path):
+    """``Project`` (whose module imports the canonical one) is used by the moved class only in a
+    method's annotation: importing it at the top of the canonical module would be a cycle."""
+    project = _project(tmp_path, {
+        "app/__init__.py": "",
+        "app/main.py": MAIN,
+        "app/domain.py": DOMAIN,
+        "app/other.py": _other("    def attach(self, project: Project) -> None:\n        self.project_name = project.name\n"),
+    })
+    unibase("apply", str(project), "--branch", "merged", check=0)
+    merged = tmp_path / "merged"
+    git(project, "worktree", "add", "-q", "--detach", str(merged), "merged")
+    check = ("import app.domain, app.main as m, app.other\n"
+             "n = m.Note(); n.attach(app.domain.Project('p', None)); assert n.project_name == 'p'\n")
+    proc = subprocess.run([sys.executable, "-c", check], cwd=merged, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    text = (merged / "app" / "main.py").read_text(encoding="utf-8")
+    assert "if TYPE_CHECKING:\n    from app.domain import Project" in text
+
+
+def test_a_plan_that_makes_a_new_import_cycle_is_refused(tmp_path):
+    """The moved method calls ``Project()``: its import must run, and the canonical module
+    would import the domain layer that imports it. The plan names the cycle and writes nothing."""
+    project = _project(tmp_path, {
+        "app/__init__.py": "",
+        "app/main.py": MAIN,
+        "app/domain.py": DOMAIN,
+        "app/other.py": _other("    def project(self):\n        return Project(self.project_name, None)\n"),
+    })
+    planned = unibase("plan", str(project))
+    assert planned.returncode == 1
+    assert "import-cycle" in planned.stdout and "app.main -> app.domain -> app.main" in planned.stdout
+    applied = unibase("apply", str(project), "--branch", "merged")
+    assert applied.returncode == 1 and "need a decision" in applied.stderr
+    assert "merged" not in git(project, "branch", "--list")
+
+
+def test_an_import_inside_a_function_makes_no_cycle(tmp_path):
+    """``app.domain`` imports the moved class only inside a function: that import does not run
+    when the module is imported, so the merge goes ahead."""
+    project = _project(tmp_path, {
+        "app/__init__.py": "",
+        "app/main.py": MAIN,
+        "app/domain.py": "class Project:\n    def __init__(self, name, owner):\n        self.name = name\n\n\n"
+                         "def notes():\n    from app.other import Note\n    return Note\n",
+        "app/other.py": _other("    def project(self):\n        return Project(self.project_name, None)\n"),
+    })
+    unibase("apply", str(project), "--branch", "merged", check=0)
