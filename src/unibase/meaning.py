@@ -18,8 +18,6 @@ import importlib
 import sys
 from collections.abc import Callable, Iterable
 
-import libcst as cst
-
 from .discovery import External
 
 _FOLLOWED = {"sqlalchemy"}  # outside packages safe to import here: unibase depends on them
@@ -83,6 +81,8 @@ def alias_imports(texts: Iterable[str], meaning_of: Callable[[str], object], tak
 def rename_names(texts: Iterable[str], name_map: dict[str, str]) -> list[str]:
     """Each text (top-level statements) with the globals of ``name_map`` renamed: their
     definitions and the references to them, never attributes, keywords or local names."""
+    import libcst as cst  # only when something is renamed: `--help` and `check` do without it
+
     from unibase.codemods.move_models import _Rename, _rename_targets
 
     out = []

@@ -225,6 +225,9 @@ class _Session(contextlib.AbstractContextManager):
         self.base: str | None = None
         self._old_root: Path | None = None
         self._cleanups: list[Any] = []
+        self.checkout = _main_checkout(root) if self.repo_top is not None else None
+        if self.repo_top is not None and self.checkout is not None and self.repo_top != self.checkout:
+            _localise_links(self.repo_top, (self.checkout,))  # a scratch worktree of apply's
 
     def __exit__(self, *exc: object) -> None:
         with deferred_sigint():  # a second Ctrl-C must not cut the cleanup short
@@ -267,7 +270,8 @@ class _Session(contextlib.AbstractContextManager):
                     self.base, "--")
         untracked = _git(self.root, "ls-files", "-z", "--others", "--exclude-standard")
         names = [n for n in (diff + untracked).split("\0") if n.endswith(".py")]
-        return sorted({n for n in names if (self.root / n).is_file()})
+        # a symbolic link is another name of its target: the target is the file that changed
+        return sorted({n for n in names if (self.root / n).is_file() and not (self.root / n).is_symlink()})
 
     def old_root(self) -> Path:
         """The project as it was at ``against``, checked out once in a detached worktree."""
@@ -276,6 +280,7 @@ class _Session(contextlib.AbstractContextManager):
             path = self.tmp / "against"
             self._cleanups.append(lambda: drop_worktrees(self.scratch, path))
             self.scratch.git(self.root, "worktree", "add", "--detach", "-f", str(path), self.base)
+            _localise_links(path, tuple(t for t in (self.repo_top, self.checkout) if t is not None))
             pause_point("verify-worktree-ready")
             self._old_root = path / self.prefix if self.prefix else path
         return self._old_root
@@ -475,7 +480,7 @@ def _targets(index: Index, in_scope: Sequence[Symbol], unified: Sequence[Symbol]
     roots: list[str] = []
     modules: list[str] = []
     for rel in files:
-        name = index.modules.module_name(rel)
+        name = _import_name(index, rel)
         if not name:
             continue  # the project root's own __init__.py: not importable by a dotted name
         parts = PurePosixPath(rel).with_suffix("").parts
@@ -485,8 +490,20 @@ def _targets(index: Index, in_scope: Sequence[Symbol], unified: Sequence[Symbol]
         roots.append("/".join(parts[: len(parts) - len(name.split("."))]))
         modules.append(name)
     roots.append("")  # the project root last, for modules the models import from top-level files
-    bases = tuple((index.modules.module_name(s.file), s.name) for s in in_scope if index.modules.module_name(s.file))
+    bases = tuple((_import_name(index, s.file), s.name) for s in in_scope if _import_name(index, s.file))
     return _Targets(tuple(dict.fromkeys(roots)), tuple(dict.fromkeys(modules)), bases)
+
+
+def _import_name(index: Index, rel: str) -> str:
+    """The dotted name that imports ``rel`` itself: the project's usual spelling, unless that
+    goes through a symbolic link (``app.items`` for ``app/real_items.py``), which may lead out of
+    the tree being checked; then the file's own name from the same root."""
+    name = index.modules.module_name(rel)
+    own = index.modules.dotted_names(rel)
+    if not name or name in own:
+        return name
+    depth = len(name.split("."))
+    return next((n for n in own if len(n.split(".")) == depth), own[-1] if own else name)
 
 
 # --- checks ---------------------------------------------------------------------------------------
@@ -606,7 +623,7 @@ def _with_changed(scan: _Scan, changed: Sequence[str] | None) -> _Targets:
         return scan.targets
     roots, modules = list(scan.targets.roots), []
     for rel in changed:
-        name = scan.index.modules.module_name(rel)
+        name = _import_name(scan.index, rel)
         parts = PurePosixPath(rel).with_suffix("").parts
         if not name or parts[-1] in ("__main__", "setup", "conftest") or name in scan.targets.modules:
             continue
@@ -799,6 +816,41 @@ def _repo_of(root: Path) -> tuple[Path | None, str]:
     except (subprocess.CalledProcessError, OSError):
         return None, ""
     return Path(top), prefix
+
+
+def _main_checkout(root: Path) -> Path | None:
+    """The repository's main working tree (the user's checkout), also from a linked worktree."""
+    try:
+        common = Path(_git(root, "rev-parse", "--path-format=absolute", "--git-common-dir").strip())
+    except (subprocess.CalledProcessError, OSError):
+        return None
+    return common.parent if common.name == ".git" else None
+
+
+def _localise_links(tree: Path, checkouts: tuple[Path, ...]) -> None:
+    """In a scratch worktree, re-point the absolute links that lead into one of ``checkouts`` (the
+    user's files) at the same path inside ``tree``, so the tree checked is the tree verified."""
+    try:
+        listing = _git(tree, "ls-files", "-s", "-z")
+    except (subprocess.CalledProcessError, OSError):
+        return
+    tops = [c.resolve() for c in checkouts]
+    for entry in listing.split("\0"):
+        if not entry.startswith("120000 "):
+            continue
+        link = tree / entry.split("\t", 1)[1]
+        try:
+            target = Path(os.readlink(link))
+        except OSError:
+            continue
+        if not target.is_absolute():
+            continue
+        for top in tops:
+            if target == top or top in target.parents:
+                local = tree / target.relative_to(top)
+                link.unlink()
+                link.symlink_to(os.path.relpath(local, link.parent))
+                break
 
 
 def _git(cwd: Path, *args: str) -> str:
