@@ -1402,9 +1402,7 @@ class _Planner:
             for use in f.metadata_uses:
                 if use.attr not in ("create_all", "drop_all"):
                     continue
-                owner = self.resolver.expr(rel, use.owner, function=use.function)
-                b = owner if owner in ix.bases else ix.abstract_classes.get(owner) if isinstance(owner, Symbol) else None
-                if b in merged:
+                if self._merged_owner(rel, use.owner, use.function, merged):
                     per_scope[(use.function, use.attr, use.bind)] += 1
                     names.add(unparse(use.owner))
             extra = sum(n - 1 for n in per_scope.values() if n > 1)
@@ -1418,12 +1416,9 @@ class _Planner:
                 if isinstance(t.value, (ast.List, ast.Tuple)):
                     owners = set()
                     for e in t.value.elts:
-                        if isinstance(e, ast.Attribute) and e.attr == "metadata":
-                            o = self.resolver.expr(rel, e.value)
-                            bb = o if o in ix.bases else ix.abstract_classes.get(o) if isinstance(o, Symbol) else None
-                            if bb in merged:
-                                owners.add(bb)
-                                names.add(unparse(e.value))
+                        if _is_metadata_attr(e) and (bb := self._merged_owner(rel, e, None, merged)):
+                            owners.add(bb)
+                            names.add(unparse(e.value))
                     if len(owners) > 1:
                         tm += len(owners) - 1
             if extra or tm:
@@ -1435,13 +1430,13 @@ class _Planner:
                 self.ops.append(CollapseMetadataCalls(rel, tuple(sorted(names)), extra + tm))
                 self._warn_ddl_order(rel, f, merged)
 
-    def _merged_owner(self, rel: str, node: ast.expr, function: str | None, merged: set[Symbol]) -> bool:
-        """``node`` (``X`` or ``X.metadata``) names one of the bases being merged."""
+    def _merged_owner(self, rel: str, node: ast.expr, function: str | None, merged: set[Symbol]) -> Symbol | None:
+        """The base being merged that ``node`` (``X`` or ``X.metadata``) names, or None."""
         if _is_metadata_attr(node):
             node = node.value
         owner = self.resolver.expr(rel, node, function=function)
         b = owner if owner in self.ix.bases else self.ix.abstract_classes.get(owner) if isinstance(owner, Symbol) else None
-        return b in merged
+        return b if b in merged else None
 
     def _warn_ddl_order(self, rel: str, f, merged: set[Symbol]) -> None:
         """A repeated create_all that UB004 drops, with other statements between it and the call
