@@ -37,6 +37,23 @@ def copy_project(name: str, dest: Path, *, init_git: bool = True) -> Path:
     return dest
 
 
+def write_files(root: Path, files: dict[str, str]) -> Path:
+    """Write ``files`` (project path -> text, dedented) under ``root``; return ``root``."""
+    import textwrap
+
+    for rel, text in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text).lstrip(), encoding="utf-8")
+    return root
+
+
+def make_project(root: Path, files: dict[str, str]) -> Path:
+    """``files`` written under ``root`` and committed as the first commit of a new repository."""
+    make_repo(write_files(root, files))
+    return root
+
+
 def make_repo(path: Path) -> None:
     git(path, "init", "-q", "-b", "main")
     git(path, "add", "-A")

@@ -12,10 +12,9 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
-from conftest import git, make_repo, unibase
+from conftest import git, make_project, unibase
 
 FILES = {
     "app/__init__.py": "",
@@ -96,11 +95,7 @@ def tables(root: Path, function: str) -> str:
 
 
 def test_every_spelling_collapses_and_a_change_of_ddl_order_is_reported(tmp_path):
-    root = tmp_path / "proj"
-    for rel, text in FILES.items():
-        (root / rel).parent.mkdir(parents=True, exist_ok=True)
-        (root / rel).write_text(textwrap.dedent(text), encoding="utf-8")
-    make_repo(root)
+    root = make_project(tmp_path / "proj", FILES)
 
     plan = json.loads(unibase("plan", str(root), "--json", "--target", "app/db.py", "--strategy", "move",
                               check=0).stdout)
@@ -124,11 +119,7 @@ def test_a_rebased_base_keeps_the_imports_that_load_its_models(tmp_path):
     """``audit/`` is another package, so its base is rebased in place: its models stay in
     ``audit/db.py``, and ``app/main.py`` keeps importing that module (which maps them), while
     the repeated calls still collapse."""
-    root = tmp_path / "proj"
-    for rel, text in FILES.items():
-        (root / rel).parent.mkdir(parents=True, exist_ok=True)
-        (root / rel).write_text(textwrap.dedent(text), encoding="utf-8")
-    make_repo(root)
+    root = make_project(tmp_path / "proj", FILES)
     plan = json.loads(unibase("plan", str(root), "--json", "--target", "app/db.py", check=0).stdout)
     assert [b["strategy"] for b in plan["bases"] if b["name"] == "AuditBase"] == ["rebase"]
     unibase("apply", str(root), "--target", "app/db.py", "--branch", "merged", check=0)

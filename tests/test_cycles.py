@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import git, make_repo, unibase
+from conftest import git, make_project, unibase
 
 MAIN = (
     "from sqlalchemy import Column, Integer\nfrom sqlalchemy.orm import declarative_base\n\n"
@@ -35,12 +35,7 @@ def _other(method: str) -> str:
 
 
 def _project(tmp_path: Path, files: dict[str, str]) -> Path:
-    project = tmp_path / "proj"
-    for rel, text in files.items():
-        (project / rel).parent.mkdir(parents=True, exist_ok=True)
-        (project / rel).write_text(text, encoding="utf-8")
-    make_repo(project)
-    return project
+    return make_project(tmp_path / "proj", files)
 
 
 def test_an_import_used_only_in_annotations_goes_under_type_checking(tmp_path):

@@ -11,12 +11,10 @@ differently. ``--prefer`` takes the suggested rename, ``--mode`` chooses keep or
 from __future__ import annotations
 
 import json
-import textwrap
 from pathlib import Path
 
 import pytest
-
-from conftest import git, make_repo, unibase
+from conftest import git, make_project, unibase
 
 FILES = {
     "pyproject.toml": "[project]\nname = 'shop'\n",
@@ -81,12 +79,7 @@ FILES = {
 
 @pytest.fixture
 def root(tmp_path: Path) -> Path:
-    root = tmp_path / "proj"
-    for rel, text in FILES.items():
-        (root / rel).parent.mkdir(parents=True, exist_ok=True)
-        (root / rel).write_text(textwrap.dedent(text), encoding="utf-8")
-    make_repo(root)
-    return root
+    return make_project(tmp_path / "proj", FILES)
 
 
 def orders(root: Path, *args: str) -> dict:

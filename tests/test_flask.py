@@ -14,8 +14,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-
-from conftest import git, make_repo, unibase
+from conftest import git, make_project, unibase
 
 HEADER = """
     from sqlalchemy import Column, ForeignKey, Integer, String
@@ -57,12 +56,7 @@ def code(*parts: str) -> str:
 
 
 def project(root: Path, files: dict[str, str]) -> Path:
-    for rel, text in files.items():
-        path = root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(textwrap.dedent(text).lstrip(), encoding="utf-8")
-    make_repo(root)
-    return root
+    return make_project(root, files)
 
 
 def plan(root: Path, *args: str, code: int = 0) -> dict:

@@ -10,7 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import git, make_repo, unibase
+from conftest import git, make_project, unibase
 
 SQLA_ENUM_MAIN = (
     "from sqlalchemy import Column, Enum, Integer\nfrom sqlalchemy.orm import declarative_base\n\n"
@@ -21,12 +21,7 @@ SQLA_ENUM_MAIN = (
 
 
 def _project(tmp_path: Path, files: dict[str, str]) -> Path:
-    project = tmp_path / "proj"
-    for rel, text in files.items():
-        (project / rel).parent.mkdir(parents=True, exist_ok=True)
-        (project / rel).write_text(text, encoding="utf-8")
-    make_repo(project)
-    return project
+    return make_project(tmp_path / "proj", files)
 
 
 def _check_merged(project: Path, tmp_path: Path, check: str) -> str:

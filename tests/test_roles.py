@@ -13,17 +13,11 @@ import textwrap
 from pathlib import Path
 
 import pytest
-
-from conftest import make_repo, unibase
+from conftest import make_project, unibase, write_files
 
 
 def project(root: Path, files: dict[str, str]) -> Path:
-    for rel, text in files.items():
-        path = root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(textwrap.dedent(text).lstrip(), encoding="utf-8")
-    make_repo(root)
-    return root
+    return make_project(root, files)
 
 
 def plan(root: Path, *args: str, code: int = 0) -> dict:
@@ -681,10 +675,7 @@ def test_main_database_setting(key, main):
 
 
 def index(root: Path, files: dict[str, str]):
-    for rel, text in files.items():
-        (root / rel).parent.mkdir(parents=True, exist_ok=True)
-        (root / rel).write_text(textwrap.dedent(text).lstrip(), encoding="utf-8")
-    return discover(root)
+    return discover(write_files(root, files))
 
 
 ONE_BASE = textwrap.dedent("""

@@ -13,7 +13,7 @@ import sys
 import textwrap
 from pathlib import Path
 
-from conftest import git, make_repo, unibase
+from conftest import git, make_project, unibase
 
 DB = """
     from sqlalchemy import Column, ForeignKey, Integer, String
@@ -82,12 +82,7 @@ ONE_METADATA = """
 
 
 def project(root: Path, files: dict[str, str]) -> Path:
-    for rel, text in files.items():
-        path = root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(textwrap.dedent(text).lstrip(), encoding="utf-8")
-    make_repo(root)
-    return root
+    return make_project(root, files)
 
 
 def plan(root: Path, *args: str) -> dict:

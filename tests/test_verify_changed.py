@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conftest import git, make_repo, unibase
+from conftest import git, make_project, unibase
 
 MODELS = (
     "from sqlalchemy import Column, Integer\nfrom sqlalchemy.orm import declarative_base\n\n"
@@ -16,11 +16,7 @@ MODELS = (
 
 
 def _two_commits(tmp_path: Path, before: dict[str, str], after: dict[str, str]) -> Path:
-    project = tmp_path / "proj"
-    for rel, text in before.items():
-        (project / rel).parent.mkdir(parents=True, exist_ok=True)
-        (project / rel).write_text(text, encoding="utf-8")
-    make_repo(project)
+    project = make_project(tmp_path / "proj", before)
     for rel, text in after.items():
         (project / rel).write_text(text, encoding="utf-8")
     git(project, "commit", "-q", "-am", "merged")
@@ -88,11 +84,7 @@ MAIN = (
 
 
 def _applied(tmp_path: Path, files: dict[str, str]) -> str:
-    project = tmp_path / "proj"
-    for rel, text in files.items():
-        (project / rel).parent.mkdir(parents=True, exist_ok=True)
-        (project / rel).write_text(text, encoding="utf-8")
-    make_repo(project)
+    project = make_project(tmp_path / "proj", files)
     # every model moves into app/main.py (what these checks are about)
     return unibase("apply", str(project), "--target", "app/main.py", "--branch", "merged", "--strategy", "move",
                    check=0).stdout
