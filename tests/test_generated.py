@@ -13,7 +13,10 @@ draws thousands of fresh examples:
 
     UNIBASE_HYPOTHESIS_PROFILE=long .venv/bin/python -m pytest tests/test_generated.py -p no:cacheprovider
 
-``UNIBASE_HYPOTHESIS_EXAMPLES=N`` sets the number of examples of either profile.
+``UNIBASE_HYPOTHESIS_EXAMPLES=N`` sets the number of examples of either profile. The merge
+property is drawn in four parts (``test_unibase_merges_generated_project[0]`` to ``[3]``),
+each with its own fixed seed in the CI profile; to replay one part of a long run, select it
+with ``-k`` and pass the seed it printed with ``--hypothesis-seed``.
 
 Every tree is imported in fresh processes forked from one server that has SQLAlchemy, Alembic
 and pytest loaded already, so no example pays for those imports; the tree before the merge is
@@ -32,7 +35,7 @@ import traceback
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, Phase, given, note, settings
+from hypothesis import HealthCheck, Phase, given, note, seed, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
@@ -60,7 +63,10 @@ settings.register_profile(
 )
 PROFILE = "unibase-" + os.environ.get("UNIBASE_HYPOTHESIS_PROFILE", "ci")
 EXAMPLES = int(os.environ.get("UNIBASE_HYPOTHESIS_EXAMPLES", "0")) or settings.get_profile(PROFILE).max_examples
-MERGE = settings(settings.get_profile(PROFILE), max_examples=EXAMPLES)
+# the merge property runs in parts of equal size, so the slowest test of the suite is a quarter
+# of it and the workers share it
+SHARDS = 4
+MERGE_SHARD = settings(settings.get_profile(PROFILE), max_examples=-(-EXAMPLES // SHARDS))
 SELF_CHECK = settings(settings.get_profile(PROFILE), max_examples=max(10, EXAMPLES // 20))
 
 BRANCH = "unibase/generated"
@@ -302,12 +308,20 @@ def branches_without(state: dict, branch: str) -> dict:
 STRATEGIES = st.sampled_from(("move", "move", "move", "rebase"))
 
 
-@MERGE
-@given(projects(), STRATEGIES)
-def test_unibase_merges_generated_project(project: GeneratedProject, strategy: str):
+def merge_one(project: GeneratedProject, strategy: str) -> None:
     note(project.listing())
     with tempfile.TemporaryDirectory(prefix="unibase-gen-") as tmp:
         check_merge(project, Path(tmp), strategy)
+
+
+@pytest.mark.parametrize("shard", range(SHARDS))
+def test_unibase_merges_generated_project(shard: int):
+    """The examples are drawn in ``SHARDS`` parts that pytest-xdist runs side by side; in the
+    CI profile each part has a fixed seed of its own, so every run draws the same projects."""
+    run = MERGE_SHARD(given(projects(), STRATEGIES)(merge_one))
+    if MERGE_SHARD.derandomize:
+        run = seed(shard)(run)
+    run()
 
 
 def check_merge(project: GeneratedProject, tmp: Path, strategy: str = "move") -> None:
