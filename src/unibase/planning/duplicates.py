@@ -196,7 +196,7 @@ def _plan_duplicate(ctx: PlanContext, merge: Merge, m: ModelInfo, kept: ModelInf
         return Duplicates(conflicts=(duplicate_conflict(m, kept, options, note=(
             f"union is not possible: the members {winner.symbol.name} would gain use {', '.join(deps.helpers)} of "
             f"{loser.symbol.file}, which unibase does not place in {winner.symbol.file}; choose \"keep\" or "
-            "define them there by hand")),), warnings=tuple(warnings))
+            "define them there by hand")),), warnings=tuple(warnings), drops=drops, moves=moves)
     # a helper renamed in the winner's module is a copy there: the source keeps its own
     relocated = {loser.symbol.file: frozenset(h for h, t in zip(deps.helpers, deps.helper_texts)
                                               if t == top_level_source(ctx, loser.symbol.file, h))}
