@@ -9,7 +9,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from ..discovery import BaseInfo, ModelInfo, Symbol
+from ..discovery import ModelInfo, Symbol
 from ..plan import Conflict, MergeDuplicate, Operation, RenameColumnUses, Warning
 from ..settings import TableDecision
 from ..tables import table_differences

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from ..plan import Operation, Rename, RewriteImports
+from ..plan import ModuleSpelling, Operation, Rename, RewriteImports
 from .context import Merge, Move, Part, PlanContext
 from .spelling import respell
 
