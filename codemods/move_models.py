@@ -275,7 +275,13 @@ def _prune_imports(body: Sequence[cst.CSTNode], drop: set[str], protect: Sequenc
     out: list[cst.CSTNode] = []
     carry: list[cst.EmptyLine] = []
     for stmt in body:
-        if (
+        if _is_import_block(stmt):  # ``if TYPE_CHECKING:`` imports: pruned alike, gone when empty
+            inner = _prune_imports(stmt.body.body, drop)  # type: ignore[attr-defined]
+            if not inner:
+                carry = _merge_lines(carry, stmt.leading_lines)  # type: ignore[attr-defined]
+                continue
+            stmt = stmt.with_changes(body=stmt.body.with_changes(body=inner))  # type: ignore[attr-defined]
+        elif (
             isinstance(stmt, cst.SimpleStatementLine)
             and _is_import(stmt)
             and not any(stmt is p for p in protect)
@@ -283,7 +289,7 @@ def _prune_imports(body: Sequence[cst.CSTNode], drop: set[str], protect: Sequenc
         ):
             new = _prune_import(stmt, drop)
             if new is None:
-                carry.extend(stmt.leading_lines)
+                carry = _merge_lines(carry, stmt.leading_lines)
                 continue
             stmt = new
         if carry:
@@ -507,13 +513,17 @@ class MoveModelsCommand:
             removed.append(kept.pop(at))
             kept.insert(kept.index(shims[-1]) + 1, cst.parse_statement(f"{reg} = {op.base_name}.registry\n"))
         # drop imports only the moved (or removed) code needed, and those the shim replaces
-        still_used = _used_names([s for s in kept if not _is_import(s)], strings=True)
+        still_used = _used_names([s for s in kept if not _is_import(s) and not _is_import_block(s)], strings=True)
         all_names = _all_names(source)
         drop_imports = {
             n for n in _used_names(moved + removed)
             if n not in still_used and n not in all_names and n not in op.imported_elsewhere
         } | shim_names
         pruned = _prune_imports(kept, drop_imports, protect=shims)
+        if any(_is_import_block(s) for s in kept) and not any(_is_type_checking_block(s) for s in pruned) \
+                and "TYPE_CHECKING" not in all_names | set(op.imported_elsewhere) | _used_names(
+                    [s for s in pruned if not _is_import(s)]):
+            pruned = _prune_imports(pruned, {"TYPE_CHECKING"}, protect=shims)  # its last block went
         _strip_leading_blanks(pruned, source.body)
         if not all_names and all(_is_import(s) or _is_docstring(s) for s in pruned):
             # a re-export module: name what it exports (this shim, earlier ones, and the
@@ -600,6 +610,13 @@ class _QuoteAnnotations(cst.CSTTransformer):
             return updated_node  # cannot be one plain string literal: left as written
         quote = "'" if '"' in code else '"'
         return updated_node.with_changes(annotation=cst.SimpleString(f"{quote}{code}{quote}"))
+
+
+def _is_import_block(stmt: cst.CSTNode) -> bool:
+    """A top-level ``if TYPE_CHECKING:`` of imports only, without ``else``."""
+    return (_is_type_checking_block(stmt) and stmt.orelse is None  # type: ignore[attr-defined]
+            and isinstance(stmt.body, cst.IndentedBlock)  # type: ignore[attr-defined]
+            and all(_is_import(s) for s in stmt.body.body))  # type: ignore[attr-defined]
 
 
 def _is_type_checking_block(stmt: cst.CSTNode) -> bool:

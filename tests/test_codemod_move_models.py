@@ -728,6 +728,127 @@ CASES = [
     ),
     case(
         """\
+        from __future__ import annotations
+
+        from typing import TYPE_CHECKING
+
+        from sqlalchemy import Column, ForeignKey, Integer
+        from sqlalchemy.orm import Mapped, declarative_base, relationship
+
+        if TYPE_CHECKING:
+            from .widgets import Widget
+
+        Base = declarative_base()
+
+
+        class Message(Base):
+            __tablename__ = "messages"
+            id = Column(Integer, primary_key=True)
+            widget_id = Column(Integer, ForeignKey("widgets.id"))
+            widget: Mapped[Widget] = relationship()
+        """,
+        TARGET,
+        """\
+        from __future__ import annotations
+
+        <SHIM>
+        from .models import Base, Message
+
+        __all__ = ["Base", "Message"]
+        """,
+        """\
+        from sqlalchemy.orm import DeclarativeBase, Mapped, relationship
+        from sqlalchemy import Column, ForeignKey, Integer
+        from typing import TYPE_CHECKING
+
+        if TYPE_CHECKING:
+            from .widgets import Widget
+
+
+        class Base(DeclarativeBase):
+            pass
+
+
+        <MOVED>
+        class Message(Base):
+            __tablename__ = "messages"
+            id = Column(Integer, primary_key=True)
+            widget_id = Column(Integer, ForeignKey("widgets.id"))
+            widget: Mapped[Widget] = relationship()
+        """,
+        op=op(imports=("from sqlalchemy import Column, ForeignKey, Integer",
+                       "from sqlalchemy.orm import Mapped, relationship"),
+              type_checking_imports=("from .widgets import Widget",)),
+        id="type-checking-block-only-moved-code-used-goes-with-its-import",
+    ),
+    case(
+        """\
+        from __future__ import annotations
+
+        from typing import TYPE_CHECKING
+
+        from sqlalchemy import Column, Integer
+        from sqlalchemy.orm import declarative_base
+
+        if TYPE_CHECKING:
+            from .widgets import Gadget, Widget
+
+        Base = declarative_base()
+
+
+        class Message(Base):
+            __tablename__ = "messages"
+            id = Column(Integer, primary_key=True)
+
+            def widget(self) -> Widget:
+                raise NotImplementedError
+
+
+        def first(gadgets: list[Gadget]) -> Gadget:
+            return gadgets[0]
+        """,
+        TARGET,
+        """\
+        from __future__ import annotations
+
+        from typing import TYPE_CHECKING
+
+        if TYPE_CHECKING:
+            from .widgets import Gadget
+
+        <SHIM>
+        from .models import Base as Base, Message as Message
+
+
+        def first(gadgets: list[Gadget]) -> Gadget:
+            return gadgets[0]
+        """,
+        """\
+        from sqlalchemy.orm import DeclarativeBase
+        from sqlalchemy import Column, Integer
+        from typing import TYPE_CHECKING
+
+        if TYPE_CHECKING:
+            from .widgets import Widget
+
+
+        class Base(DeclarativeBase):
+            pass
+
+
+        <MOVED>
+        class Message(Base):
+            __tablename__ = "messages"
+            id = Column(Integer, primary_key=True)
+
+            def widget(self) -> Widget:
+                raise NotImplementedError
+        """,
+        op=op(imports=("from sqlalchemy import Column, Integer",), type_checking_imports=("from .widgets import Widget",)),
+        id="type-checking-block-keeps-what-the-kept-code-uses",
+    ),
+    case(
+        """\
         from sqlalchemy import (
             Column,
             Integer,

@@ -102,3 +102,59 @@ def module_state(value: ast.expr | None) -> bool:
     the original."""
     return value is not None and any(isinstance(n, ast.Name) and n.id in ("__name__", "__file__", "__package__")
                                      for n in ast.walk(value))
+
+
+def follow_lazy_imports(planner, target: str, moves) -> None:
+    """Point the ``if TYPE_CHECKING:`` imports of the code moving into ``target`` at where what
+    they name ends up (a class dropped as an identical duplicate, or renamed on a collision).
+
+    Such a name is never bound when the program runs, so SQLAlchemy finds ``Mapped[X]`` through
+    the class registry, by the class's own name: the moved code is renamed to the final class's
+    name, and the import goes when that class lives in ``target``, or imports it from its final
+    module. A final name that means something else in ``target`` is left as it was.
+    ``planner`` is the :class:`~unibase.planner.Planner` (its ops, resolver and spellings).
+    """
+    from dataclasses import replace
+
+    from .discovery import Symbol
+    from .plan import MoveModels
+
+    moved_to = {mv.old: mv.new for mv in moves}
+
+    def final(symbol: Symbol) -> Symbol:
+        seen = {symbol}
+        while symbol in moved_to and moved_to[symbol] not in seen:
+            symbol = moved_to[symbol]
+            seen.add(symbol)
+        return symbol
+
+    facts = planner.ix.facts.get(target)
+    in_target = {name: planner.resolver.name(target, name) for name in (facts.bindings if facts else ())}
+    in_target.update({new.name: new for new in moved_to.values() if new.file == target})
+    for i, op in enumerate(planner.ops):
+        if not isinstance(op, MoveModels) or op.target != target or not op.type_checking_imports:
+            continue
+        texts, renames = [], list(op.renames)
+        for text in op.type_checking_imports:
+            stmt = ast.parse(text).body[0]
+            if not isinstance(stmt, ast.ImportFrom):
+                texts.append(text)
+                continue
+            kept = []
+            for alias in stmt.names:
+                local = alias.asname or alias.name
+                meaning = planner.resolver.name(op.source, local)
+                end = final(meaning) if isinstance(meaning, Symbol) else meaning
+                if end == meaning or in_target.get(end.name, end) != end:
+                    kept.append(alias)
+                    continue
+                if end.name != local:
+                    renames.append((local, end.name))
+                if end.file != target:
+                    level, module = planner._spelling_between(target, end.file)
+                    texts.append(f"from {'.' * level}{module} import {end.name}")
+            if kept:
+                stmt.names = kept
+                texts.append(ast.unparse(stmt))
+        planner.ops[i] = replace(op, type_checking_imports=tuple(dict.fromkeys(texts)),
+                                 renames=tuple(dict.fromkeys(renames)))
