@@ -11,7 +11,7 @@ from pathlib import Path, PurePosixPath
 from . import cycles
 from .discovery import BaseInfo, Index, ModelInfo, ModuleRef, Resolver, Symbol
 from .facts import ImportBinding, LocalBinding, unparse
-from .meaning import alias_imports, meaning_key, module_state, rename_names, same_object
+from .meaning import alias_imports, follow_lazy_imports, meaning_key, module_state, rename_names, same_object
 from .plan import (
     BaseEntry,
     CollapseMetadataCalls,
@@ -152,6 +152,7 @@ class _Planner:
             moves = self._plan_merge(canonical, merging)
             self._settle_moves(canonical.symbol.file, moves)
             self._settle_drops(canonical, merging, moves)
+            follow_lazy_imports(self, canonical.symbol.file, moves)
             self._plan_imports(canonical, merging, moves)
             self._plan_strings(canonical, merging, moves)
             self._plan_collapse(canonical, merging)
