@@ -862,7 +862,7 @@ class _Planner:
                                  - _other_uses(moved_nodes, base_attributes))
         # a project import the moved code needs only in function annotations never runs in the
         # target (no new import cycle): it goes under ``if TYPE_CHECKING:``, the annotations quoted
-        lazy = self._annotation_only_imports(source, imports, moved_nodes)
+        lazy = cycles.annotation_only_imports(self.resolver, source, imports, moved_nodes)
         type_checking = _group_imports([t for t in imports if (source, t) in self.type_checking_texts or t in lazy])
         imports = _group_imports([t for t in imports if (source, t) not in self.type_checking_texts and t not in lazy])
         # annotations written under ``from __future__ import annotations`` are never evaluated;
@@ -1175,19 +1175,6 @@ class _Planner:
             level = len(a) - common + 1
             return level, ".".join(b_parts[common:])
         return 0, self.ix.modules.module_name(to_file, from_file)
-
-    def _annotation_only_imports(self, source: str, imports: list[str], moved_nodes: list[ast.stmt]) -> set[str]:
-        """The import texts that bind only names of project modules the moved code uses only in
-        function annotations."""
-        only = cycles.annotation_only(moved_nodes)
-        out = set()
-        for text in imports:
-            stmt = ast.parse(text).body[0]
-            local = [a.asname or a.name.partition(".")[0] for a in stmt.names]  # type: ignore[attr-defined]
-            if local and all(n in only and isinstance(self.resolver.name(source, n), (Symbol, ModuleRef))
-                             for n in local):
-                out.add(text)
-        return out
 
     def _refuse_new_cycles(self, target: str) -> None:
         """A plan whose writes close an import cycle the project did not have is refused."""
