@@ -134,7 +134,7 @@ CASES = [
         __all__ = ["Base", "Conversation", "Message"]
         """,
         """\
-        from sqlalchemy import Column, Integer, ForeignKey
+        from sqlalchemy import Column, ForeignKey, Integer
         from sqlalchemy.orm import DeclarativeBase, relationship
 
 
@@ -402,10 +402,11 @@ CASES = [
             return "hi"
         ''',
         '''\
-        from sqlalchemy.orm import DeclarativeBase
         import enum
         from datetime import datetime
+
         from sqlalchemy import Column, Enum, Integer, String
+        from sqlalchemy.orm import DeclarativeBase
 
 
         class Base(DeclarativeBase):
@@ -501,9 +502,10 @@ CASES = [
             return relationship("Message")
         """,
         """\
-        from sqlalchemy.orm import DeclarativeBase, relationship
         from datetime import datetime
+
         from sqlalchemy import Column, DateTime, Integer
+        from sqlalchemy.orm import DeclarativeBase, relationship
 
 
         class Base(DeclarativeBase):
@@ -599,7 +601,7 @@ CASES = [
         __all__ = ["Base", "Message", "Tag", "Topic", "Label"]
         """,
         """\
-        from sqlalchemy import Column, Integer, ForeignKey
+        from sqlalchemy import Column, ForeignKey, Integer
         from sqlalchemy.orm import DeclarativeBase, relationship
 
 
@@ -703,8 +705,8 @@ CASES = [
             return session.query(Message).count()
         """,
         """\
-        from sqlalchemy.orm import DeclarativeBase, Session, object_session
         from sqlalchemy import Column, Integer, String
+        from sqlalchemy.orm import DeclarativeBase, Session, object_session
 
 
         class Base(DeclarativeBase):
@@ -757,9 +759,10 @@ CASES = [
         __all__ = ["Base", "Message"]
         """,
         """\
-        from sqlalchemy.orm import DeclarativeBase, Mapped, relationship
-        from sqlalchemy import Column, ForeignKey, Integer
         from typing import TYPE_CHECKING
+
+        from sqlalchemy import Column, ForeignKey, Integer
+        from sqlalchemy.orm import DeclarativeBase, Mapped, relationship
 
         if TYPE_CHECKING:
             from .widgets import Widget
@@ -824,9 +827,10 @@ CASES = [
             return gadgets[0]
         """,
         """\
-        from sqlalchemy.orm import DeclarativeBase
-        from sqlalchemy import Column, Integer
         from typing import TYPE_CHECKING
+
+        from sqlalchemy import Column, Integer
+        from sqlalchemy.orm import DeclarativeBase
 
         if TYPE_CHECKING:
             from .widgets import Widget
@@ -846,6 +850,58 @@ CASES = [
         """,
         op=op(imports=("from sqlalchemy import Column, Integer",), type_checking_imports=("from .widgets import Widget",)),
         id="type-checking-block-keeps-what-the-kept-code-uses",
+    ),
+    case(
+        """\
+        from sqlalchemy import Column, Integer
+        from sqlalchemy.orm import declarative_base
+
+        Base = declarative_base()
+
+
+        class Message(Base):
+            __tablename__ = "messages"
+            id = Column(Integer, primary_key=True)
+
+            def widget(self) -> "Widget":
+                raise NotImplementedError
+        """,
+        """\
+        from sqlalchemy.orm import DeclarativeBase
+
+        from .widgets import Widget
+
+
+        class Base(DeclarativeBase):
+            widget_class = Widget
+        """,
+        """\
+        <SHIM>
+        from .models import Base, Message
+
+        __all__ = ["Base", "Message"]
+        """,
+        """\
+        from sqlalchemy import Column, Integer
+        from sqlalchemy.orm import DeclarativeBase
+
+        from .widgets import Widget
+
+
+        class Base(DeclarativeBase):
+            widget_class = Widget
+
+
+        <MOVED>
+        class Message(Base):
+            __tablename__ = "messages"
+            id = Column(Integer, primary_key=True)
+
+            def widget(self) -> "Widget":
+                raise NotImplementedError
+        """,
+        op=op(imports=("from sqlalchemy import Column, Integer",), type_checking_imports=("from .widgets import Widget",)),
+        id="type-checking-import-the-target-already-runs-is-not-repeated",
     ),
     case(
         """\
@@ -994,6 +1050,7 @@ CASES = [
         """Models."""
 
         from __future__ import annotations
+
         from sqlalchemy.orm import Mapped
 
 
@@ -1045,8 +1102,9 @@ CASES = [
             return datetime.now()
         ''',
         '''\
-        from sqlalchemy.orm import DeclarativeBase
         import enum
+
+        from sqlalchemy.orm import DeclarativeBase
 
 
         class Base(DeclarativeBase):
@@ -1097,8 +1155,8 @@ CASES = [
             text: str = Field(max_length=MAX_LEN)
         """,
         """\
-        from sqlalchemy.orm import DeclarativeBase
         from sqlalchemy import Column, Integer
+        from sqlalchemy.orm import DeclarativeBase
 
 
         class Base(DeclarativeBase):
@@ -1147,8 +1205,8 @@ CASES = [
         """\
         # sqlalchemy
         from sqlalchemy import Column, Integer  # noqa: F401
-        from sqlalchemy.orm import DeclarativeBase
         from sqlalchemy import String
+        from sqlalchemy.orm import DeclarativeBase
 
 
         class Base(DeclarativeBase):
@@ -1200,8 +1258,8 @@ CASES = [
             return "hello"
         """,
         """\
-        from sqlalchemy.orm import DeclarativeBase
         from sqlalchemy import Column, Integer
+        from sqlalchemy.orm import DeclarativeBase
 
 
         class Base(DeclarativeBase):
@@ -1308,8 +1366,8 @@ class Message(Base):
 
 
 @pytest.mark.parametrize("target, block", [
-    pytest.param(TARGET, "from typing import TYPE_CHECKING\n\nif TYPE_CHECKING:\n    from .billing import Invoice\n",
-                 id="new-block"),
+    pytest.param(TARGET, "from typing import TYPE_CHECKING\n\nfrom sqlalchemy.orm import DeclarativeBase, Mapped, "
+                 "relationship\n\nif TYPE_CHECKING:\n    from .billing import Invoice\n", id="new-block"),
     pytest.param("from typing import TYPE_CHECKING\n\nfrom sqlalchemy.orm import DeclarativeBase\n\n"
                  "if TYPE_CHECKING:\n    from .users import User\n\n\nclass Base(DeclarativeBase):\n    pass\n",
                  "if TYPE_CHECKING:\n    from .users import User\n    from .billing import Invoice\n", id="existing-block"),
