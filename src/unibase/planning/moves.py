@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from .. import cycles
-from ..discovery import BaseInfo, ModelInfo, ModuleRef, Symbol
+from ..discovery import BaseInfo, ModelInfo, Symbol
 from ..facts import LocalBinding
 from ..meaning import module_state
 from ..plan import Conflict, MoveModels, Operation, Warning
@@ -188,7 +188,7 @@ def _move_file(ctx: PlanContext, merge: Merge, b: BaseInfo, source: str, models:
                             - _other_uses(moved_nodes, base_attributes))
     # a project import the moved code needs only in function annotations never runs in the
     # target (no new import cycle): it goes under ``if TYPE_CHECKING:``, the annotations quoted
-    lazy = _annotation_only_imports(ctx, source, imports, moved_nodes)
+    lazy = cycles.annotation_only_imports(ctx.resolver, source, imports, moved_nodes)
     type_checking = group_imports([t for t in imports if t in found.type_checking or t in lazy])
     imports = group_imports([t for t in imports if t not in found.type_checking and t not in lazy])
     # annotations written under ``from __future__ import annotations`` are never evaluated;
@@ -266,19 +266,6 @@ def _other_uses(moved: list[ast.stmt], spelled: set[tuple[str, str]]) -> set[str
                    and isinstance(n.value, ast.Name) and (n.value.id, n.attr) in spelled}
         used |= {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and n.id in aliases and id(n) not in as_base}
     return used
-
-
-def _annotation_only_imports(ctx: PlanContext, source: str, imports: list[str], moved_nodes: list[ast.stmt]) -> set[str]:
-    """The import texts that bind only names of project modules the moved code uses only in
-    function annotations."""
-    only = cycles.annotation_only(moved_nodes)
-    out = set()
-    for text in imports:
-        stmt = ast.parse(text).body[0]
-        local = [a.asname or a.name.partition(".")[0] for a in stmt.names]  # type: ignore[attr-defined]
-        if local and all(n in only and isinstance(ctx.resolver.name(source, n), (Symbol, ModuleRef)) for n in local):
-            out.add(text)
-    return out
 
 
 def _future_annotations(facts) -> bool:

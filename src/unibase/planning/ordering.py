@@ -19,9 +19,10 @@ from .spelling import free_name, group_imports, other_name, spelling_between
 
 
 def settle(ctx: PlanContext, merge: Merge, moved: Moved) -> Moved:
-    """``moved`` with its moves' imports corrected, its moves in a runnable order and its
-    dropped duplicates pointed at their kept classes."""
-    return _settle_drops(ctx, merge, _settle_moves(ctx, merge, moved))
+    """``moved`` with its moves' imports corrected, its moves in a runnable order, its
+    dropped duplicates pointed at their kept classes, and its ``TYPE_CHECKING`` imports
+    pointed at where what they name ends up."""
+    return _follow_lazy_imports(ctx, merge, _settle_drops(ctx, merge, _settle_moves(ctx, merge, moved)))
 
 
 def _settle_moves(ctx: PlanContext, merge: Merge, moved: Moved) -> Moved:
@@ -219,3 +220,47 @@ def _unmovable_uses(moved: list[ast.stmt], name: str, annotations_ok: bool) -> l
 
 def _last_attr(node: ast.expr) -> str | None:
     return node.id if isinstance(node, ast.Name) else node.attr if isinstance(node, ast.Attribute) else None
+
+
+def _follow_lazy_imports(ctx: PlanContext, merge: Merge, moved: Moved) -> Moved:
+    """Point the ``if TYPE_CHECKING:`` imports of the code moving into the target at where what
+    they name ends up (a class dropped as an identical duplicate, or renamed on a collision).
+
+    Such a name is never bound when the program runs, so SQLAlchemy finds ``Mapped[X]`` through
+    the class registry, by the class's own name: the moved code is renamed to the final class's
+    name, and the import goes when that class lives in the target, or imports it from its final
+    module. A final name that means something else in the target is left as it was.
+    """
+    target = merge.target
+    moved_to = {mv.old: mv.new for mv in moved.moves}
+    facts = ctx.index.facts.get(target)
+    in_target = {name: ctx.resolver.name(target, name) for name in (facts.bindings if facts else ())}
+    in_target.update({new.name: new for new in moved_to.values() if new.file == target})
+    ops = list(moved.ops)
+    for i, op in enumerate(ops):
+        if not isinstance(op, MoveModels) or op.target != target or not op.type_checking_imports:
+            continue
+        texts, renames = [], list(op.renames)
+        for text in op.type_checking_imports:
+            stmt = ast.parse(text).body[0]
+            if not isinstance(stmt, ast.ImportFrom):
+                texts.append(text)
+                continue
+            kept = []
+            for alias in stmt.names:
+                local = alias.asname or alias.name
+                meaning = ctx.resolver.name(op.source, local)
+                end = follow(moved_to, meaning) if isinstance(meaning, Symbol) else meaning
+                if end == meaning or in_target.get(end.name, end) != end:
+                    kept.append(alias)
+                    continue
+                if end.name != local:
+                    renames.append((local, end.name))
+                if end.file != target:
+                    level, module = spelling_between(ctx, target, end.file)
+                    texts.append(f"from {'.' * level}{module} import {end.name}")
+            if kept:
+                stmt.names = kept
+                texts.append(ast.unparse(stmt))
+        ops[i] = replace(op, type_checking_imports=tuple(dict.fromkeys(texts)), renames=tuple(dict.fromkeys(renames)))
+    return replace(moved, ops=tuple(ops))
