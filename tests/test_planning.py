@@ -66,6 +66,17 @@ class Invoice(BillingBase):
     id = Column(Integer, primary_key=True)
 """
 
+# a class on billing's base that maps app's table ``widget`` as app does
+THING = """
+from sqlalchemy import String
+
+
+class Thing(BillingBase):
+    __tablename__ = "widget"
+    id = Column(Integer, primary_key=True)
+    name = Column(String(20))
+"""
+
 
 def project(tmp_path: Path, **extra: str) -> Path:
     """``app/db.py`` (the canonical base, three models) and ``billing`` (a base, one model), plus
@@ -127,15 +138,7 @@ class Gadget(BillingBase):
 
 
 def test_an_identical_duplicate_is_dropped_for_the_kept_class(tmp_path):
-    root = project(tmp_path, billing__models_py=INVOICE + '''
-from sqlalchemy import String
-
-
-class Thing(BillingBase):
-    __tablename__ = "widget"
-    id = Column(Integer, primary_key=True)
-    name = Column(String(20))
-''')
+    root = project(tmp_path, billing__models_py=INVOICE + THING)
     plan = plan_of(root, strategy="move")
     move = next(op for op in plan.operations if isinstance(op, MoveModels) and op.source == "billing/models.py")
     assert move.classes == ("Invoice",)
@@ -144,16 +147,7 @@ class Thing(BillingBase):
 
 
 def test_a_decided_duplicate_merges_members_and_writes_a_migration(tmp_path):
-    root = project(tmp_path, billing__models_py=INVOICE + '''
-from sqlalchemy import String
-
-
-class Thing(BillingBase):
-    __tablename__ = "widget"
-    id = Column(Integer, primary_key=True)
-    name = Column(String(20))
-    code = Column(String(5))
-''')
+    root = project(tmp_path, billing__models_py=INVOICE + THING + "    code = Column(String(5))\n")
     undecided = plan_of(root, strategy="move")
     assert not any(isinstance(op, (MergeDuplicate, WriteMigration)) for op in undecided.operations)
     assert [(c.kind, c.resolution) for c in undecided.conflicts] == [("duplicate-table", None)]
@@ -243,17 +237,9 @@ class Part(BaseModel):
 @pytest.mark.parametrize("strategy", ["move", "rebase"])
 def test_planning_reads_each_file_at_most_once(tmp_path, monkeypatch, strategy):
     """Planning's own reads go through one cache (discovery and the role evidence read before it)."""
-    root = project(tmp_path, billing__models_py=INVOICE + '''
-from sqlalchemy import String
-
-
-class Thing(BillingBase):
-    __tablename__ = "widget"
-    id = Column(Integer, primary_key=True)
-    name = Column(String(20))
-    code = Column(String(5))
-''', main_py="from app.db import Base\nfrom billing.db import BillingBase\n\n"
-             "Base.metadata.create_all(None)\nBillingBase.metadata.create_all(None)\n")
+    root = project(tmp_path, billing__models_py=INVOICE + THING + "    code = Column(String(5))\n",
+                   main_py="from app.db import Base\nfrom billing.db import BillingBase\n\n"
+                   "Base.metadata.create_all(None)\nBillingBase.metadata.create_all(None)\n")
     settings = Settings(root=root, strategy=strategy, prefer=("app/db.py",))
     index = scan(settings)
     reads: collections.Counter[str] = collections.Counter()
