@@ -11,7 +11,7 @@ from ..facts import ImportBinding
 from ..meaning import alias_imports, meaning_key, rename_names, same_object
 from ..plan import Warning
 from .context import Merge, PlanContext, function_names, same_definition, top_level_source
-from .spelling import group_imports, import_text, other_name
+from .spelling import free_name, group_imports, import_text, other_name
 
 
 @dataclass(frozen=True)
@@ -111,9 +111,7 @@ def dependencies(ctx: PlanContext, merge: Merge, statements: list[str], source: 
         if name in taken and same_definition(ctx, source, target, name):
             continue  # the target's own definition stands for it
         if name in taken:
-            new = other_name(source, name)
-            while new in taken:
-                new += "_"
+            new = free_name(source, name, taken.__contains__)
             renames[name] = new
         taken[renames.get(name, name)] = Symbol(source, name)
         kept.append(name)

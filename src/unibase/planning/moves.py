@@ -19,7 +19,7 @@ from .closure import closure
 from .context import Merge, Move, Part, PlanContext, moved_statements, same_definition
 from .duplicates import DuplicateMigration, plan_duplicates
 from .rebase import plan_rebase, rebased_models
-from .spelling import group_imports, other_name, spelling_between, without_names
+from .spelling import free_name, group_imports, spelling_between, without_names
 
 
 @dataclass(frozen=True)
@@ -207,9 +207,7 @@ def _move_file(ctx: PlanContext, merge: Merge, b: BaseInfo, source: str, models:
         if name in helpers and same_definition(ctx, source, target, name):
             helpers.remove(name)
             continue
-        new = other_name(source, name)
-        while new in names_in_target:
-            new += "_"
+        new = free_name(source, name, names_in_target.__contains__)
         renames.append((name, new))
         moving_model = ix.models.get(Symbol(source, name))
         if moving_model is not None and _table_from_class_name(moving_model):
