@@ -16,7 +16,8 @@ import libcst as cst
 
 from unibase.plan import MergeDuplicate
 
-from .move_models import _header_end, _import_keys, _is_import, _stmt_names
+from ._imports import first_party, place_import
+from .move_models import _header_end, _import_keys, _is_import, _merge_into_header, _stmt_names
 
 DESCRIPTION = "Give the kept definition of a duplicated table the other definition's extra columns and methods."
 
@@ -79,15 +80,14 @@ class MergeDuplicateCommand:
                     l for l in helpers[0].leading_lines if l.comment is not None])
                 body[i:i] = helpers
             present = set().union(*(_import_keys(s) for s in body if _is_import(s)))
-            new_imports = []
+            at = _header_end(body)
             for text in op.imports:
                 imp = cst.parse_statement(text.strip() + "\n")
                 keys = _import_keys(imp)
                 if not keys or not keys <= present:
-                    new_imports.append(imp)
+                    if not _merge_into_header(body, at, imp, present):
+                        place_import(body, at, imp, first_party(op.file))  # type: ignore[arg-type]
+                        at += 1
                     present |= keys
-            if new_imports:
-                at = _header_end(body)
-                body[at:at] = new_imports
             return module.with_changes(body=body)
         return module

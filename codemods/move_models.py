@@ -42,6 +42,7 @@ from collections.abc import Iterable, Sequence
 import libcst as cst
 from libcst.metadata import MetadataWrapper, ScopeProvider
 
+from unibase.codemods._imports import first_party, ordered_names, place_import
 from unibase.codemods._nodes import walk
 from unibase.codemods.rewrite_imports import _with_aliases
 from unibase.plan import MoveModels
@@ -51,6 +52,7 @@ from .rewrite_strings import _Relationships, _Strings
 DESCRIPTION = "Move the models of a secondary base into the canonical module; leave a re-export shim."
 
 _IDENTIFIER = re.compile(r"[A-Za-z_]\w*")
+_CODE = cst.Module([]).code_for_node
 
 
 def _stmt_names(stmt: cst.CSTNode) -> set[str]:
@@ -275,7 +277,13 @@ def _prune_imports(body: Sequence[cst.CSTNode], drop: set[str], protect: Sequenc
     out: list[cst.CSTNode] = []
     carry: list[cst.EmptyLine] = []
     for stmt in body:
-        if (
+        if _is_import_block(stmt):  # ``if TYPE_CHECKING:`` imports: pruned alike, gone when empty
+            inner = _prune_imports(stmt.body.body, drop)  # type: ignore[attr-defined]
+            if not inner:
+                carry = _merge_lines(carry, stmt.leading_lines)  # type: ignore[attr-defined]
+                continue
+            stmt = stmt.with_changes(body=stmt.body.with_changes(body=inner))  # type: ignore[attr-defined]
+        elif (
             isinstance(stmt, cst.SimpleStatementLine)
             and _is_import(stmt)
             and not any(stmt is p for p in protect)
@@ -283,7 +291,7 @@ def _prune_imports(body: Sequence[cst.CSTNode], drop: set[str], protect: Sequenc
         ):
             new = _prune_import(stmt, drop)
             if new is None:
-                carry.extend(stmt.leading_lines)
+                carry = _merge_lines(carry, stmt.leading_lines)
                 continue
             stmt = new
         if carry:
@@ -441,11 +449,11 @@ class MoveModelsCommand:
             keys = _import_keys(stmt)  # type: ignore[arg-type]
             if not keys or not keys <= present:
                 if not _merge_into_header(target_body, at, stmt, present):
-                    to_add.append(stmt)
+                    place_import(target_body, at, stmt, first_party(op.target))  # type: ignore[arg-type]
+                    at += 1
                 present |= keys
-        target_body[at:at] = to_add
         if op.type_checking_imports:
-            _add_type_checking_imports(target_body, at + len(to_add), op.type_checking_imports, present)
+            _add_type_checking_imports(target_body, at, op.type_checking_imports, present, first_party(op.target))
         if new_code:
             header = cst.EmptyLine(comment=cst.Comment(f"# --- moved from {op.source} by unibase (UB001) ---"))
             first = new_code[0]
@@ -507,13 +515,17 @@ class MoveModelsCommand:
             removed.append(kept.pop(at))
             kept.insert(kept.index(shims[-1]) + 1, cst.parse_statement(f"{reg} = {op.base_name}.registry\n"))
         # drop imports only the moved (or removed) code needed, and those the shim replaces
-        still_used = _used_names([s for s in kept if not _is_import(s)], strings=True)
+        still_used = _used_names([s for s in kept if not _is_import(s) and not _is_import_block(s)], strings=True)
         all_names = _all_names(source)
         drop_imports = {
             n for n in _used_names(moved + removed)
             if n not in still_used and n not in all_names and n not in op.imported_elsewhere
         } | shim_names
         pruned = _prune_imports(kept, drop_imports, protect=shims)
+        if any(_is_import_block(s) for s in kept) and not any(_is_type_checking_block(s) for s in pruned) \
+                and "TYPE_CHECKING" not in all_names | set(op.imported_elsewhere) | _used_names(
+                    [s for s in pruned if not _is_import(s)]):
+            pruned = _prune_imports(pruned, {"TYPE_CHECKING"}, protect=shims)  # its last block went
         _strip_leading_blanks(pruned, source.body)
         if not all_names and all(_is_import(s) or _is_docstring(s) for s in pruned):
             # a re-export module: name what it exports (this shim, earlier ones, and the
@@ -602,6 +614,13 @@ class _QuoteAnnotations(cst.CSTTransformer):
         return updated_node.with_changes(annotation=cst.SimpleString(f"{quote}{code}{quote}"))
 
 
+def _is_import_block(stmt: cst.CSTNode) -> bool:
+    """A top-level ``if TYPE_CHECKING:`` of imports only, without ``else``."""
+    return (_is_type_checking_block(stmt) and stmt.orelse is None  # type: ignore[attr-defined]
+            and isinstance(stmt.body, cst.IndentedBlock)  # type: ignore[attr-defined]
+            and all(_is_import(s) for s in stmt.body.body))  # type: ignore[attr-defined]
+
+
 def _is_type_checking_block(stmt: cst.CSTNode) -> bool:
     if not isinstance(stmt, cst.If):
         return False
@@ -611,10 +630,13 @@ def _is_type_checking_block(stmt: cst.CSTNode) -> bool:
 
 
 def _add_type_checking_imports(body: list[cst.CSTNode], at: int, texts: Sequence[str],
-                               present: set[tuple[int, str, str, str]]) -> None:
+                               present: set[tuple[int, str, str, str]], project: str | None) -> None:
     """Put ``texts`` under the module's first top-level ``if TYPE_CHECKING:`` (made after the
     header imports, with its own import, when there is none)."""
     stmts = [cst.parse_statement(t.strip() + "\n") for t in texts]
+    stmts = [x for x in stmts if not _import_keys(x) <= present]  # type: ignore[arg-type]  # imported where it runs
+    if not stmts:
+        return
     for k, stmt in enumerate(body):
         if _is_type_checking_block(stmt) and isinstance(stmt.body, cst.IndentedBlock):
             known = set().union(*(_import_keys(x) for x in stmt.body.body if _is_import(x)))  # type: ignore[arg-type]
@@ -623,12 +645,12 @@ def _add_type_checking_imports(body: list[cst.CSTNode], at: int, texts: Sequence
                 body[k] = stmt.with_changes(body=stmt.body.with_changes(body=[*stmt.body.body, *new]))
             return
     bound = {key[3] for x in body if _is_import(x) for key in _import_keys(x)} | {key[3] for key in present}  # type: ignore[arg-type]
-    block = cst.parse_statement("if TYPE_CHECKING:\n" + "".join(f"    {t.strip()}\n" for t in texts))
+    block = cst.parse_statement("if TYPE_CHECKING:\n" + "".join(f"    {cst.Module([]).code_for_node(x)}" for x in stmts))
     block = block.with_changes(leading_lines=[cst.EmptyLine()])
     if "TYPE_CHECKING" not in bound:
         name = cst.parse_statement("from typing import TYPE_CHECKING\n")
         if not _merge_into_header(body, at, name, present):
-            body.insert(at, name)
+            place_import(body, at, name, project)  # type: ignore[arg-type]
             at += 1
     body.insert(at, block)
 
@@ -651,6 +673,8 @@ def _merge_into_header(body: list[cst.CSTNode], end: int, stmt: cst.CSTNode,
             continue
         extra = [a for a in new.names if (*key, *_import_key_names(a)) not in present]
         items = [*((a, i) for i, a in enumerate(old.names)), *((a, None) for a in extra)]
+        order = ordered_names([_CODE(a.name) for a in old.names], [_CODE(a.name) for a in extra])
+        items.sort(key=lambda item: order.index(_CODE(item[0].name)))
         body[k] = line.with_changes(body=[_with_aliases(old, items)])
         return True
     return False

@@ -20,6 +20,7 @@ import libcst as cst
 
 from unibase.plan import UnifyFlaskModel
 
+from ._imports import first_party, place_import
 from .move_models import _header_end, _import_bound_names, _is_import, _stmt_names
 
 DESCRIPTION = "Pass the canonical base to SQLAlchemy(model_class=...) so db.Model shares its registry."
@@ -98,5 +99,5 @@ class UnifyFlaskModelCommand:
                 alias = f" as {op.model_class}" if op.model_class != op.import_name else ""
                 text = f"from {'.' * op.import_level}{op.import_from} import {op.import_name}{alias}\n"
                 end = min(_header_end(body), body.index(stmt) if stmt in body else len(body))
-                body.insert(end, cst.parse_statement(text))
+                place_import(body, end, cst.parse_statement(text), first_party(op.file))  # type: ignore[arg-type]
         return module.with_changes(body=body)

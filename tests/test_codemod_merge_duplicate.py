@@ -35,9 +35,8 @@ CASES = [
            ["from sqlalchemy import String"], ["def utcnow():\n    return datetime.utcnow()\n"]),
         KEPT,
         textwrap.dedent('''\
-            from sqlalchemy import Column, Integer
+            from sqlalchemy import Column, Integer, String
             from .base import Base
-            from sqlalchemy import String
 
 
             def utcnow():

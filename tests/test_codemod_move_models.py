@@ -134,7 +134,7 @@ CASES = [
         __all__ = ["Base", "Conversation", "Message"]
         """,
         """\
-        from sqlalchemy import Column, Integer, ForeignKey
+        from sqlalchemy import Column, ForeignKey, Integer
         from sqlalchemy.orm import DeclarativeBase, relationship
 
 
@@ -402,10 +402,11 @@ CASES = [
             return "hi"
         ''',
         '''\
-        from sqlalchemy.orm import DeclarativeBase
         import enum
         from datetime import datetime
+
         from sqlalchemy import Column, Enum, Integer, String
+        from sqlalchemy.orm import DeclarativeBase
 
 
         class Base(DeclarativeBase):
@@ -501,9 +502,10 @@ CASES = [
             return relationship("Message")
         """,
         """\
-        from sqlalchemy.orm import DeclarativeBase, relationship
         from datetime import datetime
+
         from sqlalchemy import Column, DateTime, Integer
+        from sqlalchemy.orm import DeclarativeBase, relationship
 
 
         class Base(DeclarativeBase):
@@ -599,7 +601,7 @@ CASES = [
         __all__ = ["Base", "Message", "Tag", "Topic", "Label"]
         """,
         """\
-        from sqlalchemy import Column, Integer, ForeignKey
+        from sqlalchemy import Column, ForeignKey, Integer
         from sqlalchemy.orm import DeclarativeBase, relationship
 
 
@@ -703,8 +705,8 @@ CASES = [
             return session.query(Message).count()
         """,
         """\
-        from sqlalchemy.orm import DeclarativeBase, Session, object_session
         from sqlalchemy import Column, Integer, String
+        from sqlalchemy.orm import DeclarativeBase, Session, object_session
 
 
         class Base(DeclarativeBase):
@@ -725,6 +727,181 @@ CASES = [
         op=op(imports=("from sqlalchemy import Column, Integer, String",
                        "from sqlalchemy.orm import Session, object_session"), imported_elsewhere=("Integer",)),
         id="imports-only-moved-code-used-pruned-kept-code-and-imported-elsewhere-kept",
+    ),
+    case(
+        """\
+        from __future__ import annotations
+
+        from typing import TYPE_CHECKING
+
+        from sqlalchemy import Column, ForeignKey, Integer
+        from sqlalchemy.orm import Mapped, declarative_base, relationship
+
+        if TYPE_CHECKING:
+            from .widgets import Widget
+
+        Base = declarative_base()
+
+
+        class Message(Base):
+            __tablename__ = "messages"
+            id = Column(Integer, primary_key=True)
+            widget_id = Column(Integer, ForeignKey("widgets.id"))
+            widget: Mapped[Widget] = relationship()
+        """,
+        TARGET,
+        """\
+        from __future__ import annotations
+
+        <SHIM>
+        from .models import Base, Message
+
+        __all__ = ["Base", "Message"]
+        """,
+        """\
+        from typing import TYPE_CHECKING
+
+        from sqlalchemy import Column, ForeignKey, Integer
+        from sqlalchemy.orm import DeclarativeBase, Mapped, relationship
+
+        if TYPE_CHECKING:
+            from .widgets import Widget
+
+
+        class Base(DeclarativeBase):
+            pass
+
+
+        <MOVED>
+        class Message(Base):
+            __tablename__ = "messages"
+            id = Column(Integer, primary_key=True)
+            widget_id = Column(Integer, ForeignKey("widgets.id"))
+            widget: Mapped[Widget] = relationship()
+        """,
+        op=op(imports=("from sqlalchemy import Column, ForeignKey, Integer",
+                       "from sqlalchemy.orm import Mapped, relationship"),
+              type_checking_imports=("from .widgets import Widget",)),
+        id="type-checking-block-only-moved-code-used-goes-with-its-import",
+    ),
+    case(
+        """\
+        from __future__ import annotations
+
+        from typing import TYPE_CHECKING
+
+        from sqlalchemy import Column, Integer
+        from sqlalchemy.orm import declarative_base
+
+        if TYPE_CHECKING:
+            from .widgets import Gadget, Widget
+
+        Base = declarative_base()
+
+
+        class Message(Base):
+            __tablename__ = "messages"
+            id = Column(Integer, primary_key=True)
+
+            def widget(self) -> Widget:
+                raise NotImplementedError
+
+
+        def first(gadgets: list[Gadget]) -> Gadget:
+            return gadgets[0]
+        """,
+        TARGET,
+        """\
+        from __future__ import annotations
+
+        from typing import TYPE_CHECKING
+
+        if TYPE_CHECKING:
+            from .widgets import Gadget
+
+        <SHIM>
+        from .models import Base as Base, Message as Message
+
+
+        def first(gadgets: list[Gadget]) -> Gadget:
+            return gadgets[0]
+        """,
+        """\
+        from typing import TYPE_CHECKING
+
+        from sqlalchemy import Column, Integer
+        from sqlalchemy.orm import DeclarativeBase
+
+        if TYPE_CHECKING:
+            from .widgets import Widget
+
+
+        class Base(DeclarativeBase):
+            pass
+
+
+        <MOVED>
+        class Message(Base):
+            __tablename__ = "messages"
+            id = Column(Integer, primary_key=True)
+
+            def widget(self) -> Widget:
+                raise NotImplementedError
+        """,
+        op=op(imports=("from sqlalchemy import Column, Integer",), type_checking_imports=("from .widgets import Widget",)),
+        id="type-checking-block-keeps-what-the-kept-code-uses",
+    ),
+    case(
+        """\
+        from sqlalchemy import Column, Integer
+        from sqlalchemy.orm import declarative_base
+
+        Base = declarative_base()
+
+
+        class Message(Base):
+            __tablename__ = "messages"
+            id = Column(Integer, primary_key=True)
+
+            def widget(self) -> "Widget":
+                raise NotImplementedError
+        """,
+        """\
+        from sqlalchemy.orm import DeclarativeBase
+
+        from .widgets import Widget
+
+
+        class Base(DeclarativeBase):
+            widget_class = Widget
+        """,
+        """\
+        <SHIM>
+        from .models import Base, Message
+
+        __all__ = ["Base", "Message"]
+        """,
+        """\
+        from sqlalchemy import Column, Integer
+        from sqlalchemy.orm import DeclarativeBase
+
+        from .widgets import Widget
+
+
+        class Base(DeclarativeBase):
+            widget_class = Widget
+
+
+        <MOVED>
+        class Message(Base):
+            __tablename__ = "messages"
+            id = Column(Integer, primary_key=True)
+
+            def widget(self) -> "Widget":
+                raise NotImplementedError
+        """,
+        op=op(imports=("from sqlalchemy import Column, Integer",), type_checking_imports=("from .widgets import Widget",)),
+        id="type-checking-import-the-target-already-runs-is-not-repeated",
     ),
     case(
         """\
@@ -873,6 +1050,7 @@ CASES = [
         """Models."""
 
         from __future__ import annotations
+
         from sqlalchemy.orm import Mapped
 
 
@@ -924,8 +1102,9 @@ CASES = [
             return datetime.now()
         ''',
         '''\
-        from sqlalchemy.orm import DeclarativeBase
         import enum
+
+        from sqlalchemy.orm import DeclarativeBase
 
 
         class Base(DeclarativeBase):
@@ -976,8 +1155,8 @@ CASES = [
             text: str = Field(max_length=MAX_LEN)
         """,
         """\
-        from sqlalchemy.orm import DeclarativeBase
         from sqlalchemy import Column, Integer
+        from sqlalchemy.orm import DeclarativeBase
 
 
         class Base(DeclarativeBase):
@@ -1026,8 +1205,8 @@ CASES = [
         """\
         # sqlalchemy
         from sqlalchemy import Column, Integer  # noqa: F401
-        from sqlalchemy.orm import DeclarativeBase
         from sqlalchemy import String
+        from sqlalchemy.orm import DeclarativeBase
 
 
         class Base(DeclarativeBase):
@@ -1079,8 +1258,8 @@ CASES = [
             return "hello"
         """,
         """\
-        from sqlalchemy.orm import DeclarativeBase
         from sqlalchemy import Column, Integer
+        from sqlalchemy.orm import DeclarativeBase
 
 
         class Base(DeclarativeBase):
@@ -1187,8 +1366,8 @@ class Message(Base):
 
 
 @pytest.mark.parametrize("target, block", [
-    pytest.param(TARGET, "from typing import TYPE_CHECKING\n\nif TYPE_CHECKING:\n    from .billing import Invoice\n",
-                 id="new-block"),
+    pytest.param(TARGET, "from typing import TYPE_CHECKING\n\nfrom sqlalchemy.orm import DeclarativeBase, Mapped, "
+                 "relationship\n\nif TYPE_CHECKING:\n    from .billing import Invoice\n", id="new-block"),
     pytest.param("from typing import TYPE_CHECKING\n\nfrom sqlalchemy.orm import DeclarativeBase\n\n"
                  "if TYPE_CHECKING:\n    from .users import User\n\n\nclass Base(DeclarativeBase):\n    pass\n",
                  "if TYPE_CHECKING:\n    from .users import User\n    from .billing import Invoice\n", id="existing-block"),

@@ -34,6 +34,7 @@ CASES = [
         """,
         """\
         from flask_sqlalchemy import SQLAlchemy
+
         from .models import Base
 
         db = SQLAlchemy(model_class=Base)

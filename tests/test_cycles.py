@@ -86,3 +86,35 @@ def test_an_import_inside_a_function_makes_no_cycle(tmp_path):
         "app/other.py": _other("    def project(self):\n        return Project(self.project_name, None)\n"),
     })
     unibase("apply", str(project), "--branch", "merged", check=0)
+
+
+def test_an_outside_import_used_only_in_annotations_goes_under_type_checking(tmp_path):
+    """``rich.console.Console`` (a package outside the project, not the standard library) is used
+    by the moved class only in a method's annotation: it goes under ``if TYPE_CHECKING:`` in
+    the canonical module rather than being imported at its top; ``datetime`` (the standard
+    library) stays where imports run."""
+    project = _project(tmp_path, {
+        "app/__init__.py": "",
+        "app/main.py": MAIN,
+        "app/other.py": (
+            "import datetime\n\nfrom rich.console import Console\n"
+            "from sqlalchemy import Column, Integer, String\nfrom sqlalchemy.orm import declarative_base\n\n"
+            "Base = declarative_base()\n\n\n"
+            'class Note(Base):\n    __tablename__ = "notes"\n    id = Column(Integer, primary_key=True)\n'
+            "    title = Column(String(40))\n\n"
+            "    def show(self, console: Console, when: datetime.date) -> None:\n"
+            "        console.print(self.title, when)\n"
+        ),
+    })
+    unibase("apply", str(project), "--strategy", "move", "--branch", "merged", check=0)
+    merged = tmp_path / "merged"
+    git(project, "worktree", "add", "-q", "--detach", str(merged), "merged")
+    check = ("import datetime, io, app.main as m, app.other\nfrom rich.console import Console\n"
+             "out = io.StringIO(); m.Note(title='t').show(Console(file=out), datetime.date(2020, 1, 2))\n"
+             "assert out.getvalue().strip() == 't 2020-01-02'\n")
+    proc = subprocess.run([sys.executable, "-c", check], cwd=merged, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    text = (merged / "app" / "main.py").read_text(encoding="utf-8")
+    head, _, block = text.partition("if TYPE_CHECKING:\n")
+    assert "from rich.console import Console" in block and "rich" not in head, text
+    assert "import datetime" in head, text

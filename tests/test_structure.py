@@ -78,7 +78,7 @@ def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
 
 def test_the_graph_is_read():
     graph = import_graph()
-    assert "unibase.planner" in graph["unibase.api"] and "unibase.codemods.move_models" in graph
+    assert "unibase.planning" in graph["unibase.api"] and "unibase.codemods.move_models" in graph
 
 
 def test_no_import_cycle_among_unibase_modules():

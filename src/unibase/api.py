@@ -9,7 +9,7 @@ from pathlib import Path
 from .check import Finding, check_plan, scan, without_cycle_collection  # noqa: F401  (re-exported)
 from .interrupts import pause_point
 from .plan import Plan
-from .planner import make_plan
+from .planning import make_plan
 from .settings import Settings
 
 

@@ -55,7 +55,7 @@ def check_plan(plan: Plan) -> list[Finding]:
     base to be merged beyond the canonical one (UB101), every foreign key (UB102) and relationship
     string (UB103) that crosses between bases being merged, every table they define twice (UB104)
     and every possible base discovery did not understand (UB105). Separate bases are no findings."""
-    from .planner import NOT_UNDERSTOOD
+    from .planning import NOT_UNDERSTOOD
 
     lines = _SourceLines(Path(plan.root))
     findings = [Finding(w.file or "", w.line or 0, lines.col(w.file, w.line), "UB105", w.message)

@@ -16,7 +16,7 @@ from rich.table import Table
 
 from . import api
 from .plan import Plan, PlanFormatError
-from .planner import PlanError
+from .planning import PlanError
 from .settings import STRATEGIES, SettingsError, load_settings
 
 app = typer.Typer(

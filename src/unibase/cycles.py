@@ -17,10 +17,11 @@ from __future__ import annotations
 
 import ast
 import re
+import sys
 from collections.abc import Iterable
 from pathlib import PurePosixPath
 
-from .discovery import Resolver
+from .discovery import External, ModuleRef, Resolver, Symbol
 
 _RUNS = {"module", "conditional", "class"}  # scopes whose imports run when the module is imported
 
@@ -157,3 +158,24 @@ def annotation_only(nodes: Iterable[ast.stmt]) -> set[str]:
                 elsewhere.add(node.id)
             stack.extend(ast.iter_child_nodes(node))
     return in_annotations - elsewhere
+
+
+def annotation_only_imports(resolver: Resolver, source: str, imports: Iterable[str], moved: list[ast.stmt]) -> set[str]:
+    """The import texts (moved from ``source``) that bind only names the ``moved`` statements use
+    only in function annotations: names of project modules, and of outside packages other than
+    the standard library (importing one costs time and may import the project back). They can go
+    under ``if TYPE_CHECKING:`` where the code lands."""
+    only = annotation_only(moved)
+    out = set()
+    for text in imports:
+        stmt = ast.parse(text).body[0]
+        local = [a.asname or a.name.partition(".")[0] for a in stmt.names]  # type: ignore[attr-defined]
+        if local and all(n in only and _lazy(resolver.name(source, n)) for n in local):
+            out.add(text)
+    return out
+
+
+def _lazy(resolved: object) -> bool:
+    if isinstance(resolved, External):
+        return resolved.qualname.partition(".")[0] not in sys.stdlib_module_names
+    return isinstance(resolved, (Symbol, ModuleRef))

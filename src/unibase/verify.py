@@ -446,7 +446,7 @@ class _Scan:
 
 def _scan(root: Path) -> _Scan:
     from .check import check_plan, scan
-    from .planner import make_plan
+    from .planning import make_plan
     from .settings import load_settings
 
     try:

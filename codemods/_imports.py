@@ -1,0 +1,123 @@
+"""Adding imports to a module the way its own imports are written.
+
+An import unibase adds joins the module's leading block of imports: names go into an existing
+``from m import ...`` line of the same module (in that line's order when its names are sorted),
+and a new statement goes into its section (``__future__``, the standard library, outside
+packages, the project) at its sorted place when that section is sorted, else after the
+section's last import; a section the module does not have yet is made, a blank line apart,
+after the sections that come before it.
+
+What it does not do: reorder or regroup imports the module already has, or read any isort or
+ruff settings (the module's own order is the only guide).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+import libcst as cst
+
+_CODE = cst.Module([]).code_for_node
+
+
+def _is_import(stmt: cst.CSTNode) -> bool:
+    return isinstance(stmt, cst.SimpleStatementLine) and any(
+        isinstance(s, (cst.Import, cst.ImportFrom)) for s in stmt.body)
+
+
+def _module_of(stmt: cst.SimpleStatementLine) -> tuple[bool, int, str]:
+    """(is a ``from`` import, relative level, dotted module) of the statement's first import."""
+    small = stmt.body[0]
+    if isinstance(small, cst.ImportFrom):
+        return True, len(small.relative), _CODE(small.module) if small.module is not None else ""
+    assert isinstance(small, cst.Import)
+    return False, 0, _CODE(small.names[0].name)
+
+
+def section(stmt: cst.SimpleStatementLine, first_party: str | None) -> int:
+    """0 ``__future__``, 1 the standard library, 2 outside packages, 3 the project."""
+    _, level, module = _module_of(stmt)
+    top = module.partition(".")[0]
+    if level or (first_party and top == first_party):
+        return 3
+    if top == "__future__":
+        return 0
+    return 1 if top in sys.stdlib_module_names else 2
+
+
+def _sort_keys(stmt: cst.SimpleStatementLine) -> tuple[tuple, tuple]:
+    """isort's two usual orders: ``import x`` lines first, or both kinds by module."""
+    is_from, level, module = _module_of(stmt)
+    spelled = "." * level + module.lower()
+    return (is_from, spelled), (spelled, is_from)
+
+
+def place_import(body: list[cst.CSTNode], end: int, stmt: cst.SimpleStatementLine, first_party: str | None) -> None:
+    """Insert ``stmt`` into the imports of ``body[:end]`` (the module's leading block) where the
+    module's own order puts it; at ``end`` when there are none."""
+    imports = [k for k in range(end) if _is_import(body[k])]
+    if not imports:
+        body.insert(end, stmt)
+        return
+    mine = section(stmt, first_party)
+    same = [k for k in imports if section(body[k], first_party) == mine]  # type: ignore[arg-type]
+    if same:
+        run = same
+        for which in (0, 1):
+            keys = [_sort_keys(body[k])[which] for k in run]  # type: ignore[arg-type]
+            if keys == sorted(keys):
+                new = _sort_keys(stmt)[which]
+                at = next((k for k, key in zip(run, keys) if key > new), run[-1] + 1)
+                break
+        else:
+            at = run[-1] + 1
+        if at == run[0]:  # first of its section: it takes the section's leading lines
+            first = body[at]
+            body[at] = first.with_changes(leading_lines=[])  # type: ignore[attr-defined]
+            stmt = stmt.with_changes(leading_lines=first.leading_lines)  # type: ignore[attr-defined]
+        else:
+            stmt = stmt.with_changes(leading_lines=[])
+        body.insert(at, stmt)
+        return
+    # a section of its own, a blank line apart when the module keeps its sections apart
+    joined = any(b == a + 1 and not body[b].leading_lines  # type: ignore[attr-defined]
+                 and section(body[a], first_party) != section(body[b], first_party)  # type: ignore[arg-type]
+                 for a, b in zip(imports, imports[1:]))
+    gap = [] if joined else [cst.EmptyLine()]
+    before = [k for k in imports if section(body[k], first_party) < mine]  # type: ignore[arg-type]
+    if before:
+        at = before[-1] + 1
+        stmt = stmt.with_changes(leading_lines=gap)
+        if at < end and _is_import(body[at]) and not body[at].leading_lines:  # type: ignore[attr-defined]
+            body[at] = body[at].with_changes(leading_lines=gap)  # type: ignore[attr-defined]
+    else:  # before every other section: it takes their leading lines
+        at = imports[0]
+        first = body[at]
+        stmt = stmt.with_changes(leading_lines=first.leading_lines)  # type: ignore[attr-defined]
+        body[at] = first.with_changes(leading_lines=gap)  # type: ignore[attr-defined]
+    body.insert(at, stmt)
+
+
+def _name_key(name: str) -> tuple[int, str]:
+    """isort's ``order_by_type``: CONSTANTS, then Classes, then the rest."""
+    kind = 0 if name.isupper() and len(name) > 1 else 1 if name[:1].isupper() else 2
+    return kind, name.lower()
+
+
+def ordered_names(old: Sequence[str], extra: Sequence[str]) -> list[str]:
+    """``old`` names of an import line with ``extra`` ones added: at their sorted place when
+    ``old`` is sorted (by type, as isort does, or plainly), else after them."""
+    for key in (_name_key, str.lower):
+        if [key(n) for n in old] == sorted(key(n) for n in old):
+            return sorted([*old, *extra], key=lambda n: (key(n), n in extra))
+    return [*old, *extra]
+
+
+def first_party(path: str) -> str | None:
+    """The top-level package of a project file's path (``app/models.py`` -> ``app``; a ``src/``
+    layout's ``src`` is skipped)."""
+    parts = [p for p in path.split("/") if p]
+    if parts and parts[0] == "src":
+        parts = parts[1:]
+    return parts[0] if len(parts) > 1 else None

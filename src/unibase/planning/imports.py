@@ -1,0 +1,71 @@
+"""UB002: every import of a module whose classes moved names the target instead (the moved
+names renamed where the move renamed them); the importers of a base rebased in place stay."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from ..plan import ModuleSpelling, Operation, Rename, RewriteImports
+from .context import Merge, Move, Part, PlanContext
+from .spelling import respell
+
+
+def plan_imports(ctx: PlanContext, merge: Merge, moves: tuple[Move, ...], rebased: frozenset) -> Part:
+    """UB002 for every module importing one whose classes moved (``rebased``: bases rebased in place)."""
+    ix = ctx.index
+    canonical, merging = merge.canonical, merge.merging
+    ops: list[Operation] = []
+    by_file: dict[str, list[Move]] = defaultdict(list)
+    for mv in moves:
+        # a dropped duplicate whose kept class lives outside the target stays importable
+        # through the shim; only names now in the target module are re-pointed. A base
+        # rebased in place keeps its module and its models: importing that module may be
+        # what maps them (``import audit.db as audit_mod``), so its importers stay as they are
+        if mv.old in rebased:
+            continue
+        if mv.old != mv.new and mv.new.file == canonical.symbol.file:
+            by_file[mv.old.file].append(mv)
+    # re-exports: a module that imports a moved name and is itself imported for it
+    base_names = sorted({canonical.symbol.name} | {b.symbol.name for b in merging})
+    source_files = set(by_file)
+    unresolved = {(n.symbol.file, n.symbol.name) for n in ix.not_understood}
+    for rel, f in sorted(ix.facts.items()):
+        spellings: list[ModuleSpelling] = []
+        renames: list[Rename] = []
+        for imp in f.imports:
+            if imp.is_from:
+                mod = ctx.resolver.module_file(rel, imp.level, imp.module)
+                if any((mod, n.name) in unresolved for n in imp.names):
+                    continue  # a name unibase cannot resolve: its importers stay as they are
+                files = []
+                if mod in source_files:
+                    files.append((imp.level, imp.module or "", mod))
+                for n in imp.names:
+                    sub = ctx.resolver.imported_submodule(rel, imp.level, imp.module, n.name)
+                    if sub in source_files and sub not in {x[2] for x in files}:
+                        files.append((imp.level, f"{imp.module or ''}.{n.name}".lstrip(".") if imp.module else n.name, sub))
+                for level, module, file in files:
+                    spellings.append(respell(ctx, rel, level, module, file, merge.target))
+            else:
+                for n in imp.names:
+                    mod = ctx.resolver.module_file(rel, 0, n.name)
+                    if mod in source_files:
+                        spellings.append(respell(ctx, rel, 0, n.name, mod, merge.target))
+        if not spellings:
+            continue
+        seen = set()
+        uniq = []
+        for s in spellings:
+            if (s.level, s.module) not in seen:
+                seen.add((s.level, s.module))
+                uniq.append(s)
+        for s in uniq:
+            for mv in by_file[s.file]:
+                renames.append(Rename(mv.old.file, mv.old.name, mv.new.file, mv.new.name))
+        if rel in source_files and all(s.file == rel for s in uniq):
+            continue
+        ops.append(RewriteImports(
+            file=rel, spellings=tuple(uniq), renames=tuple(dict.fromkeys(renames)),
+            base_names=tuple(base_names), canonical_name=canonical.symbol.name,
+        ))
+    return Part(tuple(ops))

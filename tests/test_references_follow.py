@@ -1,0 +1,98 @@
+"""References follow their targets: names seen only by type checkers (``if TYPE_CHECKING:``
+imports used in ``Mapped[...]`` annotations) point at the surviving class after a merge.
+
+SQLAlchemy resolves such an annotation through the class registry, by the class's own name,
+so a class dropped as an identical duplicate, or renamed on a collision, must be renamed in
+the moved annotation too. Each case: the real CLI on a real git repository, then the merged
+branch imported in a fresh interpreter with its mappers configured.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from conftest import git, make_project, unibase
+
+MAIN = """
+    from sqlalchemy import Column, Integer, String
+    from sqlalchemy.orm import declarative_base
+
+    Base = declarative_base()
+
+
+    class User(Base):
+        __tablename__ = "users"
+        id = Column(Integer, primary_key=True)
+
+
+    class {kept}(Base):
+        __tablename__ = "{table}"
+        id = Column(Integer, primary_key=True)
+        name = Column(String(20))
+"""
+
+OTHER = """
+    from sqlalchemy import Column, Integer, String
+    from sqlalchemy.orm import declarative_base
+
+    Base = declarative_base()
+
+
+    class {cls}(Base):
+        __tablename__ = "{table}"
+        id = Column(Integer, primary_key=True)
+        name = Column(String(20))
+"""
+
+OTHER_MODELS = """
+    from __future__ import annotations
+
+    from typing import TYPE_CHECKING, Optional
+
+    from sqlalchemy import ForeignKey
+    from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+    from app.other import Base
+
+    if TYPE_CHECKING:
+        from app.other import {cls}
+
+
+    class Note(Base):
+        __tablename__ = "notes"
+        id: Mapped[int] = mapped_column(primary_key=True)
+        target_id: Mapped[Optional[int]] = mapped_column(ForeignKey("{table}.id"))
+        target: Mapped[Optional[{cls}]] = relationship()
+"""
+
+CASES = {
+    # app.other.Widget is an identical duplicate of app.main.Gadget: it is dropped
+    "dropped-duplicate": dict(kept="Gadget", cls="Widget", main_table="shared_widgets", table="shared_widgets"),
+    # app.other.Widget and app.main.Widget are two tables: the moved one is renamed
+    "renamed-on-collision": dict(kept="Widget", cls="Widget", main_table="widgets", table="other_widgets"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_a_type_checking_annotation_names_the_surviving_class(name, tmp_path):
+    case = CASES[name]
+    project = make_project(tmp_path / "proj", {
+        "app/__init__.py": "",
+        "app/main.py": MAIN.format(kept=case["kept"], table=case["main_table"]),
+        "app/other.py": OTHER.format(cls=case["cls"], table=case["table"]),
+        "app/other_models.py": OTHER_MODELS.format(cls=case["cls"], table=case["table"]),
+    })
+    unibase("apply", str(project), "--strategy", "move", "--target", "app/main.py", "--branch", "merged", check=0)
+    merged = tmp_path / "merged"
+    git(project, "worktree", "add", "-q", "--detach", str(merged), "merged")
+    check = ("import app.main as m, app.other, app.other_models\n"
+             "from sqlalchemy.orm import configure_mappers\n"
+             "configure_mappers()\n"
+             f"assert m.Note.target.property.mapper.local_table.name == {case['table']!r}\n")
+    proc = subprocess.run([sys.executable, "-c", check], cwd=merged, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    shim = (merged / "app/other_models.py").read_text(encoding="utf-8")
+    assert "TYPE_CHECKING" not in shim, shim  # the annotation moved away: so does its import
