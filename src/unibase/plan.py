@@ -81,11 +81,21 @@ class Warning:
 
 # --- operations ---------------------------------------------------------------------------------
 
+OPERATION_TYPES: dict[str, type[Operation]] = {}  # op name -> type, filled as the types are defined
+
 
 @dataclass(frozen=True)
 class Operation:
+    """One change the plan asks for. A subclass is registered by its ``op`` (its name in the plan's
+    JSON) and names its ``step``; the step (``steps.STEPS``) names the command that applies it."""
+
     op: ClassVar[str] = ""
     step: ClassVar[str] = ""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.op:
+            OPERATION_TYPES[cls.op] = cls
 
     def files(self) -> tuple[str, ...]:
         raise NotImplementedError
@@ -179,7 +189,7 @@ class MergeDuplicate(Operation):
         return (self.file,)
 
     def describe(self) -> str:
-        return (f"{self.file}: {self.class_name} gains {_count(len(self.statements), 'member')} "
+        return (f"{self.file}: {self.class_name} gains {plural(len(self.statements), 'member')} "
                 f"of the deleted {self.table} definition")
 
 
@@ -301,7 +311,7 @@ class CollapseMetadataCalls(Operation):
         return (self.file,)
 
     def describe(self) -> str:
-        return f"{self.file}: {_count(self.calls, 'redundant metadata call')} on {', '.join(self.names)}"
+        return f"{self.file}: {plural(self.calls, 'redundant metadata call')} on {', '.join(self.names)}"
 
 
 @dataclass(frozen=True)
@@ -328,12 +338,6 @@ class UnifyFlaskModel(Operation):
                     if self.import_name else "")
         return (f"{self.file}: {self.name} = SQLAlchemy(..., model_class={self.model_class})" + imported
                 + (f", moved below {self.after}" if self.after else ""))
-
-
-OPERATION_TYPES: dict[str, type[Operation]] = {
-    t.op: t for t in (ExtractBase, MergeDuplicate, RenameColumnUses, WriteMigration, MoveModels, RebaseBase, RewriteImports,
-                      RewriteStrings, CollapseMetadataCalls, UnifyFlaskModel)
-}
 
 
 # --- the plan -----------------------------------------------------------------------------------
@@ -476,7 +480,8 @@ def _plain(obj: Any) -> Any:
     return obj
 
 
-def _count(n: int, word: str) -> str:
+def plural(n: int, word: str) -> str:
+    """``1 file``, ``2 files``."""
     return f"{n} {word}{'' if n == 1 else 's'}"
 
 
