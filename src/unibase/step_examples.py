@@ -17,12 +17,14 @@ from typing import Mapping
 class Example:
     """A project, and the files the step's phase changes in it: ``before`` as earlier phases left
     a file (when they changed it; else it is the project's file), ``after`` as the phase leaves
-    it. A file the step creates is shown by an excerpt (``excerpt``): the new file holds it."""
+    it. A file the step creates is shown by an excerpt (``excerpt``): the new file holds it.
+    ``context`` names project files that explain shows first, as what leads to the change."""
 
     project: Mapping[str, str]
     after: Mapping[str, str]
     before: Mapping[str, str] = field(default_factory=dict)
     excerpt: bool = False
+    context: tuple[str, ...] = ()
 
     def file_before(self, rel: str) -> str:
         return self.before.get(rel, self.project.get(rel, ""))
@@ -144,6 +146,10 @@ def new_order(customer):
     order = Order(customer_ref=customer)
     print(order.customer_ref)
     return order
+
+
+def show(order):
+    return order.customer_ref
 '''
 
 SHOP = MappingProxyType({
@@ -186,11 +192,25 @@ class Order(LegacyBase):
 
 RENAME_COLUMNS = Example(
     SHOP,
+    context=("pyproject.toml",),
     before={"shop/report.py": SHOP_REPORT.replace("from .legacy", "from .models")},
-    after={"shop/report.py": SHOP_REPORT.replace("from .legacy", "from .models").replace("customer_ref", "customer_id")},
+    after={"shop/report.py": '''\
+from .models import Order
+
+
+def new_order(customer):
+    order = Order(customer_id=customer)
+    print(order.customer_id)
+    return order
+
+
+def show(order):
+    # TODO(unibase): customer_ref is now customer_id
+    return order.customer_ref
+'''},
 )
 
-WRITE_MIGRATION = Example(SHOP, excerpt=True, after={"migrations/unibase_c2e3fe31e381_merge_orders.py": '''\
+WRITE_MIGRATION = Example(SHOP, excerpt=True, context=("shop/models.py", "shop/legacy.py"), after={"migrations/unibase_c2e3fe31e381_merge_orders.py": '''\
     if orders.exists:
         with op.batch_alter_table("orders") as batch:
             if orders.should_rename("customer_ref", "customer_id"):

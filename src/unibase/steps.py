@@ -73,7 +73,10 @@ class Step:
 
     @property
     def before(self) -> str:
-        return _files({rel: self.example.file_before(rel) or "(a new file)\n" for rel in self.example.after})
+        example = self.example
+        shown = {rel: example.project[rel] for rel in example.context}
+        shown.update({rel: example.file_before(rel) or "(a new file)\n" for rel in example.after})
+        return _files(shown)
 
     @property
     def after(self) -> str:
