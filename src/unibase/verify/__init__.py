@@ -24,6 +24,11 @@ with ``git worktree add --detach`` and always removed afterwards:
 A difference passes only when the plan declared it (:class:`DeclaredChange`). A failure the
 project already had at ``against`` (the same error in the same module) is reported as ``pre-existing``: unibase must neither be
 blamed for the project's own bugs nor hide them.
+
+The package: ``report`` (what verify returns), ``targets`` (a tree read and planned: what to
+import), ``session`` (scratch space, the worktree before the merge, scratch databases, child
+processes), ``checks`` (each check's result) and ``child`` (the program run in the project's
+interpreter: the standard library, SQLAlchemy and Alembic only). This module runs them in order.
 """
 
 from __future__ import annotations

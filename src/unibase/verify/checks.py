@@ -15,6 +15,7 @@ from .targets import Scan
 if TYPE_CHECKING:
     from .session import Session
 
+
 def check_parse(session: Session, changed: list[str] | None) -> CheckResult:
     from ..project import iter_python_files
 

@@ -8,12 +8,8 @@ from ..plan import Plan
 
 
 PASS, FAIL, PRE_EXISTING, SKIPPED = "pass", "fail", "pre-existing", "skipped"
-
-
 NOT_PROVEN = "not proven"  # a check that could not run for reasons outside unibase; not a failure
-
-
-TAIL_LINES = 40
+TAIL_LINES = 40  # lines of a failing command's output shown
 
 
 class VerifyError(ValueError):

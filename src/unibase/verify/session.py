@@ -26,8 +26,10 @@ from .report import VerifyError, last_lines
 if TYPE_CHECKING:
     from .targets import Targets
 
+
 CHANGED_TIMEOUT = 60  # seconds for each changed module beyond the models
 CHILD_TIMEOUT = 600  # seconds; a model module that hangs on import must not hang verify
+_MARKER = child_program.MARKER  # what precedes the child's JSON result on its stdout
 
 
 class Session(contextlib.AbstractContextManager):
@@ -309,5 +311,3 @@ def _rev_parse(root: Path, rev: str) -> str | None:
     except subprocess.CalledProcessError:
         return None
 
-
-_MARKER = child_program.MARKER

@@ -15,6 +15,7 @@ from ..plan import Plan
 if TYPE_CHECKING:
     from ..check import Finding
 
+
 @dataclass(frozen=True)
 class Targets:
     """What a child imports: dotted modules, where they import from, and which names are bases."""
