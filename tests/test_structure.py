@@ -87,3 +87,16 @@ def test_no_import_cycle_among_unibase_modules():
 
 def test_a_cycle_is_found():
     assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+
+
+def test_verify_child_needs_only_the_standard_library_sqlalchemy_and_alembic():
+    """The child runs by path in the project's interpreter, where unibase is not installed."""
+    import sys
+
+    path = PACKAGES["unibase"] / "verify" / "child.py"
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    imported = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    imported |= {n.module.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
+    assert not any(isinstance(n, ast.ImportFrom) and n.level for n in ast.walk(tree))
+    assert "sqlalchemy" in imported
+    assert imported - set(sys.stdlib_module_names) <= {"sqlalchemy", "alembic"}

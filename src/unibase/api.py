@@ -9,6 +9,7 @@ from pathlib import Path
 from .check import Finding, check_plan, scan, without_cycle_collection  # noqa: F401  (re-exported)
 from .interrupts import pause_point
 from .plan import Plan
+from .plan import plural as _plural
 from .planning import make_plan
 from .settings import Settings
 
@@ -100,53 +101,9 @@ SUBJECT_MAX = 72  # git's convention: the details go in the body
 
 
 def phase_subject(phase, plan: Plan) -> str:
-    """The commit subject of a phase: the most detailed wording that fits in 72 characters."""
-    return next(s for s in (*_subjects(phase), f"unibase: {phase.step.name}") if len(s) <= SUBJECT_MAX)
-
-
-def _subjects(phase) -> list[str]:
-    from pathlib import PurePosixPath
-
-    from .plan import MoveModels, RebaseBase
-
-    code = phase.step.code
-    files = _plural(len(phase.changes), "file")
-    if code == "UB001":
-        moves = [o for o in phase.operations if isinstance(o, MoveModels)]
-        if moves:
-            count = sum(len(o.classes) for o in moves)
-            dropped = sum(len(o.drop) for o in moves)
-            target = moves[0].target
-            what = " and ".join(w for w in (f"move {_plural(count, 'model')}" if count else "",
-                                           f"merge {_plural(dropped, 'duplicate table')}" if dropped else "") if w)
-            what = what or "turn into shims"
-            stems = list(dict.fromkeys(PurePosixPath(o.source).stem for o in moves))
-            return [f"unibase: {what} from {', '.join(stems)} into {PurePosixPath(target).name}",
-                    f"unibase: {what} into {target}",
-                    f"unibase: {what} into {PurePosixPath(target).name}",
-                    f"unibase: {what} into the canonical module"]
-        rebases = [o for o in phase.operations if isinstance(o, RebaseBase)]
-        target = rebases[0].target if rebases else "?"
-        what = f"point {_plural(len(rebases), 'base')} at the canonical Base"
-        return [f"unibase: {what} in {target}", f"unibase: {what} in {PurePosixPath(target).name}",
-                f"unibase: {what}"]
-    if code == "UB002":
-        return [f"unibase: point imports in {files} at the canonical module"]
-    if code == "UB003":
-        return [f"unibase: rewrite relationship strings in {files}"]
-    if code == "UB004":
-        return [f"unibase: collapse metadata calls in {files}"]
-    if code == "UB005":
-        return [f"unibase: rename uses of merged columns in {files}"]
-    if code == "UB006":
-        path = phase.changes[0].path if phase.changes else ""
-        return [f"unibase: write the migration {path}".rstrip(), f"unibase: write the migration {PurePosixPath(path).name}",
-                "unibase: write the migration of the merged tables"]
-    return []
-
-
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}{'' if n == 1 else 's'}"
+    """The commit subject of a phase: the most detailed wording its step gives that fits in 72
+    characters, else the step's name."""
+    return next(s for s in (*phase.step.subjects(phase), f"unibase: {phase.step.name}") if len(s) <= SUBJECT_MAX)
 
 
 def phase_body(phase, describe) -> str:

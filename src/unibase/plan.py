@@ -81,13 +81,27 @@ class Warning:
 
 # --- operations ---------------------------------------------------------------------------------
 
+OPERATION_TYPES: dict[str, type[Operation]] = {}  # op name -> type, filled as the types are defined
+
 
 @dataclass(frozen=True)
 class Operation:
+    """One change the plan asks for. A subclass is registered by its ``op`` (its name in the plan's
+    JSON) and names its ``step``; the step (``steps.STEPS``) names the command that applies it."""
+
     op: ClassVar[str] = ""
     step: ClassVar[str] = ""
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.op:
+            OPERATION_TYPES[cls.op] = cls
+
     def files(self) -> tuple[str, ...]:
+        raise NotImplementedError
+
+    def describe(self) -> str:
+        """One line for the plan, the commit body and the progress output."""
         raise NotImplementedError
 
 
@@ -133,6 +147,13 @@ class MoveModels(Operation):
     def files(self) -> tuple[str, ...]:
         return (self.source, self.target)
 
+    def describe(self) -> str:
+        extra = f" with {', '.join(self.helpers)}" if self.helpers else ""
+        extra += f" (copying module state {', '.join(self.copied)})" if self.copied else ""
+        drop = f"; drop duplicates {', '.join(d[0] for d in self.drop)}" if self.drop else ""
+        return (f"move {', '.join(self.classes) or 'nothing'}{extra} from {self.source} into {self.target}; "
+                f"shim {self.source}{drop}")
+
 
 @dataclass(frozen=True)
 class ExtractBase(Operation):
@@ -146,6 +167,9 @@ class ExtractBase(Operation):
 
     def files(self) -> tuple[str, ...]:
         return (self.file,)
+
+    def describe(self) -> str:
+        return f"{self.file}: name the anonymous base of {self.class_name} {self.new_name}"
 
 
 @dataclass(frozen=True)
@@ -164,6 +188,10 @@ class MergeDuplicate(Operation):
     def files(self) -> tuple[str, ...]:
         return (self.file,)
 
+    def describe(self) -> str:
+        return (f"{self.file}: {self.class_name} gains {plural(len(self.statements), 'member')} "
+                f"of the deleted {self.table} definition")
+
 
 @dataclass(frozen=True)
 class RenameColumnUses(Operation):
@@ -179,6 +207,10 @@ class RenameColumnUses(Operation):
     def files(self) -> tuple[str, ...]:
         return (self.file,)
 
+    def describe(self) -> str:
+        review = f"; review {', '.join(a for a, _ in self.todo_attributes)}" if self.todo_attributes else ""
+        return f"{self.file}: " + ", ".join(f"{a} -> {b}" for a, b in self.renames) + review
+
 
 @dataclass(frozen=True)
 class WriteMigration(Operation):
@@ -191,6 +223,9 @@ class WriteMigration(Operation):
 
     def files(self) -> tuple[str, ...]:
         return (self.file,)
+
+    def describe(self) -> str:
+        return f"write {self.file}"
 
 
 @dataclass(frozen=True)
@@ -209,6 +244,9 @@ class RebaseBase(Operation):
 
     def files(self) -> tuple[str, ...]:
         return (self.file,)
+
+    def describe(self) -> str:
+        return f"{self.file}: {self.name} becomes an import of {self.target}:{self.target_name}"
 
 
 @dataclass(frozen=True)
@@ -237,6 +275,10 @@ class RewriteImports(Operation):
     def files(self) -> tuple[str, ...]:
         return (self.file,)
 
+    def describe(self) -> str:
+        mods = ", ".join(sorted({s.module or "." for s in self.spellings}))
+        return f"{self.file}: imports from {mods}"
+
 
 @dataclass(frozen=True)
 class RewriteStrings(Operation):
@@ -251,6 +293,9 @@ class RewriteStrings(Operation):
     def files(self) -> tuple[str, ...]:
         return (self.file,)
 
+    def describe(self) -> str:
+        return f"{self.file}: " + ", ".join(f"{a} -> {b}" for a, b in self.replacements)
+
 
 @dataclass(frozen=True)
 class CollapseMetadataCalls(Operation):
@@ -264,6 +309,9 @@ class CollapseMetadataCalls(Operation):
 
     def files(self) -> tuple[str, ...]:
         return (self.file,)
+
+    def describe(self) -> str:
+        return f"{self.file}: {plural(self.calls, 'redundant metadata call')} on {', '.join(self.names)}"
 
 
 @dataclass(frozen=True)
@@ -285,11 +333,11 @@ class UnifyFlaskModel(Operation):
     def files(self) -> tuple[str, ...]:
         return (self.file,)
 
-
-OPERATION_TYPES: dict[str, type[Operation]] = {
-    t.op: t for t in (ExtractBase, MergeDuplicate, RenameColumnUses, WriteMigration, MoveModels, RebaseBase, RewriteImports,
-                      RewriteStrings, CollapseMetadataCalls, UnifyFlaskModel)
-}
+    def describe(self) -> str:
+        imported = (f", importing {self.import_name} from {'.' * self.import_level}{self.import_from}"
+                    if self.import_name else "")
+        return (f"{self.file}: {self.name} = SQLAlchemy(..., model_class={self.model_class})" + imported
+                + (f", moved below {self.after}" if self.after else ""))
 
 
 # --- the plan -----------------------------------------------------------------------------------
@@ -430,6 +478,11 @@ def _plain(obj: Any) -> Any:
     if isinstance(obj, dict):
         return {k: _plain(v) for k, v in obj.items()}
     return obj
+
+
+def plural(n: int, word: str) -> str:
+    """``1 file``, ``2 files``."""
+    return f"{n} {word}{'' if n == 1 else 's'}"
 
 
 def fingerprint(path: Path) -> str:

@@ -23,44 +23,9 @@ from pathlib import Path
 
 import libcst as cst
 
-from unibase.codemods.collapse_metadata import CollapseMetadataCallsCommand
-from unibase.codemods.extract_base import ExtractBaseCommand
-from unibase.codemods.merge_duplicate import MergeDuplicateCommand
-from unibase.codemods.rename_column_uses import RenameColumnUsesCommand
-from unibase.codemods.move_models import MoveModelsCommand
-from unibase.codemods.rebase_base import RebaseBaseCommand
-from unibase.codemods.rewrite_imports import RewriteImportsCommand
-from unibase.codemods.rewrite_strings import RewriteStringsCommand
-from unibase.codemods.unify_flask_model import UnifyFlaskModelCommand
-
-from .plan import (
-    CollapseMetadataCalls,
-    ExtractBase,
-    MergeDuplicate,
-    MoveModels,
-    Operation,
-    Plan,
-    RebaseBase,
-    RewriteImports,
-    RenameColumnUses,
-    RewriteStrings,
-    UnifyFlaskModel,
-    WriteMigration,
-    fingerprint,
-)
+from .plan import Operation, Plan, fingerprint
 from .project import link_out_of
-from .steps import STEPS, Step
-
-SINGLE_FILE_COMMANDS = {
-    ExtractBase: ExtractBaseCommand,
-    MergeDuplicate: MergeDuplicateCommand,
-    RenameColumnUses: RenameColumnUsesCommand,
-    RebaseBase: RebaseBaseCommand,
-    RewriteImports: RewriteImportsCommand,
-    RewriteStrings: RewriteStringsCommand,
-    CollapseMetadataCalls: CollapseMetadataCallsCommand,
-    UnifyFlaskModel: UnifyFlaskModelCommand,
-}
+from .steps import STEPS, Step, step_of
 
 
 class ApplyError(RuntimeError):
@@ -198,7 +163,7 @@ def compute_phases(root: Path, plan: Plan, skip: Iterable[str] = ()) -> list[Pha
     tree = _Tree(root)
     phases: list[Phase] = []
     for step in STEPS:
-        ops = tuple(o for o in plan.operations if o.step == step.code)
+        ops = tuple(o for o in plan.operations if type(o) in step.operations)
         if step.code in skip or not ops:
             continue
         before: dict[str, bytes] = {}
@@ -208,11 +173,12 @@ def compute_phases(root: Path, plan: Plan, skip: Iterable[str] = ()) -> list[Pha
         else:
             ops_left = ops
         for op in ops_left:
-            if isinstance(op, WriteMigration):
-                if (root / op.file).exists() or op.file in tree.current:
-                    raise ApplyError(f"{op.file} already exists; move it away or run `unibase plan` again")
-                tree.current[op.file] = b""
-                tree.created.add(op.file)
+            if _kind(op) == "create":
+                (new,) = op.files()
+                if (root / new).exists() or new in tree.current:
+                    raise ApplyError(f"{new} already exists; move it away or run `unibase plan` again")
+                tree.current[new] = b""
+                tree.created.add(new)
             for rel in op.files():
                 if rel not in before:
                     before[rel] = tree.read(rel)
@@ -237,7 +203,7 @@ def _parallel(ops: tuple[Operation, ...]) -> bool:
     return (
         len(ops) >= PARALLEL_MIN_OPS
         and (os.cpu_count() or 1) > 1
-        and all(type(op) in SINGLE_FILE_COMMANDS for op in ops)
+        and all(_kind(op) == "file" for op in ops)
         and len(set(files)) == len(files)
         and "fork" in multiprocessing.get_all_start_methods()
     )
@@ -273,17 +239,28 @@ def _run_parallel(tree: _Tree, ops: tuple[Operation, ...], step: Step, before: d
         tree.current[rel] = out  # type: ignore[assignment]
 
 
+def _kind(op: Operation) -> str:
+    """How the command of ``op`` works: ``pair`` (``transform_pair`` of a source and a target
+    module, as MoveModels), ``create`` (``create()`` returns a new file's bytes) or ``file``
+    (``transform`` of one module, maybe with a ``transform_bytes`` shortcut)."""
+    command = step_of(type(op)).command(op)
+    return "pair" if hasattr(command, "transform_pair") else "create" if hasattr(command, "create") else "file"
+
+
 def _run(tree: _Tree, op: Operation, step: Step) -> None:
-    if isinstance(op, MoveModels):
-        src = _parse(op.source, tree.read(op.source))  # scope analysis needs a freshly parsed tree
-        new_src, new_dst = MoveModelsCommand(op).transform_pair(src, tree.target(op.target))
-        for rel, mod in ((op.source, new_src), (op.target, new_dst)):
+    kind = _kind(op)
+    if kind == "pair":
+        source, target = op.files()
+        src = _parse(source, tree.read(source))  # scope analysis needs a freshly parsed tree
+        new_src, new_dst = step.command(op)(op).transform_pair(src, tree.target(target))
+        for rel, mod in ((source, new_src), (target, new_dst)):
             tree.pending[rel] = (mod, step)
         return
-    if isinstance(op, WriteMigration):
-        data = op.content.encode("utf-8")
-        _reparse(op.file, data, step, b"")
-        tree.current[op.file] = data
+    if kind == "create":
+        (rel,) = op.files()
+        data = step.command(op)(op).create()
+        _reparse(rel, data, step, b"")
+        tree.current[rel] = data
         return
     (rel,) = op.files()
     before = tree.read(rel)
@@ -294,7 +271,7 @@ def _run(tree: _Tree, op: Operation, step: Step) -> None:
 
 def _transform_file(op: Operation, rel: str, data: bytes) -> bytes:
     """A single-file operation on the file's bytes; the command's byte-level shortcut first."""
-    command = SINGLE_FILE_COMMANDS[type(op)](op)  # type: ignore[index]
+    command = step_of(type(op)).command(op)(op)
     quick = getattr(command, "transform_bytes", None)
     if quick is not None and (out := quick(data)) is not None:
         return out

@@ -1,4 +1,12 @@
-"""The ordered pipeline: one step per codemod, with a stable code.
+"""The ordered pipeline: one step per codemod, with a stable code. The one registry of steps.
+
+A step owns its code, name and summary, the operation types it applies with the command that
+applies each (named, not imported, so reading the registry does not load LibCST), the subject of
+its commit and its example: a small project and what the step's phase changes in it, which
+``tests/test_steps.py`` runs through the real planner and codemods and ``unibase explain``
+prints. An operation type (``plan.py``) also names its step by code, as the plan's JSON does
+(``plan`` cannot import this module: it imports ``plan``); ``tests/test_steps.py`` checks the two
+agree.
 
 Order constraints:
 - UB001 first: it creates the shims and decides the final home of every moved name.
@@ -14,9 +22,32 @@ Order constraints:
 - UB006 last, a commit of its own: the migration for databases made from deleted definitions.
 """
 
+
 from __future__ import annotations
 
+import functools
+import importlib
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import PurePosixPath
+from typing import Any
+
+from . import step_examples as ex
+from .plan import (
+    CollapseMetadataCalls,
+    ExtractBase,
+    MergeDuplicate,
+    MoveModels,
+    Operation,
+    RebaseBase,
+    RenameColumnUses,
+    RewriteImports,
+    RewriteStrings,
+    UnifyFlaskModel,
+    WriteMigration,
+    plural,
+)
+from .step_examples import Example
 
 
 @dataclass(frozen=True)
@@ -24,9 +55,85 @@ class Step:
     code: str
     name: str
     summary: str
-    before: str
-    after: str
+    # each operation type the step applies, with its command ("module:Class"), imported when applied
+    commands: tuple[tuple[type[Operation], str], ...]
+    example: Example
+    # the commit subject, most detailed first (the first that fits 72 characters is taken)
+    subjects: Callable[[Any], list[str]] = lambda phase: []
 
+    @property
+    def operations(self) -> tuple[type[Operation], ...]:
+        return tuple(t for t, _ in self.commands)
+
+    def command(self, op: Operation) -> type:
+        """The command class that applies ``op``."""
+        path = dict(self.commands)[type(op)]
+        module, _, name = path.partition(":")
+        return getattr(importlib.import_module(module), name)
+
+    @property
+    def before(self) -> str:
+        example = self.example
+        shown = {rel: example.project[rel] for rel in example.context}
+        shown.update({rel: example.file_before(rel) or "(a new file)\n" for rel in example.after})
+        return _files(shown)
+
+    @property
+    def after(self) -> str:
+        what = " (an excerpt)" if self.example.excerpt else ""
+        return _files(self.example.after, what)
+
+
+def _files(files: dict, what: str = "") -> str:
+    return "\n".join(f"# {rel}{what}\n{text}" for rel, text in files.items())
+
+
+class NewFileCommand:
+    """UB006's command: the new file is the text its operation holds."""
+
+    def __init__(self, op: WriteMigration) -> None:
+        self.op = op
+
+    def create(self) -> bytes:
+        return self.op.content.encode("utf-8")
+
+
+# --- commit subjects ----------------------------------------------------------------------------
+
+
+def _merge_subjects(phase) -> list[str]:
+    moves = [o for o in phase.operations if isinstance(o, MoveModels)]
+    if moves:
+        count = sum(len(o.classes) for o in moves)
+        dropped = sum(len(o.drop) for o in moves)
+        target = moves[0].target
+        what = " and ".join(w for w in (f"move {plural(count, 'model')}" if count else "",
+                                       f"merge {plural(dropped, 'duplicate table')}" if dropped else "") if w)
+        what = what or "turn into shims"
+        stems = list(dict.fromkeys(PurePosixPath(o.source).stem for o in moves))
+        return [f"unibase: {what} from {', '.join(stems)} into {PurePosixPath(target).name}",
+                f"unibase: {what} into {target}",
+                f"unibase: {what} into {PurePosixPath(target).name}",
+                f"unibase: {what} into the canonical module"]
+    rebases = [o for o in phase.operations if isinstance(o, RebaseBase)]
+    target = rebases[0].target if rebases else "?"
+    what = f"point {plural(len(rebases), 'base')} at the canonical Base"
+    return [f"unibase: {what} in {target}", f"unibase: {what} in {PurePosixPath(target).name}",
+            f"unibase: {what}"]
+
+
+def _in_files(wording: str) -> Callable[[Any], list[str]]:
+    """A subject naming how many files the phase changes: ``wording`` holds ``{files}``."""
+    return lambda phase: [wording.format(files=plural(len(phase.changes), "file"))]
+
+
+def _migration_subjects(phase) -> list[str]:
+    path = phase.changes[0].path if phase.changes else ""
+    return [f"unibase: write the migration {path}".rstrip(), f"unibase: write the migration {PurePosixPath(path).name}",
+            "unibase: write the migration of the merged tables"]
+
+
+_CODEMODS = "unibase.codemods"
 
 STEPS: tuple[Step, ...] = (
     Step(
@@ -35,31 +142,14 @@ STEPS: tuple[Step, ...] = (
         "Move the models of each secondary base (and the helpers they need) into the canonical "
         "module and leave a re-export shim; with --strategy rebase, replace the secondary base by an "
         "import of the canonical one instead.",
-        before='''# db/hce_models.py
-from sqlalchemy import Column, ForeignKey, String
-from sqlalchemy.orm import declarative_base
-
-Base = declarative_base()
-
-
-class Episode(Base):
-    __tablename__ = "episodes"
-    episode_id = Column(String, primary_key=True)
-    video_id = Column(String, ForeignKey("media_sources.media_id"))
-''',
-        after='''# db/hce_models.py
-# These names now live in db/models.py; re-exported so old imports keep working (unibase).
-from .models import Base, Episode
-
-__all__ = ["Base", "Episode"]
-
-# db/models.py (appended)
-# --- moved from db/hce_models.py by unibase (UB001) ---
-class Episode(Base):
-    __tablename__ = "episodes"
-    episode_id = Column(String, primary_key=True)
-    video_id = Column(String, ForeignKey("media_sources.media_id"))
-''',
+        commands=(
+            (ExtractBase, f"{_CODEMODS}.extract_base:ExtractBaseCommand"),
+            (MergeDuplicate, f"{_CODEMODS}.merge_duplicate:MergeDuplicateCommand"),
+            (MoveModels, f"{_CODEMODS}.move_models:MoveModelsCommand"),
+            (RebaseBase, f"{_CODEMODS}.rebase_base:RebaseBaseCommand"),
+        ),
+        example=ex.MERGE_MODELS,
+        subjects=_merge_subjects,
     ),
     Step(
         "UB002",
@@ -67,59 +157,36 @@ class Episode(Base):
         "Point every import of a moved name at the canonical module, in every form (relative, "
         "absolute, aliased, module attribute, function-local, TYPE_CHECKING), and unify the aliases "
         "that now all name the one Base.",
-        before='''from .models import Base as MainBase
-from .hce_models import Base as HCEBase, Episode
-
-MainBase.metadata.create_all(engine)
-HCEBase.metadata.create_all(engine)
-''',
-        after='''from .models import Base, Episode
-
-Base.metadata.create_all(engine)
-Base.metadata.create_all(engine)
-''',
+        commands=((RewriteImports, f"{_CODEMODS}.rewrite_imports:RewriteImportsCommand"),),
+        example=ex.REWRITE_IMPORTS,
+        subjects=_in_files("unibase: point imports in {files} at the canonical module"),
     ),
     Step(
         "UB003",
         "rewrite-strings",
         "Rewrite module-qualified relationship strings that name a moved class, and class names "
         "renamed to avoid a clash in the merged registry.",
-        before='''claims = relationship("src.db.hce_models.Claim", back_populates="episode")
-''',
-        after='''claims = relationship("src.db.models.Claim", back_populates="episode")
-''',
+        commands=((RewriteStrings, f"{_CODEMODS}.rewrite_strings:RewriteStringsCommand"),),
+        example=ex.REWRITE_STRINGS,
+        subjects=_in_files("unibase: rewrite relationship strings in {files}"),
     ),
     Step(
         "UB004",
         "collapse-metadata",
         "Collapse repeated Base.metadata.create_all/drop_all calls into one, and an Alembic "
         "target_metadata list of merged metadatas into one metadata.",
-        before='''Base.metadata.create_all(engine)
-Base.metadata.create_all(engine)
-target_metadata = [Base.metadata, HCEBase.metadata]
-''',
-        after='''Base.metadata.create_all(engine)
-target_metadata = Base.metadata
-''',
+        commands=((CollapseMetadataCalls, f"{_CODEMODS}.collapse_metadata:CollapseMetadataCallsCommand"),),
+        example=ex.COLLAPSE_METADATA,
+        subjects=_in_files("unibase: collapse metadata calls in {files}"),
     ),
-)
-
-STEPS = STEPS + (
     Step(
         "UB007",
         "unify-flask-model",
         "Give a Flask-SQLAlchemy object the canonical base as its model class "
         "(SQLAlchemy(model_class=Base), Flask-SQLAlchemy 3.x), so db.Model classes share the "
         "base's registry and metadata; add the import it needs.",
-        before='''from flask_sqlalchemy import SQLAlchemy
-
-db = SQLAlchemy()
-''',
-        after='''from flask_sqlalchemy import SQLAlchemy
-from .models import Base
-
-db = SQLAlchemy(model_class=Base)
-''',
+        commands=((UnifyFlaskModel, f"{_CODEMODS}.unify_flask_model:UnifyFlaskModelCommand"),),
+        example=ex.UNIFY_FLASK_MODEL,
     ),
     Step(
         "UB005",
@@ -127,9 +194,9 @@ db = SQLAlchemy(model_class=Base)
         "Where a duplicated table was resolved with a confirmed column rename, rename the provable "
         "uses (keyword arguments of the class, class attributes, self.x in its methods) and mark the "
         "rest with a TODO(unibase) comment.",
-        before="conversation = Conversation(persona_id=persona_id)\nprint(conversation.persona_id)\n",
-        after="conversation = Conversation(personality_id=persona_id)\n"
-        "print(conversation.persona_id)  # TODO(unibase): persona_id is now personality_id\n",
+        commands=((RenameColumnUses, f"{_CODEMODS}.rename_column_uses:RenameColumnUsesCommand"),),
+        example=ex.RENAME_COLUMNS,
+        subjects=_in_files("unibase: rename uses of merged columns in {files}"),
     ),
     Step(
         "UB006",
@@ -137,10 +204,9 @@ db = SQLAlchemy(model_class=Base)
         "Write a migration (an Alembic revision when the project has Alembic, else a standalone "
         "script under migrations/) that brings databases made from a deleted definition to the kept "
         "one: add columns, rename columns, add foreign keys, in batch mode, without losing rows.",
-        before="# conversations made from api/models/chat.py: id, persona_id, title, ...\n",
-        after='with op.batch_alter_table("conversations") as batch:\n'
-        '    batch.alter_column("persona_id", new_column_name="personality_id")\n'
-        '    batch.add_column(sa.Column("started_at", sa.DateTime(), nullable=True))\n',
+        commands=((WriteMigration, "unibase.steps:NewFileCommand"),),
+        example=ex.WRITE_MIGRATION,
+        subjects=_migration_subjects,
     ),
 )
 
@@ -150,3 +216,9 @@ STEP_CODES = tuple(s.code for s in STEPS)
 def step(code: str) -> Step | None:
     code = code.upper()
     return next((s for s in STEPS if s.code == code), None)
+
+
+@functools.cache
+def step_of(operation: type[Operation]) -> Step:
+    """The step that applies operations of this type."""
+    return next(s for s in STEPS if operation in s.operations)
