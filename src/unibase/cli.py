@@ -7,14 +7,13 @@ import json
 import sys
 from dataclasses import replace
 from pathlib import Path
-from typing import NoReturn, Optional
+from typing import Optional
 
 import typer
-from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 
 from . import api
+from .output import count as _count, err, fail, lines as _lines, out, print_conflicts, wrap_plain
 from .plan import Plan, PlanFormatError
 from .planner import PlanError
 from .settings import STRATEGIES, SettingsError, load_settings
@@ -26,9 +25,6 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
     help="Merge the declarative bases of a SQLAlchemy project into one, reviewably and provably.",
 )
-
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 PathArg = typer.Argument(Path("."), metavar="PATH", show_default=False, hidden=True)  # described in the help text
 TargetOpt = typer.Option(None, "--target", metavar="FILE[:NAME]", help="The base to keep (default: the one with the most models).")
@@ -69,15 +65,6 @@ def main_options(
 
 BAD_INPUT_ERRORS = (SettingsError, PlanError, PlanFormatError)
 
-
-def fail(message: str, code: int = 2) -> NoReturn:
-    """Exit with ``code`` after one sentence on stderr (plain text: never read as Rich markup)."""
-    if err.is_terminal:
-        err.print("[bold red]error:[/] ", end="")
-        err.print(message, markup=False)
-    else:
-        err.print(f"error: {message}", markup=False)
-    raise typer.Exit(code)
 
 
 def reports_interrupt(command):
@@ -176,68 +163,6 @@ def print_plan(plan: Plan, quiet: bool = False, verbose: bool = False) -> None:
         if not quiet:
             out.print("")
         _lines(wrap(summary(plan).line(), width))
-
-
-def _lines(lines: list[str]) -> None:
-    for line in lines:
-        out.print(line, markup=False)
-
-
-def print_conflicts(conflicts) -> None:
-    from .screens import duplicate_rows, wrap
-
-    width = out.width
-    for c in conflicts:
-        status = "[green]resolved[/]" if c.resolution else "[red]NEEDS A DECISION[/]"
-        side_by_side = duplicate_rows(c)
-        if side_by_side is None:
-            first, *rest = wrap(f"{c.kind} {c.subject}: {c.detail}", width - 20, "", "      ")
-            out.print(f"  {status} {escape(first)}")
-            _lines(["  " + line for line in rest])
-        else:
-            out.print(f"  {status} {escape(f'{c.kind} {c.subject}')}")
-            out.print("    two definitions, column by column (* differs, + only one has it):", markup=False)
-            print_side_by_side(*side_by_side)
-            renames = c.options.get("suggested_renames") or []
-            if renames:
-                _lines(wrap("suggested renames: " + ", ".join(f"{r['from']} -> {r['to']}" for r in renames),
-                            width, "    ", "      "))
-            note = _trailing_note(c.detail)
-            if note and not c.resolution:
-                label = "to decide" if note.startswith("pass ") else "why it needs a decision"
-                _lines(wrap(f"{label}: {note}", width, "    ", "      "))
-        if c.resolution:
-            _lines(wrap(f"-> {c.resolution}", width, "      ", "         "))
-
-
-def _trailing_note(detail: str) -> str:
-    """The text of the parenthesised note a conflict's detail ends with (nested parentheses kept)."""
-    if not detail.endswith(")"):
-        return ""
-    depth = 0
-    for i in range(len(detail) - 1, -1, -1):
-        depth += {")": 1, "(": -1}.get(detail[i], 0)
-        if depth == 0:
-            return detail[i + 1:-1] if i > 0 and detail[i - 1] == " " else ""
-    return ""
-
-
-def print_side_by_side(headings: list[str], rows) -> None:
-    from rich import box
-
-    _lines([f"    {'AB'[i]}: {h}" for i, h in enumerate(headings)])
-    table = Table(box=box.SIMPLE_HEAD, padding=(0, 1), show_edge=False)
-    table.add_column("", no_wrap=True)
-    table.add_column("column", overflow="fold")
-    table.add_column("A", overflow="fold", ratio=1)
-    table.add_column("B", overflow="fold", ratio=1)
-    for row in rows:
-        table.add_row(*(escape(cell) for cell in row))
-    # rendered plain at the output's width, then printed without the cells' trailing padding
-    console = Console(width=max(out.width - 4, 40), highlight=False, color_system=None)
-    with console.capture() as captured:
-        console.print(table)
-    _lines(["    " + line.rstrip() for line in captured.get().splitlines()])
 
 
 def describe(op) -> str:
@@ -375,9 +300,6 @@ def rule_name(code: str) -> str:
     found = rule(code)
     return found.name if found else ""
 
-
-def _count(n: int, word: str) -> str:
-    return f"{n} {word}{'' if n == 1 else 's'}"
 
 
 def _shown_path(root: Path, file: str) -> str:
@@ -661,6 +583,66 @@ def graph(
 
 
 @app.command()
+@reports_interrupt
+def resolve(
+    path: Path = PathArg,
+    target: Optional[str] = TargetOpt,
+    merge: list[str] = MergeOpt,
+    separate: list[str] = SeparateOpt,
+) -> None:
+    """Decide each table two bases define differently, in a terminal.
+
+    Shows both definitions column by column, asks which one wins, which suggested renames to
+    take and whether the winner gains the other's columns (union) or not (keep), previews
+    the merged class and the migration, and writes the decisions under
+    [tool.unibase.decisions.TABLE] in pyproject.toml, where plan and apply read them.
+
+    PATH: the project directory (default: the current directory).
+    """
+    from . import resolve as resolve_mod
+
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        fail(resolve_mod.NO_TTY)
+    settings = _settings(path, target=target, merge=merge, separate=separate)
+    the_plan = _plan(settings)
+    if not resolve_mod.duplicate_conflicts(the_plan):
+        out.print("no table is defined differently by two bases: nothing to decide", markup=False)
+        return
+    io = resolve_mod.Dialogue(say=_lines, show=lambda c: print_conflicts([c], notes=False), ask=_ask, width=out.width)
+    import click
+
+    try:
+        accepted = resolve_mod.decide(settings, the_plan, io, lambda s: _plan(s, quiet=True))
+    except click.exceptions.Abort:
+        err.print("\ninterrupted: nothing was written", markup=False)
+        raise typer.Exit(130) from None
+    if accepted:
+        try:
+            pyproject = resolve_mod.write_decisions(settings.root, accepted)
+        except resolve_mod.ResolveError as exc:
+            fail(str(exc))
+        tables = ", ".join(d.table for d in accepted)
+        _lines(wrap_plain(f"\n{_count(len(accepted), 'decision')} written to {pyproject} ({tables}); commit it so the "
+                          "decisions are reviewed with the code, then run `unibase apply`."))
+        settings = _settings(path, target=target, merge=merge, separate=separate)  # as plan and apply read them
+        the_plan = _plan(settings, quiet=True)
+    else:
+        out.print("\nno decision written", markup=False)
+    from .screens import summary
+
+    _lines(wrap_plain(summary(the_plan).line()))
+    if the_plan.unresolved:
+        raise typer.Exit(1)
+
+
+def _ask(question: str, choices: list[str], default: str) -> str:
+    import click
+
+    return click.prompt(f"  {question}", type=click.Choice(choices, case_sensitive=False), default=default,
+                        show_choices=True)
+
+
+@app.command()
 def explain(code: str = typer.Argument(..., metavar="CODE", show_default=False, hidden=True)) -> None:
     """Explain a step (UB001...) or a check rule (UB101...), with an example."""
     from .rules import RULE_CODES, rule
@@ -736,12 +718,6 @@ def demo(
     out.print(f"\nlook at it: cd {project} && git log --stat {settings.branch}", markup=False)
     if report is not None and not report.ok:
         raise typer.Exit(1)
-
-
-def wrap_plain(text: str) -> list[str]:
-    from .screens import wrap
-
-    return [line for part in text.split("\n") for line in (wrap(part, out.width) if part else [""])]
 
 
 def print_demo_tests(run, when: str) -> None:
