@@ -50,6 +50,7 @@ EXPECTED_USAGE = [
     ("unibase verify", 0),
     ("unibase explain UB001", 0),
     ("unibase explain UB102", 0),
+    ("unibase explain W028", 0),
 ]
 
 
@@ -147,3 +148,14 @@ def test_check_example_in_the_readme_is_real_output(tmp_path):
     assert proc.returncode == 1
     for line in shown:
         assert line in proc.stdout.splitlines(), line
+
+
+def test_readme_lists_every_warning_code():
+    """The README's table of warnings is the enum: every code once, by its name, none other."""
+    from unibase.warning_codes import WarningCode
+
+    section = re.search(r"\n### Warnings\n(.*?)\n## ", README, re.S).group(1)
+    rows = re.findall(r"^\| (W\d{3}) \| ([a-z-]+) \| (.+) \|$", section, re.M)
+    assert [(code, name) for code, name, _ in rows] == [
+        (w.value, w.label) for w in WarningCode]
+    assert all(what.startswith("retired") == w.retired for (_, _, what), w in zip(rows, WarningCode))

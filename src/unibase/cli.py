@@ -166,36 +166,7 @@ def print_plan(plan: Plan, quiet: bool = False, verbose: bool = False) -> None:
 
 
 def describe(op) -> str:
-    from . import plan as p
-
-    if isinstance(op, p.MoveModels):
-        extra = f" with {', '.join(op.helpers)}" if op.helpers else ""
-        extra += f" (copying module state {', '.join(op.copied)})" if op.copied else ""
-        drop = f"; drop duplicates {', '.join(d[0] for d in op.drop)}" if op.drop else ""
-        return f"move {', '.join(op.classes) or 'nothing'}{extra} from {op.source} into {op.target}; shim {op.source}{drop}"
-    if isinstance(op, p.MergeDuplicate):
-        return f"{op.file}: {op.class_name} gains {_count(len(op.statements), 'member')} of the deleted {op.table} definition"
-    if isinstance(op, p.RenameColumnUses):
-        return f"{op.file}: " + ", ".join(f"{a} -> {b}" for a, b in op.renames) + (
-            f"; review {', '.join(a for a, _ in op.todo_attributes)}" if op.todo_attributes else "")
-    if isinstance(op, p.WriteMigration):
-        return f"write {op.file}"
-    if isinstance(op, p.ExtractBase):
-        return f"{op.file}: name the anonymous base of {op.class_name} {op.new_name}"
-    if isinstance(op, p.RebaseBase):
-        return f"{op.file}: {op.name} becomes an import of {op.target}:{op.target_name}"
-    if isinstance(op, p.RewriteImports):
-        mods = ", ".join(sorted({s.module or "." for s in op.spellings}))
-        return f"{op.file}: imports from {mods}"
-    if isinstance(op, p.RewriteStrings):
-        return f"{op.file}: " + ", ".join(f"{a} -> {b}" for a, b in op.replacements)
-    if isinstance(op, p.UnifyFlaskModel):
-        return (f"{op.file}: {op.name} = SQLAlchemy(..., model_class={op.model_class})"
-                + (f", importing {op.import_name} from {'.' * op.import_level}{op.import_from}" if op.import_name else "")
-                + (f", moved below {op.after}" if op.after else ""))
-    if isinstance(op, p.CollapseMetadataCalls):
-        return f"{op.file}: {_count(op.calls, 'redundant metadata call')} on {', '.join(op.names)}"
-    return ""
+    return op.describe()
 
 
 @app.command()
@@ -644,29 +615,18 @@ def _ask(question: str, choices: list[str], default: str) -> str:
 
 @app.command()
 def explain(code: str = typer.Argument(..., metavar="CODE", show_default=False, hidden=True)) -> None:
-    """Explain a step (UB001...) or a check rule (UB101...), with an example."""
-    from .rules import RULE_CODES, rule
-    from .steps import STEP_CODES, step
+    """Explain a step (UB001...), a check rule (UB101...) or a warning (W001...), with an example."""
+    from .explain import explanation, unknown_code
 
-    r = rule(code)
-    if r is not None:
-        out.print(f"{r.code} {r.name}", style="bold", markup=False)
-        out.print(r.summary, markup=False)
-        out.print("\nexample:", style="bold")
-        out.print(r.example, markup=False)
-        out.print("fix:", style="bold")
-        out.print(r.fix, markup=False)
-        return
-    s = step(code)
-    if s is None:
-        fail(f"unknown step or rule {code}; the steps are {', '.join(STEP_CODES)} and the check rules "
-             f"{', '.join(RULE_CODES)}")
-    out.print(f"{s.code} {s.name}", style="bold", markup=False)
-    out.print(s.summary, markup=False)
-    out.print("\nbefore:", style="bold")
-    out.print(s.before, markup=False)
-    out.print("after:", style="bold")
-    out.print(s.after, markup=False)
+    e = explanation(code)
+    if e is None:
+        fail(unknown_code(code))
+    out.print(e.title, style="bold", markup=False)
+    out.print(e.summary, markup=False)
+    out.print()
+    for heading, text in e.sections:
+        out.print(f"{heading}:", style="bold", markup=False)
+        out.print(text, markup=False)
 
 
 @app.command()

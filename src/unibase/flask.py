@@ -35,8 +35,9 @@ from .facts import ImportBinding, call_name, unparse
 from .plan import UnifyFlaskModel, Warning
 from .roles import matches
 from .settings import Settings
+from .warning_codes import WarningCode
 
-W_FLASK = "W002"  # a Flask-SQLAlchemy object left as it is (the warning says why)
+W_FLASK = WarningCode.FLASK_NOT_UNIFIED  # a Flask-SQLAlchemy object left as it is (the warning says why)
 _CLASS_KINDS = ("DeclarativeBase", "DeclarativeBaseNoMeta")  # db.Model subclasses Base (3.1+)
 _META_KINDS = ("declarative_base", "generate_base", "as_declarative")  # db.Model is Base itself
 

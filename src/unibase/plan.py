@@ -90,6 +90,10 @@ class Operation:
     def files(self) -> tuple[str, ...]:
         raise NotImplementedError
 
+    def describe(self) -> str:
+        """One line for the plan, the commit body and the progress output."""
+        raise NotImplementedError
+
 
 @dataclass(frozen=True)
 class Rename:
@@ -133,6 +137,13 @@ class MoveModels(Operation):
     def files(self) -> tuple[str, ...]:
         return (self.source, self.target)
 
+    def describe(self) -> str:
+        extra = f" with {', '.join(self.helpers)}" if self.helpers else ""
+        extra += f" (copying module state {', '.join(self.copied)})" if self.copied else ""
+        drop = f"; drop duplicates {', '.join(d[0] for d in self.drop)}" if self.drop else ""
+        return (f"move {', '.join(self.classes) or 'nothing'}{extra} from {self.source} into {self.target}; "
+                f"shim {self.source}{drop}")
+
 
 @dataclass(frozen=True)
 class ExtractBase(Operation):
@@ -146,6 +157,9 @@ class ExtractBase(Operation):
 
     def files(self) -> tuple[str, ...]:
         return (self.file,)
+
+    def describe(self) -> str:
+        return f"{self.file}: name the anonymous base of {self.class_name} {self.new_name}"
 
 
 @dataclass(frozen=True)
@@ -164,6 +178,10 @@ class MergeDuplicate(Operation):
     def files(self) -> tuple[str, ...]:
         return (self.file,)
 
+    def describe(self) -> str:
+        return (f"{self.file}: {self.class_name} gains {_count(len(self.statements), 'member')} "
+                f"of the deleted {self.table} definition")
+
 
 @dataclass(frozen=True)
 class RenameColumnUses(Operation):
@@ -179,6 +197,10 @@ class RenameColumnUses(Operation):
     def files(self) -> tuple[str, ...]:
         return (self.file,)
 
+    def describe(self) -> str:
+        review = f"; review {', '.join(a for a, _ in self.todo_attributes)}" if self.todo_attributes else ""
+        return f"{self.file}: " + ", ".join(f"{a} -> {b}" for a, b in self.renames) + review
+
 
 @dataclass(frozen=True)
 class WriteMigration(Operation):
@@ -191,6 +213,9 @@ class WriteMigration(Operation):
 
     def files(self) -> tuple[str, ...]:
         return (self.file,)
+
+    def describe(self) -> str:
+        return f"write {self.file}"
 
 
 @dataclass(frozen=True)
@@ -209,6 +234,9 @@ class RebaseBase(Operation):
 
     def files(self) -> tuple[str, ...]:
         return (self.file,)
+
+    def describe(self) -> str:
+        return f"{self.file}: {self.name} becomes an import of {self.target}:{self.target_name}"
 
 
 @dataclass(frozen=True)
@@ -237,6 +265,10 @@ class RewriteImports(Operation):
     def files(self) -> tuple[str, ...]:
         return (self.file,)
 
+    def describe(self) -> str:
+        mods = ", ".join(sorted({s.module or "." for s in self.spellings}))
+        return f"{self.file}: imports from {mods}"
+
 
 @dataclass(frozen=True)
 class RewriteStrings(Operation):
@@ -251,6 +283,9 @@ class RewriteStrings(Operation):
     def files(self) -> tuple[str, ...]:
         return (self.file,)
 
+    def describe(self) -> str:
+        return f"{self.file}: " + ", ".join(f"{a} -> {b}" for a, b in self.replacements)
+
 
 @dataclass(frozen=True)
 class CollapseMetadataCalls(Operation):
@@ -264,6 +299,9 @@ class CollapseMetadataCalls(Operation):
 
     def files(self) -> tuple[str, ...]:
         return (self.file,)
+
+    def describe(self) -> str:
+        return f"{self.file}: {_count(self.calls, 'redundant metadata call')} on {', '.join(self.names)}"
 
 
 @dataclass(frozen=True)
@@ -284,6 +322,12 @@ class UnifyFlaskModel(Operation):
 
     def files(self) -> tuple[str, ...]:
         return (self.file,)
+
+    def describe(self) -> str:
+        imported = (f", importing {self.import_name} from {'.' * self.import_level}{self.import_from}"
+                    if self.import_name else "")
+        return (f"{self.file}: {self.name} = SQLAlchemy(..., model_class={self.model_class})" + imported
+                + (f", moved below {self.after}" if self.after else ""))
 
 
 OPERATION_TYPES: dict[str, type[Operation]] = {
@@ -430,6 +474,10 @@ def _plain(obj: Any) -> Any:
     if isinstance(obj, dict):
         return {k: _plain(v) for k, v in obj.items()}
     return obj
+
+
+def _count(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
 
 
 def fingerprint(path: Path) -> str:
