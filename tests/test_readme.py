@@ -47,6 +47,7 @@ EXPECTED_USAGE = [
     ("unibase check", 1),
     ("unibase check --output-format github", 1),
     ("unibase apply --branch merge-bases", 0),
+    ("unibase apply --report merge.md", 0),  # merge-bases exists: a branch of its own
     ("unibase verify", 0),
     ("unibase explain UB001", 0),
     ("unibase explain UB102", 0),
@@ -117,6 +118,7 @@ def test_usage_commands_run(tmp_path):
         proc = unibase(*args, cwd=project)
         assert proc.returncode == code, f"{command}: exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
     assert (project / "plan.json").is_file()
+    assert "**schema identical: 26 tables compared**" in (project / "merge.md").read_text()
 
 
 def test_pre_commit_snippet_is_copyable():

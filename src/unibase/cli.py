@@ -347,6 +347,8 @@ def apply(
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the full diff, phase by phase; write nothing."),
     diff_out: Optional[Path] = typer.Option(None, "--diff-out", metavar="FILE", help="With --dry-run: also write a patch `git apply` accepts."),
     no_verify: bool = typer.Option(False, "--no-verify", help="Do not run `unibase verify` after applying."),
+    report_file: Optional[Path] = typer.Option(None, "--report", metavar="FILE.md",
+                                               help="Also write a Markdown report for the pull request."),
     no_git: bool = typer.Option(False, "--no-git", help="Write in place in a directory that is not a git repository."),
     target: Optional[str] = TargetOpt,
     strategy: Optional[str] = StrategyOpt,
@@ -370,6 +372,8 @@ def apply(
 
     if diff_out is not None and not dry_run:
         fail("--diff-out writes the patch of a dry run; add --dry-run, or drop --diff-out to apply on a branch")
+    if report_file is not None and not report_file.resolve().parent.is_dir():
+        fail(f"--report {report_file}: no such directory {report_file.parent}; pass a path in an existing directory")
     if plan_file is not None:
         given = [name for name, value in zip(PLANNING_OPTIONS, (target, strategy, prefer, merge, separate, mode, no_renames))
                  if value]
@@ -413,7 +417,7 @@ def apply(
         result = api.apply_plan(
             settings, the_plan, branch=branch, dry_run=dry_run, use_git=not no_git,
             describe=describe, run_verify=not no_verify and not dry_run,
-            ignore=(plan_file,) if plan_file is not None else (),
+            ignore=tuple(f for f in (plan_file, report_file) if f is not None),
             progress=None if quiet or dry_run else _progress,
         )
     except (runner.ApplyError, gitops.GitError) as exc:
@@ -436,6 +440,7 @@ def apply(
             _write(diff_out, patch, "patch")
         if not patch:
             err.print("nothing to change")
+        _write_report(report_file, the_plan, result, settings.root)
         return
     if not result.committed:
         if not api.bases_under(the_plan):
@@ -460,10 +465,20 @@ def apply(
         verified = "" if report is None else (", verified" if report.ok else ", verification FAILED")
         _lines(wrap(f"{_count(len(result.committed), 'phase')} {'committed' if result.branch else 'written'}, "
                     f"{_count(files, 'file')} changed{verified}", out.width))
+    _write_report(report_file, the_plan, result, settings.root)
     if report is not None:
         if not report.ok:
             err.print("verification failed; the branch is left for inspection and your branch is unchanged.")
             raise typer.Exit(1)
+
+
+def _write_report(path: Optional[Path], the_plan: Plan, result, root: Path) -> None:
+    if path is None:
+        return
+    from .report import render
+
+    _write(path, render(the_plan, result, root.name), "report")
+    out.print(f"report written to {path}", markup=False)
 
 
 def _progress(line: str) -> None:

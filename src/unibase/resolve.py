@@ -149,25 +149,11 @@ def _maps(node: ast.ClassDef, table: str) -> bool:
 
 
 def _migration(plan: Plan, table: str) -> tuple[str | None, tuple[str, ...]]:
-    """The migration file of the plan and the lines of its docstring about ``table``."""
-    for op in plan.operations:
-        if not isinstance(op, WriteMigration):
-            continue
-        try:
-            doc = ast.get_docstring(ast.parse(op.content)) or ""
-        except SyntaxError:
-            return op.file, ()
-        lines = doc.splitlines()
-        for i, line in enumerate(lines):
-            if line == f"  {table}":
-                block = [line]
-                for more in lines[i + 1:]:
-                    if not more.startswith("    "):
-                        break
-                    block.append(more)
-                return op.file, tuple(block)
-        return op.file, ()
-    return None, ()
+    """The migration file of the plan and its account of what it does to ``table``."""
+    from .report import migration_account
+
+    op = next((op for op in plan.operations if isinstance(op, WriteMigration)), None)
+    return (op.file, migration_account(op.content, table)) if op else (None, ())
 
 
 # --- pyproject.toml -------------------------------------------------------------------------------
