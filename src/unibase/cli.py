@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -94,11 +95,28 @@ def _settings(path: Path, **overrides):
         settings = load_settings(path, **overrides)
     except SettingsError as exc:
         fail(str(exc))
+    # a file given on the command line is relative to the current directory (pyproject.toml's
+    # are relative to the root): one the current directory has is named from the root
+    given = {k: v for k, v in overrides.items() if k in ("target", "merge", "separate", "prefer") and v}
+    settings = replace(settings, **{k: _from_cwd(v, settings.root) if isinstance(v, str)
+                                    else tuple(_from_cwd(x, settings.root) for x in v) for k, v in given.items()})
     for prefer in settings.prefer:
         if _looks_like_path(prefer) and not _exists_in(settings.root, prefer):
             fail(f"--prefer {prefer}: no such file in {settings.root}; pass a file of the project "
                  "(relative to its root) or a dotted module name")
     return settings
+
+
+def _from_cwd(spec: str, root: Path) -> str:
+    """``FILE[:NAME]`` with FILE relative to the current directory, as a path from ``root``
+    (unchanged when the current directory has no such file under ``root``)."""
+    file, colon, name = spec.rpartition(":")
+    if not colon or "/" in name:
+        file, colon, name = spec, "", ""
+    here = (Path.cwd() / file).resolve()
+    if not here.is_file() or not here.is_relative_to(root):
+        return spec
+    return here.relative_to(root).as_posix() + colon + name
 
 
 def _looks_like_path(value: str) -> bool:
@@ -525,6 +543,8 @@ def verify(
     settings = _settings(path, test_cmd=test_cmd)
     try:
         # standalone, the changes the plan declared are re-derived from the tree before the merge
+        if python and os.sep in python:  # a path from the current directory; kept unresolved (a venv's link)
+            python = os.path.abspath(python)
         report = verify_project(settings.root, against=against, python=python, test_cmd=settings.test_cmd,
                                 database_url=database_url, declared_from_against=True)
     except (VerifyError, GitError) as exc:
