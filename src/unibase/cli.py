@@ -147,7 +147,7 @@ def _plan(settings, quiet: bool = False) -> Plan:
 def print_plan(plan: Plan, quiet: bool = False, verbose: bool = False) -> None:
     """The plan as a person reads it, at any width and in a pipe: one block per base (no path is
     ever cut), wrapped lists, conflicts column by column, and a closing summary line."""
-    from .screens import base_block, summary, wrap
+    from .screens import base_block, operation_lines, summary, wrap
 
     width = out.width
     if not quiet:
@@ -165,9 +165,9 @@ def print_plan(plan: Plan, quiet: bool = False, verbose: bool = False) -> None:
             for r in plan.cross_references:
                 _lines(wrap(f"{r.file}:{r.line}: {r.kind} {r.source} -> {r.target} ({r.from_base} -> {r.to_base})",
                             width, "  ", "      "))
-        out.print(f"\n[bold]operations[/] ({len(plan.operations)}):")
-        for op in plan.operations:
-            _lines(wrap(f"{op.step} {op.op}: {describe(op)}", width, "  ", "      "))
+        heading, op_lines = operation_lines(plan, width, verbose)
+        out.print("\n[bold]operations[/]" + escape(heading.removeprefix("operations")))
+        _lines(op_lines)
     conflicts = plan.unresolved if quiet else plan.conflicts
     if conflicts:
         out.print(f"\n[bold]conflicts[/] ({len(conflicts)}):")

@@ -44,9 +44,11 @@ def print_conflicts(conflicts, notes: bool = True) -> None:
         status = "[green]resolved[/]" if c.resolution else "[red]NEEDS A DECISION[/]"
         side_by_side = duplicate_rows(c)
         if side_by_side is None:
-            first, *rest = wrap(f"{c.kind} {c.subject}: {c.detail}", width - 20, "", "      ")
-            out.print(f"  {status} {escape(first)}")
-            lines(["  " + line for line in rest])
+            # the first line leaves room for the status word; the others use the whole width
+            label = "resolved" if c.resolution else "NEEDS A DECISION"
+            first, *rest = wrap(f"{c.kind} {c.subject}: {c.detail}", width, " " * (len(label) + 3), "      ")
+            out.print(f"  {status} {escape(first.lstrip())}")
+            lines(rest)
         else:
             out.print(f"  {status} {escape(f'{c.kind} {c.subject}')}")
             out.print("    two definitions, column by column (* differs, + only one has it):", markup=False)
@@ -60,7 +62,7 @@ def print_conflicts(conflicts, notes: bool = True) -> None:
                 label = "to decide" if note.startswith("pass ") else "why it needs a decision"
                 lines(wrap(f"{label}: {note}", width, "    ", "      "))
         if c.resolution:
-            lines(wrap(f"-> {c.resolution}", width, "      ", "         "))
+            lines(wrap(f"-> {c.resolution}", width, "    ", "       "))
 
 
 def trailing_note(detail: str) -> str:
