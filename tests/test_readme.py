@@ -47,6 +47,7 @@ EXPECTED_USAGE = [
     ("unibase check", 1),
     ("unibase check --output-format github", 1),
     ("unibase apply --branch merge-bases", 0),
+    ("unibase apply --report merge.md", 0),  # merge-bases exists: a branch of its own
     ("unibase verify", 0),
     ("unibase explain UB001", 0),
     ("unibase explain UB102", 0),
@@ -63,9 +64,32 @@ EXPECTED_ROLES = [
 ]
 
 
+# "Duplicate tables defined differently": the decision taken in a terminal (a pseudo-terminal here).
+EXPECTED_DECISIONS = [
+    ("unibase resolve", 0),
+]
+
+
 def test_usage_commands_are_the_ones_tested():
     shown = [line for line in console_lines() if line.startswith("unibase ")]
-    assert shown == [cmd for cmd, _ in EXPECTED_USAGE + EXPECTED_ROLES]
+    assert shown == [cmd for cmd, _ in EXPECTED_USAGE + EXPECTED_ROLES + EXPECTED_DECISIONS]
+
+
+def test_duplicate_table_commands_run(tmp_path):
+    import tomllib
+
+    from test_resolve import FILES, Terminal, make_project
+
+    project = make_project(tmp_path / "p", {**FILES, "pyproject.toml": "[tool.unibase]\ntarget = 'shop/models.py'\n"})
+    for command, code in EXPECTED_DECISIONS:
+        term = Terminal(*shlex.split(command)[1:], cwd=project)
+        for prompt in ("winner (A, B, s) [A]:", "rename customer_ref -> customer_id? (y, n) [y]:",
+                       "mode (union, keep) [union]:", "keep this decision? (y, n, c) [y]:"):
+            term.answer(prompt, "")
+        assert term.finish() == code, term.text
+    decided = tomllib.loads((project / "pyproject.toml").read_text())["tool"]["unibase"]["decisions"]
+    assert decided["orders"]["winner"] == "shop/models.py:Order"
+    assert unibase("plan", cwd=project).returncode == 0
 
 
 def test_which_bases_are_merged_commands_run(tmp_path):
@@ -94,6 +118,7 @@ def test_usage_commands_run(tmp_path):
         proc = unibase(*args, cwd=project)
         assert proc.returncode == code, f"{command}: exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
     assert (project / "plan.json").is_file()
+    assert "**schema identical: 26 tables compared**" in (project / "merge.md").read_text()
 
 
 def test_pre_commit_snippet_is_copyable():

@@ -144,3 +144,28 @@ def test_commit_messages_are_short_subjects_with_the_details_in_the_body(many_ba
         assert re.search(r"^Unibase-Step: UB00\d$", trailers, re.M) and "Unibase-Base: " in trailers
     first = git(project, "log", "-1", "--format=%B", shas[0])
     assert len(re.findall(r"^- move ", first, re.M)) >= 10  # every secondary base's move, in the body
+
+
+def test_a_long_operation_listing_is_grouped_by_step(many_bases):
+    """A hundred operations are one line per step with its counts; -v lists each one."""
+    data = json.loads(unibase("plan", str(many_bases), "--json", "--strategy", "move", check=0).stdout)
+    ops = data["operations"]
+    assert len(ops) > 50
+    proc = narrow("plan", str(many_bases), "--strategy", "move")
+    assert proc.returncode == 0, proc.stderr
+    assert_fits(proc.stdout, 80)
+    block = proc.stdout.split(f"operations ({len(ops)}, by step; -v lists each one):\n", 1)[1].split("\n\n", 1)[0]
+    steps = list(dict.fromkeys(o["step"] for o in ops))
+    lines = re.findall(r"^  (UB\d{3}) [a-z-]+: (.*)$", re.sub(r"\n {6}", " ", block), re.M)
+    assert [code for code, _ in lines] == steps and len(block.splitlines()) <= 2 * len(steps)
+    for code, text in lines:
+        group = [o for o in ops if o["step"] == code]
+        files = {o[k] for o in group for k in ("file", "source", "target") if isinstance(o.get(k), str)}
+        assert re.search(rf"\b{len(files)} files?\b", text), (code, text)
+        moved = sum(len(o["classes"]) for o in group if o["op"] == "move-models")
+        if moved:
+            assert f"; {moved} models into {data['canonical']['file']}" in text
+    verbose = narrow("plan", str(many_bases), "--strategy", "move", "-v")
+    assert f"operations ({len(ops)}):" in verbose.stdout
+    listed = verbose.stdout.split(f"operations ({len(ops)}):\n", 1)[1].split("\n\n", 1)[0]
+    assert len(re.findall(r"^  UB\d{3} [a-z-]+:", listed, re.M)) == len(ops)

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import sys
 from dataclasses import replace
 from pathlib import Path
-from typing import NoReturn, Optional
+from typing import Optional
 
 import typer
-from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 
 from . import api
+from .output import count as _count, err, fail, lines as _lines, out, print_conflicts, wrap_plain
 from .plan import Plan, PlanFormatError
 from .planning import PlanError
 from .settings import STRATEGIES, SettingsError, load_settings
@@ -26,9 +26,6 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
     help="Merge the declarative bases of a SQLAlchemy project into one, reviewably and provably.",
 )
-
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 PathArg = typer.Argument(Path("."), metavar="PATH", show_default=False, hidden=True)  # described in the help text
 TargetOpt = typer.Option(None, "--target", metavar="FILE[:NAME]", help="The base to keep (default: the one with the most models).")
@@ -70,15 +67,6 @@ def main_options(
 BAD_INPUT_ERRORS = (SettingsError, PlanError, PlanFormatError)
 
 
-def fail(message: str, code: int = 2) -> NoReturn:
-    """Exit with ``code`` after one sentence on stderr (plain text: never read as Rich markup)."""
-    if err.is_terminal:
-        err.print("[bold red]error:[/] ", end="")
-        err.print(message, markup=False)
-    else:
-        err.print(f"error: {message}", markup=False)
-    raise typer.Exit(code)
-
 
 def reports_interrupt(command):
     """Ctrl-C ends the command with exit 130 and one line saying what was left (no traceback)."""
@@ -107,11 +95,28 @@ def _settings(path: Path, **overrides):
         settings = load_settings(path, **overrides)
     except SettingsError as exc:
         fail(str(exc))
+    # a file given on the command line is relative to the current directory (pyproject.toml's
+    # are relative to the root): one the current directory has is named from the root
+    given = {k: v for k, v in overrides.items() if k in ("target", "merge", "separate", "prefer") and v}
+    settings = replace(settings, **{k: _from_cwd(v, settings.root) if isinstance(v, str)
+                                    else tuple(_from_cwd(x, settings.root) for x in v) for k, v in given.items()})
     for prefer in settings.prefer:
         if _looks_like_path(prefer) and not _exists_in(settings.root, prefer):
             fail(f"--prefer {prefer}: no such file in {settings.root}; pass a file of the project "
                  "(relative to its root) or a dotted module name")
     return settings
+
+
+def _from_cwd(spec: str, root: Path) -> str:
+    """``FILE[:NAME]`` with FILE relative to the current directory, as a path from ``root``
+    (unchanged when the current directory has no such file under ``root``)."""
+    file, colon, name = spec.rpartition(":")
+    if not colon or "/" in name:
+        file, colon, name = spec, "", ""
+    here = (Path.cwd() / file).resolve()
+    if not here.is_file() or not here.is_relative_to(root):
+        return spec
+    return here.relative_to(root).as_posix() + colon + name
 
 
 def _looks_like_path(value: str) -> bool:
@@ -142,7 +147,7 @@ def _plan(settings, quiet: bool = False) -> Plan:
 def print_plan(plan: Plan, quiet: bool = False, verbose: bool = False) -> None:
     """The plan as a person reads it, at any width and in a pipe: one block per base (no path is
     ever cut), wrapped lists, conflicts column by column, and a closing summary line."""
-    from .screens import base_block, summary, wrap
+    from .screens import base_block, operation_lines, summary, wrap
 
     width = out.width
     if not quiet:
@@ -160,9 +165,9 @@ def print_plan(plan: Plan, quiet: bool = False, verbose: bool = False) -> None:
             for r in plan.cross_references:
                 _lines(wrap(f"{r.file}:{r.line}: {r.kind} {r.source} -> {r.target} ({r.from_base} -> {r.to_base})",
                             width, "  ", "      "))
-        out.print(f"\n[bold]operations[/] ({len(plan.operations)}):")
-        for op in plan.operations:
-            _lines(wrap(f"{op.step} {op.op}: {describe(op)}", width, "  ", "      "))
+        heading, op_lines = operation_lines(plan, width, verbose)
+        out.print("\n[bold]operations[/]" + escape(heading.removeprefix("operations")))
+        _lines(op_lines)
     conflicts = plan.unresolved if quiet else plan.conflicts
     if conflicts:
         out.print(f"\n[bold]conflicts[/] ({len(conflicts)}):")
@@ -176,68 +181,6 @@ def print_plan(plan: Plan, quiet: bool = False, verbose: bool = False) -> None:
         if not quiet:
             out.print("")
         _lines(wrap(summary(plan).line(), width))
-
-
-def _lines(lines: list[str]) -> None:
-    for line in lines:
-        out.print(line, markup=False)
-
-
-def print_conflicts(conflicts) -> None:
-    from .screens import duplicate_rows, wrap
-
-    width = out.width
-    for c in conflicts:
-        status = "[green]resolved[/]" if c.resolution else "[red]NEEDS A DECISION[/]"
-        side_by_side = duplicate_rows(c)
-        if side_by_side is None:
-            first, *rest = wrap(f"{c.kind} {c.subject}: {c.detail}", width - 20, "", "      ")
-            out.print(f"  {status} {escape(first)}")
-            _lines(["  " + line for line in rest])
-        else:
-            out.print(f"  {status} {escape(f'{c.kind} {c.subject}')}")
-            out.print("    two definitions, column by column (* differs, + only one has it):", markup=False)
-            print_side_by_side(*side_by_side)
-            renames = c.options.get("suggested_renames") or []
-            if renames:
-                _lines(wrap("suggested renames: " + ", ".join(f"{r['from']} -> {r['to']}" for r in renames),
-                            width, "    ", "      "))
-            note = _trailing_note(c.detail)
-            if note and not c.resolution:
-                label = "to decide" if note.startswith("pass ") else "why it needs a decision"
-                _lines(wrap(f"{label}: {note}", width, "    ", "      "))
-        if c.resolution:
-            _lines(wrap(f"-> {c.resolution}", width, "      ", "         "))
-
-
-def _trailing_note(detail: str) -> str:
-    """The text of the parenthesised note a conflict's detail ends with (nested parentheses kept)."""
-    if not detail.endswith(")"):
-        return ""
-    depth = 0
-    for i in range(len(detail) - 1, -1, -1):
-        depth += {")": 1, "(": -1}.get(detail[i], 0)
-        if depth == 0:
-            return detail[i + 1:-1] if i > 0 and detail[i - 1] == " " else ""
-    return ""
-
-
-def print_side_by_side(headings: list[str], rows) -> None:
-    from rich import box
-
-    _lines([f"    {'AB'[i]}: {h}" for i, h in enumerate(headings)])
-    table = Table(box=box.SIMPLE_HEAD, padding=(0, 1), show_edge=False)
-    table.add_column("", no_wrap=True)
-    table.add_column("column", overflow="fold")
-    table.add_column("A", overflow="fold", ratio=1)
-    table.add_column("B", overflow="fold", ratio=1)
-    for row in rows:
-        table.add_row(*(escape(cell) for cell in row))
-    # rendered plain at the output's width, then printed without the cells' trailing padding
-    console = Console(width=max(out.width - 4, 40), highlight=False, color_system=None)
-    with console.capture() as captured:
-        console.print(table)
-    _lines(["    " + line.rstrip() for line in captured.get().splitlines()])
 
 
 def describe(op) -> str:
@@ -347,9 +290,6 @@ def rule_name(code: str) -> str:
     return found.name if found else ""
 
 
-def _count(n: int, word: str) -> str:
-    return f"{n} {word}{'' if n == 1 else 's'}"
-
 
 def _shown_path(root: Path, file: str) -> str:
     """A finding's path as linters print it: relative to the current directory when the file is
@@ -425,6 +365,8 @@ def apply(
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the full diff, phase by phase; write nothing."),
     diff_out: Optional[Path] = typer.Option(None, "--diff-out", metavar="FILE", help="With --dry-run: also write a patch `git apply` accepts."),
     no_verify: bool = typer.Option(False, "--no-verify", help="Do not run `unibase verify` after applying."),
+    report_file: Optional[Path] = typer.Option(None, "--report", metavar="FILE.md",
+                                               help="Also write a Markdown report for the pull request."),
     no_git: bool = typer.Option(False, "--no-git", help="Write in place in a directory that is not a git repository."),
     target: Optional[str] = TargetOpt,
     strategy: Optional[str] = StrategyOpt,
@@ -448,6 +390,8 @@ def apply(
 
     if diff_out is not None and not dry_run:
         fail("--diff-out writes the patch of a dry run; add --dry-run, or drop --diff-out to apply on a branch")
+    if report_file is not None and not report_file.resolve().parent.is_dir():
+        fail(f"--report {report_file}: no such directory {report_file.parent}; pass a path in an existing directory")
     if plan_file is not None:
         given = [name for name, value in zip(PLANNING_OPTIONS, (target, strategy, prefer, merge, separate, mode, no_renames))
                  if value]
@@ -491,7 +435,7 @@ def apply(
         result = api.apply_plan(
             settings, the_plan, branch=branch, dry_run=dry_run, use_git=not no_git,
             describe=describe, run_verify=not no_verify and not dry_run,
-            ignore=(plan_file,) if plan_file is not None else (),
+            ignore=tuple(f for f in (plan_file, report_file) if f is not None),
             progress=None if quiet or dry_run else _progress,
         )
     except (runner.ApplyError, gitops.GitError) as exc:
@@ -514,6 +458,7 @@ def apply(
             _write(diff_out, patch, "patch")
         if not patch:
             err.print("nothing to change")
+        _write_report(report_file, the_plan, result, settings.root)
         return
     if not result.committed:
         if not api.bases_under(the_plan):
@@ -538,10 +483,20 @@ def apply(
         verified = "" if report is None else (", verified" if report.ok else ", verification FAILED")
         _lines(wrap(f"{_count(len(result.committed), 'phase')} {'committed' if result.branch else 'written'}, "
                     f"{_count(files, 'file')} changed{verified}", out.width))
+    _write_report(report_file, the_plan, result, settings.root)
     if report is not None:
         if not report.ok:
             err.print("verification failed; the branch is left for inspection and your branch is unchanged.")
             raise typer.Exit(1)
+
+
+def _write_report(path: Optional[Path], the_plan: Plan, result, root: Path) -> None:
+    if path is None:
+        return
+    from .report import render
+
+    _write(path, render(the_plan, result, root.name), "report")
+    out.print(f"report written to {path}", markup=False)
 
 
 def _progress(line: str) -> None:
@@ -588,6 +543,8 @@ def verify(
     settings = _settings(path, test_cmd=test_cmd)
     try:
         # standalone, the changes the plan declared are re-derived from the tree before the merge
+        if python and os.sep in python:  # a path from the current directory; kept unresolved (a venv's link)
+            python = os.path.abspath(python)
         report = verify_project(settings.root, against=against, python=python, test_cmd=settings.test_cmd,
                                 database_url=database_url, declared_from_against=True)
     except (VerifyError, GitError) as exc:
@@ -629,6 +586,66 @@ def graph(
     the_plan = _plan(settings, quiet=True)
     drawn = graph_mod.build(the_plan, after=after)
     sys.stdout.write(graph_mod.mermaid(drawn) if format_ == "mermaid" else graph_mod.dot(drawn))
+
+
+@app.command()
+@reports_interrupt
+def resolve(
+    path: Path = PathArg,
+    target: Optional[str] = TargetOpt,
+    merge: list[str] = MergeOpt,
+    separate: list[str] = SeparateOpt,
+) -> None:
+    """Decide each table two bases define differently, in a terminal.
+
+    Shows both definitions column by column, asks which one wins, which suggested renames to
+    take and whether the winner gains the other's columns (union) or not (keep), previews
+    the merged class and the migration, and writes the decisions under
+    [tool.unibase.decisions.TABLE] in pyproject.toml, where plan and apply read them.
+
+    PATH: the project directory (default: the current directory).
+    """
+    from . import resolve as resolve_mod
+
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        fail(resolve_mod.NO_TTY)
+    settings = _settings(path, target=target, merge=merge, separate=separate)
+    the_plan = _plan(settings)
+    if not resolve_mod.duplicate_conflicts(the_plan):
+        out.print("no table is defined differently by two bases: nothing to decide", markup=False)
+        return
+    io = resolve_mod.Dialogue(say=_lines, show=lambda c: print_conflicts([c], notes=False), ask=_ask, width=out.width)
+    import click
+
+    try:
+        accepted = resolve_mod.decide(settings, the_plan, io, lambda s: _plan(s, quiet=True))
+    except click.exceptions.Abort:
+        err.print("\ninterrupted: nothing was written", markup=False)
+        raise typer.Exit(130) from None
+    if accepted:
+        try:
+            pyproject = resolve_mod.write_decisions(settings.root, accepted)
+        except resolve_mod.ResolveError as exc:
+            fail(str(exc))
+        tables = ", ".join(d.table for d in accepted)
+        _lines(wrap_plain(f"\n{_count(len(accepted), 'decision')} written to {pyproject} ({tables}); commit it so the "
+                          "decisions are reviewed with the code, then run `unibase apply`."))
+        settings = _settings(path, target=target, merge=merge, separate=separate)  # as plan and apply read them
+        the_plan = _plan(settings, quiet=True)
+    else:
+        out.print("\nno decision written", markup=False)
+    from .screens import summary
+
+    _lines(wrap_plain(summary(the_plan).line()))
+    if the_plan.unresolved:
+        raise typer.Exit(1)
+
+
+def _ask(question: str, choices: list[str], default: str) -> str:
+    import click
+
+    return click.prompt(f"  {question}", type=click.Choice(choices, case_sensitive=False), default=default,
+                        show_choices=True)
 
 
 @app.command()
@@ -696,12 +713,6 @@ def demo(
     out.print(f"\nlook at it: cd {project} && git log --stat {settings.branch}", markup=False)
     if report is not None and not report.ok:
         raise typer.Exit(1)
-
-
-def wrap_plain(text: str) -> list[str]:
-    from .screens import wrap
-
-    return [line for part in text.split("\n") for line in (wrap(part, out.width) if part else [""])]
 
 
 def print_demo_tests(run, when: str) -> None:

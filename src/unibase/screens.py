@@ -50,6 +50,38 @@ def base_block(b: BaseEntry, width: int, verbose: bool = False) -> list[str]:
     return lines
 
 
+LISTED_OPERATIONS = 20  # more than this are grouped by step (-v lists each one)
+
+
+def operation_lines(plan: Plan, width: int, verbose: bool = False) -> tuple[str, list[str]]:
+    """The heading and the lines of the plan's operations: each on its own (wrapped) when there
+    are few or with ``verbose``, else one line per step with its counts, so a plan of a
+    hundred files still fits on a screen."""
+    ops = plan.operations
+    if verbose or len(ops) <= LISTED_OPERATIONS:
+        return f"operations ({len(ops)}):", [
+            line for op in ops for line in wrap(f"{op.step} {op.op}: {op.describe()}", width, "  ", "      ")]
+    from .steps import step as step_of
+
+    lines = []
+    for code in dict.fromkeys(op.step for op in ops):
+        group = [op for op in ops if op.step == code]
+        kinds: dict[str, int] = {}
+        for op in group:
+            kinds[op.op] = kinds.get(op.op, 0) + 1
+        files = {f for op in group for f in op.files()}
+        name = step.name if (step := step_of(code)) else ""
+        what = ", ".join(f"{n} {kind}" for kind, n in kinds.items() if kind != name)  # not "rewrite-imports" twice
+        text = f"{code} {name}: " + (f"{what} in " if what else "") + _plural(len(files), "file")
+        moves = [op for op in group if isinstance(op, MoveModels)]
+        moved = sum(len(op.classes) for op in moves)
+        if moved:
+            targets = ", ".join(dict.fromkeys(op.target for op in moves))
+            text += f"; {_plural(moved, 'model')} into {targets}"
+        lines += wrap(text, width, "  ", "      ")
+    return f"operations ({len(ops)}, by step; -v lists each one):", lines
+
+
 @dataclass(frozen=True)
 class Summary:
     bases_before: int

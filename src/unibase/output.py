@@ -1,0 +1,101 @@
+"""The consoles and the printing every command shares: one sentence on error, lines that are
+never read as Rich markup, a duplicate table column by column."""
+
+from __future__ import annotations
+
+from typing import NoReturn
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def fail(message: str, code: int = 2) -> NoReturn:
+    """Exit with ``code`` after one sentence on stderr (plain text: never read as Rich markup)."""
+    if err.is_terminal:
+        err.print("[bold red]error:[/] ", end="")
+        err.print(message, markup=False)
+    else:
+        err.print(f"error: {message}", markup=False)
+    raise typer.Exit(code)
+
+
+def count(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def lines(text: list[str]) -> None:
+    """Print each line as it is (never read as Rich markup)."""
+    for line in text:
+        out.print(line, markup=False)
+
+
+def print_conflicts(conflicts, notes: bool = True) -> None:
+    """Each conflict: a duplicate table column by column, the others as a wrapped sentence;
+    ``notes``: also what to do about an open one."""
+    from .screens import duplicate_rows, wrap
+
+    width = out.width
+    for c in conflicts:
+        status = "[green]resolved[/]" if c.resolution else "[red]NEEDS A DECISION[/]"
+        side_by_side = duplicate_rows(c)
+        if side_by_side is None:
+            # the first line leaves room for the status word; the others use the whole width
+            label = "resolved" if c.resolution else "NEEDS A DECISION"
+            first, *rest = wrap(f"{c.kind} {c.subject}: {c.detail}", width, " " * (len(label) + 3), "      ")
+            out.print(f"  {status} {escape(first.lstrip())}")
+            lines(rest)
+        else:
+            out.print(f"  {status} {escape(f'{c.kind} {c.subject}')}")
+            out.print("    two definitions, column by column (* differs, + only one has it):", markup=False)
+            print_side_by_side(*side_by_side)
+            renames = c.options.get("suggested_renames") or []
+            if renames:
+                lines(wrap("suggested renames: " + ", ".join(f"{r['from']} -> {r['to']}" for r in renames),
+                           width, "    ", "      "))
+            note = trailing_note(c.detail)
+            if note and notes and not c.resolution:
+                label = "to decide" if note.startswith("pass ") else "why it needs a decision"
+                lines(wrap(f"{label}: {note}", width, "    ", "      "))
+        if c.resolution:
+            lines(wrap(f"-> {c.resolution}", width, "    ", "       "))
+
+
+def trailing_note(detail: str) -> str:
+    """The text of the parenthesised note a conflict's detail ends with (nested parentheses kept)."""
+    if not detail.endswith(")"):
+        return ""
+    depth = 0
+    for i in range(len(detail) - 1, -1, -1):
+        depth += {")": 1, "(": -1}.get(detail[i], 0)
+        if depth == 0:
+            return detail[i + 1:-1] if i > 0 and detail[i - 1] == " " else ""
+    return ""
+
+
+def print_side_by_side(headings: list[str], rows) -> None:
+    from rich import box
+
+    lines([f"    {'AB'[i]}: {h}" for i, h in enumerate(headings)])
+    table = Table(box=box.SIMPLE_HEAD, padding=(0, 1), show_edge=False)
+    table.add_column("", no_wrap=True)
+    table.add_column("column", overflow="fold")
+    table.add_column("A", overflow="fold", ratio=1)
+    table.add_column("B", overflow="fold", ratio=1)
+    for row in rows:
+        table.add_row(*(escape(cell) for cell in row))
+    # rendered plain at the output's width, then printed without the cells' trailing padding
+    console = Console(width=max(out.width - 4, 40), highlight=False, color_system=None)
+    with console.capture() as captured:
+        console.print(table)
+    lines(["    " + line.rstrip() for line in captured.get().splitlines()])
+
+
+def wrap_plain(text: str) -> list[str]:
+    from .screens import wrap
+
+    return [line for part in text.split("\n") for line in (wrap(part, out.width) if part else [""])]

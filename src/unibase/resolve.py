@@ -1,0 +1,347 @@
+"""``unibase resolve``: decide each duplicated table in a terminal, and keep the decisions.
+
+A table two merged bases define differently needs a person to say which definition wins.
+For each such conflict of the plan, the dialogue shows both definitions column by column,
+asks for the winner, for each suggested column rename, and for the mode (``union``: the
+winner gains the other definition's extra columns; ``keep``: it does not), then plans again
+with that decision and shows what it does: the planner's account, the merged class as apply
+will write it, and the migration. Accepted decisions are written under
+``[tool.unibase.decisions.TABLE]`` in ``pyproject.toml`` (what :mod:`unibase.settings` reads),
+so they survive re-planning and are committed and reviewed like code.
+
+What it does not do: edit a ``pyproject.toml`` whose decisions are written in another TOML
+form (an inline table); it then prints the lines to add by hand and writes nothing.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import re
+import tempfile
+import tomllib
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from .plan import Conflict, Plan, WriteMigration
+from .settings import Settings, TableDecision
+
+NO_TTY = ("resolve asks questions and needs a terminal; without one, pass --prefer FILE (with --mode and "
+          "--no-renames) to plan and apply, or write the decision under [tool.unibase.decisions.TABLE] in "
+          "pyproject.toml")
+
+
+class ResolveError(ValueError):
+    """The decisions cannot be written safely; the message says what to do instead."""
+
+
+# --- what a conflict offers ---------------------------------------------------------------------
+
+
+def duplicate_conflicts(plan: Plan) -> list[Conflict]:
+    """The conflicts of tables two bases define differently, each with two definitions."""
+    return [c for c in plan.conflicts
+            if c.kind == "duplicate-table" and len(c.options.get("definitions") or ()) == 2]
+
+
+def decidable(conflict: Conflict) -> bool:
+    """False when the plan offers no decision (both definitions are on bases being merged)."""
+    return "decision" in conflict.options
+
+
+def definition_id(definition: dict) -> str:
+    return f"{definition['file']}:{definition['class']}"
+
+
+def applicable_renames(conflict: Conflict, winner: dict) -> list[tuple[str, str]]:
+    """The suggested renames (a column of the other definition that is the winner's, renamed)
+    that apply when ``winner`` wins: the new name is the winner's column, the old one the other's."""
+    loser = next(d for d in conflict.options["definitions"] if d is not winner)
+    winner_cols = {c["attr"] for c in winner.get("columns", [])}
+    loser_cols = {c["attr"] for c in loser.get("columns", [])}
+    return [(r["from"], r["to"]) for r in conflict.options.get("suggested_renames") or []
+            if r["from"] in loser_cols and r["to"] in winner_cols]
+
+
+def gained_columns(conflict: Conflict, winner: dict, renames: list[tuple[str, str]]) -> list[str]:
+    """The columns of the other definition the winner lacks (after the renames): what union adds."""
+    loser = next(d for d in conflict.options["definitions"] if d is not winner)
+    winner_cols = {c["attr"] for c in winner.get("columns", [])}
+    renamed = {old for old, _ in renames}
+    return [c["attr"] for c in loser.get("columns", []) if c["attr"] not in winner_cols and c["attr"] not in renamed]
+
+
+def with_decision(settings: Settings, decision: TableDecision) -> Settings:
+    """``settings`` whose decision for ``decision.table`` is ``decision`` (the others kept)."""
+    others = tuple(d for d in settings.decisions if d.table != decision.table)
+    return replace(settings, decisions=(decision, *others))
+
+
+def conflict_for(plan: Plan, table: str) -> Conflict | None:
+    return next((c for c in duplicate_conflicts(plan) if c.subject == table), None)
+
+
+# --- the preview: the merged class and the migration --------------------------------------------
+
+
+@dataclass(frozen=True)
+class Preview:
+    conflict: Conflict | None  # the table's conflict in the plan made with the decision
+    merged_class: str | None  # the winner's class as apply writes it
+    merged_file: str | None
+    migration_file: str | None
+    migration: tuple[str, ...]  # what the migration does to the table (its docstring's account)
+    problem: str | None = None  # why apply could not compute the preview
+
+
+def preview(plan: Plan, table: str, winner: str) -> Preview:
+    """What apply would write for ``table`` under ``plan``: the winning class (``file:Class``)
+    after every phase, and the migration's account of the table."""
+    from .runner import ApplyError, compute_phases
+
+    conflict = conflict_for(plan, table)
+    migration_file, migration = _migration(plan, table)
+    file, name = winner.rsplit(":", 1)
+    try:
+        phases = compute_phases(Path(plan.root), plan)
+    except ApplyError as exc:
+        return Preview(conflict, None, None, migration_file, migration, str(exc))
+    final: dict[str, bytes] = {}
+    for phase in phases:
+        final.update((c.path, c.after) for c in phase.changes)
+    # the class keeps its file unless a move took it: look there first, then in every file changed
+    order = [file] + sorted(f for f in final if f != file)
+    for path in order:
+        data = final.get(path)
+        if data is None:
+            try:
+                data = (Path(plan.root) / path).read_bytes()
+            except OSError:
+                continue
+        source = _class_source(data, name, table)
+        if source is not None:
+            return Preview(conflict, source, path, migration_file, migration)
+    return Preview(conflict, None, None, migration_file, migration)
+
+
+def _class_source(data: bytes, name: str, table: str) -> str | None:
+    text = data.decode("utf-8", errors="replace")
+    try:
+        tree = ast.parse(text)
+    except SyntaxError:
+        return None
+    for node in tree.body:
+        if isinstance(node, ast.ClassDef) and node.name == name and _maps(node, table):
+            first = min([d.lineno for d in node.decorator_list] + [node.lineno])
+            return "\n".join(text.splitlines()[first - 1:node.end_lineno])
+    return None
+
+
+def _maps(node: ast.ClassDef, table: str) -> bool:
+    for stmt in node.body:
+        targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target] if isinstance(stmt, ast.AnnAssign) else []
+        value = getattr(stmt, "value", None)
+        if any(isinstance(t, ast.Name) and t.id == "__tablename__" for t in targets):
+            return isinstance(value, ast.Constant) and value.value == table
+    return False
+
+
+def _migration(plan: Plan, table: str) -> tuple[str | None, tuple[str, ...]]:
+    """The migration file of the plan and its account of what it does to ``table``."""
+    from .report import migration_account
+
+    op = next((op for op in plan.operations if isinstance(op, WriteMigration)), None)
+    return (op.file, migration_account(op.content, table)) if op else (None, ())
+
+
+# --- pyproject.toml -------------------------------------------------------------------------------
+
+
+def toml_section(decision: TableDecision) -> str:
+    """``[tool.unibase.decisions.TABLE]`` with the decision's keys, as settings.py reads them."""
+    key = decision.table if re.fullmatch(r"[A-Za-z0-9_-]+", decision.table) else json.dumps(decision.table)
+    lines = [f"[tool.unibase.decisions.{key}]", f"winner = {json.dumps(decision.winner)}",
+             f"mode = {json.dumps(decision.mode)}"]
+    renames = ", ".join(f"[{json.dumps(a)}, {json.dumps(b)}]" for a, b in decision.renames)
+    lines.append(f"renames = [{renames}]")
+    return "\n".join(lines) + "\n"
+
+
+_HEADER = re.compile(r"^\s*\[(?!\[)(?P<key>[^\]]*)\]\s*(#.*)?$")
+
+
+def _header_path(line: str) -> tuple[str, ...] | None:
+    """The key path of a ``[table]`` header line, or None when the line is not one."""
+    m = _HEADER.match(line.rstrip("\r\n"))
+    if not m:
+        return None
+    try:
+        data = tomllib.loads(f"[{m['key']}]\n")
+    except tomllib.TOMLDecodeError:
+        return None
+    path: list[str] = []
+    while isinstance(data, dict) and len(data) == 1:
+        key, data = next(iter(data.items()))
+        path.append(key)
+    return tuple(path)
+
+
+def with_decisions(text: str, decisions: list[TableDecision]) -> str:
+    """``text`` (a pyproject.toml) with a ``[tool.unibase.decisions.TABLE]`` section per decision:
+    an existing section of that table is replaced, a new one appended. Raises ``ResolveError``
+    when the result would not mean exactly the old file plus these decisions."""
+    tables = {d.table for d in decisions}
+    newline = "\r\n" if "\r\n" in text else "\n"
+    kept: list[str] = []
+    dropping = False
+    for line in text.splitlines(keepends=True):
+        path = _header_path(line) if line.lstrip().startswith("[") else None
+        if path is not None:
+            dropping = len(path) == 4 and path[:3] == ("tool", "unibase", "decisions") and path[3] in tables
+        if not dropping:
+            kept.append(line)
+    result = "".join(kept).rstrip() + newline
+    if result.strip():
+        result += newline
+    result += newline.join(toml_section(d).rstrip("\n") + newline for d in decisions)
+    expected = _parse(text)
+    decided = expected.setdefault("tool", {}).setdefault("unibase", {}).setdefault("decisions", {})
+    for d in decisions:
+        decided[d.table] = {"winner": d.winner, "mode": d.mode, "renames": [list(r) for r in d.renames]}
+    try:
+        ok = tomllib.loads(result) == expected
+    except tomllib.TOMLDecodeError:
+        ok = False
+    if not ok:
+        raise ResolveError("pyproject.toml keeps its decisions in a form resolve does not edit (an inline "
+                           "table); add these lines to it by hand:\n\n" + "\n".join(toml_section(d) for d in decisions))
+    return result
+
+
+def _parse(text: str) -> dict:
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ResolveError(f"pyproject.toml is not valid TOML ({exc}); fix it and run resolve again") from exc
+
+
+def write_decisions(root: Path, decisions: list[TableDecision]) -> Path:
+    """Write ``decisions`` into ``root/pyproject.toml`` (created if missing), atomically."""
+    pyproject = root / "pyproject.toml"
+    try:
+        text = pyproject.read_bytes().decode("utf-8") if pyproject.exists() else ""
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ResolveError(f"cannot read {pyproject} ({exc}); fix it and run resolve again") from exc
+    new = with_decisions(text, decisions)
+    fd, tmp = tempfile.mkstemp(prefix=".pyproject.", suffix=".unibase-tmp", dir=root)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(new.encode("utf-8"))
+        if pyproject.exists():
+            os.chmod(tmp, pyproject.stat().st_mode & 0o7777)
+        os.replace(tmp, pyproject)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise ResolveError(f"cannot write {pyproject} ({exc.strerror}); nothing was changed") from exc
+    return pyproject
+
+
+# --- the dialogue -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Dialogue:
+    """The terminal: ``say`` prints lines, ``show`` prints a conflict column by column, ``ask``
+    returns one of ``choices`` (the default on an empty answer)."""
+
+    say: Callable[[list[str]], None]
+    show: Callable[[Conflict], None]
+    ask: Callable[[str, list[str], str], str]
+    width: int
+
+
+def decide(settings: Settings, plan: Plan, io: Dialogue, replan: Callable[[Settings], Plan]) -> list[TableDecision]:
+    """Ask about every duplicated table of ``plan``; return the decisions the user accepted."""
+    from .output import trailing_note
+    from .screens import wrap
+
+    conflicts = duplicate_conflicts(plan)
+    accepted: list[TableDecision] = []
+    for n, conflict in enumerate(conflicts, 1):
+        io.say(["", f"table {conflict.subject} ({n} of {len(conflicts)}):"])
+        io.show(conflict)
+        if not decidable(conflict):
+            io.say(wrap("resolve cannot decide this table: " + trailing_note(conflict.detail), io.width, "  ", "    "))
+            continue
+        current = conflict.options.get("decision") or {}
+        while True:
+            decision = _ask_decision(conflict, current, io)
+            if decision is None:
+                io.say(["  left undecided"])
+                break
+            settings = with_decision(settings, decision)
+            shown = preview(replan(settings), conflict.subject, decision.winner)
+            if shown.conflict is None or shown.conflict.resolution is None:
+                why = trailing_note(shown.conflict.detail) if shown.conflict else "the table is no longer in conflict"
+                io.say(wrap(f"this decision does not settle {conflict.subject}: {why}", io.width, "  ", "    "))
+                current = {}
+                continue
+            _show_preview(shown, io)
+            io.say(["  y writes it to pyproject.toml, n leaves the table undecided, c chooses again"])
+            answer = io.ask("keep this decision?", ["y", "n", "c"], "y")
+            if answer == "y":
+                accepted.append(decision)
+                break
+            if answer == "n":
+                settings = replace(settings, decisions=tuple(d for d in settings.decisions if d.table != decision.table))
+                io.say(["  left undecided"])
+                break
+            current = {"winner": decision.winner, "mode": decision.mode, "renames": [list(r) for r in decision.renames]}
+    return accepted
+
+
+def _ask_decision(conflict: Conflict, current: dict, io: Dialogue) -> TableDecision | None:
+    from .screens import wrap
+
+    definitions = conflict.options["definitions"]
+    ids = [definition_id(d) for d in definitions]
+    default = "AB"[ids.index(current["winner"])] if current.get("winner") in ids else "A"
+    io.say(wrap(f"which definition wins? A keeps {ids[0]}, B keeps {ids[1]}, s leaves the table undecided",
+                io.width, "  ", "    "))
+    answer = io.ask("winner", ["A", "B", "s"], default)
+    if answer == "s":
+        return None
+    winner = definitions["AB".index(answer)]
+    renames = []
+    confirmed = [tuple(r) for r in current.get("renames") or []]
+    for old, new in applicable_renames(conflict, winner):
+        was = (old, new) in confirmed or not current
+        io.say(wrap(f"suggested rename: {old} -> {new} (the other definition's {old} is {new}: its uses are renamed "
+                    f"and the migration renames the column)", io.width, "  ", "    "))
+        if io.ask(f"rename {old} -> {new}?", ["y", "n"], "y" if was else "n") == "y":
+            renames.append((old, new))
+    gained = gained_columns(conflict, winner, renames)
+    other = "B" if answer == "A" else "A"
+    union = f"union: {answer} also gets {', '.join(gained)} from {other}" if gained else \
+        f"union: {answer} gets nothing more from {other} but its other members"
+    io.say(wrap(f"mode? {union}; keep: only {answer}'s columns (uses of the others are marked for review)",
+                io.width, "  ", "    "))
+    mode = io.ask("mode", ["union", "keep"], current.get("mode") or "union")
+    return TableDecision(conflict.subject, definition_id(winner), mode, tuple(renames))
+
+
+def _show_preview(shown: Preview, io: Dialogue) -> None:
+    from .screens import wrap
+
+    io.say([""] + wrap(f"-> {shown.conflict.resolution}", io.width, "  ", "     "))
+    if shown.merged_class:
+        io.say(["", f"  the merged class, in {shown.merged_file}:"]
+               + ["    " + line for line in shown.merged_class.splitlines()])
+    elif shown.problem:
+        io.say(wrap(f"no preview of the merged class: {shown.problem}", io.width, "  ", "    "))
+    if shown.migration_file:
+        io.say(["", f"  the migration, {shown.migration_file}:"]
+               + ["  " + line for line in shown.migration or ("  (nothing for this table)",)])
+    io.say([""])
