@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .fact_reader import read_facts
-from .facts import FileFacts, ImportBinding
+from .facts import FileFacts, ImportBinding, ImportStmt, import_bindings
 from .index import (  # noqa: F401  (re-exported: the index's types are discovery's)
     BaseInfo,
     External,
@@ -34,9 +34,11 @@ from .indexing import build
 from .project import ModuleMap, iter_python_files, module_parts, symlink_aliases
 from .reading import (  # noqa: F401  (re-exported)
     EVIDENCE_WORDS,
+    IDENTIFIER,
     SPEAKS_SQLA,
     SQLA_LITERALS,
     SQLA_WORDS,
+    class_header_words,
     decode_problem,
     import_lines,
     import_words,
@@ -83,93 +85,158 @@ def discover(root: Path, options: DiscoverOptions = DiscoverOptions(),
     aliases = symlink_aliases(root, files)
     files = [f for f in files if f not in aliases]
     modules = ModuleMap.build(root, files, aliases)
-    facts: dict[str, FileFacts] = {}
-    unparsable: dict[str, Unparsable] = {}
-    raw: dict[str, frozenset[bytes]] = {}  # files not parsed yet -> the words of their imports
-    lines: dict[str, bytes] = {}  # files not parsed yet -> their import lines
-    mentions: dict[bytes, set[str]] = {w: set() for w in EVIDENCE_WORDS}
-
-    def unreadable(rel: str, exc: OSError, could_matter: str | None) -> None:
-        # what an unreadable file holds is unknown: it could hold anything
-        unparsable[rel] = Unparsable(f"cannot be read ({exc.strerror})", None, could_matter or "it cannot be read")
-
-    def parse_later(rel: str, could_matter: str | None) -> None:
-        words = raw.pop(rel)
-        lines.pop(rel)
-        try:
-            parse(rel, (root / rel).read_bytes(), could_matter, words, statements_only=True)
-        except OSError as exc:
-            unreadable(rel, exc, could_matter)
-
-    def parse(rel: str, data: bytes, could_matter: str | None, words: frozenset[bytes] = frozenset(),
-              statements_only: bool = False) -> None:
-        problem = decode_problem(data)
-        if problem is None:
-            try:
-                tree = parse_source(data, rel)
-            except (SyntaxError, ValueError) as exc:
-                tree = parse_newer_syntax(data, rel)
-                if tree is None:
-                    problem = syntax_problem(data, exc)
-        if problem is not None:
-            what, line = problem
-            unparsable[rel] = Unparsable(f"does not parse ({what})", line, could_matter, words or import_words(data))
-            return
-        facts[rel] = read_facts(rel, tree, statements_only)
-
-    # pass 1: files that speak SQLAlchemy
-    speaks_sqla: list[str] = []
-    for i, rel in enumerate(files):
-        try:
-            data = (root / rel).read_bytes()
-        except OSError as exc:
-            unreadable(rel, exc, None)
-            continue
-        for word in EVIDENCE_WORDS:
-            if word in data:
-                mentions[word].add(rel)
-        speaks = speaks_sqlalchemy(data)
-        if options.parse_everything or speaks:
-            parse(rel, data, SPEAKS_SQLA if speaks else None)
-            speaks_sqla.append(rel)
-        else:
-            # what a file imports is all that can make it relevant later (it names a module
-            # or a model that discovery finds): keep its import lines, not the bytes
-            raw[rel], lines[rel] = import_lines(data)
-        if progress:
-            progress(i + 1, len(files))
-
-    modules.learn(_absolute_imports(facts))
-    resolver = Resolver(modules, facts)
-
-    def close_over_imports(todo: list[str]) -> None:
-        """Parse the files these files import (mixins, helpers, re-exported bases), transitively."""
-        while todo and raw:
-            rel = todo.pop()
-            f = facts.get(rel)
-            if f is None:
-                continue
-            for imp in f.imports:
-                targets = []
-                if imp.is_from:
-                    targets.append(resolver.module_file(rel, imp.level, imp.module))
-                    targets.extend(resolver.imported_submodule(rel, imp.level, imp.module, n.name) for n in imp.names)
-                else:
-                    targets.extend(resolver.module_file(rel, 0, n.name) for n in imp.names)
-                for t in targets:
-                    if t and t in raw:
-                        parse_later(t, f"{rel}, which speaks SQLAlchemy, imports it")
-                        todo.append(t)
-
+    reading = _Reading(root, modules)
+    speaks_sqla = reading.read_all(files, options.parse_everything, progress)
+    modules.learn(_absolute_imports(reading.facts))
     # follow the imports of files that really are SQLAlchemy code, not of every file whose bytes
     # happen to say "registry" or ".metadata"
-    close_over_imports([rel for rel in speaks_sqla if rel in facts and _is_sqlalchemy_code(facts[rel])])
+    reading.close_over_imports([rel for rel in speaks_sqla if rel in reading.facts
+                                and _is_sqlalchemy_code(reading.facts[rel])])
+    if reading.raw:
+        reading.read_importers()
+    modules.learn(_absolute_imports(reading.facts))
+    index = build(root, modules, reading.facts, reading.unparsable)
+    index.scanned = len(files)
+    index.roots = tuple(modules.roots())
+    index.import_lines = reading.lines
+    index.mentions = {w: frozenset(found) for w, found in reading.mentions.items()}
+    index.lazy = {rel: words for rel, (words, _) in reading.lazy.items()}
+    return index
 
-    # pass 2: files that mention what the project's bases, models and tables are called, or the
-    # modules that define them (their importers, which the plan rewrites), until nothing new
-    # turns up: a re-export module or a subclass of a model makes its own name worth a search
-    if raw:
-        prelim = build(root, modules, facts, unparsable)
+
+class _Reading:
+    """The files of one discovery: read once each, parsed whole only where that can matter."""
+
+    def __init__(self, root: Path, modules: ModuleMap) -> None:
+        self.root = root
+        self.facts: dict[str, FileFacts] = {}
+        self.unparsable: dict[str, Unparsable] = {}
+        self.raw: dict[str, frozenset[bytes]] = {}  # files not read further yet -> the words of their imports
+        self.lines: dict[str, bytes] = {}  # files not read further yet -> their import lines
+        # files of which only the import lines were read -> (the words of their imports, the
+        # words of their class headers and decorators: what would make them worth a whole parse)
+        self.lazy: dict[str, tuple[frozenset[bytes], frozenset[bytes]]] = {}
+        self.mentions: dict[bytes, set[str]] = {w: set() for w in EVIDENCE_WORDS}
+        self.resolver = Resolver(modules, self.facts)
+
+    def unreadable(self, rel: str, exc: OSError, could_matter: str | None) -> None:
+        # what an unreadable file holds is unknown: it could hold anything
+        self.unparsable[rel] = Unparsable(f"cannot be read ({exc.strerror})", None, could_matter or "it cannot be read")
+
+    def parse(self, rel: str, data: bytes, could_matter: str | None, words: frozenset[bytes] = frozenset(),
+              statements_only: bool = False) -> None:
+        tree, problem = parsed(data, rel)
+        if problem is not None:
+            what, line = problem
+            self.unparsable[rel] = Unparsable(f"does not parse ({what})", line, could_matter, words or import_words(data))
+            return
+        # every metadata use is spelled ``metadata``: in a file whose text lacks the word, expressions
+        # hold none to look for
+        self.facts[rel] = read_facts(rel, tree, statements_only or b"metadata" not in data)
+
+    def parse_later(self, rel: str, could_matter: str | None) -> None:
+        words = self.raw.pop(rel, None)
+        self.lines.pop(rel, None)
+        if words is None:
+            words = self.lazy.pop(rel)[0]
+            del self.facts[rel]
+        try:
+            self.parse(rel, (self.root / rel).read_bytes(), could_matter, words, statements_only=True)
+        except OSError as exc:
+            self.unreadable(rel, exc, could_matter)
+
+    def read_all(self, files: list[str], parse_everything: bool,
+                 progress: Callable[[int, int], None] | None) -> list[str]:
+        """Pass 1: parse the files that speak SQLAlchemy, keep the import lines of the others."""
+        speaks_sqla: list[str] = []
+        for i, rel in enumerate(files):
+            try:
+                data = (self.root / rel).read_bytes()
+            except OSError as exc:
+                self.unreadable(rel, exc, None)
+                continue
+            for word in EVIDENCE_WORDS:
+                if word in data:
+                    self.mentions[word].add(rel)
+            speaks = speaks_sqlalchemy(data)
+            if parse_everything or speaks:
+                self.parse(rel, data, SPEAKS_SQLA if speaks else None)
+                speaks_sqla.append(rel)
+            else:
+                # what a file imports is all that can make it relevant later (it names a module
+                # or a model that discovery finds): keep its import lines, not the bytes
+                self.raw[rel], self.lines[rel] = import_lines(data)
+            if progress:
+                progress(i + 1, len(files))
+        return speaks_sqla
+
+    def close_over_imports(self, todo: list[str]) -> None:
+        """Read what these files make their bases, models and tables from, transitively: a file
+        they take such a name from (a mixin, a base factory, a metadata, a re-exported base) is
+        parsed whole; a file they import for anything else, by its import lines alone."""
+        requested: dict[str, set[str]] = {}  # file -> the names asked of it by the files that import them
+        while todo:
+            rel = todo.pop()
+            f = self.facts.get(rel)
+            if f is None or f.partial:
+                continue
+            needed = structural_names(f) | requested.get(rel, set())
+            for imp in f.imports:
+                for target, names, whole in self._imported(rel, imp, needed):
+                    if target in self.raw and not whole:
+                        self.read_imports_of(target, set())
+                        continue
+                    if not whole:
+                        continue
+                    if target in self.raw or target in self.lazy:
+                        self.parse_later(target, f"{rel}, which speaks SQLAlchemy, imports it")
+                    elif names <= requested.get(target, set()):
+                        continue
+                    requested.setdefault(target, set()).update(names)
+                    todo.append(target)
+
+    def _imported(self, rel: str, imp, needed: set[str]):
+        """(file, names asked of it, whether it is needed whole) for each project file ``imp`` imports."""
+        resolver = self.resolver
+        if not imp.is_from:
+            for n in imp.names:
+                target = resolver.module_file(rel, 0, n.name)
+                if target:
+                    yield target, set(), (n.asname or n.name.split(".")[0]) in needed
+            return
+        module = resolver.module_file(rel, imp.level, imp.module)
+        asked = {n.name for n in imp.names if n.name == "*" or (n.asname or n.name) in needed}
+        for n in imp.names:
+            sub = resolver.imported_submodule(rel, imp.level, imp.module, n.name)
+            if sub:
+                yield sub, set(), n.name in asked
+        if module:
+            yield module, asked - {"*"}, bool(asked)
+
+    def read_imports_of(self, rel: str, known: set[bytes]) -> None:
+        """A file whose import lines name what the project's bases, models and tables are called,
+        or their modules: the plan may rewrite its imports, so they are its facts. It is parsed
+        whole only when its class headers or decorators name one of ``known`` (it may define a
+        model: a subclass of one, a class of a base's module) or its import lines do not read alone."""
+        words, text = self.raw.pop(rel), self.lines.pop(rel)
+        try:
+            data = (self.root / rel).read_bytes()
+        except OSError as exc:
+            self.unreadable(rel, exc, None)
+            return
+        headers = class_header_words(data)
+        facts = import_facts(rel, text, data) if headers.isdisjoint(known) else None
+        if facts is None:
+            self.parse(rel, data, None, words, statements_only=True)
+        else:
+            self.facts[rel] = facts
+            self.lazy[rel] = (words, headers)
+
+    def read_importers(self) -> None:
+        """Pass 2: the files that mention what the project's bases, models and tables are called,
+        or the modules that define them (their importers, which the plan rewrites), until nothing
+        new turns up: a re-export module or a subclass of a model makes its own name worth a search."""
+        prelim = build(self.root, self.resolver.modules, self.facts, self.unparsable)
         defining = {s.file for s in prelim.bases} | {s.file for s in prelim.models} | {
             s.file for s in prelim.abstract_classes} | {t.file for t in prelim.tables}
         known = {s.name for s in prelim.bases} | {s.name for s in prelim.models} | {
@@ -178,16 +245,21 @@ def discover(root: Path, options: DiscoverOptions = DiscoverOptions(),
         stems = {_stem(rel) for rel in defining}
         searched: set[str] = set()
         found: list[str] = []
-        while raw:
+        while self.raw or self.lazy:
             new_words = (known | stems) - searched - _TOO_COMMON
             if not new_words:
                 break
             searched |= new_words
             wanted = {w.encode() for w in new_words}
-            hits = [rel for rel, words in raw.items() if not wanted.isdisjoint(words)]
+            # a file read lazily before a new subclass made its name known may subclass it
+            upgrades = [rel for rel, (_, headers) in self.lazy.items() if not wanted.isdisjoint(headers)]
+            for rel in upgrades:
+                self.parse_later(rel, None)
+            hits = [rel for rel, words in self.raw.items() if not wanted.isdisjoint(words)]
             for rel in hits:
-                parse_later(rel, None)
-                f = facts.get(rel)
+                self.read_imports_of(rel, {w.encode() for w in (known | stems) - _TOO_COMMON})
+            for rel in upgrades + hits:
+                f = self.facts.get(rel)
                 if f is None:
                     continue
                 found.append(rel)
@@ -197,15 +269,95 @@ def discover(root: Path, options: DiscoverOptions = DiscoverOptions(),
                     if any(isinstance(n, ast.Name) and n.id in known for b in c.bases for n in ast.walk(b)):
                         known.add(c.name)  # a subclass of a model or base
         # subclasses found in pass 2 may need their own mixins
-        close_over_imports([rel for rel in found if facts[rel].classes])
+        self.close_over_imports([rel for rel in found if rel in self.facts and self.facts[rel].classes])
 
-    modules.learn(_absolute_imports(facts))
-    index = build(root, modules, facts, unparsable)
-    index.scanned = len(files)
-    index.roots = tuple(modules.roots())
-    index.import_lines = lines
-    index.mentions = {w: frozenset(found) for w, found in mentions.items()}
-    return index
+
+def imported_files(resolver: Resolver, rel: str, imp: ImportStmt) -> list[str]:
+    """The project files an import statement of ``rel`` names: its module, and the submodules it
+    imports by name (``from pkg import models``)."""
+    if not imp.is_from:
+        found = [resolver.module_file(rel, 0, n.name) for n in imp.names]
+    else:
+        found = [resolver.module_file(rel, imp.level, imp.module),
+                 *(resolver.imported_submodule(rel, imp.level, imp.module, n.name) for n in imp.names)]
+    return [f for f in found if f]
+
+
+def structural_names(f: FileFacts) -> set[str]:
+    """The names a parsed file makes its bases, models and tables from: in the bases and
+    decorators of its classes (and the bodies of those given a ``__table__``), its module-level
+    assignments, what its module-level functions return (a base factory), its metadata uses
+    (with their engines) and its tables."""
+    nodes = [*(b for c in f.classes for b in (*c.bases, *c.decorators)),
+             *(b for classes in f.local_classes.values() for bases in classes.values() for b in bases),
+             *(a.value for a in f.assigns),
+             *(v for qual, values in f.function_returns.items() if "." not in qual for v in values),
+             *(u.owner for u in f.metadata_uses), *(t.metadata for t in f.tables)]
+    names = {n.id for node in nodes for n in ast.walk(node) if isinstance(n, ast.Name)}
+    for c in f.classes:
+        if c.table_call:
+            names |= c.body_names
+    # and the engines its metadata is created on (the evidence of databases follows them)
+    sources = [*(s for c in f.classes for s in (c.metadata_src, c.type_annotation_map_src)),
+               *(u.bind for u in f.metadata_uses)]
+    return names | {w.decode() for src in sources if src for w in IDENTIFIER.findall(src.encode())}
+
+
+def parsed(data: bytes, rel: str) -> tuple[ast.Module | None, tuple[str, int | None] | None]:
+    """The syntax tree of a file's bytes, or why there is none (bad bytes, a syntax error)."""
+    problem = decode_problem(data)
+    if problem is not None:
+        return None, problem
+    try:
+        return parse_source(data, rel), None
+    except (SyntaxError, ValueError) as exc:
+        tree = parse_newer_syntax(data, rel)
+        return (tree, None) if tree is not None else (None, syntax_problem(data, exc))
+
+
+def import_facts(rel: str, text: bytes, data: bytes) -> FileFacts | None:
+    """The facts of a file read from its import lines alone (``text``, :func:`import_lines`):
+    its import statements and the names its top-level ones bind. An indented import (in a
+    function, a class, an ``if`` or ``try`` block) is kept with the scope ``conditional`` and binds
+    nothing. None when the lines do not read alone (a backslash continuation)."""
+    stmts = read_import_lines(text, rel)
+    if stmts is None:
+        return None
+    facts = FileFacts(rel, partial=True)
+    rows = data.split(b"\n") if stmts else []
+    for imp in stmts:
+        if rows[imp.line - 1][:1] in (b" ", b"\t"):
+            facts.imports.append(replace(imp, scope="conditional"))
+            continue
+        facts.imports.append(imp)
+        for name, binding in import_bindings(imp):
+            facts.bindings.setdefault(name, binding)
+    return facts
+
+
+def settle(index: Index, files: set[str], changed: set[str] = frozenset()) -> None:
+    """Parse whole the files of which discovery read only the import lines that the plan is about
+    to change (among ``files``), or that import one of the ``changed`` files: one that does not
+    parse, or cannot be read, becomes unparsable, as if discovery had parsed it."""
+    resolver = Resolver(index.modules, index.facts)
+
+    def imports_changed(rel: str) -> bool:
+        f = index.facts[rel]
+        return any(target in changed for imp in f.imports for target in imported_files(resolver, rel, imp))
+
+    for rel in sorted(rel for rel in index.lazy if rel in files or imports_changed(rel)):
+        words = index.lazy.pop(rel)
+        try:
+            _, problem = parsed((index.root / rel).read_bytes(), rel)
+        except OSError as exc:
+            problem = None
+            index.unparsable[rel] = Unparsable(f"cannot be read ({exc.strerror})", None, "it cannot be read")
+        else:
+            if problem is not None:
+                what, line = problem
+                index.unparsable[rel] = Unparsable(f"does not parse ({what})", line, None, words)
+        if rel in index.unparsable:
+            del index.facts[rel]
 
 
 def _absolute_imports(facts: dict[str, FileFacts]) -> list[tuple[str, str]]:

@@ -180,7 +180,7 @@ class Gatherer:
             target = self.resolver.binding_target(file, binding, 0)
             if isinstance(target, Symbol) and "." not in target.name:
                 return self._engine_of_module_name(target.file, target.name, depth + 1)
-        if binding is None and f is None:
+        if binding is None and (f is None or f.partial):
             tree = self.trees.get(file)
             for stmt in tree.body if tree else ():
                 if isinstance(stmt, ast.Assign) and any(isinstance(t, ast.Name) and t.id == name for t in stmt.targets):

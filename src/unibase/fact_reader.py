@@ -15,6 +15,7 @@ from .facts import (
     MetadataUse,
     TargetMetadataFact,
     _kw,
+    import_bindings,
     import_module_call,
     import_stmt,
     unparse,
@@ -77,20 +78,13 @@ class _Reader(ast.NodeVisitor):
         elif not self.statements_only:
             super().visit(node)
 
-    def visit_Import(self, node: ast.Import) -> None:
-        self.facts.imports.append(import_stmt(node, self._scope()))
-        for a in node.names:
-            if a.asname:
-                self._bind(a.asname, ImportBinding(0, a.name, None, node.lineno))
-            else:
-                top = a.name.split(".")[0]
-                self._bind(top, ImportBinding(0, top, None, node.lineno))
+    def visit_Import(self, node: ast.Import | ast.ImportFrom) -> None:
+        imp = import_stmt(node, self._scope())
+        self.facts.imports.append(imp)
+        for name, binding in import_bindings(imp):
+            self._bind(name, binding)
 
-    def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
-        self.facts.imports.append(import_stmt(node, self._scope()))
-        for a in node.names:
-            if a.name != "*":
-                self._bind(a.asname or a.name, ImportBinding(node.level, node.module, a.name, node.lineno))
+    visit_ImportFrom = visit_Import
 
     def visit_If(self, node: ast.If) -> None:
         self._in_block(self._visit_if, node)

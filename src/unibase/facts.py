@@ -66,6 +66,17 @@ def import_stmt(node: ast.stmt, scope: str) -> ImportStmt | None:
     return None
 
 
+def import_bindings(imp: ImportStmt) -> list[tuple[str, ImportBinding]]:
+    """The names an import statement binds, and how: ``import a.b`` binds ``a``, ``import a.b as
+    c`` binds ``c`` to the module ``a.b``, ``from m import x as y`` binds ``y`` to ``m.x``."""
+    if not imp.is_from:
+        return [(n.asname, ImportBinding(0, n.name, None, imp.line)) if n.asname
+                else (n.name.split(".")[0], ImportBinding(0, n.name.split(".")[0], None, imp.line))
+                for n in imp.names]
+    return [(n.asname or n.name, ImportBinding(imp.level, imp.module, n.name, imp.line))
+            for n in imp.names if n.name != "*"]
+
+
 # --- classes --------------------------------------------------------------------------------
 
 
@@ -198,6 +209,9 @@ class FileFacts:
     local_mapped: list[tuple[str, ClassFact]] = field(default_factory=list)
     top_level: list[tuple[str, int, int, str]] = field(default_factory=list)
     # (name, line, end_line, kind) of every top-level definition, in order
+    # only the file's import lines were read (:func:`unibase.discovery.import_facts`): the rest of
+    # the file, its classes, assignments and uses, is unknown, and whether it parses at all
+    partial: bool = False
 
 
 # --- helpers --------------------------------------------------------------------------------

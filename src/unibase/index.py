@@ -131,6 +131,9 @@ class Index:
     import_lines: dict[str, bytes] = field(default_factory=dict)
     # each of EVIDENCE_WORDS -> the files whose text contains it (None: not recorded, look at all)
     mentions: dict[bytes, frozenset[str]] | None = None
+    # the files of which discovery read only the import lines (their facts are ``partial``) ->
+    # the words of those lines; :func:`unibase.discovery.settle` parses them whole when needed
+    lazy: dict[str, frozenset[bytes]] = field(default_factory=dict)
 
     def may_mention(self, rel: str, word: bytes) -> bool:
         """False when the file's text cannot hold ``word`` (so nothing made with it is there)."""

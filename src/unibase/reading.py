@@ -42,6 +42,26 @@ def import_words(data: bytes) -> frozenset[bytes]:
     return frozenset(IDENTIFIER.findall(b" ".join(IMPORT_LINES.findall(data))))
 
 
+CLASS_HEADER = re.compile(rb"^[ \t]*class[ \t]+\w+[ \t]*\(|^[ \t]*@", re.M)
+HEADER_END = re.compile(rb":[ \t]*(?:#[^\n]*)?\r?$", re.M)
+
+
+def class_header_words(data: bytes) -> frozenset[bytes]:
+    """Every identifier in the file's class headers (``class A(B, mixins.C):``) and decorator
+    lines: what its classes can subclass or be mapped by. Read from the text, it errs on the side
+    of more words (a header in a docstring counts; a header whose colon ends no line reads on to
+    the next colon that does)."""
+    words: set[bytes] = set()
+    for m in CLASS_HEADER.finditer(data):
+        if m.group().endswith(b"@"):
+            end = data.find(b"\n", m.end())
+        else:
+            found = HEADER_END.search(data, m.end())
+            end = found.start() if found else -1
+        words.update(IDENTIFIER.findall(data, m.end(), end if end >= 0 else len(data)))
+    return frozenset(words)
+
+
 TRIPLE_QUOTES = re.compile(rb'"""|\'\'\'')
 
 

@@ -73,7 +73,8 @@ class Resolver:
         if binding is None:
             binding = f.bindings.get(name)
         if binding is None:
-            return None
+            # a file of which only the import lines were read: the name may be defined there
+            return Symbol(file, name) if f.partial else None
         if isinstance(binding, ImportBinding):
             if (file, name) in self.fallbacks:
                 return self.fallbacks[file, name]
