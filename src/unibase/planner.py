@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 
 from . import cycles
-from .discovery import BaseInfo, Index, ModelInfo, ModuleRef, Resolver, Symbol
+from .discovery import BaseInfo, Index, ModelInfo, ModuleRef, Resolver, Symbol, settle
 from .facts import ImportBinding, LocalBinding, unparse
 from .meaning import alias_imports, meaning_key, module_state, rename_names, same_object
 from .plan import (
@@ -248,6 +248,7 @@ class _Planner:
         names = {b.symbol.name for b in merging} | {
             m.symbol.name for b in merging for m in self.ix.models_of(b.symbol)}
         words = {w.encode() for w in names | {module_parts(f)[-1] for f in changed_files if module_parts(f)}}
+        settle(self.ix, {f for op in self.ops for f in op.files()}, changed_files)  # read whole what may need rewriting
         return {
             rel: "it imports from a module the plan changes"
             for rel, u in self.ix.unparsable.items()
