@@ -31,15 +31,17 @@ def speaks_sqlalchemy(data: bytes) -> bool:
     return any(word in data for word in SQLA_LITERALS) and SQLA_WORDS.search(data) is not None
 
 
+# an import line with the newline before it: a pattern that starts with a plain character is
+# searched for several times faster than one that starts with ``^`` (run on ``b"\n" + data``)
 IMPORT_LINES = re.compile(
-    rb"^[ \t]*(?:from[ \t]+[\w.]+[ \t]+import[ \t]*(?:\([^)]*\)|[^\n]*)|import[ \t][^\n]*)", re.M
+    rb"\n[ \t]*(?:from[ \t]+[\w.]+[ \t]+import[ \t]*(?:\([^)]*\)|[^\n]*)|import[ \t][^\n]*)"
 )
 IDENTIFIER = re.compile(rb"[A-Za-z_]\w*")
 
 
 def import_words(data: bytes) -> frozenset[bytes]:
     """Every identifier on the file's import lines (``from a.b import (C, D as E)``)."""
-    return frozenset(IDENTIFIER.findall(b" ".join(IMPORT_LINES.findall(data))))
+    return frozenset(IDENTIFIER.findall(b" ".join(IMPORT_LINES.findall(b"\n" + data))))
 
 
 CLASS_HEADER = re.compile(rb"^[ \t]*class[ \t]+\w+[ \t]*\(|^[ \t]*@", re.M)
@@ -70,7 +72,8 @@ def import_lines(data: bytes) -> tuple[frozenset[bytes], bytes]:
     small module, each at its own line number (blank lines between), for
     :func:`read_import_lines`. Lines inside a triple-quoted string (an example in a docstring)
     are left out of the module."""
-    matches = list(IMPORT_LINES.finditer(data))
+    # each match starts at the newline before its line: in ``data``, at the line's first byte
+    matches = list(IMPORT_LINES.finditer(b"\n" + data))
     words = frozenset(IDENTIFIER.findall(b" ".join(m.group() for m in matches)))
     # the quotes before the last import line are all that can hide one in a string
     quotes = [m.start() for m in TRIPLE_QUOTES.finditer(data, 0, matches[-1].start())] if matches else []
@@ -79,8 +82,8 @@ def import_lines(data: bytes) -> tuple[frozenset[bytes], bytes]:
     for m in matches:
         if bisect.bisect(quotes, m.start()) % 2:
             continue
-        pieces.append(b"\n" * data.count(b"\n", pos, m.start()) + m.group().lstrip())
-        pos = m.end()
+        pieces.append(b"\n" * data.count(b"\n", pos, m.start()) + m.group()[1:].lstrip())
+        pos = m.end() - 1
     return words, b"".join(pieces)
 
 
