@@ -1,11 +1,15 @@
 """Discovery: read a project statically into a typed index of bases, models and references.
 
-Only files that can matter are parsed: a byte-level pre-filter first finds the files that speak
-SQLAlchemy; for every other file only its import lines are kept (their identifiers, and the lines
-themselves for liveness: see :func:`import_lines`), and it is parsed only once it imports a module
-or a name that the project's bases, models and tables are defined under. Each file is read once;
-which of them can hold what the evidence of databases looks for is noted then (``Index.mentions``).
-Names are resolved by meaning (which file defines them), never by spelling.
+Only files that can matter are parsed whole: a byte-level pre-filter first finds the files that
+speak SQLAlchemy; they are parsed, and so are the files their SQLAlchemy code takes a mixin, a
+base, a base factory, a metadata or an engine from. Every other file is read by its import lines
+alone (their identifiers, and the lines themselves: see :func:`import_lines`), which is all
+liveness needs of it; a file whose import lines name a module or a name the project's bases,
+models and tables are defined under (an importer, whose imports a plan may rewrite) gets those
+lines as its facts (``FileFacts.partial``), and is parsed whole only when its class headers name
+one of them (a subclass) or a plan is about to change it (:func:`settle`). Each file is read
+once; which of them can hold what the evidence of databases looks for is noted then
+(``Index.mentions``). Names are resolved by meaning (which file defines them), never by spelling.
 """
 
 from __future__ import annotations
@@ -92,7 +96,7 @@ def discover(root: Path, options: DiscoverOptions = DiscoverOptions(),
     # happen to say "registry" or ".metadata"
     reading.close_over_imports([rel for rel in speaks_sqla if rel in reading.facts
                                 and _is_sqlalchemy_code(reading.facts[rel])])
-    if reading.raw:
+    if reading.raw or reading.lazy:
         reading.read_importers()
     modules.learn(_absolute_imports(reading.facts))
     index = build(root, modules, reading.facts, reading.unparsable)
