@@ -327,3 +327,24 @@ def test_a_model_file_s_mixin_module_is_parsed_whole_and_its_helpers_by_import_l
     assert "created" in {c.attr for c in ix.models[Symbol("app/models.py", "Widget")].columns}
     assert [src for src in parses if b"SLUG_MARKER" in src] == [], "app/text.py was parsed whole"
     assert ix.facts["app/text.py"].partial
+
+
+def test_the_scope_of_an_importer_s_imports_comes_from_the_lines_around_them(tmp_path):
+    """A function-local import does not run when the module loads (no import cycle through it),
+    one in a ``try`` block does: the import lines alone tell them apart by the blocks around them."""
+    root = write(tmp_path, IMPORTERS | {"app/jobs.py": """
+        from app.models import Widget
+
+        try:
+            import json
+        except ImportError:
+            json = None
+
+        def later():
+            from app.models import Gadget
+            return Gadget, Widget
+    """})
+    jobs = discover(root).facts["app/jobs.py"]
+    assert jobs.partial
+    assert [(i.line, i.scope) for i in jobs.imports] == [(1, "module"), (4, "conditional"), (9, "function")]
+    assert "json" in jobs.bindings and "Gadget" not in jobs.bindings

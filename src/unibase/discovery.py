@@ -15,6 +15,7 @@ once; which of them can hold what the evidence of databases looks for is noted t
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -321,22 +322,54 @@ def parsed(data: bytes, rel: str) -> tuple[ast.Module | None, tuple[str, int | N
 
 def import_facts(rel: str, text: bytes, data: bytes) -> FileFacts | None:
     """The facts of a file read from its import lines alone (``text``, :func:`import_lines`):
-    its import statements and the names its top-level ones bind. An indented import (in a
-    function, a class, an ``if`` or ``try`` block) is kept with the scope ``conditional`` and binds
-    nothing. None when the lines do not read alone (a backslash continuation)."""
+    its import statements, each with the scope the lines around it show (:func:`_scope_of`), and
+    the names the ones that run at module level bind. None when the lines do not read alone (a
+    backslash continuation)."""
     stmts = read_import_lines(text, rel)
     if stmts is None:
         return None
     facts = FileFacts(rel, partial=True)
     rows = data.split(b"\n") if stmts else []
     for imp in stmts:
-        if rows[imp.line - 1][:1] in (b" ", b"\t"):
-            facts.imports.append(replace(imp, scope="conditional"))
-            continue
-        facts.imports.append(imp)
-        for name, binding in import_bindings(imp):
-            facts.bindings.setdefault(name, binding)
+        scope = _scope_of(rows, imp.line - 1)
+        facts.imports.append(replace(imp, scope=scope) if scope != "module" else imp)
+        for name, binding in import_bindings(imp) if scope in ("module", "conditional", "type-checking") else ():
+            # as the reader binds them: a module-level import wins over one in a block
+            if scope == "module" or name not in facts.bindings:
+                facts.bindings[name] = binding
     return facts
+
+
+_HEADER = re.compile(rb"[ \t]*(async[ \t]+def|def|class|if[ \t]+(?:typing\.)?TYPE_CHECKING[ \t]*:)?")
+
+
+def _scope_of(rows: list[bytes], index: int) -> str:
+    """Where the statement on ``rows[index]`` is, from the headers of the blocks around it (the
+    nearest less indented line, then the next...): "function" inside a ``def``, "class" in a class
+    body, "type-checking" under ``if TYPE_CHECKING:``, "conditional" in another block (``if``,
+    ``try``...) or when the lines say nothing clear, "module" at the top."""
+    indent = len(rows[index]) - len(rows[index].lstrip(b" \t"))
+    scope = "module"
+    for row in reversed(rows[:index]):
+        if indent == 0:
+            break
+        stripped = row.lstrip(b" \t")
+        if not stripped.strip() or stripped.startswith(b"#"):
+            continue
+        level = len(row) - len(stripped)
+        if level >= indent:
+            continue
+        indent = level
+        header = _HEADER.match(row).group(1) or b""
+        if header.endswith(b"def"):
+            return "function"
+        if header == b"class":
+            scope = "class"
+        elif header.startswith(b"if") and scope == "module":
+            scope = "type-checking"
+        elif scope == "module":
+            scope = "conditional"
+    return scope if indent == 0 else "conditional"
 
 
 def settle(index: Index, files: set[str], changed: set[str] = frozenset()) -> None:
