@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Profile ``unibase plan`` and ``unibase apply --dry-run`` on a tree with cProfile.
+"""Profile ``unibase plan``, ``unibase check`` and ``unibase apply --dry-run`` on a tree with cProfile.
 
     python benchmarks/profile_unibase.py benchmarks/out/trees/tree-f2000-r200-b3-m60-s1-default
     python benchmarks/profile_unibase.py TREE --command plan --top 40 --sort tottime
@@ -23,7 +23,7 @@ from pathlib import Path
 
 OUT = Path(__file__).resolve().parent / "out"
 
-COMMANDS = {"plan": ["plan", "--json"], "dry-run": ["apply", "--dry-run"]}
+COMMANDS = {"plan": ["plan", "--json"], "check": ["check"], "dry-run": ["apply", "--dry-run"]}
 
 
 def profile(command: str, tree: Path, out_dir: Path) -> tuple[Path, float]:
@@ -65,7 +65,7 @@ def show(path: Path, sort: str, top: int) -> str:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("tree", type=Path)
-    p.add_argument("--command", choices=("plan", "dry-run", "both"), default="both")
+    p.add_argument("--command", choices=("plan", "check", "dry-run", "both"), default="both")
     p.add_argument("--top", type=int, default=25)
     p.add_argument("--sort", choices=("cumulative", "tottime", "both"), default="both")
     p.add_argument("--out", type=Path, default=OUT)

@@ -353,6 +353,10 @@ def run_tree(label: str, tree: Path, manifest: dict | None, a: argparse.Namespac
         "check": ub + ["check", str(tree)],
         "dry-run": ub + ["apply", "--dry-run", str(tree)],
     }
+    if a.baseline:
+        # another unibase (another checkout's environment), measured in the same interleaved runs
+        base = [str(Path(a.baseline).parent / "unibase")]
+        cmds |= {f"{name}@base": base + cmds[name][len(ub):] for name in BASELINE_COMMANDS}
     what = (f"({manifest['lines']:,} lines, {manifest['bytes'] / 1e6:.1f} MB), {len(manifest['relevant_files'])} relevant"
             if manifest else "(a real tree)")
     print(f"\n== {label} (unibase {revision}) {what}: {tree}", flush=True)
@@ -383,7 +387,7 @@ def run_tree(label: str, tree: Path, manifest: dict | None, a: argparse.Namespac
     diag["plan_import_seconds"] = instr.get("import_seconds")
     if warm["rc"] not in (0, 1):
         print(f"   plan failed:\n{warm['stderr_tail']}", file=sys.stderr)
-    for name in ("check", "dry-run"):  # warm-up of the other commands (untimed)
+    for name in [n for n in cmds if n not in ("floor", "plan")]:  # warm-up of the other commands (untimed)
         measure(cmds[name], timeout=a.timeout)
     samples: dict[str, list[dict]] = {k: [] for k in cmds}
     for i in range(repeat):
@@ -391,7 +395,7 @@ def run_tree(label: str, tree: Path, manifest: dict | None, a: argparse.Namespac
             s = measure(cmd, timeout=a.timeout)
             s.pop("stdout")
             samples[name].append(s)
-            print(f"   run {i + 1}/{repeat} {name:8} {s['seconds']:8.2f}s  {s['peak_rss_mb']:7.1f} MB  exit {s['rc']}",
+            print(f"   run {i + 1}/{repeat} {name:12} {s['seconds']:8.2f}s  {s['peak_rss_mb']:7.1f} MB  exit {s['rc']}",
                   flush=True)
             if s["rc"] not in (0, 1):
                 print(f"   {name} failed:\n{s['stderr_tail']}", file=sys.stderr)
@@ -421,6 +425,9 @@ def run_tree(label: str, tree: Path, manifest: dict | None, a: argparse.Namespac
     return out
 
 
+BASELINE_COMMANDS = ("plan", "check", "dry-run")
+
+
 def ratio(a: float | None, b: float | None) -> float | None:
     return a / b if a is not None and b else None
 
@@ -433,7 +440,7 @@ def report(runs: list[dict]) -> dict:
     """Print the table and the issue's goals per tree; return the goals as data."""
     print("\n" + "=" * 110)
     width = max(len(r["label"]) for r in runs)
-    head = (f"{'tree':>{width}} {'command':8} {'median s':>9} {'min s':>8} {'max s':>8} {'cpu s':>8} {'peak MB':>8} "
+    head = (f"{'tree':>{width}} {'command':12} {'median s':>9} {'min s':>8} {'max s':>8} {'cpu s':>8} {'peak MB':>8} "
             f"{'/floor':>7} {'/plan':>7} {'cpu/floor':>9} {'cpu/plan':>9}")
     print(head)
     print("-" * len(head))
@@ -441,11 +448,11 @@ def report(runs: list[dict]) -> dict:
         res = r["results"]
         floor, plan = res["floor"]["median_s"], res["plan"]["median_s"]
         cfloor, cplan = res["floor"]["cpu_median_s"], res["plan"]["cpu_median_s"]
-        for name in ("floor", "plan", "check", "dry-run", "libcst"):
+        for name in ("floor", "plan", "check", "dry-run", *(f"{n}@base" for n in BASELINE_COMMANDS), "libcst"):
             if name not in res:
                 continue
             x = res[name]
-            print(f"{r['label']:>{width}} {name:8} {x['median_s']:9.2f} {x['min_s']:8.2f} {x['max_s']:8.2f} "
+            print(f"{r['label']:>{width}} {name:12} {x['median_s']:9.2f} {x['min_s']:8.2f} {x['max_s']:8.2f} "
                   f"{x['cpu_median_s']:8.2f} {x['peak_rss_mb']:8.1f} {fmt(ratio(x['median_s'], floor)):>7} "
                   f"{fmt(ratio(x['median_s'], plan)):>7} {fmt(ratio(x['cpu_median_s'], cfloor)):>9} "
                   f"{fmt(ratio(x['cpu_median_s'], cplan)):>9}")
@@ -471,6 +478,12 @@ def report(runs: list[dict]) -> dict:
             "dry_run_over_plan_cpu": ratio(res["dry-run"]["cpu_median_s"], res["plan"]["cpu_median_s"]),
             "peak_rss_mb": max(res[k]["peak_rss_mb"] for k in ("plan", "check", "dry-run")),
         }
+        if "plan@base" in res:
+            for name in BASELINE_COMMANDS:
+                key = name.replace("-", "_")
+                g[f"baseline_{key}_over_floor"] = ratio(res[f"{name}@base"]["median_s"], res["floor"]["median_s"])
+                g[f"baseline_{key}_over_floor_cpu"] = ratio(res[f"{name}@base"]["cpu_median_s"],
+                                                            res["floor"]["cpu_median_s"])
         goals["per_tree"][r["label"]] = g
         print(f"  {r['label']}: plan/floor {fmt(g['plan_over_floor'])}x wall, {fmt(g['plan_over_floor_cpu'])}x cpu "
               f"(goal <= {GOALS['plan_over_floor']:.0f}x); check/floor {fmt(g['check_over_floor'])}x wall, "
@@ -520,6 +533,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--libcst", choices=("all", "small", "none"), default="all",
                    help="full LibCST parse on every tree, the smallest only, or none (default all)")
     p.add_argument("--timeout", type=float, default=None, help="kill a command after this many seconds")
+    p.add_argument("--baseline", type=Path, default=None, metavar="PYTHON",
+                   help="also time the unibase installed beside this Python (another checkout's .venv/bin/python), "
+                        "interleaved with this one: rows plan@base, check@base, dry-run@base")
     p.add_argument("--workdir", type=Path, default=OUT / "trees", help="where generated trees are kept (reused)")
     p.add_argument("--out", type=Path, default=None, help="JSON result file (default benchmarks/out/bench-<time>.json)")
     a = p.parse_args(argv)

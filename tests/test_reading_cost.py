@@ -190,3 +190,161 @@ def test_every_alternative_of_the_pre_filter_has_a_plain_word():
     for alternative in SQLA_WORDS.pattern.split(b"|"):
         plain = alternative.replace(b"\\b", b"").replace(b"\\", b"")
         assert any(word in plain for word in SQLA_LITERALS), alternative
+
+
+# --- importers: their import lines, and more only where that can matter ---------------------------
+
+IMPORTERS = {
+    "pyproject.toml": "[project]\nname = 'app'\n",
+    "app/__init__.py": "",
+    "app/db.py": """
+        from sqlalchemy.orm import DeclarativeBase
+
+        class Base(DeclarativeBase):
+            pass
+    """,
+    "app/mixins.py": """
+        from sqlalchemy import Column, DateTime
+
+        class Stamped:
+            created = Column(DateTime)
+    """,
+    "app/text.py": """
+        SLUG_MARKER = "-"
+
+        def slug(value):
+            return value.lower().replace(" ", SLUG_MARKER)
+    """,
+    "app/models.py": """
+        from sqlalchemy import Column, Integer, String
+        from app.db import Base
+        from app.mixins import Stamped
+        from app.text import slug
+
+        class Widget(Stamped, Base):
+            __tablename__ = "widgets"
+            id = Column(Integer, primary_key=True)
+            name = Column(String)
+
+            def label(self):
+                return slug(self.name)
+
+        class Gadget(Base):
+            __tablename__ = "gadgets"
+            id = Column(Integer, primary_key=True)
+    """,
+    "billing/__init__.py": "",
+    "billing/models.py": """
+        from sqlalchemy import Column, Integer
+        from sqlalchemy.orm import declarative_base
+
+        Base = declarative_base()
+
+        class Invoice(Base):
+            __tablename__ = "invoices"
+            id = Column(Integer, primary_key=True)
+    """,
+    # imports a model that stays where it is: nothing in it can change
+    "app/routes.py": """
+        from app.models import Widget
+
+        ROUTES_MARKER = 1
+
+        def widgets(session):
+            return session.query(Widget).all()
+    """,
+    # imports a model the merge moves: its imports are rewritten
+    "app/invoicing.py": """
+        from billing.models import Invoice
+
+        INVOICING_MARKER = 1
+
+        def invoices(session):
+            return session.query(Invoice).all()
+    """,
+    # subclasses of models in files that say nothing of SQLAlchemy: models all the same
+    "app/special.py": """
+        from app.models import Widget
+
+        class SpecialWidget(Widget):
+            pass
+    """,
+    "app/extra.py": """
+        from app.models import Gadget
+        from app.special import SpecialWidget
+
+        class ExtraWidget(SpecialWidget):
+            pass
+
+        def gadgets(session):
+            return session.query(Gadget).all()
+    """,
+}
+
+
+def test_an_importer_is_parsed_whole_only_when_the_plan_rewrites_it(tmp_path, parses):
+    root = write(tmp_path, IMPORTERS)
+    plan = api.plan_project(load_settings(root, strategy="move"))
+    assert plan.canonical.file == "app/db.py"
+    rewritten = {op.file for op in plan.operations if op.op == "rewrite-imports"}
+    assert "app/invoicing.py" in rewritten and "app/routes.py" not in rewritten
+    assert [n for src, n in parses.items() if b"INVOICING_MARKER" in src] == [1]
+    assert [src for src in parses if b"ROUTES_MARKER" in src] == [], "app/routes.py was parsed whole"
+
+
+def test_what_an_importer_binds_is_read_from_its_import_lines(tmp_path, parses):
+    root = write(tmp_path, IMPORTERS)
+    ix = discover(root)
+    routes = ix.facts["app/routes.py"]
+    assert routes.partial and [i.module for i in routes.imports] == ["app.models"]
+    assert ix.lazy["app/routes.py"] >= {b"Widget"}
+    # what it binds resolves through its imports; what it defines is at least defined there
+    from unibase.discovery import Resolver, Symbol
+
+    resolver = Resolver(ix.modules, ix.facts)
+    assert resolver.name("app/routes.py", "Widget") == Symbol("app/models.py", "Widget")
+    assert resolver.name("app/routes.py", "widgets") == Symbol("app/routes.py", "widgets")
+
+
+def test_subclasses_of_models_in_files_that_only_import_them_are_found(tmp_path, parses):
+    """``app/extra.py`` first matters for importing ``Gadget`` (its import lines are read), then
+    for subclassing ``SpecialWidget`` once that is known to be a model: it is parsed whole then."""
+    root = write(tmp_path, IMPORTERS)
+    ix = discover(root)
+    from unibase.discovery import Symbol
+
+    widget = Symbol("app/models.py", "Widget")
+    assert ix.models[Symbol("app/special.py", "SpecialWidget")].parents == (widget,)
+    assert ix.models[Symbol("app/extra.py", "ExtraWidget")].base == Symbol("app/db.py", "Base")
+    assert not ix.facts["app/extra.py"].partial
+
+
+def test_a_model_file_s_mixin_module_is_parsed_whole_and_its_helpers_by_import_lines(tmp_path, parses):
+    root = write(tmp_path, IMPORTERS)
+    ix = discover(root)
+    from unibase.discovery import Symbol
+
+    assert "created" in {c.attr for c in ix.models[Symbol("app/models.py", "Widget")].columns}
+    assert [src for src in parses if b"SLUG_MARKER" in src] == [], "app/text.py was parsed whole"
+    assert ix.facts["app/text.py"].partial
+
+
+def test_the_scope_of_an_importer_s_imports_comes_from_the_lines_around_them(tmp_path):
+    """A function-local import does not run when the module loads (no import cycle through it),
+    one in a ``try`` block does: the import lines alone tell them apart by the blocks around them."""
+    root = write(tmp_path, IMPORTERS | {"app/jobs.py": """
+        from app.models import Widget
+
+        try:
+            import json
+        except ImportError:
+            json = None
+
+        def later():
+            from app.models import Gadget
+            return Gadget, Widget
+    """})
+    jobs = discover(root).facts["app/jobs.py"]
+    assert jobs.partial
+    assert [(i.line, i.scope) for i in jobs.imports] == [(1, "module"), (4, "conditional"), (9, "function")]
+    assert "json" in jobs.bindings and "Gadget" not in jobs.bindings

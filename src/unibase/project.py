@@ -238,15 +238,21 @@ def _is_excluded(rel: str, excluded: tuple[str, ...]) -> bool:
 
 
 def module_parts(rel: str) -> tuple[str, ...]:
-    """``a/b/c.py`` -> ``("a", "b", "c")``; ``a/b/__init__.py`` -> ``("a", "b")``."""
-    parts = PurePosixPath(rel).with_suffix("").parts
+    """``a/b/c.py`` -> ``("a", "b", "c")``; ``a/b/__init__.py`` -> ``("a", "b")``. (String work,
+    as ``PurePosixPath(rel).with_suffix("").parts`` would: discovery asks it of every file.)"""
+    parts = [p for p in rel.split("/") if p and p != "."]
+    if parts:
+        name = parts[-1]
+        dot = name.rfind(".")
+        if 0 < dot < len(name) - 1:
+            parts[-1] = name[:dot]
     if parts and parts[-1] == "__init__":
-        parts = parts[:-1]
+        parts.pop()
     return tuple(parts)
 
 
 def is_package_init(rel: str) -> bool:
-    return PurePosixPath(rel).name == "__init__.py"
+    return rel.rpartition("/")[2] == "__init__.py"
 
 
 def is_test_path(rel: str) -> bool:
@@ -292,7 +298,7 @@ class ModuleMap:
         mm = cls(root=root, files=files, aliases=dict(aliases or {}))
         mm._file_set = frozenset(files)
         mm._dirs_with_init = {
-            str(PurePosixPath(f).parent) if "/" in f else "" for f in (*files, *mm.aliases) if is_package_init(f)
+            f.rpartition("/")[0] for f in (*files, *mm.aliases) if is_package_init(f)
         }
         for path, target in [*((f, f) for f in files), *sorted(mm.aliases.items())]:
             # a dotted name is made of identifiers; the folder left over (its root) may be anything,

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from .. import cycles
-from ..discovery import BaseInfo
+from ..discovery import BaseInfo, settle
 from ..plan import Conflict, MergeDuplicate, MoveModels, Operation, RewriteImports
 from ..project import link_out_of, module_parts
 from .context import PlanContext, PlanError
@@ -41,6 +41,7 @@ def unanalysed_importers(ctx: PlanContext, merging: tuple[BaseInfo, ...], ops: t
     changed_files = {b.symbol.file for b in merging} | {op.source for op in ops if isinstance(op, MoveModels)}
     names = {b.symbol.name for b in merging} | {m.symbol.name for b in merging for m in ix.models_of(b.symbol)}
     words = {w.encode() for w in names | {module_parts(f)[-1] for f in changed_files if module_parts(f)}}
+    settle(ix, {f for op in ops for f in op.files()}, changed_files)  # read whole what may need rewriting
     return {
         rel: "it imports from a module the plan changes"
         for rel, u in ix.unparsable.items()
