@@ -36,6 +36,7 @@ from .plan import (
     fingerprint,
 )
 from .project import is_importable, link_out_of, module_parts
+from .shims import only_the_base
 from .flask import FlaskInput, plan_flask
 from .roles import decide as decide_roles
 from .strategy import Choice, choose as choose_strategy, lines_of, span
@@ -1212,9 +1213,11 @@ class _Planner:
             # a dropped duplicate whose kept class lives outside the target stays importable
             # through the shim; only names now in the target module are re-pointed. A base
             # rebased in place keeps its module and its models: importing that module may be
-            # what maps them (``import audit.db as audit_mod``), so its importers stay as they are
+            # what maps them (``import audit.db as audit_mod``), so its importers stay as they are,
+            # unless the base is all it holds (it becomes a shim)
             choice = self.choices.get(mv.old)
-            if choice is not None and choice.strategy == "rebase":
+            if choice is not None and choice.strategy == "rebase" and not only_the_base(
+                    _parse_file(ix.root, mv.old.file), mv.old.name):
                 continue
             if mv.old != mv.new and mv.new.file == canonical.symbol.file:
                 by_file[mv.old.file].append(mv)
