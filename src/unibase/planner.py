@@ -1209,7 +1209,8 @@ class _Planner:
     def _plan_imports(self, canonical: BaseInfo, merging: list[BaseInfo], moves: list[_Move]) -> None:
         ix = self.ix
         by_file: dict[str, list[_Move]] = defaultdict(list)
-        for mv in moves:
+        moved_to = {mv.old: mv.new for mv in moves}
+        for mv in [_Move(mv.old, _follow(moved_to, mv.old)) for mv in moves]:  # a kept class may move too
             # a dropped duplicate whose kept class lives outside the target stays importable
             # through the shim; only names now in the target module are re-pointed. A base
             # rebased in place keeps its module and its models: importing that module may be
