@@ -121,3 +121,55 @@ def first_party(path: str) -> str | None:
     if parts and parts[0] == "src":
         parts = parts[1:]
     return parts[0] if len(parts) > 1 else None
+
+
+def _type_checking_block(stmt: cst.CSTNode) -> bool:
+    return (isinstance(stmt, cst.If) and stmt.orelse is None and isinstance(stmt.body, cst.IndentedBlock)
+            and _CODE(stmt.test) in ("TYPE_CHECKING", "typing.TYPE_CHECKING"))
+
+
+def _only_pass(block: cst.If) -> bool:
+    body = block.body.body  # type: ignore[attr-defined]
+    return all(isinstance(s, cst.SimpleStatementLine) and all(isinstance(x, cst.Pass) for x in s.body) for s in body)
+
+
+def drop_emptied_type_checking(before: cst.Module, after: cst.Module, *, used_elsewhere: bool = False) -> cst.Module:
+    """``after`` without the top-level ``if TYPE_CHECKING:`` blocks that an edit emptied (only
+    ``pass`` left where ``before`` had imports), and without the ``TYPE_CHECKING`` import once
+    nothing uses it (``used_elsewhere``: a part of the file not in the tree uses it)."""
+    emptied = [s for s in after.body if _type_checking_block(s) and _only_pass(s)]  # type: ignore[arg-type]
+    if not emptied or any(_type_checking_block(s) and _only_pass(s) for s in before.body):  # type: ignore[arg-type]
+        return after  # none emptied, or the module wrote such a block itself: left as it is
+    body: list[cst.CSTNode] = []
+    carry: list[cst.EmptyLine] = []
+    for stmt in after.body:
+        if any(stmt is e for e in emptied):
+            carry = [line for line in stmt.leading_lines if line.comment is not None]  # type: ignore[attr-defined]
+            continue
+        if carry:
+            stmt = stmt.with_changes(leading_lines=[*stmt.leading_lines, *carry])  # type: ignore[attr-defined]
+            carry = []
+        body.append(stmt)
+    module = after.with_changes(body=body)
+    still = any(type(n) is cst.Name and n.value == "TYPE_CHECKING"
+                for s in body if not _is_import(s) for n in _names(s))
+    if still or used_elsewhere:
+        return module
+    out = []
+    for stmt in body:
+        if _is_import(stmt) and isinstance(small := stmt.body[0], cst.ImportFrom) and len(stmt.body) == 1 \
+                and not isinstance(small.names, cst.ImportStar) and _CODE(small.module) == "typing":  # type: ignore[union-attr,arg-type]
+            kept = [a for a in small.names if not (_CODE(a.name) == "TYPE_CHECKING" and a.asname is None)]
+            if not kept:
+                continue
+            if len(kept) < len(small.names):
+                kept[-1] = kept[-1].with_changes(comma=small.names[-1].comma)
+                stmt = stmt.with_changes(body=[small.with_changes(names=kept)])
+        out.append(stmt)
+    return module.with_changes(body=out)
+
+
+def _names(root: cst.CSTNode):
+    from unibase.codemods._nodes import walk
+
+    return (node for node, _ in walk(root))

@@ -24,6 +24,8 @@ from .move_models import (
     _all_names,
     _assigns_registry,
     _generating_registry,
+    _is_docstring,
+    _import_bound_names,
     _is_import,
     _prune_imports,
     _stmt_names,
@@ -75,4 +77,10 @@ class RebaseBaseCommand:
         drop = {n for n in _used_names(gone) if n not in still_used} | {op.name}
         out = _prune_imports(body, drop, protect=[stmt])
         _strip_leading_blanks(out, module.body)
+        if not _all_names(module) and all(_is_import(s) or _is_docstring(s) for s in out):
+            # nothing but the base lived here: a shim in the form the moves leave
+            k = next(i for i, s in enumerate(out) if _is_import(s) and op.name in _import_bound_names(s))
+            out[k] = out[k].with_changes(leading_lines=[*out[k].leading_lines, cst.EmptyLine(comment=cst.Comment(
+                f"# These names now live in {op.target}; re-exported so old imports keep working (unibase)."))])
+            out.append(cst.parse_statement(f'__all__ = ["{op.name}"]\n').with_changes(leading_lines=[cst.EmptyLine()]))
         return module.with_changes(body=out)

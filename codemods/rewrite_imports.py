@@ -43,6 +43,7 @@ import libcst as cst
 from libcst.helpers import get_full_name_for_node
 from libcst.metadata import MetadataWrapper, Scope, ScopeProvider
 
+from unibase.codemods._imports import drop_emptied_type_checking
 from unibase.codemods._nodes import nodes as _nodes, walk as _walk
 from unibase.plan import ModuleSpelling, Rename, RewriteImports
 
@@ -71,6 +72,7 @@ class RewriteImportsCommand:
         # (local name, file) of module aliases already known to be used only as ``h.X`` with
         # ``X`` moved under its own name (``transform_bytes`` checked the whole file)
         self._checked_aliases: set[tuple[str, str]] = set()
+        self._tail_type_checking = False  # the part of the file ``transform_bytes`` keeps as it is uses TYPE_CHECKING
 
     def transform_bytes(self, data: bytes) -> bytes | None:
         """What ``transform`` makes of the file ``data`` when only import statements change
@@ -85,10 +87,12 @@ class RewriteImportsCommand:
             return data
         head = cst.parse_module(data[:end])
         self._checked_aliases = facts.checked_aliases  # their uses are past the head
+        self._tail_type_checking = b"TYPE_CHECKING" in data[end:]
         try:
             out = self.transform(head)
         finally:
             self._checked_aliases = set()
+            self._tail_type_checking = False
         return data if out is head else out.bytes + data[end:]
 
     def transform(self, module: cst.Module) -> cst.Module:
@@ -99,7 +103,8 @@ class RewriteImportsCommand:
         bases = {self.op.canonical_name, *self.op.base_names}
         if any(first.names.get(name) for name in bases) or any(r.new_name in bases for r in self.op.renames):
             out = _run(first if out is module else _Analysis(out), self._plan_base_aliases)
-        return out
+        # a name now defined here leaves its ``if TYPE_CHECKING:`` block empty: the block goes
+        return out if out is module else drop_emptied_type_checking(module, out, used_elsewhere=self._tail_type_checking)
 
     # -- rules 1 and 3: moved names and module imports -----------------------------------------
 

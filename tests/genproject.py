@@ -10,6 +10,13 @@ Every project imports cleanly before unibase touches it. Its own tests
 (``tests/test_models.py``) insert a row of every model through the project's ``init_db``,
 follow every relationship and call every importer; with references across bases they fail
 before the merge (the bug unibase fixes) and must all pass after it.
+
+Constructs a merge must keep the meaning of, drawn like the rest: enums written ``class X(str,
+Enum)`` after ``from enum import Enum`` (where they move, ``Enum`` may be SQLAlchemy's), constants
+of one name and different values in several modules, a module logger used by a model's method
+and by a function that stays behind, a domain layer that imports one model and whose class
+another model's method names only in an annotation, module aliases reaching a base
+(``core_module.Base.metadata.create_all``), ``if TYPE_CHECKING:`` imports named in ``Mapped[...]``.
 """
 
 from __future__ import annotations
@@ -69,11 +76,15 @@ class Helper:
     name: str
     module: str
     value: object  # enum members, the int, or the string the function returns
+    # an enum written ``class X(str, Enum)`` after ``from enum import Enum``: where it moves,
+    # ``Enum`` may be SQLAlchemy's (its module then imports that one as ``SqlEnum``)
+    from_enum: bool = False
 
     def source(self) -> str:
         if self.kind == "enum":
             members = "".join(f'    {m} = "{m.lower()}"\n' for m in self.value)
-            return f"class {self.name}(enum.Enum):\n{members}"
+            parents = "str, Enum" if self.from_enum else "enum.Enum"
+            return f"class {self.name}({parents}):\n{members}"
         if self.kind == "const":
             return f"{self.name} = {self.value}\n"
         return f"def {self.name}() -> str:\n    return {self.value!r}\n"
@@ -212,6 +223,20 @@ class ModelModule:
     base_import: str  # "absolute" | "relative" | "alias" | "reexport" | "module_attr" | "same"
     has_all: bool
     future: bool  # from __future__ import annotations
+    # ``logger = logging.getLogger(__name__)``, used by a model's method and by a function that
+    # stays in the module (module state: the function must keep logging under this module's name)
+    logger: bool = False
+
+
+@dataclass(eq=False)
+class Domain:
+    """A domain layer above the models: ``<package>.domain`` imports ``owner`` (to annotate its
+    ``Service``), and ``user``'s module imports ``Service`` at its top for one method's
+    annotation only. Merged into a module the domain imports, that import must not run there."""
+
+    module: str
+    owner: Model
+    user: Model
 
 
 @dataclass(eq=False)
@@ -226,6 +251,7 @@ class Spec:
     db_forms: list[str]  # per base, how db.py imports it: "absolute" | "alias" | "module" | "local"
     drop_db: bool  # db.py also has drop_db(engine)
     alembic_env: bool  # migrations/env.py: target_metadata = [every base's metadata]
+    domain: Domain | None = None
 
 
 @dataclass
@@ -355,7 +381,7 @@ def helpers(draw, module: str, taken: set[str]) -> list[Helper]:
     if draw(st.booleans()):
         name = draw(st.sampled_from(sorted(ENUMS)))
         if name not in taken:
-            out.append(Helper("enum", name, module, ENUMS[name]))
+            out.append(Helper("enum", name, module, ENUMS[name], from_enum=draw(st.booleans())))
     if draw(st.booleans()):
         name = draw(st.sampled_from(("NAME_LEN", "CODE_LEN", "DEFAULT_RANK")))
         if name not in taken:
@@ -534,7 +560,7 @@ def model_modules(draw, everything: list[Model]) -> list[ModelModule]:
             if base.reexport:
                 options.append("reexport")
         out[m.module] = ModelModule(m.module, base, draw(st.sampled_from(options)), draw(st.booleans()),
-                                    draw(st.integers(0, 2)) == 0)
+                                    draw(st.integers(0, 2)) == 0, logger=draw(st.integers(0, 3)) == 0)
     return list(out.values())
 
 
@@ -635,6 +661,61 @@ def importers(draw, package: str, everything: list[Model]) -> list[Importer]:
     return out
 
 
+def module_edges(spec: Spec) -> dict[str, set[str]]:
+    """module -> the project modules importing it runs (parent packages included), as rendered."""
+    edges: dict[str, set[str]] = {}
+    for m in spec.models:
+        edges.setdefault(m.module, set()).update(imports_of(m))
+        if m.mixin:
+            edges[m.module].add(f"{spec.package}.mixins")
+    for b in spec.bases:
+        if b.reexport:
+            edges.setdefault(b.reexport, set()).update({b.module} | {m.module for m in spec.models if reexported(m)})
+        if b.abstract and b.abstract.module != b.module:
+            edges.setdefault(b.abstract.module, set()).add(b.module)
+    for mm in spec.modules:
+        if mm.base_import == "reexport":
+            edges.setdefault(mm.name, set()).add(mm.base.reexport)
+    for a in spec.assocs:
+        edges.setdefault(a.module, set()).add(a.base.module)
+    for module in list(edges):
+        for target in list(edges[module]):
+            parts = target.split(".")
+            edges[module].update(".".join(parts[:i]) for i in range(1, len(parts)))
+        parts = module.split(".")
+        edges[module].update(".".join(parts[:i]) for i in range(1, len(parts)))
+    return edges
+
+
+def reaches(edges: dict[str, set[str]], start: str, goal: str) -> bool:
+    seen, todo = set(), [start]
+    while todo:
+        here = todo.pop()
+        if here == goal:
+            return True
+        if here not in seen:
+            seen.add(here)
+            todo += edges.get(here, ())
+    return False
+
+
+@st.composite
+def domain(draw, spec: Spec) -> Domain | None:
+    """Sometimes a domain layer (:class:`Domain`): ``owner`` and ``user`` on two bases, where
+    importing ``owner``'s module never runs ``user``'s (else the project would not import)."""
+    if draw(st.integers(0, 2)):
+        return None
+    edges = module_edges(spec)
+    packages = package_modules(spec)
+    pairs = [(o, u) for o in spec.models for u in spec.models
+             if o.base is not u.base and u.partner is None and o.module != u.module and u.module not in packages
+             and not reaches(edges, o.module, u.module)]
+    if not pairs:
+        return None
+    owner, user = draw(st.sampled_from(pairs))
+    return Domain(f"{spec.package}.domain", owner, user)
+
+
 @st.composite
 def projects(draw, cross_base: bool = True) -> GeneratedProject:
     """A whole project: bases, helpers, models, duplicates, references, importers, db.py, tests.
@@ -678,6 +759,7 @@ def projects(draw, cross_base: bool = True) -> GeneratedProject:
     db_forms = [draw(st.sampled_from(("absolute", "alias", "module", "local"))) for _ in the_bases]
     spec = Spec(package, the_bases, modules, all_helpers, everything, assocs, draw(importers(package, everything)),
                 db_forms, draw(st.booleans()), draw(st.booleans()))
+    spec.domain = draw(domain(spec))
     files = render(spec)
     packages = package_modules(spec)
     return GeneratedProject(
@@ -737,7 +819,9 @@ def render(spec: Spec) -> dict[str, str]:
             render_abstract(source(base.abstract.module), base)
     for helper in spec.helpers:
         s = source(helper.module)
-        if helper.kind == "enum":
+        if helper.kind == "enum" and helper.from_enum:
+            s.need("enum", "Enum")
+        elif helper.kind == "enum":
             s.plain.add("enum")
         s.body.append(helper.source())
     if any(m.mixin for m in spec.models):
@@ -749,6 +833,8 @@ def render(spec: Spec) -> dict[str, str]:
             render_reexports(source(base.reexport), base, spec)
     for imp in spec.importers:
         render_importer(source(imp.module), imp, packages)
+    if spec.domain is not None:
+        render_domain(source(spec.domain.module), spec.domain)
     render_db(source(f"{spec.package}.db"), spec)
     files = {module_file(m, packages): s.text() for m, s in sources.items()}
     if spec.alembic_env:
@@ -766,6 +852,8 @@ def package_modules(spec: Spec) -> set[str]:
     names = {b.module for b in spec.bases} | {m.name for m in spec.modules} | {h.module for h in spec.helpers}
     names |= {imp.module for imp in spec.importers} | {f"{spec.package}.db", f"{spec.package}.mixins"}
     names |= {b.abstract.module for b in spec.bases if b.abstract}
+    if spec.domain is not None:
+        names.add(spec.domain.module)
     packages = {spec.package}
     for name in names:
         parts = name.split(".")
@@ -860,9 +948,12 @@ def column_source(s: Source, here: str, col: Col, style: str) -> str:
         sql = t.sql.format(enum=use_helper(s, here, col.enum))
     else:
         sql = t.sql
+    type_name = t.name
+    if t.name == "Enum" and "Enum" in s.froms.get("enum", ()):  # ``Enum`` is the standard library's here
+        sql, type_name = "Sql" + sql, "Enum as SqlEnum"
     args = [] if col.omit_type else [sql]
     if not col.omit_type:
-        s.need("sqlalchemy", t.name)
+        s.need("sqlalchemy", type_name)
     if col.default is not None:
         d = col.default
         ref = use_helper(s, here, d)
@@ -1010,11 +1101,32 @@ def model_source(s: Source, here: str, model: Model, base_expr: str, package: st
 def render_model_module(s: Source, mm: ModelModule, spec: Spec, packages: set[str]) -> None:
     s.future = s.future or mm.future
     base_expr = base_ref(s, mm.name, mm.base, mm.base_import, packages)
+    if mm.logger:
+        s.plain.add("logging")
+        s.body.append("logger = logging.getLogger(__name__)\n")
     s.body += [assoc_source(s, a, base_expr) for a in spec.assocs if a.module == mm.name]
     here = [m for m in spec.models if m.module == mm.name]
-    s.body += [model_source(s, mm.name, m, base_expr, spec.package) for m in here]
+    logged = next((m for m in here if m.partner is None), None) if mm.logger else None
+    for m in here:
+        text = model_source(s, mm.name, m, base_expr, spec.package)
+        if m is logged:
+            text += ("\n    def log_name(self) -> str:\n        logger.debug(\"row %s\", self.id)\n"
+                     "        return logger.name\n")
+        if spec.domain is not None and m is spec.domain.user:
+            s.need(spec.domain.module, "Service")
+            text += "\n    def served_by(self, service: Service) -> str:\n        return service.describe()\n"
+        s.body.append(text)
+    if mm.logger:
+        s.body.append("def logger_name() -> str:\n    return logger.name\n")
     if mm.has_all and here:
         s.body.append("__all__ = [" + ", ".join(f'"{m.cls}"' for m in here) + "]\n")
+
+
+def render_domain(s: Source, d: Domain) -> None:
+    s.docstring = "The domain layer: services over the models."
+    s.need(d.owner.module, d.owner.cls)
+    s.body.append(f"class Service:\n    def __init__(self, owner: {d.owner.cls} | None = None) -> None:\n"
+                  "        self.owner = owner\n\n    def describe(self) -> str:\n        return \"service\"\n")
 
 
 def reexported(model: Model) -> bool:
@@ -1240,6 +1352,18 @@ def render_tests(spec: Spec) -> str:
         else:
             lines = [f"s.add({n}({kwargs(imp.model)}))", "s.commit()", f"assert {alias}.{imp.function}(s) == 1"]
         test(f"test_importer_{leaf}", lines)
+
+    for i, mm in enumerate(m for m in spec.modules if m.logger):
+        local = fresh(f"logger_name_{i}", taken)
+        taken.add(local)
+        s.need(mm.name, f"logger_name as {local}")
+        # module state stays the module's own: what is left there logs under its own name
+        test(f"test_logger_{i}", [f'assert {local}() == "{mm.name}"'])
+
+    if spec.domain is not None:
+        user = spec.domain.user
+        s.need(spec.domain.module, "Service")
+        test("test_domain_service", [f'assert {names[id(user)]}({kwargs(user)}).served_by(Service()) == "service"'])
 
     if spec.drop_db:
         s.need(f"{spec.package}.db", "drop_db")

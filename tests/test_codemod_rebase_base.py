@@ -157,7 +157,10 @@ CASES = [
         Base = declarative_base()
         """,
         """\
+        # These names now live in pkg/models.py; re-exported so old imports keep working (unibase).
         from pkg.models import Base
+
+        __all__ = ["Base"]
         """,
         op=op(import_from="pkg.models", import_level=0),
         id="absolute-import",
@@ -169,7 +172,10 @@ CASES = [
         ChatBase = declarative_base()
         """,
         """\
+        # These names now live in pkg/models.py; re-exported so old imports keep working (unibase).
         from ..core.models import Base as ChatBase
+
+        __all__ = ["ChatBase"]
         """,
         op=op(name="ChatBase", import_from="core.models", import_level=2),
         id="relative-two-dots-alias",
@@ -269,7 +275,10 @@ CASES = [
         Base = declarative_base()
         """,
         """\
+        # These names now live in pkg/models.py; re-exported so old imports keep working (unibase).
         from .models import Base
+
+        __all__ = ["Base"]
         """,
         id="module-with-only-the-base",
     ),

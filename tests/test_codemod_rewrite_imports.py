@@ -386,6 +386,48 @@ CASES = [
     ),
     case(
         """\
+        from __future__ import annotations
+
+        from typing import TYPE_CHECKING, Optional
+
+        if TYPE_CHECKING:
+            from .hce_models import Event
+
+
+        class AnalyticsEvent: ...
+        class Note:
+            event: Optional[Event]
+        """,
+        """\
+        from __future__ import annotations
+
+        from typing import Optional
+
+
+        class AnalyticsEvent: ...
+        class Note:
+            event: Optional[AnalyticsEvent]
+        """,
+        op=OWN,
+        id="own-file-empties-a-type-checking-block-which-goes-with-its-import",
+    ),
+    case(
+        """\
+        from typing import TYPE_CHECKING
+
+        if TYPE_CHECKING:
+            from .hce_models import Event
+
+
+        class AnalyticsEvent: ...
+        x: "Event | None" = None
+        assert not TYPE_CHECKING
+        """,
+        op=OWN,
+        id="own-file-keeps-an-import-a-string-annotation-uses",
+    ),
+    case(
+        """\
         def f():
             # lazily
             from .hce_models import Session

@@ -118,9 +118,16 @@ def test_moves_one_operation_per_file_then_imports(tmp_path):
 
 
 def test_rebase_keeps_every_class_in_place(tmp_path):
-    plan = plan_of(project(tmp_path), strategy="rebase")
-    assert plan.operations == (RebaseBase(file="billing/db.py", name="BillingBase", target="app/db.py",
-                                          target_name="Base", import_from="app.db", import_level=0),)
+    rebase = RebaseBase(file="billing/db.py", name="BillingBase", target="app/db.py", target_name="Base",
+                        import_from="app.db", import_level=0)
+    # billing/db.py keeps a helper: importing it may be what maps its models, so its importers stay
+    root = project(tmp_path, billing__db_py=BASE.format(name="BillingBase") + "\n\nSCHEMA = 'billing'\n")
+    assert plan_of(root, strategy="rebase").operations == (rebase,)
+    # a module that holds nothing but the base becomes a shim: its importers import the canonical base
+    plan = plan_of(project(tmp_path / "only_the_base"), strategy="rebase")
+    assert kinds(plan) == ["RebaseBase", "RewriteImports"] and plan.operations[0] == rebase
+    assert plan.operations[1].file == "billing/models.py"
+    assert plan.operations[1].renames == (Rename("billing/db.py", "BillingBase", "app/db.py", "Base"),)
 
 
 def test_a_class_name_taken_in_the_target_moves_renamed(tmp_path):

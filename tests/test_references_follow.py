@@ -96,3 +96,67 @@ def test_a_type_checking_annotation_names_the_surviving_class(name, tmp_path):
     assert proc.returncode == 0, proc.stderr
     shim = (merged / "app/other_models.py").read_text(encoding="utf-8")
     assert "TYPE_CHECKING" not in shim, shim  # the annotation moved away: so does its import
+
+
+def test_a_class_that_stays_names_the_kept_class_of_a_dropped_duplicate(tmp_path):
+    """A class of the canonical module names ``Gadget`` of another base (a cross-base reference)
+    through an ``if TYPE_CHECKING:`` import; ``Gadget`` is an identical duplicate of ``Widget``,
+    which is kept and moves into the canonical module: the annotation names ``Widget`` and the
+    emptied ``if TYPE_CHECKING:`` block goes with its import."""
+    table = '''
+        class Base(DeclarativeBase):
+            pass
+
+
+        class {cls}(Base):
+            __tablename__ = "shared_widgets"
+            id: Mapped[int] = mapped_column(primary_key=True)
+            name: Mapped[Optional[str]] = mapped_column(String(20))
+    '''
+    head = """
+        from typing import Optional
+
+        from sqlalchemy import String
+        from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+    """
+    project = make_project(tmp_path / "proj", {
+        "app/__init__.py": "",
+        "app/main.py": """
+            from __future__ import annotations
+
+            from typing import TYPE_CHECKING, Optional
+
+            from sqlalchemy import ForeignKey
+            from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+            if TYPE_CHECKING:
+                from app.third import Gadget
+
+
+            class Base(DeclarativeBase):
+                pass
+
+
+            class User(Base):
+                __tablename__ = "users"
+                id: Mapped[int] = mapped_column(primary_key=True)
+
+
+            class Note(Base):
+                __tablename__ = "notes"
+                id: Mapped[int] = mapped_column(primary_key=True)
+                gadget_id: Mapped[Optional[int]] = mapped_column(ForeignKey("shared_widgets.id"))
+                gadget: Mapped[Optional[Gadget]] = relationship()
+        """,
+        "app/other.py": head + table.format(cls="Widget"),
+        "app/third.py": head + table.format(cls="Gadget"),
+    })
+    unibase("apply", str(project), "--strategy", "move", "--target", "app/main.py", "--branch", "merged", check=0)
+    merged = tmp_path / "merged"
+    git(project, "worktree", "add", "-q", "--detach", str(merged), "merged")
+    check = ("import app.main as m, app.other, app.third\nfrom sqlalchemy.orm import configure_mappers\n"
+             "configure_mappers()\nassert m.Note.gadget.property.mapper.class_ is m.Widget is app.third.Gadget\n")
+    proc = subprocess.run([sys.executable, "-c", check], cwd=merged, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    text = (merged / "app/main.py").read_text(encoding="utf-8")
+    assert "gadget: Mapped[Optional[Widget]]" in text and "TYPE_CHECKING" not in text, text

@@ -6,7 +6,8 @@ from __future__ import annotations
 from collections import defaultdict
 
 from ..plan import ModuleSpelling, Operation, Rename, RewriteImports
-from .context import Merge, Move, Part, PlanContext
+from ..shims import only_the_base
+from .context import Merge, Move, Part, PlanContext, follow
 from .spelling import respell
 
 
@@ -16,12 +17,14 @@ def plan_imports(ctx: PlanContext, merge: Merge, moves: tuple[Move, ...], rebase
     canonical, merging = merge.canonical, merge.merging
     ops: list[Operation] = []
     by_file: dict[str, list[Move]] = defaultdict(list)
-    for mv in moves:
+    moved_to = {mv.old: mv.new for mv in moves}
+    for mv in [Move(mv.old, follow(moved_to, mv.old)) for mv in moves]:  # a kept class may move too
         # a dropped duplicate whose kept class lives outside the target stays importable
         # through the shim; only names now in the target module are re-pointed. A base
         # rebased in place keeps its module and its models: importing that module may be
-        # what maps them (``import audit.db as audit_mod``), so its importers stay as they are
-        if mv.old in rebased:
+        # what maps them (``import audit.db as audit_mod``), so its importers stay as they are,
+        # unless the base is all it holds (it becomes a shim)
+        if mv.old in rebased and not only_the_base(ctx.sources.tree(mv.old.file), mv.old.name):
             continue
         if mv.old != mv.new and mv.new.file == canonical.symbol.file:
             by_file[mv.old.file].append(mv)
