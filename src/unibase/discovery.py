@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import ast
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -370,6 +370,35 @@ def _scope_of(rows: list[bytes], index: int) -> str:
         elif scope == "module":
             scope = "conditional"
     return scope if indent == 0 else "conditional"
+
+
+class WholeFacts(Mapping[str, FileFacts]):
+    """The index's facts, where a file discovery read by its import lines alone is parsed whole
+    the first time a reader asks for it: for readers that need what such a file defines (a type
+    class a column names, a constant a default names), not only what it imports. The index is
+    left as it is; a file that does not parse keeps its import-line facts."""
+
+    def __init__(self, index: Index) -> None:
+        self._index = index
+        self._whole: dict[str, FileFacts] = {}
+
+    def __getitem__(self, rel: str) -> FileFacts:
+        facts = self._index.facts[rel]
+        if not facts.partial:
+            return facts
+        if rel not in self._whole:
+            try:
+                tree, _ = parsed((self._index.root / rel).read_bytes(), rel)
+            except OSError:
+                tree = None
+            self._whole[rel] = read_facts(rel, tree) if tree is not None else facts
+        return self._whole[rel]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._index.facts)
+
+    def __len__(self) -> int:
+        return len(self._index.facts)
 
 
 def settle(index: Index, files: set[str], changed: set[str] = frozenset()) -> None:

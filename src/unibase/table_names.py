@@ -17,7 +17,7 @@ UNKNOWN = "<?"  # starts the key of a name unibase could not resolve: such a key
 
 
 class NameReader:
-    """The names half of :class:`unibase.tables._Reader` (it provides ``ix``, ``resolver``,
+    """The names half of :class:`unibase.tables._Reader` (it provides ``ix``, ``facts``, ``resolver``,
     ``objects``, ``_tree``, ``_class_fact`` and ``_type``)."""
 
     def _object(self, file: str, node: ast.expr) -> object | None:
@@ -40,7 +40,7 @@ class NameReader:
             return None
         dotted = unparse(node)
         root = dotted.partition(".")[0]
-        facts = self.ix.facts.get(file)
+        facts = self.facts.get(file)
         if facts is None or root in facts.bindings:
             return None
         stars = [imp.module or "" for imp in facts.imports if imp.level == 0 and any(n.name == "*" for n in imp.names)]
@@ -71,7 +71,7 @@ class NameReader:
             if model and model.table and col:
                 return f"column {model.table}.{col.name}"
             return f"{sym.file}:{sym.name}"
-        facts = self.ix.facts.get(sym.file)
+        facts = self.facts.get(sym.file)
         value = getattr(facts.bindings.get(sym.name), "value", None) if facts else None
         if value is not None:
             try:

@@ -20,7 +20,7 @@ import ast
 from dataclasses import dataclass
 from pathlib import Path
 
-from .discovery import Index, ModelInfo, Resolver, Symbol, parse_source
+from .discovery import Index, ModelInfo, Resolver, Symbol, WholeFacts, parse_source
 from .facts import ClassFact, unparse
 from .table_columns import ColumnMeaning, ColumnReader
 from .table_names import UNKNOWN, last_name
@@ -108,7 +108,9 @@ def _unmarked(key: str) -> str:
 class _Reader(ColumnReader):
     def __init__(self, ix: Index) -> None:
         self.ix = ix
-        self.resolver = Resolver(ix.modules, ix.facts)
+        # a type class or a constant may live in a file discovery read by its import lines alone
+        self.facts = WholeFacts(ix)
+        self.resolver = Resolver(ix.modules, self.facts)
         self.trees: dict[str, ast.Module | None] = {}
         self.objects: dict[str, object | None] = {}  # qualified name -> the SQLAlchemy object
 
@@ -173,7 +175,7 @@ class _Reader(ColumnReader):
     def _class_fact(self, sym: Symbol) -> ClassFact | None:
         if sym in self.ix.models:
             return self.ix.models[sym].fact
-        facts = self.ix.facts.get(sym.file)
+        facts = self.facts.get(sym.file)
         return next((c for c in facts.classes if c.name == sym.name), None) if facts else None
 
     def _class_node(self, sym: Symbol) -> ast.ClassDef | None:
