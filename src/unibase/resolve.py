@@ -345,3 +345,54 @@ def _show_preview(shown: Preview, io: Dialogue) -> None:
         io.say(["", f"  the migration, {shown.migration_file}:"]
                + ["  " + line for line in shown.migration or ("  (nothing for this table)",)])
     io.say([""])
+
+
+# --- the command ------------------------------------------------------------------------------------
+
+
+def run(path: Path, target: str | None, merge: list[str], separate: list[str]) -> None:
+    """The whole of ``unibase resolve`` (see its help): refuse without a terminal, ask, write."""
+    import sys
+
+    import click
+    import typer
+
+    from .cli_inputs import make_plan, settings_for
+    from .output import count, err, fail, lines, out, print_conflicts, wrap_plain
+    from .screens import summary
+
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        fail(NO_TTY)
+    settings = settings_for(path, target=target, merge=merge, separate=separate)
+    the_plan = make_plan(settings)
+    if not duplicate_conflicts(the_plan):
+        out.print("no table is defined differently by two bases: nothing to decide", markup=False)
+        return
+    io = Dialogue(say=lines, show=lambda c: print_conflicts([c], notes=False), ask=_ask, width=out.width)
+    try:
+        accepted = decide(settings, the_plan, io, lambda s: make_plan(s, quiet=True))
+    except click.exceptions.Abort:
+        err.print("\ninterrupted: nothing was written", markup=False)
+        raise typer.Exit(130) from None
+    if accepted:
+        try:
+            pyproject = write_decisions(settings.root, accepted)
+        except ResolveError as exc:
+            fail(str(exc))
+        tables = ", ".join(d.table for d in accepted)
+        lines(wrap_plain(f"\n{count(len(accepted), 'decision')} written to {pyproject} ({tables}); commit it so the "
+                         "decisions are reviewed with the code, then run `unibase apply`."))
+        settings = settings_for(path, target=target, merge=merge, separate=separate)  # as plan and apply read them
+        the_plan = make_plan(settings, quiet=True)
+    else:
+        out.print("\nno decision written", markup=False)
+    lines(wrap_plain(summary(the_plan).line()))
+    if the_plan.unresolved:
+        raise typer.Exit(1)
+
+
+def _ask(question: str, choices: list[str], default: str) -> str:
+    import click
+
+    return click.prompt(f"  {question}", type=click.Choice(choices, case_sensitive=False), default=default,
+                        show_choices=True)
