@@ -11,7 +11,8 @@ import typer
 
 from . import api
 from .cli_inputs import git_errors, git_message, load_plan, make_plan, settings_for, write_file
-from .output import count, err, fail, lines, out, print_checks, print_diff, progress
+from .output import (count, err, fail, lines, out, print_checks, print_conflicts, print_decisions_needed, print_diff,
+                     progress)
 from .plan import PlanFormatError
 
 # the options that plan the merge: meaningless with --plan, which applies a plan already made
@@ -56,12 +57,8 @@ def run(path: Path, *, plan_file: Path | None, branch: str | None, dry_run: bool
         except (PlanFormatError, runner.ApplyError) as exc:
             fail(str(exc))
     if the_plan.unresolved:
-        for c in the_plan.unresolved:
-            out.print(f"  {c.kind} {c.subject}: {c.detail}", markup=False)
-        err.print(
-            f"{len(the_plan.unresolved)} conflict(s) need a decision; each says what to do "
-            "(decisions go in the plan JSON, then `unibase apply --plan PLAN.json`)."
-        )
+        print_conflicts(the_plan.unresolved)
+        print_decisions_needed(the_plan)
         raise typer.Exit(1)
     if no_git and not dry_run and gitops.open_repo(settings.root) is not None:
         fail("--no-git writes in place, but this project is in a git repository; drop --no-git to work on a branch")

@@ -14,7 +14,7 @@ import typer
 from . import api
 from .cli_inputs import make_plan, reports_interrupt, settings_for, write_file
 from .lint import OUTPUT_FORMATS, gh as _gh  # noqa: F401  (_gh: tests escape annotations with it)
-from .output import err, fail, out, print_checks, print_plan
+from .output import err, fail, out, print_checks, print_decisions_needed, print_plan
 from .settings import STRATEGIES
 
 app = typer.Typer(
@@ -97,11 +97,7 @@ def plan(
         (err if json_ else out).print(f"no declarative base found under {path}", markup=False)
     if the_plan.unresolved:
         # on stderr, so also with --json: stdout stays JSON only
-        err.print(
-            f"{len(the_plan.unresolved)} conflict(s) need a decision; each says what to do "
-            "(decisions go in the plan JSON, then `unibase apply --plan PLAN.json`).",
-            markup=False,
-        )
+        print_decisions_needed(the_plan)
         raise typer.Exit(1)
 
 

@@ -61,9 +61,21 @@ def print_conflicts(conflicts, notes: bool = True) -> None:
             note = trailing_note(c.detail)
             if note and notes and not c.resolution:
                 label = "to decide" if note.startswith("pass ") else "why it needs a decision"
+                if "decision" in c.options:  # one side can win: the resolve dialogue offers it
+                    note += "; or decide it in a terminal with `unibase resolve`"
                 lines(wrap(f"{label}: {note}", width, "    ", "      "))
         if c.resolution:
             lines(wrap(f"-> {c.resolution}", width, "    ", "       "))
+
+
+def print_decisions_needed(plan) -> None:
+    """The closing sentence (stderr) of a plan with conflicts open, saying where to decide them."""
+    n = len(plan.unresolved)
+    where = "decisions go in the plan JSON, then `unibase apply --plan PLAN.json`"
+    if any(c.kind == "duplicate-table" and "decision" in c.options for c in plan.unresolved):
+        where = "`unibase resolve` decides a duplicated table in a terminal; other " + where
+    err.print(f"{count(n, 'conflict')} need{'s' if n == 1 else ''} a decision; each says what to do ({where}).",
+              markup=False)
 
 
 def trailing_note(detail: str) -> str:
@@ -105,7 +117,7 @@ def wrap_plain(text: str) -> list[str]:
 def print_plan(plan, quiet: bool = False, verbose: bool = False) -> None:
     """The plan as a person reads it, at any width and in a pipe: one block per base (no path is
     ever cut), wrapped lists, conflicts column by column, and a closing summary line."""
-    from .screens import base_block, operation_lines, summary, wrap
+    from .screens import base_block, cross_reference, operation_lines, summary, wrap
 
     width = out.width
     if not quiet:
@@ -117,12 +129,11 @@ def print_plan(plan, quiet: bool = False, verbose: bool = False) -> None:
             lines(base_block(b, width, verbose))
         if plan.canonical:
             c = plan.canonical
-            out.print(f"canonical: [bold]{escape(c.name)}[/] in {escape(c.file)} ({escape(c.module)})")
+            lines(wrap(f"canonical: {c.name} in {c.file} ({c.module})", width))
         if plan.cross_references:
             out.print("\n[bold]cross-base references[/] (broken until merged):")
             for r in plan.cross_references:
-                lines(wrap(f"{r.file}:{r.line}: {r.kind} {r.source} -> {r.target} ({r.from_base} -> {r.to_base})",
-                           width, "  ", "      "))
+                lines(wrap(cross_reference(plan, r), width, "  ", "      "))
         heading, op_lines = operation_lines(plan, width, verbose)
         out.print("\n[bold]operations[/]" + escape(heading.removeprefix("operations")))
         lines(op_lines)

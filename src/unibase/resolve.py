@@ -91,6 +91,7 @@ class Preview:
     conflict: Conflict | None  # the table's conflict in the plan made with the decision
     merged_class: str | None  # the winner's class as apply writes it
     merged_file: str | None
+    original_class: str | None  # the winner's class as it is now
     migration_file: str | None
     migration: tuple[str, ...]  # what the migration does to the table (its docstring's account)
     problem: str | None = None  # why apply could not compute the preview
@@ -105,9 +106,13 @@ def preview(plan: Plan, table: str, winner: str) -> Preview:
     migration_file, migration = _migration(plan, table)
     file, name = winner.rsplit(":", 1)
     try:
+        original = _class_source((Path(plan.root) / file).read_bytes(), name, table)
+    except OSError:
+        original = None
+    try:
         phases = compute_phases(Path(plan.root), plan)
     except ApplyError as exc:
-        return Preview(conflict, None, None, migration_file, migration, str(exc))
+        return Preview(conflict, None, None, original, migration_file, migration, str(exc))
     final: dict[str, bytes] = {}
     for phase in phases:
         final.update((c.path, c.after) for c in phase.changes)
@@ -122,8 +127,8 @@ def preview(plan: Plan, table: str, winner: str) -> Preview:
                 continue
         source = _class_source(data, name, table)
         if source is not None:
-            return Preview(conflict, source, path, migration_file, migration)
-    return Preview(conflict, None, None, migration_file, migration)
+            return Preview(conflict, source, path, original, migration_file, migration)
+    return Preview(conflict, None, None, original, migration_file, migration)
 
 
 def _class_source(data: bytes, name: str, table: str) -> str | None:
@@ -337,14 +342,22 @@ def _show_preview(shown: Preview, io: Dialogue) -> None:
 
     io.say([""] + wrap(f"-> {shown.conflict.resolution}", io.width, "  ", "     "))
     if shown.merged_class:
-        io.say(["", f"  the merged class, in {shown.merged_file}:"]
-               + ["    " + line for line in shown.merged_class.splitlines()])
+        io.say([""] + wrap(f"the merged class, in {shown.merged_file} (+ added, - removed):", io.width, "  ", "    ")
+               + ["  " + line for line in _marked(shown.original_class or "", shown.merged_class)])
     elif shown.problem:
         io.say(wrap(f"no preview of the merged class: {shown.problem}", io.width, "  ", "    "))
     if shown.migration_file:
         io.say(["", f"  the migration, {shown.migration_file}:"]
                + ["  " + line for line in shown.migration or ("  (nothing for this table)",)])
     io.say([""])
+
+
+def _marked(before: str, after: str) -> list[str]:
+    """``after`` line by line, each added line marked ``+``, with ``before``'s removed lines as ``-``."""
+    import difflib
+
+    return [line.rstrip() for line in difflib.ndiff(before.splitlines(), after.splitlines())
+            if not line.startswith("? ")]
 
 
 # --- the command ------------------------------------------------------------------------------------
