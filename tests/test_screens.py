@@ -196,5 +196,5 @@ def test_apply_shows_the_conflicts_it_refuses_column_by_column(tmp_path):
     assert_fits(proc.stdout, 80)
     assert proc.stdout.count("two definitions, column by column") == 2
     assert "or decide it in a terminal with `unibase resolve`" in joined(proc.stdout)
-    assert proc.stderr.startswith("2 conflicts need a decision; each says what to do (`unibase resolve` decides a "
-                                  "duplicated table in a terminal;")
+    assert proc.stderr.startswith("conflicts that need a decision: 2; each says what to do (`unibase resolve` "
+                                  "decides a duplicated table in a terminal;")

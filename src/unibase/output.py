@@ -74,8 +74,7 @@ def print_decisions_needed(plan) -> None:
     where = "decisions go in the plan JSON, then `unibase apply --plan PLAN.json`"
     if any(c.kind == "duplicate-table" and "decision" in c.options for c in plan.unresolved):
         where = "`unibase resolve` decides a duplicated table in a terminal; other " + where
-    err.print(f"{count(n, 'conflict')} need{'s' if n == 1 else ''} a decision; each says what to do ({where}).",
-              markup=False)
+    err.print(f"conflicts that need a decision: {n}; each says what to do ({where}).", markup=False)
 
 
 def trailing_note(detail: str) -> str:
