@@ -103,9 +103,10 @@ def test_a_decision_taken_in_the_terminal_is_kept_in_pyproject_and_planned_with(
     assert re.search(r"\n +\+ +note +- +String\(50\)\n", screen), screen
     assert re.search(r"\n +\+ +customer_ref +- +Integer\n", screen), screen
     # the preview: rename rejected, union: the winner gains both of the other's columns
-    merged = screen.split("the merged class, in shop/models.py:\n", 1)[1].split("\n\n", 1)[0]
-    assert "customer_ref = Column(Integer)" in merged and "note = Column(String(50))" in merged
-    assert "customer_id = Column(Integer)" in merged
+    merged = screen.split("the merged class, in shop/models.py (+ added, - removed):\n", 1)[1].split("\n\n", 1)[0]
+    assert re.search(r"^  \+ {5}customer_ref = Column\(Integer\)$", merged, re.M), merged
+    assert re.search(r"^  \+ {5}note = Column\(String\(50\)\)$", merged, re.M), merged
+    assert re.search(r"^ {8}customer_id = Column\(Integer\)$", merged, re.M), merged  # the winner's own, unmarked
     assert re.search(r"the migration, migrations/\S+_merge_orders\.py:\n +orders\n", screen), screen
     assert "1 decision written to" in screen and "0 conflicts open" in screen
 

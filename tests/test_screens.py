@@ -169,3 +169,32 @@ def test_a_long_operation_listing_is_grouped_by_step(many_bases):
     assert f"operations ({len(ops)}):" in verbose.stdout
     listed = verbose.stdout.split(f"operations ({len(ops)}):\n", 1)[1].split("\n\n", 1)[0]
     assert len(re.findall(r"^  UB\d{3} [a-z-]+:", listed, re.M)) == len(ops)
+
+
+def test_references_name_bases_briefly_and_the_canonical_line_wraps(tmp_path):
+    from conftest import make_project
+    from test_cwd_paths import FILES
+
+    deep = "src/a_rather_long_company_name/platform_services/identity_management"
+    files = {k.replace("src/app", deep): v.replace("from app.", "from a_rather_long_company_name."
+                                                   "platform_services.identity_management.")
+             for k, v in FILES.items()}
+    files[f"{deep.rsplit('/', 2)[0]}/__init__.py"] = files[f"{deep.rsplit('/', 1)[0]}/__init__.py"] = ""
+    project = make_project(tmp_path / "p", files)
+    proc = narrow("plan", str(project))
+    assert proc.returncode == 0, proc.stderr
+    assert_fits(proc.stdout, 80)
+    text = joined(proc.stdout)
+    assert f"canonical: Base in {deep}/models.py (" in text
+    assert f"{deep}/notes.py:10: foreign-key notes.user_id -> users.id (NotesBase -> Base)" in text
+
+
+def test_apply_shows_the_conflicts_it_refuses_column_by_column(tmp_path):
+    project = copy_project("miachat", tmp_path / "miachat")
+    proc = narrow("apply", str(project))
+    assert proc.returncode == 1
+    assert_fits(proc.stdout, 80)
+    assert proc.stdout.count("two definitions, column by column") == 2
+    assert "or decide it in a terminal with `unibase resolve`" in joined(proc.stdout)
+    assert proc.stderr.startswith("conflicts that need a decision: 2; each says what to do (`unibase resolve` "
+                                  "decides a duplicated table in a terminal;")

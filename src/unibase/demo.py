@@ -83,3 +83,69 @@ def exception_name(failure: str) -> str:
     """``sqlalchemy.exc.NoReferencedTableError: ...`` in a failure line -> ``NoReferencedTableError``."""
     match = re.search(r" - (?:[\w.]+\.)?(\w+(?:Error|Exception))\b", failure)
     return match.group(1) if match else "an error"
+
+
+# --- the command ------------------------------------------------------------------------------------
+
+
+def run(scenario: str, keep: Path | None) -> None:
+    """The whole of ``unibase demo``: the project's tests, plan, apply and verify, printed."""
+    from dataclasses import replace
+
+    import typer
+
+    from . import api, gitops, runner
+    from .cli_inputs import make_plan, settings_for
+    from .output import count, fail, lines, out, print_checks, print_plan, progress, wrap_plain
+
+    try:
+        project = prepare(scenario, keep)
+    except DemoError as exc:
+        fail(str(exc))
+    except OSError as exc:
+        fail(f"cannot make the demo project in {keep} ({exc.strerror}); pass a new or empty directory with --dir")
+    out.print(f"demo project: {project}", markup=False)
+    settings = settings_for(project)
+    before = run_tests(project)
+    print_demo_tests(before, "before the merge")
+    the_plan = make_plan(settings)
+    print_plan(the_plan)
+    if the_plan.unresolved:
+        fail("this scenario has conflicts that need a decision; see `unibase plan` there", 1)
+    if before.command:  # verify runs the same tests on the merged branch
+        settings = replace(settings, test_cmd=before.command)
+    out.print("")
+    try:
+        result = api.apply_plan(settings, the_plan, describe=lambda op: op.describe(), run_verify=True, progress=progress)
+    except (runner.ApplyError, gitops.GitError) as exc:
+        fail(str(exc))
+    report = result.verify_report
+    if report is not None:
+        out.print("")
+        print_checks(report)
+        tests = next((c for c in report.checks if c.name == "tests"), None)
+        if tests is not None and before.command:
+            after = "pass" if tests.status == "pass" else "still fail"
+            failed = f"{count(len(before.failures), 'test')} failed before the merge" if before.returncode else \
+                "the tests passed before the merge too"
+            lines(wrap_plain(f"\nthe project's own tests: {failed}; after it, on {settings.branch}, they {after} "
+                             f"({tests.detail.rsplit(': ', 1)[-1]})."))
+    out.print(f"\nlook at it: cd {project} && git log --stat {settings.branch}", markup=False)
+    if report is not None and not report.ok:
+        raise typer.Exit(1)
+
+
+def print_demo_tests(run, when: str) -> None:
+    from .output import lines, wrap_plain
+
+    if run.returncode is None:
+        lines(wrap_plain(f"{when}: the project's own tests are not run here (pytest is not installed; "
+                         "`pip install pytest` to see them fail before the merge and pass after it)"))
+        return
+    if run.returncode == 0:
+        lines(wrap_plain(f"{when}, the project's own tests pass ({run.summary})"))
+        return
+    causes = sorted({exception_name(f) for f in run.failures})
+    lines(wrap_plain(f"{when}, the project's own tests fail with {', '.join(causes) or 'errors'} ({run.summary}):"))
+    for f in run.failures:
+        lines(wrap_plain(f"  {f.split(' - ', 1)[0]}: {exception_name(f)}"))

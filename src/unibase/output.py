@@ -1,8 +1,9 @@
-"""The consoles and the printing every command shares: one sentence on error, lines that are
-never read as Rich markup, a duplicate table column by column."""
+"""All the command line prints: the consoles, one sentence on error, lines never read as Rich
+markup, the plan (a duplicate table column by column), diffs, verify's checks, apply's progress."""
 
 from __future__ import annotations
 
+import sys
 from typing import NoReturn
 
 import typer
@@ -60,9 +61,20 @@ def print_conflicts(conflicts, notes: bool = True) -> None:
             note = trailing_note(c.detail)
             if note and notes and not c.resolution:
                 label = "to decide" if note.startswith("pass ") else "why it needs a decision"
+                if "decision" in c.options:  # one side can win: the resolve dialogue offers it
+                    note += "; or decide it in a terminal with `unibase resolve`"
                 lines(wrap(f"{label}: {note}", width, "    ", "      "))
         if c.resolution:
             lines(wrap(f"-> {c.resolution}", width, "    ", "       "))
+
+
+def print_decisions_needed(plan) -> None:
+    """The closing sentence (stderr) of a plan with conflicts open, saying where to decide them."""
+    n = len(plan.unresolved)
+    where = "decisions go in the plan JSON, then `unibase apply --plan PLAN.json`"
+    if any(c.kind == "duplicate-table" and "decision" in c.options for c in plan.unresolved):
+        where = "`unibase resolve` decides a duplicated table in a terminal; other " + where
+    err.print(f"conflicts that need a decision: {n}; each says what to do ({where}).", markup=False)
 
 
 def trailing_note(detail: str) -> str:
@@ -99,3 +111,79 @@ def wrap_plain(text: str) -> list[str]:
     from .screens import wrap
 
     return [line for part in text.split("\n") for line in (wrap(part, out.width) if part else [""])]
+
+
+def print_plan(plan, quiet: bool = False, verbose: bool = False) -> None:
+    """The plan as a person reads it, at any width and in a pipe: one block per base (no path is
+    ever cut), wrapped lists, conflicts column by column, and a closing summary line."""
+    from .screens import base_block, cross_reference, operation_lines, summary, wrap
+
+    width = out.width
+    if not quiet:
+        if plan.roots:
+            roots = ", ".join(f"{r.path} ({r.imports} import{'s' if r.imports != 1 else ''})" for r in plan.roots)
+            lines(wrap(f"import roots: {roots}", width))
+        out.print(f"[bold]Declarative bases[/] ({len(plan.bases)}):")
+        for b in plan.bases:
+            lines(base_block(b, width, verbose))
+        if plan.canonical:
+            c = plan.canonical
+            lines(wrap(f"canonical: {c.name} in {c.file} ({c.module})", width))
+        if plan.cross_references:
+            out.print("\n[bold]cross-base references[/] (broken until merged):")
+            for r in plan.cross_references:
+                lines(wrap(cross_reference(plan, r), width, "  ", "      "))
+        heading, op_lines = operation_lines(plan, width, verbose)
+        out.print("\n[bold]operations[/]" + escape(heading.removeprefix("operations")))
+        lines(op_lines)
+    conflicts = plan.unresolved if quiet else plan.conflicts
+    if conflicts:
+        out.print(f"\n[bold]conflicts[/] ({len(conflicts)}):")
+        print_conflicts(conflicts)
+    if plan.warnings and not quiet:
+        out.print(f"\n[bold]warnings[/] ({len(plan.warnings)}):")
+        for w in plan.warnings:
+            where = f"{w.file}:{w.line}: " if w.file and w.line else (f"{w.file}: " if w.file else "")
+            lines(wrap(f"{w.code} {where}{w.message}", width, "  ", "      "))
+    if plan.bases:
+        if not quiet:
+            out.print("")
+        lines(wrap(summary(plan).line(), width))
+
+def print_diff(text: str) -> None:
+    """A unified diff, coloured in a terminal, as it is in a pipe."""
+    if not out.is_terminal:
+        sys.stdout.write(text)
+        return
+    for line in text.splitlines():
+        style = None
+        if line.startswith(("+++", "---", "diff --git")):
+            style = "bold"
+        elif line.startswith("+"):
+            style = "green"
+        elif line.startswith("-"):
+            style = "red"
+        elif line.startswith("@@"):
+            style = "cyan"
+        out.print(line, style=style, markup=False)
+
+def print_checks(report, quiet: bool = False) -> None:
+    """Each check of a verify report, coloured by status (with ``quiet``, only the failures)."""
+    colours = {"pass": "green", "fail": "red", "pre-existing": "yellow", "skipped": "dim"}
+    for check in report.checks:
+        if quiet and check.status != "fail":
+            continue
+        from .screens import wrap
+
+        first, *more = (check.detail or "").split("\n")
+        head, *rest = wrap(f"{check.status} {check.name}" + (f": {first}" if first else ""), out.width, "", "    ")
+        colour = colours.get(check.status, "white")
+        out.print(f"[{colour}]{check.status}[/]" + escape(head[len(check.status):]))
+        lines(rest + more)  # the rest of a long detail (a test run's output) as it came
+
+def progress(line: str) -> None:
+    """One line of apply's progress (a phase committed, a verification stage), wrapped."""
+    from .screens import wrap
+
+    for part in wrap(line, out.width, "", "    "):
+        out.print(part, markup=False, style="dim" if out.is_terminal else None)

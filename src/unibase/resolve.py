@@ -91,6 +91,7 @@ class Preview:
     conflict: Conflict | None  # the table's conflict in the plan made with the decision
     merged_class: str | None  # the winner's class as apply writes it
     merged_file: str | None
+    original_class: str | None  # the winner's class as it is now
     migration_file: str | None
     migration: tuple[str, ...]  # what the migration does to the table (its docstring's account)
     problem: str | None = None  # why apply could not compute the preview
@@ -105,9 +106,13 @@ def preview(plan: Plan, table: str, winner: str) -> Preview:
     migration_file, migration = _migration(plan, table)
     file, name = winner.rsplit(":", 1)
     try:
+        original = _class_source((Path(plan.root) / file).read_bytes(), name, table)
+    except OSError:
+        original = None
+    try:
         phases = compute_phases(Path(plan.root), plan)
     except ApplyError as exc:
-        return Preview(conflict, None, None, migration_file, migration, str(exc))
+        return Preview(conflict, None, None, original, migration_file, migration, str(exc))
     final: dict[str, bytes] = {}
     for phase in phases:
         final.update((c.path, c.after) for c in phase.changes)
@@ -122,8 +127,8 @@ def preview(plan: Plan, table: str, winner: str) -> Preview:
                 continue
         source = _class_source(data, name, table)
         if source is not None:
-            return Preview(conflict, source, path, migration_file, migration)
-    return Preview(conflict, None, None, migration_file, migration)
+            return Preview(conflict, source, path, original, migration_file, migration)
+    return Preview(conflict, None, None, original, migration_file, migration)
 
 
 def _class_source(data: bytes, name: str, table: str) -> str | None:
@@ -337,11 +342,70 @@ def _show_preview(shown: Preview, io: Dialogue) -> None:
 
     io.say([""] + wrap(f"-> {shown.conflict.resolution}", io.width, "  ", "     "))
     if shown.merged_class:
-        io.say(["", f"  the merged class, in {shown.merged_file}:"]
-               + ["    " + line for line in shown.merged_class.splitlines()])
+        io.say([""] + wrap(f"the merged class, in {shown.merged_file} (+ added, - removed):", io.width, "  ", "    ")
+               + ["  " + line for line in _marked(shown.original_class or "", shown.merged_class)])
     elif shown.problem:
         io.say(wrap(f"no preview of the merged class: {shown.problem}", io.width, "  ", "    "))
     if shown.migration_file:
         io.say(["", f"  the migration, {shown.migration_file}:"]
                + ["  " + line for line in shown.migration or ("  (nothing for this table)",)])
     io.say([""])
+
+
+def _marked(before: str, after: str) -> list[str]:
+    """``after`` line by line, each added line marked ``+``, with ``before``'s removed lines as ``-``."""
+    import difflib
+
+    return [line.rstrip() for line in difflib.ndiff(before.splitlines(), after.splitlines())
+            if not line.startswith("? ")]
+
+
+# --- the command ------------------------------------------------------------------------------------
+
+
+def run(path: Path, target: str | None, merge: list[str], separate: list[str]) -> None:
+    """The whole of ``unibase resolve`` (see its help): refuse without a terminal, ask, write."""
+    import sys
+
+    import click
+    import typer
+
+    from .cli_inputs import make_plan, settings_for
+    from .output import count, err, fail, lines, out, print_conflicts, wrap_plain
+    from .screens import summary
+
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        fail(NO_TTY)
+    settings = settings_for(path, target=target, merge=merge, separate=separate)
+    the_plan = make_plan(settings)
+    if not duplicate_conflicts(the_plan):
+        out.print("no table is defined differently by two bases: nothing to decide", markup=False)
+        return
+    io = Dialogue(say=lines, show=lambda c: print_conflicts([c], notes=False), ask=_ask, width=out.width)
+    try:
+        accepted = decide(settings, the_plan, io, lambda s: make_plan(s, quiet=True))
+    except click.exceptions.Abort:
+        err.print("\ninterrupted: nothing was written", markup=False)
+        raise typer.Exit(130) from None
+    if accepted:
+        try:
+            pyproject = write_decisions(settings.root, accepted)
+        except ResolveError as exc:
+            fail(str(exc))
+        tables = ", ".join(d.table for d in accepted)
+        lines(wrap_plain(f"\n{count(len(accepted), 'decision')} written to {pyproject} ({tables}); commit it so the "
+                         "decisions are reviewed with the code, then run `unibase apply`."))
+        settings = settings_for(path, target=target, merge=merge, separate=separate)  # as plan and apply read them
+        the_plan = make_plan(settings, quiet=True)
+    else:
+        out.print("\nno decision written", markup=False)
+    lines(wrap_plain(summary(the_plan).line()))
+    if the_plan.unresolved:
+        raise typer.Exit(1)
+
+
+def _ask(question: str, choices: list[str], default: str) -> str:
+    import click
+
+    return click.prompt(f"  {question}", type=click.Choice(choices, case_sensitive=False), default=default,
+                        show_choices=True)

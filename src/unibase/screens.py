@@ -32,8 +32,11 @@ def _plural(n: int, word: str) -> str:
 
 
 def base_block(b: BaseEntry, width: int, verbose: bool = False) -> list[str]:
-    """One base, whole: role, name and where on the first line, then what it holds and why."""
+    """One base, whole: role, name and where on the first line (where on the next when it does not
+    fit), then what it holds and why."""
     lines = [f"  {b.role:<12} {b.name}  {b.file}:{b.line}"]
+    if len(lines[0]) > width:  # a long path on a line of its own, whole
+        lines = [f"  {b.role:<12} {b.name}", f"{' ' * 15}{b.file}:{b.line}"]
     facts = f"{b.kind}, {_plural(len(b.models), 'model')}, {_plural(b.importers, 'importer')}"
     lines += wrap(facts, width, " " * 15, " " * 17)
     if b.models:
@@ -48,6 +51,17 @@ def base_block(b: BaseEntry, width: int, verbose: bool = False) -> list[str]:
     if not verbose and len(b.evidence) > 2:
         lines.append(f"{' ' * 15}(and {len(b.evidence) - 2} more: -v shows them)")
     return lines
+
+
+def cross_reference(plan: Plan, r) -> str:
+    """A reference that crosses bases, the bases named as briefly as they stay unambiguous."""
+    names = [b.name for b in plan.bases]
+
+    def label(key: str) -> str:
+        name = key.rpartition(":")[2]
+        return name if names.count(name) == 1 else key
+
+    return f"{r.file}:{r.line}: {r.kind} {r.source} -> {r.target} ({label(r.from_base)} -> {label(r.to_base)})"
 
 
 LISTED_OPERATIONS = 20  # more than this are grouped by step (-v lists each one)
