@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 
 from . import cycles
-from .discovery import BaseInfo, Index, ModelInfo, ModuleRef, Resolver, Symbol
+from .discovery import BaseInfo, Index, ModelInfo, Resolver, Symbol
 from .facts import ImportBinding, LocalBinding, unparse
 from .meaning import alias_imports, follow_lazy_imports, meaning_key, module_state, rename_names, same_object
 from .plan import (
