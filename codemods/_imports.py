@@ -18,12 +18,10 @@ from collections.abc import Sequence
 
 import libcst as cst
 
+from unibase.codemods._nodes import walk
+from unibase.codemods._statements import alias_bound, import_keys, is_import, is_type_checking_block
+
 _CODE = cst.Module([]).code_for_node
-
-
-def _is_import(stmt: cst.CSTNode) -> bool:
-    return isinstance(stmt, cst.SimpleStatementLine) and any(
-        isinstance(s, (cst.Import, cst.ImportFrom)) for s in stmt.body)
 
 
 def _module_of(stmt: cst.SimpleStatementLine) -> tuple[bool, int, str]:
@@ -56,7 +54,7 @@ def _sort_keys(stmt: cst.SimpleStatementLine) -> tuple[tuple, tuple]:
 def place_import(body: list[cst.CSTNode], end: int, stmt: cst.SimpleStatementLine, first_party: str | None) -> None:
     """Insert ``stmt`` into the imports of ``body[:end]`` (the module's leading block) where the
     module's own order puts it; at ``end`` when there are none."""
-    imports = [k for k in range(end) if _is_import(body[k])]
+    imports = [k for k in range(end) if is_import(body[k])]
     if not imports:
         body.insert(end, stmt)
         return
@@ -89,7 +87,7 @@ def place_import(body: list[cst.CSTNode], end: int, stmt: cst.SimpleStatementLin
     if before:
         at = before[-1] + 1
         stmt = stmt.with_changes(leading_lines=gap)
-        if at < end and _is_import(body[at]) and not body[at].leading_lines:  # type: ignore[attr-defined]
+        if at < end and is_import(body[at]) and not body[at].leading_lines:  # type: ignore[attr-defined]
             body[at] = body[at].with_changes(leading_lines=gap)  # type: ignore[attr-defined]
     else:  # before every other section: it takes their leading lines
         at = imports[0]
@@ -124,8 +122,7 @@ def first_party(path: str) -> str | None:
 
 
 def _type_checking_block(stmt: cst.CSTNode) -> bool:
-    return (isinstance(stmt, cst.If) and stmt.orelse is None and isinstance(stmt.body, cst.IndentedBlock)
-            and _CODE(stmt.test) in ("TYPE_CHECKING", "typing.TYPE_CHECKING"))
+    return is_type_checking_block(stmt) and stmt.orelse is None and isinstance(stmt.body, cst.IndentedBlock)  # type: ignore[attr-defined]
 
 
 def _only_pass(block: cst.If) -> bool:
@@ -152,12 +149,12 @@ def drop_emptied_type_checking(before: cst.Module, after: cst.Module, *, used_el
         body.append(stmt)
     module = after.with_changes(body=body)
     still = any(type(n) is cst.Name and n.value == "TYPE_CHECKING"
-                for s in body if not _is_import(s) for n in _names(s))
+                for s in body if not is_import(s) for n in _names(s))
     if still or used_elsewhere:
         return module
     out = []
     for stmt in body:
-        if _is_import(stmt) and isinstance(small := stmt.body[0], cst.ImportFrom) and len(stmt.body) == 1 \
+        if is_import(stmt) and isinstance(small := stmt.body[0], cst.ImportFrom) and len(stmt.body) == 1 \
                 and not isinstance(small.names, cst.ImportStar) and _CODE(small.module) == "typing":  # type: ignore[union-attr,arg-type]
             kept = [a for a in small.names if not (_CODE(a.name) == "TYPE_CHECKING" and a.asname is None)]
             if not kept:
@@ -170,6 +167,76 @@ def drop_emptied_type_checking(before: cst.Module, after: cst.Module, *, used_el
 
 
 def _names(root: cst.CSTNode):
-    from unibase.codemods._nodes import walk
-
     return (node for node, _ in walk(root))
+
+
+def add_type_checking_imports(body: list[cst.CSTNode], at: int, texts: Sequence[str],
+                               present: set[tuple[int, str, str, str]], project: str | None) -> None:
+    """Put ``texts`` under the module's first top-level ``if TYPE_CHECKING:`` (made after the
+    header imports, with its own import, when there is none)."""
+    stmts = [cst.parse_statement(t.strip() + "\n") for t in texts]
+    stmts = [x for x in stmts if not import_keys(x) <= present]  # type: ignore[arg-type]  # imported where it runs
+    if not stmts:
+        return
+    for k, stmt in enumerate(body):
+        if is_type_checking_block(stmt) and isinstance(stmt.body, cst.IndentedBlock):
+            known = set().union(*(import_keys(x) for x in stmt.body.body if is_import(x)))  # type: ignore[arg-type]
+            new = [x for x in stmts if not import_keys(x) <= known]  # type: ignore[arg-type]
+            if new:
+                body[k] = stmt.with_changes(body=stmt.body.with_changes(body=[*stmt.body.body, *new]))
+            return
+    bound = {key[3] for x in body if is_import(x) for key in import_keys(x)} | {key[3] for key in present}  # type: ignore[arg-type]
+    block = cst.parse_statement("if TYPE_CHECKING:\n" + "".join(f"    {cst.Module([]).code_for_node(x)}" for x in stmts))
+    block = block.with_changes(leading_lines=[cst.EmptyLine()])
+    if "TYPE_CHECKING" not in bound:
+        name = cst.parse_statement("from typing import TYPE_CHECKING\n")
+        if not merge_into_header(body, at, name, present):
+            place_import(body, at, name, project)  # type: ignore[arg-type]
+            at += 1
+    body.insert(at, block)
+
+
+def merge_into_header(body: list[cst.CSTNode], end: int, stmt: cst.CSTNode,
+                       present: set[tuple[int, str, str, str]]) -> bool:
+    """Add the names of ``from m import a`` to a ``from m import ...`` line of the header
+    (``body[:end]``), in that line's style; False when there is none to add them to."""
+    if not (isinstance(stmt, cst.SimpleStatementLine) and len(stmt.body) == 1
+            and isinstance(new := stmt.body[0], cst.ImportFrom) and not isinstance(new.names, cst.ImportStar)):
+        return False
+    key = (len(new.relative), cst.Module([]).code_for_node(new.module) if new.module is not None else "")
+    for k in range(end):
+        line = body[k]
+        if not (isinstance(line, cst.SimpleStatementLine) and len(line.body) == 1
+                and isinstance(old := line.body[0], cst.ImportFrom) and not isinstance(old.names, cst.ImportStar)
+                and line.trailing_whitespace.comment is None):  # ``# noqa`` and the like speak of that line
+            continue
+        if (len(old.relative), cst.Module([]).code_for_node(old.module) if old.module is not None else "") != key:
+            continue
+        extra = [a for a in new.names if (*key, *import_key_names(a)) not in present]
+        items = [*((a, i) for i, a in enumerate(old.names)), *((a, None) for a in extra)]
+        order = ordered_names([_CODE(a.name) for a in old.names], [_CODE(a.name) for a in extra])
+        items.sort(key=lambda item: order.index(_CODE(item[0].name)))
+        body[k] = line.with_changes(body=[with_aliases(old, items)])
+        return True
+    return False
+
+
+def import_key_names(alias: cst.ImportAlias) -> tuple[str, str]:
+    return cst.Module([]).code_for_node(alias.name), alias_bound(alias)
+
+
+def with_aliases(stmt: cst.ImportFrom, items: Sequence[tuple[cst.ImportAlias, int | None]]) -> cst.ImportFrom:
+    """``stmt`` importing ``items`` (alias, index in ``stmt.names`` or None), commas in its style."""
+    names: Sequence[cst.ImportAlias] = stmt.names  # type: ignore[assignment]
+    last = len(names) - 1
+    between = names[0].comma if last else cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))
+    out = []
+    for k, (alias, i) in enumerate(items):
+        if k == len(items) - 1:
+            comma = names[-1].comma
+        elif i is not None and i != last:
+            comma = alias.comma
+        else:
+            comma = between
+        out.append(alias.with_changes(comma=comma))
+    return stmt.with_changes(names=out)

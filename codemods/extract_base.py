@@ -23,9 +23,9 @@ from __future__ import annotations
 
 import libcst as cst
 
+from unibase.codemods._statements import import_bound_names, is_import, stmt_names
 from unibase.plan import ExtractBase
 
-from .move_models import _import_bound_names, _is_import, _stmt_names
 
 DESCRIPTION = "Name the anonymous base of `class X(declarative_base())` so other models can share it."
 
@@ -47,7 +47,7 @@ class ExtractBaseCommand:
         new_name = self.op.new_name
         body = list(module.body)
         bound = set().union(*(
-            _import_bound_names(s) if _is_import(s) else _stmt_names(s) for s in body  # type: ignore[arg-type]
+            import_bound_names(s) if is_import(s) else stmt_names(s) for s in body  # type: ignore[arg-type]
         ))
         for i, stmt in enumerate(body):
             if not (isinstance(stmt, cst.ClassDef) and stmt.name.value == self.op.class_name):

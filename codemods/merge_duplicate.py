@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import libcst as cst
 
+from unibase.codemods._imports import first_party, merge_into_header, place_import
+from unibase.codemods._statements import header_end, import_keys, is_import, stmt_names
 from unibase.plan import MergeDuplicate
 
-from ._imports import first_party, place_import
-from .move_models import _header_end, _import_keys, _is_import, _merge_into_header, _stmt_names
 
 DESCRIPTION = "Give the kept definition of a duplicated table the other definition's extra columns and methods."
 
@@ -69,23 +69,23 @@ class MergeDuplicateCommand:
             body[i] = stmt.with_changes(body=suite.with_changes(body=list(suite.body) + added))
             # helpers the added members need go right before the class (defaults are evaluated
             # when the class is created), unless the module defines them already
-            defined = set().union(*(_stmt_names(s) for s in body)) if body else set()
+            defined = set().union(*(stmt_names(s) for s in body)) if body else set()
             helpers = []
             for text in op.helpers:
                 for node in cst.parse_module(text).body:
-                    if not (_stmt_names(node) and _stmt_names(node) <= defined):
+                    if not (stmt_names(node) and stmt_names(node) <= defined):
                         helpers.append(node)
             if helpers:
                 helpers[0] = helpers[0].with_changes(leading_lines=[cst.EmptyLine(indent=False)] * 2 + [
                     l for l in helpers[0].leading_lines if l.comment is not None])
                 body[i:i] = helpers
-            present = set().union(*(_import_keys(s) for s in body if _is_import(s)))
-            at = _header_end(body)
+            present = set().union(*(import_keys(s) for s in body if is_import(s)))
+            at = header_end(body)
             for text in op.imports:
                 imp = cst.parse_statement(text.strip() + "\n")
-                keys = _import_keys(imp)
+                keys = import_keys(imp)
                 if not keys or not keys <= present:
-                    if not _merge_into_header(body, at, imp, present):
+                    if not merge_into_header(body, at, imp, present):
                         place_import(body, at, imp, first_party(op.file))  # type: ignore[arg-type]
                         at += 1
                     present |= keys

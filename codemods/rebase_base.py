@@ -18,21 +18,21 @@ from __future__ import annotations
 
 import libcst as cst
 
+from unibase.codemods._statements import (
+    all_names,
+    assigns_registry,
+    generating_registry,
+    import_bound_names,
+    is_docstring,
+    is_import,
+    prune_imports,
+    replace_nested_definition,
+    stmt_names,
+    strip_leading_blanks,
+    used_names,
+)
 from unibase.plan import RebaseBase
 
-from .move_models import (
-    _all_names,
-    _assigns_registry,
-    _generating_registry,
-    _is_docstring,
-    _import_bound_names,
-    _is_import,
-    _prune_imports,
-    _stmt_names,
-    _strip_leading_blanks,
-    _used_names,
-    replace_nested_definition,
-)
 
 DESCRIPTION = "Replace a secondary base's definition by an import of the canonical base (rebase strategy)."
 
@@ -49,7 +49,7 @@ class RebaseBaseCommand:
         alias = f" as {op.name}" if op.name != op.target_name else ""
         text = f"from {'.' * op.import_level}{op.import_from} import {op.target_name}{alias}\n"
         index = next(
-            (i for i, s in enumerate(body) if _stmt_names(s) == {op.name} and not _is_import(s)),
+            (i for i, s in enumerate(body) if stmt_names(s) == {op.name} and not is_import(s)),
             None,
         )
         if index is None:
@@ -65,21 +65,21 @@ class RebaseBaseCommand:
         body[index] = stmt = stmt.with_changes(leading_lines=leading)
         # ``reg = registry()`` + ``Base = reg.generate_base()``: the registry is the canonical one now
         gone = [removed]
-        reg = _generating_registry(removed)
-        at = next((k for k, s in enumerate(body) if reg and _assigns_registry(s, reg)), None)
+        reg = generating_registry(removed)
+        at = next((k for k, s in enumerate(body) if reg and assigns_registry(s, reg)), None)
         if at is not None:
             gone.append(body.pop(at))
             comments = [line for line in gone[-1].leading_lines if line.comment is not None]  # type: ignore[attr-defined]
             body.insert(body.index(stmt) + 1,
                         cst.parse_statement(f"{reg} = {op.name}.registry\n").with_changes(leading_lines=comments))
         # an import the new one replaces goes, and so do imports only the definition used
-        still_used = _used_names([s for s in body if not _is_import(s)], strings=True) | _all_names(module)
-        drop = {n for n in _used_names(gone) if n not in still_used} | {op.name}
-        out = _prune_imports(body, drop, protect=[stmt])
-        _strip_leading_blanks(out, module.body)
-        if not _all_names(module) and all(_is_import(s) or _is_docstring(s) for s in out):
+        still_used = used_names([s for s in body if not is_import(s)], strings=True) | all_names(module)
+        drop = {n for n in used_names(gone) if n not in still_used} | {op.name}
+        out = prune_imports(body, drop, protect=[stmt])
+        strip_leading_blanks(out, module.body)
+        if not all_names(module) and all(is_import(s) or is_docstring(s) for s in out):
             # nothing but the base lived here: a shim in the form the moves leave
-            k = next(i for i, s in enumerate(out) if _is_import(s) and op.name in _import_bound_names(s))
+            k = next(i for i, s in enumerate(out) if is_import(s) and op.name in import_bound_names(s))
             out[k] = out[k].with_changes(leading_lines=[*out[k].leading_lines, cst.EmptyLine(comment=cst.Comment(
                 f"# These names now live in {op.target}; re-exported so old imports keep working (unibase)."))])
             out.append(cst.parse_statement(f'__all__ = ["{op.name}"]\n').with_changes(leading_lines=[cst.EmptyLine()]))

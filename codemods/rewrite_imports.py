@@ -31,11 +31,8 @@ What it does not do (the statement is left as it is; the shim keeps it working):
 
 from __future__ import annotations
 
-import ast
 import functools
 import re
-import warnings
-from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -43,7 +40,8 @@ import libcst as cst
 from libcst.helpers import get_full_name_for_node
 from libcst.metadata import MetadataWrapper, Scope, ScopeProvider
 
-from unibase.codemods._imports import drop_emptied_type_checking
+from unibase.codemods._import_head import Head, is_self
+from unibase.codemods._imports import drop_emptied_type_checking, with_aliases
 from unibase.codemods._nodes import nodes as _nodes, walk as _walk
 from unibase.plan import ModuleSpelling, Rename, RewriteImports
 
@@ -68,7 +66,7 @@ class RewriteImportsCommand:
         self.op = op
         self.spellings: dict[_Key, ModuleSpelling] = {(s.level, s.module): s for s in op.spellings}
         self.renames: dict[tuple[str, str], Rename] = {(r.file, r.name): r for r in op.renames}
-        self.canonical_keys = {(s.new_level, s.new_module) for s in op.spellings if not _is_self(s)}
+        self.canonical_keys = {(s.new_level, s.new_module) for s in op.spellings if not is_self(s)}
         # (local name, file) of module aliases already known to be used only as ``h.X`` with
         # ``X`` moved under its own name (``transform_bytes`` checked the whole file)
         self._checked_aliases: set[tuple[str, str]] = set()
@@ -79,7 +77,7 @@ class RewriteImportsCommand:
         (the common importer): LibCST parses and renders the top of the file down to the last
         of them, the rest is kept byte for byte. None when the file needs the whole tree (uses
         to rename, Base aliases to unify, this very module, syntax the interpreter rejects)."""
-        facts = _Head(self, data)
+        facts = Head(self, data)
         end = facts.end()
         if end is None:
             return None
@@ -122,7 +120,7 @@ class RewriteImportsCommand:
     def _module_alias(self, a: _Analysis, imp: cst.Import, alias: cst.ImportAlias, edits: _Edits) -> cst.ImportAlias:
         dotted = get_full_name_for_node(alias.name) or ""
         s = self.spellings.get((0, dotted))
-        if s is None or _is_self(s) or s.new_level:
+        if s is None or is_self(s) or s.new_level:
             return alias
         local = _as(alias) or dotted
         uses = self._attribute_uses(a, imp, local, s.file)
@@ -142,7 +140,7 @@ class RewriteImportsCommand:
             local = _as(alias) or name
             sub = self.spellings.get((key[0], f"{key[1]}.{name}" if key[1] else name))
             r = self.renames.get((spelled.file, name)) if spelled else None
-            if spelled and r and _is_self(spelled):  # the name is defined in this file now: drop it
+            if spelled and r and is_self(spelled):  # the name is defined in this file now: drop it
                 if local == r.new_name:
                     continue
                 refs = a.refs(imp, local, {imp})
@@ -152,7 +150,7 @@ class RewriteImportsCommand:
             elif spelled and r:
                 groups.setdefault((spelled.new_level, spelled.new_module), []).append((_alias(alias, r.new_name, local), i))
                 continue
-            elif sub and not _is_self(sub):
+            elif sub and not is_self(sub):
                 uses = self._attribute_uses(a, imp, local, sub.file)
                 if uses is not None:
                     edits.attrs.update({node: (None, new) for node, new in uses.items()})
@@ -167,10 +165,10 @@ class RewriteImportsCommand:
             if target == _NO_PARENT:  # only a submodule alias can have no parent package
                 out += [(cst.Import(names=[alias.with_changes(comma=cst.MaybeSentinel.DEFAULT)]), False) for alias, _ in items]
             else:
-                new = _with_aliases(imp, items).with_changes(relative=[cst.Dot()] * target[0], module=_expr(target[1]))
+                new = with_aliases(imp, items).with_changes(relative=[cst.Dot()] * target[0], module=_expr(target[1]))
                 out.append((new, True))
         if kept:
-            out.append((_with_aliases(imp, kept), False))
+            out.append((with_aliases(imp, kept), False))
         edits.froms[imp] = out
 
     def _attribute_uses(self, a: _Analysis, stmt: cst.CSTNode, local: str, file: str) -> dict[cst.Attribute, str] | None:
@@ -239,7 +237,7 @@ class RewriteImportsCommand:
                 if stmt is stmt0 and kept == canonical:
                     items = [(x.with_changes(asname=None) if i == i0 else x, i) for x, i in items]
                 if stmt in drop or stmt is stmt0 and kept == canonical and _as(stmt.names[i0]):  # type: ignore[index]
-                    edits.froms[stmt] = [(_with_aliases(stmt, items), False)] if items else []
+                    edits.froms[stmt] = [(with_aliases(stmt, items), False)] if items else []
         return edits
 
     def _rename(self, a: _Analysis, stmt: cst.ImportFrom, stmts: set, old: str, new: str, edits: _Edits) -> bool:
@@ -250,166 +248,6 @@ class RewriteImportsCommand:
             return False
         edits.names.update({acc.node: new for acc in refs})  # type: ignore[misc]
         return True
-
-
-# --- the head of a file: the statements that can change, found with ``ast`` ------------------
-
-
-class _Head:
-    """Decides, with the interpreter's parser, how much of a file ``transform`` can change.
-
-    ``end()`` is the byte offset after the last top-level statement (extended over the imports
-    that follow it) that holds an import the rewrite changes: 0 when nothing changes, None when
-    changes can reach further than import statements, or when unsure.
-    """
-
-    def __init__(self, command: RewriteImportsCommand, data: bytes) -> None:
-        self.c = command
-        self.data = data
-        self.checked_aliases: set[tuple[str, str]] = set()
-
-    def end(self) -> int | None:
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # invalid escapes and the like are the file's own
-                self.tree = ast.parse(self.data)
-        except (SyntaxError, ValueError):
-            return None
-        body = self.tree.body
-        if self._base_bindings(body) > 1:
-            return None
-        last = -1
-        for i, stmt in enumerate(body):
-            for node in ast.walk(stmt):
-                for suite in (getattr(node, f, None) for f in ("body", "orelse", "finalbody")):
-                    if isinstance(suite, list) and self._base_bindings(suite) > 1:
-                        return None  # Base aliases to unify: their uses are renamed
-                if isinstance(node, (ast.Import, ast.ImportFrom)):
-                    changes = self._changes(node, top=node is stmt)
-                    if changes is None:
-                        return None
-                    if changes:
-                        last = i
-        if last < 0:
-            return 0
-        while last + 1 < len(body) and isinstance(body[last + 1], (ast.Import, ast.ImportFrom)):
-            last += 1  # a new import merges into a later one with only imports in between
-        end_line = body[last].end_lineno or body[last].lineno
-        if last + 1 < len(body):
-            after = body[last + 1]
-            if min([after.lineno, *(d.lineno for d in getattr(after, "decorator_list", ()))]) <= end_line:
-                return None  # ``import x; y = 1``: the head would split a line
-        return sum(len(line) for line in self.data.splitlines(keepends=True)[:end_line])
-
-    def _base_bindings(self, suite: list) -> int:
-        """How many names of ``suite``'s imports bind the canonical Base once the moves are done."""
-        canonical, count = self.c.op.canonical_name, 0
-        for stmt in suite:
-            if not isinstance(stmt, ast.ImportFrom):
-                continue
-            key = (stmt.level, stmt.module or "")
-            spelled = self.c.spellings.get(key)
-            for alias in stmt.names:
-                r = self.c.renames.get((spelled.file, alias.name)) if spelled else None
-                if r is not None:
-                    count += r.new_name == canonical
-                elif key in self.c.canonical_keys:
-                    count += alias.name == canonical
-        return count
-
-    def _changes(self, node: ast.Import | ast.ImportFrom, top: bool) -> bool | None:
-        """Whether the rewrite changes this import statement; None when it changes more."""
-        spellings, changed = self.c.spellings, False
-        if isinstance(node, ast.Import):
-            for alias in node.names:
-                s = spellings.get((0, alias.name))
-                if s is None or _is_self(s) or s.new_level:
-                    continue
-                uses = self._attribute_uses(alias.asname, s.file, top) if alias.asname else None
-                if uses is None:
-                    return None
-                changed = changed or uses
-            return changed
-        level, module = node.level, node.module or ""
-        spelled = spellings.get((level, module))
-        for alias in node.names:
-            if alias.name == "*":
-                continue
-            sub = spellings.get((level, f"{module}.{alias.name}" if module else alias.name))
-            if spelled and (spelled.file, alias.name) in self.c.renames:
-                if _is_self(spelled):
-                    return None
-                changed = True
-            elif sub and not _is_self(sub):
-                uses = self._attribute_uses(alias.asname or alias.name, sub.file, top)
-                if uses is None:
-                    return None
-                changed = changed or uses
-        return changed
-
-    def _attribute_uses(self, local: str, file: str, top: bool) -> bool | None:
-        """True when ``local`` (a module bound once, at top level) is used only as ``local.X``
-        with every ``X`` moved under its own name; False when it is not used; else None."""
-        if not top or self._bindings[local] != 1 or any(re.search(rf"\b{local}\b", s) for s in self._strings):
-            return None
-        uses = self._loads.get(local, [])
-        for name in uses:
-            attr = self._attrs.get(id(name))
-            r = self.c.renames.get((file, attr)) if attr else None
-            if r is None or r.new_name != attr:
-                return None
-        if uses:
-            self.checked_aliases.add((local, file))
-        return bool(uses)
-
-    @functools.cached_property
-    def _facts(self) -> tuple[Counter, dict[str, list[ast.Name]], dict[int, str], list[str]]:
-        bindings: Counter = Counter()
-        loads: dict[str, list[ast.Name]] = {}
-        attrs: dict[int, str] = {}
-        strings: list[str] = []
-        docstrings = {
-            id(n.value) for n in ast.walk(self.tree) if isinstance(n, ast.Expr) and isinstance(n.value, ast.Constant)
-        }
-        for n in ast.walk(self.tree):
-            if isinstance(n, ast.Name):
-                if isinstance(n.ctx, ast.Load):
-                    loads.setdefault(n.id, []).append(n)
-                else:
-                    bindings[n.id] += 1
-            elif isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name):
-                attrs[id(n.value)] = n.attr
-            elif isinstance(n, ast.Constant) and isinstance(n.value, str) and id(n) not in docstrings:
-                strings.append(n.value)
-            elif isinstance(n, ast.alias):
-                bindings[n.asname or n.name.partition(".")[0]] += 1
-            elif isinstance(n, ast.arg):
-                bindings[n.arg] += 1
-            elif isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-                bindings[n.name] += 1
-            elif isinstance(n, (ast.Global, ast.Nonlocal)):
-                bindings.update(n.names)
-            elif isinstance(n, (ast.ExceptHandler, ast.MatchAs, ast.MatchStar)) and n.name:
-                bindings[n.name] += 1
-            elif isinstance(n, ast.MatchMapping) and n.rest:
-                bindings[n.rest] += 1
-        return bindings, loads, attrs, strings
-
-    @property
-    def _bindings(self) -> Counter:
-        return self._facts[0]
-
-    @property
-    def _loads(self) -> dict[str, list[ast.Name]]:
-        return self._facts[1]
-
-    @property
-    def _attrs(self) -> dict[int, str]:
-        return self._facts[2]
-
-    @property
-    def _strings(self) -> list[str]:
-        return self._facts[3]
 
 
 # --- analysis -----------------------------------------------------------------------------------
@@ -621,24 +459,7 @@ def _merge(existing: cst.ImportFrom, new: cst.ImportFrom) -> cst.ImportFrom:
             extra.append((a, None))
     if not extra:
         return existing
-    return _with_aliases(existing, [*((a, i) for i, a in enumerate(existing.names)), *extra])  # type: ignore[arg-type]
-
-
-def _with_aliases(stmt: cst.ImportFrom, items: Sequence[tuple[cst.ImportAlias, int | None]]) -> cst.ImportFrom:
-    """``stmt`` importing ``items`` (alias, index in ``stmt.names`` or None), commas in its style."""
-    names: Sequence[cst.ImportAlias] = stmt.names  # type: ignore[assignment]
-    last = len(names) - 1
-    between = names[0].comma if last else cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))
-    out = []
-    for k, (alias, i) in enumerate(items):
-        if k == len(items) - 1:
-            comma = names[-1].comma
-        elif i is not None and i != last:
-            comma = alias.comma
-        else:
-            comma = between
-        out.append(alias.with_changes(comma=comma))
-    return stmt.with_changes(names=out)
+    return with_aliases(existing, [*((a, i) for i, a in enumerate(existing.names)), *extra])  # type: ignore[arg-type]
 
 
 # --- small helpers ------------------------------------------------------------------------------
@@ -655,10 +476,6 @@ def _run(a: _Analysis, plan: Callable[[_Analysis], _Edits]) -> cst.Module:
             touched.add(node)
             node = a.parents.get(node)
     return a.module.visit(_Apply(edits, touched))
-
-
-def _is_self(s: ModuleSpelling) -> bool:
-    return s.new_level == 0 and s.new_module == ""
 
 
 def _key(stmt: cst.ImportFrom) -> _Key:

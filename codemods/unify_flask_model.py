@@ -18,10 +18,10 @@ from __future__ import annotations
 
 import libcst as cst
 
+from unibase.codemods._imports import first_party, place_import
+from unibase.codemods._statements import header_end, import_bound_names, is_import, stmt_names
 from unibase.plan import UnifyFlaskModel
 
-from ._imports import first_party, place_import
-from .move_models import _header_end, _import_bound_names, _is_import, _stmt_names
 
 DESCRIPTION = "Pass the canonical base to SQLAlchemy(model_class=...) so db.Model shares its registry."
 
@@ -82,8 +82,8 @@ class UnifyFlaskModelCommand:
         stmt = body[at].deep_replace(call, _with_model_class(call, op.model_class, op.drop_keywords))
         body[at] = stmt
         if op.after:
-            definition = next((i for i, s in enumerate(body) if i > at and _stmt_names(s) == {op.after}
-                               and not _is_import(s)), None)
+            definition = next((i for i, s in enumerate(body) if i > at and stmt_names(s) == {op.after}
+                               and not is_import(s)), None)
             if definition is None:
                 return module  # the base is not below the object: leave the module as it is
             body.pop(at)
@@ -94,10 +94,10 @@ class UnifyFlaskModelCommand:
             comments = [line for line in stmt.leading_lines if line.comment is not None]  # type: ignore[attr-defined]
             body.insert(definition, stmt.with_changes(leading_lines=[cst.EmptyLine(), cst.EmptyLine(), *comments]))
         if op.import_name:
-            bound = set().union(*(_import_bound_names(s) for s in body if _is_import(s)))  # type: ignore[arg-type]
+            bound = set().union(*(import_bound_names(s) for s in body if is_import(s)))  # type: ignore[arg-type]
             if op.model_class not in bound:
                 alias = f" as {op.model_class}" if op.model_class != op.import_name else ""
                 text = f"from {'.' * op.import_level}{op.import_from} import {op.import_name}{alias}\n"
-                end = min(_header_end(body), body.index(stmt) if stmt in body else len(body))
+                end = min(header_end(body), body.index(stmt) if stmt in body else len(body))
                 place_import(body, end, cst.parse_statement(text), first_party(op.file))  # type: ignore[arg-type]
         return module.with_changes(body=body)

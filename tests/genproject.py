@@ -283,13 +283,29 @@ class GeneratedProject:
         colliding = {m.cls for m in models if len({id(o.base) for o in models if o.cls == m.cls}) > 1}
         if strategy == "rebase":
             tables = {("identical-duplicate-table", m.table) for m in models if m.partner}
-            return frozenset(tables | {("class-name-collision", name) for name in colliding})
-        return frozenset(("class-name-collision", m.cls) for m in models if m.declared_table and m.cls in colliding)
+            required = frozenset(tables | {("class-name-collision", name) for name in colliding})
+        else:
+            required = frozenset(("class-name-collision", m.cls) for m in models if m.declared_table and m.cls in colliding)
+        return required | self._possible_cycles()
+
+    def _possible_cycles(self) -> frozenset[tuple[str, str]]:
+        """With a domain layer, the module of its ``user`` imports it, and it imports a model of
+        another base. When that module stays where it is (a module of the canonical base, or one
+        rebased in place) and importing the canonical module runs it (it is the canonical module,
+        or its package's ``__init__`` imports it), the module the domain's model leaves (a shim
+        importing the canonical one) closes a cycle: the import is the project's own, not one the
+        merge moves, and unibase rightly refuses to write it (an ``import-cycle`` conflict naming
+        the canonical module, whichever base that is)."""
+        if self.spec.domain is None:
+            return frozenset()
+        packages = package_modules(self.spec)
+        return frozenset(("import-cycle", module_file(b.module, packages)) for b in self.spec.bases)
 
     def must_decide(self, strategy: str) -> bool:
         """Whether the plan must stop for a decision (with ``move`` it may not have to: the
-        class whose table name is computed may be the one that keeps its name)."""
-        return strategy == "rebase" and bool(self.decisions(strategy))
+        class whose table name is computed may be the one that keeps its name; an import cycle
+        arises only for some choices of the canonical base)."""
+        return strategy == "rebase" and bool(self.decisions(strategy) - self._possible_cycles())
 
 
 def write_project(files: dict[str, str], root: Path) -> Path:

@@ -83,7 +83,7 @@ def rename_names(texts: Iterable[str], name_map: dict[str, str]) -> list[str]:
     definitions and the references to them, never attributes, keywords or local names."""
     import libcst as cst  # only when something is renamed: `--help` and `check` do without it
 
-    from unibase.codemods.move_models import _Rename, _rename_targets
+    from unibase.codemods._names import RenameNodes, rename_targets
 
     out = []
     for text in texts:
@@ -91,8 +91,8 @@ def rename_names(texts: Iterable[str], name_map: dict[str, str]) -> list[str]:
             out.append(text)
             continue
         module = cst.parse_module(text)
-        targets = _rename_targets(list(module.body), name_map)
-        out.append(module.visit(_Rename(targets)).code if targets else text)
+        targets = rename_targets(list(module.body), name_map)
+        out.append(module.visit(RenameNodes(targets)).code if targets else text)
     return out
 
 
