@@ -85,7 +85,7 @@ APP = MappingProxyType({
     "app/web.py": APP_WEB,
 })
 
-APP_MODELS_MERGED = APP_MODELS.replace("Integer, String\n", "Integer, String, ForeignKey\n", 1) + '''
+APP_MODELS_MERGED = APP_MODELS.replace("Column, Integer, String\n", "Column, ForeignKey, Integer, String\n", 1) + '''
 
 # --- moved from app/billing.py by unibase (UB001) ---
 class Invoice(Base):
@@ -130,6 +130,7 @@ COLLAPSE_METADATA = Example(
 
 UNIFY_FLASK_MODEL = Example(APP, after={"app/web.py": '''\
 from flask_sqlalchemy import SQLAlchemy
+
 from .models import Base
 
 db = SQLAlchemy(model_class=Base)
