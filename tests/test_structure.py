@@ -100,3 +100,22 @@ def test_verify_child_needs_only_the_standard_library_sqlalchemy_and_alembic():
     assert not any(isinstance(n, ast.ImportFrom) and n.level for n in ast.walk(tree))
     assert "sqlalchemy" in imported
     assert imported - set(sys.stdlib_module_names) <= {"sqlalchemy", "alembic"}
+
+
+MAX_MODULE_LINES = 600
+MAX_CLASS_LINES = 300
+
+
+def _sources() -> list[Path]:
+    return sorted(p for folder in PACKAGES.values() for p in folder.rglob("*.py"))
+
+
+def test_no_module_or_class_is_longer_than_a_few_screens():
+    long_modules = [f"{p.relative_to(REPO)}: {n} lines" for p in _sources()
+                    if (n := len(p.read_text(encoding="utf-8").splitlines())) > MAX_MODULE_LINES]
+    long_classes = [f"{p.relative_to(REPO)}:{c.lineno} {c.name}: {c.end_lineno - c.lineno + 1} lines"
+                    for p in _sources() for c in ast.walk(ast.parse(p.read_text(encoding="utf-8")))
+                    if isinstance(c, ast.ClassDef) and c.end_lineno - c.lineno + 1 > MAX_CLASS_LINES]
+    assert not long_modules, f"modules over {MAX_MODULE_LINES} lines: {long_modules}"
+    assert not long_classes, f"classes over {MAX_CLASS_LINES} lines: {long_classes}"
+
