@@ -531,35 +531,7 @@ def test_apply_of_a_saved_plan_with_unresolved_conflicts_exits_1(tmp_path):
     assert_refused(proc, 1, "need a decision", before, project)
 
 
-# --- files that do not parse ---------------------------------------------------------------------
-
-
-BROKEN = """
-    # half-finished script: does not parse; it imports only what the plan leaves in place
-    from src.knowledge_system.database.models import MediaSource
-
-
-    def count(session:
-        return session.query(MediaSource).count()
-"""
-
-
-def test_unparsable_file_elsewhere_is_a_warning(tmp_path, kc):
-    # (a broken file that could hold a model stops the plan: tests/test_unanalysed_files.py)
-    broken = "src/knowledge_system/scripts/report.py"
-    write(kc, {broken: BROKEN})
-    git(kc, "add", "-A")
-    git(kc, "commit", "-qm", "report")
-    data = plan_json(kc, check=0)
-    warned = [w for w in data["warnings"] if w["file"] == broken]
-    assert warned and "does not parse" in warned[0]["message"]
-    assert all(broken not in json.dumps(o) for o in data["operations"])
-    human = unibase("plan", str(kc), check=0)
-    assert broken in human.stdout and human.stderr == ""
-    unibase("apply", str(kc), "--dry-run", check=0)
-    unibase("apply", str(kc), "--branch", "merged", "--no-verify", check=0)
-    assert git(kc, "diff", "main", "merged", "--", broken) == ""
-    assert git(kc, "status", "--porcelain") == ""
+# (files that do not parse: tests/test_unanalysed_files.py)
 
 
 # --- the plan as JSON ----------------------------------------------------------------------------
