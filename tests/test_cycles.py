@@ -5,6 +5,7 @@ Each case: a small project in a real git repository and the real CLI.
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -118,3 +119,25 @@ def test_an_outside_import_used_only_in_annotations_goes_under_type_checking(tmp
     head, _, block = text.partition("if TYPE_CHECKING:\n")
     assert "from rich.console import Console" in block and "rich" not in head, text
     assert "import datetime" in head, text
+
+
+def test_a_rebase_that_closes_an_import_cycle_is_refused(tmp_path):
+    """The canonical module imports a service layer that imports a model of another base. Rebased
+    in place, that base's module would import the canonical one, which is still importing the
+    service layer: the plan names the cycle and writes nothing."""
+    project = _project(tmp_path, {
+        "app/__init__.py": "",
+        "app/main.py": "from app.service import Helper\n" + MAIN,
+        "app/service.py": "from app.other import Note\n\n\nclass Helper:\n    note_class = Note\n",
+        "app/other.py": (
+            "from sqlalchemy import Column, Integer\nfrom sqlalchemy.orm import declarative_base\n\n"
+            "Base = declarative_base()\n\n\n"
+            'class Note(Base):\n    __tablename__ = "notes"\n    id = Column(Integer, primary_key=True)\n'),
+    })
+    planned = unibase("plan", str(project), "--strategy", "rebase", "--json")
+    assert planned.returncode == 1, planned.stdout + planned.stderr
+    cycle = [c for c in json.loads(planned.stdout)["conflicts"] if c["kind"] == "import-cycle"]
+    assert len(cycle) == 1 and all(m in cycle[0]["detail"] for m in ("app.main", "app.service", "app.other"))
+    applied = unibase("apply", str(project), "--branch", "merged", "--strategy", "rebase")
+    assert applied.returncode == 1 and "need a decision" in applied.stderr
+    assert "merged" not in git(project, "branch", "--list")

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 
 from .. import cycles
 from ..discovery import BaseInfo, settle
-from ..plan import Conflict, MergeDuplicate, MoveModels, Operation, RewriteImports
+from ..plan import Conflict, MergeDuplicate, MoveModels, Operation, RebaseBase, RewriteImports
 from ..project import link_out_of, module_parts
 from .context import PlanContext, PlanError
 
@@ -60,6 +60,8 @@ def new_cycle(ctx: PlanContext, target: str, ops: tuple[Operation, ...]) -> tupl
         if isinstance(op, MoveModels) and op.target == target:
             added |= {(op.source, t) for t in here - {op.source}}
             added |= {(target, t) for text in op.imports for t in cycles.text_targets(resolver, target, text)}
+        elif isinstance(op, RebaseBase) and op.target == target:
+            added |= {(op.file, t) for t in here - {op.file}}  # the rebased module imports the target
         elif isinstance(op, MergeDuplicate):
             added |= {(op.file, t) for text in op.imports for t in cycles.text_targets(resolver, op.file, text)}
         elif isinstance(op, RewriteImports):
