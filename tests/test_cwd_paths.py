@@ -5,9 +5,10 @@ running unibase from a sub-directory of the project works as a user expects. (Pa
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
-from conftest import make_project, unibase
+from conftest import git, make_project, unibase
 from test_duplicate_decisions import FILES as ORDERS
 
 FILES = {
@@ -91,3 +92,25 @@ def test_plan_diff_and_report_files_from_a_sub_directory(tmp_path):
             cwd=work, check=0)
     assert "+++ b/src/app/notes.py" in (work / "merge.patch").read_text()
     assert "UB001 merge-models" in (work / "merge.md").read_text()
+
+
+def test_verify_python_from_a_sub_directory_is_that_interpreter(tmp_path):
+    """``--python`` relative to the current directory: the checks run with that interpreter (a
+    wrapper that records its use, then runs this Python), not a path read from elsewhere."""
+    root = make_project(tmp_path / "p", {"pyproject.toml": FILES["pyproject.toml"], "src/app/__init__.py": "",
+                                         "src/app/models.py": FILES["src/app/models.py"]})
+    (root / "src/app/models.py").write_text((root / "src/app/models.py").read_text() + "\n# merged\n")
+    git(root, "commit", "-qam", "merged")
+    tools = tmp_path / "tools"
+    tools.mkdir()
+    used = tmp_path / "used.txt"
+    wrapper = tools / "py"
+    wrapper.write_text(f'#!/bin/sh\necho "$@" >> "{used}"\nexec "{sys.executable}" "$@"\n')
+    wrapper.chmod(0o755)
+    proc = unibase("verify", "..", "--against", "HEAD~1", "--python", "../../tools/py", cwd=root / "src")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "pass import" in proc.stdout
+    assert used.is_file() and used.read_text().strip()  # the checks ran with the wrapper
+    missing = unibase("verify", "..", "--against", "HEAD~1", "--python", "../tools/py", cwd=root / "src")
+    assert missing.returncode == 2 and "Traceback" not in missing.stderr
+    assert missing.stderr.count("\n") == 1 and "is not an executable" in missing.stderr

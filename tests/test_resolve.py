@@ -175,3 +175,26 @@ def test_decisions_are_added_to_any_pyproject_and_read_back():
 def test_decisions_written_inline_are_not_edited():
     with pytest.raises(ResolveError, match="add these lines to it by hand"):
         with_decisions("[tool.unibase]\ndecisions = { orders = { winner = 'a.py:A' } }\n", [DECISION])
+
+
+def test_the_preview_fits_an_80_column_terminal(tmp_path):
+    """A long source line of the merged class is folded with a ``\\`` mark and the migration's
+    account is wrapped: no line of the preview is wider than the terminal."""
+    name = "free_text_note_that_the_legacy_counter_kept_about_each_order"
+    legacy = FILES["legacy/models.py"].replace("note = Column(String(50))",
+                                               f'{name} = Column(String(50), nullable=True, default="")')
+    root = make_project(tmp_path / "proj", {**FILES, "legacy/models.py": legacy, "pyproject.toml": FILES["pyproject.toml"]
+                                            + '\n[tool.unibase]\ntarget = "shop/models.py"\n'})
+    term = Terminal("resolve", cwd=root, columns=80)
+    term.answer("winner (A, B, s) [A]:", "A")
+    term.answer("rename customer_ref -> customer_id? (y, n) [y]:", "n")
+    term.answer("mode (union, keep) [union]:", "")
+    term.answer("keep this decision? (y, n, c) [y]:", "y")
+    assert term.finish() == 0, term.text
+    shown = term.text.split("the merged class, in ", 1)[1].split("keep this decision?", 1)[0]
+    merged = shown.split("(+ added, - removed):\n", 1)[1].split("\n\n", 1)[0]
+    # folded between words, marked, and the rest one level deeper than the code: nothing lost
+    assert re.search(rf"^  \+ {{5}}{name} = \\\n {{12}}Column\(String\(50\), nullable=True, default=\"\"\)$",
+                     merged, re.M), merged
+    assert re.search(rf"\n +{name}\n +\(String\(50\)\)\n", shown), shown  # the migration's line, wrapped
+    assert [line for line in shown.splitlines() if len(line) > 80] == [], shown

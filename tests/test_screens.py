@@ -87,6 +87,8 @@ def test_duplicate_table_is_shown_column_by_column(tmp_path):
     proc = narrow("plan", str(project))
     assert proc.returncode == 1
     assert_fits(proc.stdout, 80)
+    assert_fits(proc.stderr, 80)
+    assert "conflicts that need a decision: 2;" in proc.stderr
     block = proc.stdout.split("duplicate-table conversations\n", 1)[1].split("NEEDS A DECISION", 1)[0]
     first, second = conflict["options"]["definitions"]
     assert f"A: {first['file']}:{first['line']} {first['class']}" in block
@@ -196,5 +198,8 @@ def test_apply_shows_the_conflicts_it_refuses_column_by_column(tmp_path):
     assert_fits(proc.stdout, 80)
     assert proc.stdout.count("two definitions, column by column") == 2
     assert "or decide it in a terminal with `unibase resolve`" in joined(proc.stdout)
-    assert proc.stderr.startswith("conflicts that need a decision: 2; each says what to do (`unibase resolve` "
-                                  "decides a duplicated table in a terminal;")
+    # the closing sentence wraps at the width too, its counted words whole on its first line
+    assert_fits(proc.stderr, 80)
+    assert proc.stderr.startswith("conflicts that need a decision: 2; each says what to do")
+    assert joined(proc.stderr).startswith("conflicts that need a decision: 2; each says what to do (`unibase resolve` "
+                                          "decides a duplicated table in a terminal;")

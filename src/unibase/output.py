@@ -74,7 +74,12 @@ def print_decisions_needed(plan) -> None:
     where = "decisions go in the plan JSON, then `unibase apply --plan PLAN.json`"
     if any(c.kind == "duplicate-table" and "decision" in c.options for c in plan.unresolved):
         where = "`unibase resolve` decides a duplicated table in a terminal; other " + where
-    err.print(f"conflicts that need a decision: {n}; each says what to do ({where}).", markup=False)
+    from .screens import KEEP, wrap
+
+    # the counted words stay on the first line, whole: tests and scripts look for them
+    counted = f"conflicts that need a decision: {n};".replace(" ", KEEP)
+    for line in wrap(f"{counted} each says what to do ({where}).", err.width, "", "  "):
+        err.print(line, markup=False)
 
 
 def trailing_note(detail: str) -> str:

@@ -343,13 +343,31 @@ def _show_preview(shown: Preview, io: Dialogue) -> None:
     io.say([""] + wrap(f"-> {shown.conflict.resolution}", io.width, "  ", "     "))
     if shown.merged_class:
         io.say([""] + wrap(f"the merged class, in {shown.merged_file} (+ added, - removed):", io.width, "  ", "    ")
-               + ["  " + line for line in _marked(shown.original_class or "", shown.merged_class)])
+               + [part for line in _marked(shown.original_class or "", shown.merged_class)
+                  for part in fold_code(line, io.width, "  ")])
     elif shown.problem:
         io.say(wrap(f"no preview of the merged class: {shown.problem}", io.width, "  ", "    "))
     if shown.migration_file:
-        io.say(["", f"  the migration, {shown.migration_file}:"]
-               + ["  " + line for line in shown.migration or ("  (nothing for this table)",)])
+        io.say([""] + wrap(f"the migration, {shown.migration_file}:", io.width, "  ", "    "))
+        for line in shown.migration or ("  (nothing for this table)",):
+            indent = "  " + line[:len(line) - len(line.lstrip())]
+            io.say(wrap(line.strip(), io.width, indent))
     io.say([""])
+
+
+def fold_code(line: str, width: int, prefix: str = "") -> list[str]:
+    """A diff line (``+ ``, ``- `` or two spaces, then the code) shown after ``prefix`` within
+    ``width``: as it is when it fits, else cut (between words when it can) into pieces that end
+    with `` \\`` and go on one level deeper than the code."""
+    if len(prefix + line) <= width:
+        return [prefix + line]
+    import textwrap
+
+    code = line[2:]
+    indent = " " * (len(prefix) + 2) + code[:len(code) - len(code.lstrip())] + "    "
+    pieces = textwrap.wrap(prefix + line, width=max(width, 40) - 2, subsequent_indent=indent,
+                           break_on_hyphens=False, replace_whitespace=False)
+    return [p + " \\" for p in pieces[:-1]] + pieces[-1:]
 
 
 def _marked(before: str, after: str) -> list[str]:
