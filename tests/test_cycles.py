@@ -141,3 +141,26 @@ def test_a_rebase_that_closes_an_import_cycle_is_refused(tmp_path):
     applied = unibase("apply", str(project), "--branch", "merged", "--strategy", "rebase")
     assert applied.returncode == 1 and "need a decision" in applied.stderr
     assert "merged" not in git(project, "branch", "--list")
+
+
+def test_a_shim_for_a_dropped_duplicate_that_closes_an_import_cycle_is_refused(tmp_path):
+    """``crm.Account`` is an identical duplicate of ``catalog.models.Account``: its module becomes a
+    shim importing the kept class from ``catalog.models`` (not from the canonical base's module),
+    which imports the domain layer that imports ``crm``: the plan names the cycle."""
+    account = 'class Account({base}):\n    __tablename__ = "accounts"\n    id = Column(Integer, primary_key=True)\n'
+    project = _project(tmp_path, {
+        "app/__init__.py": "",
+        "app/catalog/__init__.py": "",
+        "app/catalog/db.py": "from sqlalchemy.orm import declarative_base\n\nBase = declarative_base()\n",
+        "app/catalog/models.py": (
+            "from sqlalchemy import Column, Integer\n\nfrom app.catalog.db import Base\nfrom app.domain import Service\n\n\n"
+            + account.format(base="Base")
+            + '\n\nclass Tag(Base):\n    __tablename__ = "tags"\n    id = Column(Integer, primary_key=True)\n'),
+        "app/crm.py": ("from sqlalchemy import Column, Integer\nfrom sqlalchemy.orm import declarative_base\n\n"
+                       "Base = declarative_base()\n\n\n" + account.format(base="Base")),
+        "app/domain.py": "from app.crm import Account\n\n\nclass Service:\n    account_class = Account\n",
+    })
+    planned = unibase("plan", str(project), "--strategy", "move", "--json")
+    assert planned.returncode == 1, planned.stdout + planned.stderr
+    cycle = [c for c in json.loads(planned.stdout)["conflicts"] if c["kind"] == "import-cycle"]
+    assert len(cycle) == 1 and all(m in cycle[0]["detail"] for m in ("app.catalog.models", "app.domain", "app.crm"))

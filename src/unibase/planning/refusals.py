@@ -55,20 +55,26 @@ def new_cycle(ctx: PlanContext, target: str, ops: tuple[Operation, ...]) -> tupl
     before = cycles.import_graph(resolver)
     graph = {k: set(v) for k, v in before.items()}
     added: set[tuple[str, str]] = set()
-    here = cycles.text_targets(resolver, target, f"import {modules.module_name(target)}") | {target}
+
+    def runs(module: str) -> set[str]:
+        """What importing ``module`` runs: the module and its packages' ``__init__``s."""
+        return cycles.text_targets(resolver, module, f"import {modules.module_name(module)}") | {module}
+
     for op in ops:
-        if isinstance(op, MoveModels) and op.target == target:
-            added |= {(op.source, t) for t in here - {op.source}}
-            added |= {(target, t) for text in op.imports for t in cycles.text_targets(resolver, target, text)}
-        elif isinstance(op, RebaseBase) and op.target == target:
-            added |= {(op.file, t) for t in here - {op.file}}  # the rebased module imports the target
+        if isinstance(op, MoveModels):  # the models go to op.target (the canonical module, or where its models live)
+            added |= {(op.source, t) for t in runs(op.target) - {op.source}}
+            added |= {(op.target, t) for text in op.imports for t in cycles.text_targets(resolver, op.target, text)}
+            # the shim imports the kept class of each dropped duplicate from where that class lives
+            added |= {(op.source, t) for _, kept, module, level in op.drop
+                      for t in cycles.text_targets(resolver, op.source, f"from {'.' * level}{module} import {kept}")}
+        elif isinstance(op, RebaseBase):
+            added |= {(op.file, t) for t in runs(op.target) - {op.file}}  # the rebased module imports the target
         elif isinstance(op, MergeDuplicate):
             added |= {(op.file, t) for text in op.imports for t in cycles.text_targets(resolver, op.file, text)}
-        elif isinstance(op, RewriteImports):
-            old = {s.file for s in op.spellings} & graph.get(op.file, set())
-            if old:
-                graph[op.file] -= old  # the import of the shim-to-be now names the target
-                added |= {(op.file, t) for t in here - {op.file}}
+        elif isinstance(op, RewriteImports) and {s.file for s in op.spellings} & graph.get(op.file, set()):
+            # the importer now names the target; its old edge to the shim-to-be stays, as a name
+            # the rewrite leaves (a dropped duplicate's) still goes through the shim
+            added |= {(op.file, t) for t in runs(target) - {op.file}}
     cycle = cycles.new_cycle(graph, added)
     if cycle is None:
         return ()
