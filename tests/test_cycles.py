@@ -121,10 +121,10 @@ def test_an_outside_import_used_only_in_annotations_goes_under_type_checking(tmp
     assert "import datetime" in head, text
 
 
-def test_a_rebase_that_closes_an_import_cycle_is_refused(tmp_path):
-    """The canonical module imports a service layer that imports a model of another base. Rebased
-    in place, that base's module would import the canonical one, which is still importing the
-    service layer: the plan names the cycle and writes nothing."""
+def test_a_rebase_that_would_close_an_import_cycle_makes_the_other_base_canonical(tmp_path):
+    """The default canonical module imports a service layer that imports a model of the other
+    base: rebasing that base onto it would close a cycle. The other base becomes canonical
+    instead (the plan says why), and the merged tree imports in either order."""
     project = _project(tmp_path, {
         "app/__init__.py": "",
         "app/main.py": "from app.service import Helper\n" + MAIN,
@@ -134,13 +134,19 @@ def test_a_rebase_that_closes_an_import_cycle_is_refused(tmp_path):
             "Base = declarative_base()\n\n\n"
             'class Note(Base):\n    __tablename__ = "notes"\n    id = Column(Integer, primary_key=True)\n'),
     })
-    planned = unibase("plan", str(project), "--strategy", "rebase", "--json")
-    assert planned.returncode == 1, planned.stdout + planned.stderr
-    cycle = [c for c in json.loads(planned.stdout)["conflicts"] if c["kind"] == "import-cycle"]
-    assert len(cycle) == 1 and all(m in cycle[0]["detail"] for m in ("app.main", "app.service", "app.other"))
-    applied = unibase("apply", str(project), "--branch", "merged", "--strategy", "rebase")
-    assert applied.returncode == 1 and "need a decision" in applied.stderr
-    assert "merged" not in git(project, "branch", "--list")
+    planned = json.loads(unibase("plan", str(project), "--strategy", "rebase", "--json", check=0).stdout)
+    assert planned["canonical"]["file"] == "app/other.py" and planned["conflicts"] == []
+    canonical = next(b for b in planned["bases"] if b["role"] == "canonical")
+    assert "making Base in app/main.py canonical would close an import cycle" in canonical["evidence"][0]
+    forced = unibase("plan", str(project), "--strategy", "rebase", "--target", "app/main.py", "--json")
+    assert forced.returncode == 1 and "import-cycle" in forced.stdout  # a base the user names is kept
+    unibase("apply", str(project), "--branch", "merged", "--strategy", "rebase", "--no-verify", check=0)
+    merged = tmp_path / "merged"
+    git(project, "worktree", "add", "-q", "--detach", str(merged), "merged")
+    for first, second in (("app.main", "app.other"), ("app.other", "app.main")):
+        check = f"import {first}, {second}, app.service\nassert app.main.Base is app.other.Base\n"
+        proc = subprocess.run([sys.executable, "-c", check], cwd=merged, capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stderr
 
 
 def test_a_shim_for_a_dropped_duplicate_that_closes_an_import_cycle_is_refused(tmp_path):
@@ -160,7 +166,7 @@ def test_a_shim_for_a_dropped_duplicate_that_closes_an_import_cycle_is_refused(t
                        "Base = declarative_base()\n\n\n" + account.format(base="Base")),
         "app/domain.py": "from app.crm import Account\n\n\nclass Service:\n    account_class = Account\n",
     })
-    planned = unibase("plan", str(project), "--strategy", "move", "--json")
+    planned = unibase("plan", str(project), "--strategy", "move", "--target", "app/catalog/db.py", "--json")
     assert planned.returncode == 1, planned.stdout + planned.stderr
     cycle = [c for c in json.loads(planned.stdout)["conflicts"] if c["kind"] == "import-cycle"]
     assert len(cycle) == 1 and all(m in cycle[0]["detail"] for m in ("app.catalog.models", "app.domain", "app.crm"))

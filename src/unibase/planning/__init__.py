@@ -27,6 +27,8 @@ order, which is also the order of the plan's operations:
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from ..discovery import Index
 from ..flask import FlaskInput, plan_flask
 from ..plan import Conflict, ImportRoot, Operation, Plan, Target, Warning, fingerprint
@@ -45,6 +47,31 @@ __all__ = ["NOT_UNDERSTOOD", "PlanError", "make_plan"]
 
 
 def make_plan(index: Index, settings: Settings) -> Plan:
+    """The plan for ``index``. When the canonical base chosen by default would close an import
+    cycle, each other merged base is tried as canonical, in the plan's order, and the first
+    whose plan closes none is taken (its evidence says why); with none, the cycle stays a
+    conflict. A base named with ``--target`` is never replaced."""
+    plan = _plan(index, settings)
+    if settings.target or plan.canonical is None or not _closes_a_cycle(plan):
+        return plan
+    for other in (b for b in plan.bases if b.role == "merge"):
+        alternative = _plan(index, replace(settings, target=f"{other.file}:{other.name}"))
+        if not _closes_a_cycle(alternative):
+            cycle = next(c for c in plan.conflicts if c.kind == "import-cycle")
+            why = (f"canonical: making {plan.canonical.name} in {plan.canonical.file} canonical would close an "
+                   f"import cycle ({', '.join(cycle.locations)})")
+            before = {(b.file, b.name): b.evidence for b in plan.bases}  # not "as asked": nobody asked
+            bases = tuple(replace(b, evidence=(why, *before.get((b.file, b.name), ())))
+                          if b.role == "canonical" else b for b in alternative.bases)
+            return replace(alternative, bases=bases)
+    return plan
+
+
+def _closes_a_cycle(plan: Plan) -> bool:
+    return any(c.kind == "import-cycle" and c.resolution is None for c in plan.conflicts)
+
+
+def _plan(index: Index, settings: Settings) -> Plan:
     ctx = PlanContext.build(index, settings)
     refusals.refuse_unanalysed(ctx, refusals.could_matter(ctx))
     decided = roles.decide(ctx)
