@@ -441,13 +441,7 @@ class ModuleMap:
 
     def resolve_relative(self, from_file: str, level: int, module: str | None) -> str | None:
         """The file ``from <'.' * level><module> import ...`` in ``from_file`` refers to."""
-        pkg = PurePosixPath(from_file).parent
-        for _ in range(level - 1):
-            pkg = pkg.parent
-        parts = [p for p in pkg.parts if p not in (".",)]
-        if module:
-            parts.extend(module.split("."))
-        return self.file_for_parts(parts)
+        return self.file_for_parts(self.package_of_relative(from_file, level, module))
 
     def package_of_relative(self, from_file: str, level: int, module: str | None) -> list[str]:
         pkg = PurePosixPath(from_file).parent
