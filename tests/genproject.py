@@ -543,19 +543,8 @@ def untangle_subclasses(everything: list[Model]) -> None:
         for m in everything:
             edges.setdefault(m.module, set()).update(imports_of(m))
 
-        def reaches(start: str, goal: str) -> bool:
-            seen, todo = set(), [start]
-            while todo:
-                here = todo.pop()
-                if here == goal:
-                    return True
-                if here not in seen:
-                    seen.add(here)
-                    todo += edges.get(here, ())
-            return False
-
         tangled = [m for m in everything if m.inherits and m.module != m.inherits.module
-                   and reaches(m.inherits.module, m.module)]
+                   and reaches(edges, m.inherits.module, m.module)]
         if not tangled:
             return
         tangled[0].module = tangled[0].inherits.module
