@@ -103,17 +103,21 @@ def _extra(clusters: list[Cluster], key: str | None, name: str, node: str) -> st
     return None
 
 
+def _groups(graph: Graph) -> list[tuple[str, str, list[Cluster]]]:
+    """(id, label, clusters) of the two outer groups both drawings nest the databases in: the
+    databases being merged, then those left as they are; a group with no database is left out."""
+    groups = (("merged", "database being merged", [c for c in graph.clusters if c.merged]),
+              ("apart", "left as they are", [c for c in graph.clusters if not c.merged]))
+    return [g for g in groups if g[2]]
+
+
 # --- Mermaid --------------------------------------------------------------------------------------
 
 
 def mermaid(graph: Graph) -> str:
     """A Mermaid flowchart GitHub renders as is (```mermaid fences)."""
     lines = ["flowchart LR"]
-    groups = (("merged", "database being merged", [c for c in graph.clusters if c.merged]),
-              ("apart", "left as they are", [c for c in graph.clusters if not c.merged]))
-    for gid, glabel, clusters in groups:
-        if not clusters:
-            continue
+    for gid, glabel, clusters in _groups(graph):
         lines.append(f'  subgraph {gid}["{_m(glabel)}"]')
         for k, c in enumerate(clusters):
             lines.append(f'    subgraph {gid}{k}["{_m(c.label)}"]')
@@ -143,11 +147,8 @@ def _m(text: str) -> str:
 
 def dot(graph: Graph) -> str:
     lines = ["digraph unibase {", "  rankdir=LR;", '  node [shape=box, fontname="Helvetica"];']
-    for gid, glabel, merged in (("merged", "database being merged", True), ("apart", "left as they are", False)):
-        clusters = [c for c in graph.clusters if c.merged == merged]
-        if not clusters:
-            continue
-        style = "" if merged else " style=dashed;"
+    for gid, glabel, clusters in _groups(graph):
+        style = "" if gid == "merged" else " style=dashed;"
         lines.append(f'  subgraph cluster_{gid} {{ label="{_d(glabel)}";{style}')
         for k, c in enumerate(clusters):
             lines.append(f'    subgraph cluster_{gid}{k} {{ label="{_d(c.label)}";')
