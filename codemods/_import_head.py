@@ -100,9 +100,9 @@ class Head:
             if alias.name == "*":
                 continue
             sub = spellings.get((level, f"{module}.{alias.name}" if module else alias.name))
-            if spelled and (spelled.file, alias.name) in self.c.renames:
-                if is_self(spelled):
-                    return None
+            if spelled and (r := self.c.renames.get((spelled.file, alias.name))):
+                if is_self(spelled) or r.new_file in self.c.sources:
+                    return None  # uses to rename: the whole file
                 changed = True
             elif sub and not is_self(sub):
                 uses = self._attribute_uses(alias.asname or alias.name, sub.file, top)

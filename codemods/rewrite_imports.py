@@ -9,6 +9,10 @@ What it does, in one file, given a ``RewriteImports`` operation:
   (earlier in the suite, or later with only imports in between) and the new line has no comment.
   When the new module is this very file, the moved names are dropped from the import, and a
   local alias is renamed to the name the class now has.
+* A renamed name whose class lives outside the target (``op.sources``: a dropped duplicate
+  kept in another module, imported under ``if TYPE_CHECKING:``) is imported from that module,
+  and where it was imported under its own name its uses take the kept class's name (the one
+  the class registry resolves ``Mapped[X]`` by); from this very file it is dropped the same way.
 * ``import a.b.hce as h``, ``import a.b.hce`` and ``from pkg import hce`` are repointed at the
   new module when every use is ``h.X`` with ``X`` moved; ``h.X`` is renamed with the class.
 * When, after that, one suite binds the canonical Base under several local names (all of them
@@ -66,6 +70,7 @@ class RewriteImportsCommand:
         self.op = op
         self.spellings: dict[_Key, ModuleSpelling] = {(s.level, s.module): s for s in op.spellings}
         self.renames: dict[tuple[str, str], Rename] = {(r.file, r.name): r for r in op.renames}
+        self.sources: dict[str, ModuleSpelling] = {s.file: s for s in op.sources}
         self.canonical_keys = {(s.new_level, s.new_module) for s in op.spellings if not is_self(s)}
         # (local name, file) of module aliases already known to be used only as ``h.X`` with
         # ``X`` moved under its own name (``transform_bytes`` checked the whole file)
@@ -140,7 +145,8 @@ class RewriteImportsCommand:
             local = _as(alias) or name
             sub = self.spellings.get((key[0], f"{key[1]}.{name}" if key[1] else name))
             r = self.renames.get((spelled.file, name)) if spelled else None
-            if spelled and r and is_self(spelled):  # the name is defined in this file now: drop it
+            to = self.sources.get(r.new_file, spelled) if r else spelled  # the kept class's module
+            if spelled and r and is_self(to):  # the name is defined in this file now: drop it
                 if local == r.new_name:
                     continue
                 refs = a.refs(imp, local, {imp})
@@ -148,7 +154,14 @@ class RewriteImportsCommand:
                     edits.names.update({acc.node: r.new_name for acc in refs})
                     continue
             elif spelled and r:
-                groups.setdefault((spelled.new_level, spelled.new_module), []).append((_alias(alias, r.new_name, local), i))
+                if to is not spelled and local == name != r.new_name:
+                    # the kept class of a dropped duplicate, seen by type checkers only: its
+                    # uses take the kept class's name, the one the class registry knows
+                    refs = a.refs(imp, local, {imp})
+                    if refs is not None and a.can_rename(imp, refs, local, r.new_name, True):
+                        edits.names.update({acc.node: r.new_name for acc in refs})
+                        local = r.new_name
+                groups.setdefault((to.new_level, to.new_module), []).append((_alias(alias, r.new_name, local), i))
                 continue
             elif sub and not is_self(sub):
                 uses = self._attribute_uses(a, imp, local, sub.file)

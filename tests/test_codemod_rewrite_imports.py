@@ -41,6 +41,28 @@ OWN = RewriteImports(
 )
 
 
+# pkg/api.py again, where the dropped duplicate ``Widget`` of hce_models is kept as ``Gadget``
+# in pkg/gadgets.py (not the target): its ``if TYPE_CHECKING:`` import follows the kept class
+GADGETS = "pkg/gadgets.py"
+KEPT_ELSEWHERE = RewriteImports(
+    file="pkg/api.py",
+    spellings=(ModuleSpelling(1, "hce_models", HCE, 1, "models"),),
+    renames=(*RENAMES, Rename(HCE, "Widget", GADGETS, "Gadget")),
+    base_names=("Base",),
+    canonical_name="Base",
+    sources=(ModuleSpelling(1, "hce_models", GADGETS, 1, "gadgets"),),
+)
+# pkg/gadgets.py itself, where Gadget is defined
+KEPT_HERE = RewriteImports(
+    file=GADGETS,
+    spellings=(ModuleSpelling(1, "hce_models", HCE, 1, "models"),),
+    renames=(*RENAMES, Rename(HCE, "Widget", GADGETS, "Gadget")),
+    base_names=("Base",),
+    canonical_name="Base",
+    sources=(ModuleSpelling(1, "hce_models", GADGETS, 0, ""),),
+)
+
+
 def case(before: str, after: str | None = None, *, op: RewriteImports = API, id: str):
     """``after=None``: a no-op."""
     before = textwrap.dedent(before)
@@ -452,6 +474,93 @@ CASES = [
         """,
         op=OWN,
         id="own-file-function-local-shadowed-left",
+    ),
+    case(
+        """\
+        from __future__ import annotations
+
+        from typing import TYPE_CHECKING
+
+        if TYPE_CHECKING:
+            from .hce_models import Widget
+
+
+        class Note(Base):
+            widget: Mapped[Widget] = relationship()
+        """,
+        """\
+        from __future__ import annotations
+
+        from typing import TYPE_CHECKING
+
+        if TYPE_CHECKING:
+            from .gadgets import Gadget
+
+
+        class Note(Base):
+            widget: Mapped[Gadget] = relationship()
+        """,
+        op=KEPT_ELSEWHERE,
+        id="kept-elsewhere-renamed-with-its-uses",
+    ),
+    case(
+        """\
+        from __future__ import annotations
+
+        from typing import TYPE_CHECKING
+
+        if TYPE_CHECKING:
+            from .hce_models import Widget as W
+
+
+        class Note(Base):
+            widget: Mapped[W] = relationship()
+        """,
+        """\
+        from __future__ import annotations
+
+        from typing import TYPE_CHECKING
+
+        if TYPE_CHECKING:
+            from .gadgets import Gadget as W
+
+
+        class Note(Base):
+            widget: Mapped[W] = relationship()
+        """,
+        op=KEPT_ELSEWHERE,
+        id="kept-elsewhere-alias-kept",
+    ),
+    case(
+        """\
+        from __future__ import annotations
+
+        from typing import TYPE_CHECKING
+
+        if TYPE_CHECKING:
+            from .hce_models import Widget
+
+
+        class Gadget(Base):
+            pass
+
+
+        class Note(Base):
+            widget: Mapped[Widget] = relationship()
+        """,
+        """\
+        from __future__ import annotations
+
+
+        class Gadget(Base):
+            pass
+
+
+        class Note(Base):
+            widget: Mapped[Gadget] = relationship()
+        """,
+        op=KEPT_HERE,
+        id="kept-here-import-dropped-uses-renamed",
     ),
 ]
 

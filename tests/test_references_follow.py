@@ -160,3 +160,110 @@ def test_a_class_that_stays_names_the_kept_class_of_a_dropped_duplicate(tmp_path
     assert proc.returncode == 0, proc.stderr
     text = (merged / "app/main.py").read_text(encoding="utf-8")
     assert "gadget: Mapped[Optional[Widget]]" in text and "TYPE_CHECKING" not in text, text
+
+
+KEPT = """
+    from sqlalchemy import String
+    from sqlalchemy.orm import Mapped, mapped_column
+
+    from app.base import Base
+
+
+    class Gadget(Base):
+        __tablename__ = "shared_widgets"
+        id: Mapped[int] = mapped_column(primary_key=True)
+        name: Mapped[str] = mapped_column(String(20))
+"""
+
+REFERRING = """
+    from __future__ import annotations
+
+    from typing import TYPE_CHECKING, Optional
+
+    from sqlalchemy import ForeignKey
+    from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+    from app.base import Base
+
+    if TYPE_CHECKING:
+        from app.other import Widget
+
+
+    class Note(Base):
+        __tablename__ = "notes"
+        id: Mapped[int] = mapped_column(primary_key=True)
+        widget_id: Mapped[Optional[int]] = mapped_column(ForeignKey("shared_widgets.id"))
+        widget: Mapped[Optional[Widget]] = relationship()
+"""
+
+
+SAME_MODULE = """
+    from __future__ import annotations
+
+    from typing import TYPE_CHECKING, Optional
+
+    from sqlalchemy import ForeignKey, String
+    from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+    from app.base import Base
+
+    if TYPE_CHECKING:
+        from app.other import Widget
+
+
+    class Gadget(Base):
+        __tablename__ = "shared_widgets"
+        id: Mapped[int] = mapped_column(primary_key=True)
+        name: Mapped[str] = mapped_column(String(20))
+
+
+    class Note(Base):
+        __tablename__ = "notes"
+        id: Mapped[int] = mapped_column(primary_key=True)
+        widget_id: Mapped[Optional[int]] = mapped_column(ForeignKey("shared_widgets.id"))
+        widget: Mapped[Optional[Widget]] = relationship()
+"""
+
+
+@pytest.mark.parametrize("where", ["same-module", "another-module"])
+def test_a_type_checking_import_of_a_duplicate_kept_outside_the_target_follows_it(where, tmp_path):
+    """``app.other.Widget`` is an identical duplicate of ``Gadget``, which stays where it is
+    (a models module of the canonical base, not the target). A class of that base names
+    ``Widget`` only for type checkers, in a ``Mapped[...]`` annotation postponed by
+    ``from __future__ import annotations``: SQLAlchemy resolves it by the class's name, which
+    the merge removes, so the import and the annotation name ``Gadget`` instead."""
+    files = {
+        "app/__init__.py": "",
+        "app/base.py": "from sqlalchemy.orm import DeclarativeBase\n\n\nclass Base(DeclarativeBase):\n    pass\n",
+        "app/models.py": SAME_MODULE if where == "same-module" else KEPT,
+        "app/other.py": """
+            from sqlalchemy import String
+            from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+            class Base(DeclarativeBase):
+                pass
+
+
+            class Widget(Base):
+                __tablename__ = "shared_widgets"
+                id: Mapped[int] = mapped_column(primary_key=True)
+                name: Mapped[str] = mapped_column(String(20))
+        """,
+    }
+    referring_file = "app/models.py" if where == "same-module" else "app/notes.py"
+    if where == "another-module":
+        files["app/notes.py"] = REFERRING
+    project = make_project(tmp_path / "proj", files)
+    unibase("apply", str(project), "--strategy", "move", "--target", "app/base.py", "--branch", "merged", check=0)
+    merged = tmp_path / "merged"
+    git(project, "worktree", "add", "-q", "--detach", str(merged), "merged")
+    module = referring_file[:-3].replace("/", ".")
+    check = (f"import app.models, app.other, {module} as m\nfrom sqlalchemy.orm import configure_mappers\n"
+             "configure_mappers()\nassert m.Note.widget.property.mapper.class_ is app.models.Gadget is app.other.Widget\n")
+    proc = subprocess.run([sys.executable, "-c", check], cwd=merged, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    text = (merged / referring_file).read_text(encoding="utf-8")
+    assert "widget: Mapped[Optional[Gadget]]" in text and "Widget" not in text, text
+    if where == "another-module":
+        assert "    from app.models import Gadget\n" in text, text  # still for type checkers only

@@ -271,6 +271,9 @@ class RewriteImports(Operation):
     renames: tuple[Rename, ...]  # every moved name from the files these spellings resolve to
     base_names: tuple[str, ...]  # names of the canonical Base once merged (all bases' names)
     canonical_name: str
+    # a renamed name whose class lives outside the target (a dropped duplicate kept elsewhere):
+    # ``file`` is that class's file, ``new_level``/``new_module`` how this file imports it
+    sources: tuple[ModuleSpelling, ...] = ()
 
     def files(self) -> tuple[str, ...]:
         return (self.file,)
@@ -459,7 +462,7 @@ def _operation(data: dict[str, Any]) -> Operation:
 
 
 def _revive(t: type, name: str, value: Any) -> Any:
-    if name == "spellings":
+    if name in ("spellings", "sources"):
         return tuple(ModuleSpelling(**v) for v in value)
     if name == "renames" and t is RewriteImports:
         return tuple(Rename(**v) for v in value)

@@ -17,6 +17,7 @@ def plan_imports(ctx: PlanContext, merge: Merge, moves: tuple[Move, ...], rebase
     canonical, merging = merge.canonical, merge.merging
     ops: list[Operation] = []
     by_file: dict[str, list[Move]] = defaultdict(list)
+    kept_elsewhere: dict[str, list[Move]] = defaultdict(list)
     moved_to = {mv.old: mv.new for mv in moves}
     for mv in [Move(mv.old, follow(moved_to, mv.old)) for mv in moves]:  # a kept class may move too
         # a dropped duplicate whose kept class lives outside the target stays importable
@@ -28,6 +29,8 @@ def plan_imports(ctx: PlanContext, merge: Merge, moves: tuple[Move, ...], rebase
             continue
         if mv.old != mv.new and mv.new.file == canonical.symbol.file:
             by_file[mv.old.file].append(mv)
+        elif mv.old != mv.new and mv.old in ix.models and mv.new in ix.models:
+            kept_elsewhere[mv.old.file].append(mv)
     # re-exports: a module that imports a moved name and is itself imported for it
     base_names = sorted({canonical.symbol.name} | {b.symbol.name for b in merging})
     source_files = set(by_file)
@@ -62,13 +65,23 @@ def plan_imports(ctx: PlanContext, merge: Merge, moves: tuple[Move, ...], rebase
             if (s.level, s.module) not in seen:
                 seen.add((s.level, s.module))
                 uniq.append(s)
+        # an ``if TYPE_CHECKING:`` import of a dropped duplicate kept outside the target is
+        # re-pointed at the kept class as well: what it serves (``Mapped[X]`` under postponed
+        # annotations) SQLAlchemy resolves by the class's own name, which the merge removes
+        hidden = {(imp.level, imp.module or "", n.name) for imp in f.imports
+                  if imp.scope == "type-checking" and imp.is_from for n in imp.names if n.asname is None}
+        sources: dict[str, ModuleSpelling] = {}
         for s in uniq:
             for mv in by_file[s.file]:
                 renames.append(Rename(mv.old.file, mv.old.name, mv.new.file, mv.new.name))
+            for mv in kept_elsewhere[s.file]:
+                if (s.level, s.module, mv.old.name) in hidden:
+                    renames.append(Rename(mv.old.file, mv.old.name, mv.new.file, mv.new.name))
+                    sources.setdefault(mv.new.file, respell(ctx, rel, s.level, s.module, mv.new.file, mv.new.file))
         if rel in source_files and all(s.file == rel for s in uniq):
             continue
         ops.append(RewriteImports(
             file=rel, spellings=tuple(uniq), renames=tuple(dict.fromkeys(renames)),
-            base_names=tuple(base_names), canonical_name=canonical.symbol.name,
+            base_names=tuple(base_names), canonical_name=canonical.symbol.name, sources=tuple(sources.values()),
         ))
     return Part(tuple(ops))
