@@ -140,6 +140,7 @@ def test_no_cache_and_the_environment_variable_bypass_it(tmp_path):
     cache = tmp_path / "cache"
     assert run(project, cache, "check", ".", "--no-cache").returncode == 0
     assert run(project, cache, "plan", ".", "--no-cache").returncode == 0
+    assert run(project, cache, "graph", ".", "--no-cache").returncode == 0
     assert run(project, cache, "check", ".", UNIBASE_NO_CACHE="1").returncode == 0
     assert not cache.exists()
     assert run(project, cache, "check", ".").returncode == 0
@@ -194,3 +195,20 @@ def test_help_imports_neither_the_planner_nor_discovery(tmp_path):
     assert "unibase.cli" in modules
     assert not {"unibase.api", "unibase.planning", "unibase.discovery", "unibase.check"} & modules
     assert {m.split(".")[0] for m in modules} & set(HEAVY) == set()
+
+
+def test_caches_no_run_used_for_a_month_are_deleted(tmp_path):
+    cache = tmp_path / "cache"
+    (cache / "facts").mkdir(parents=True)
+    old, recent = cache / "facts" / "0old.pickle", cache / "facts" / "0recent.pickle"
+    old.write_bytes(b"x")
+    recent.write_bytes(b"x")
+    month_ago = os.stat(recent).st_mtime - 31 * 24 * 3600
+    os.utime(old, (month_ago, month_ago))
+    project = make_project(tmp_path / "p", PROJECT)
+    assert run(project, cache, "check", ".").returncode == 0
+    assert not old.exists() and recent.exists()
+    [mine] = [p for p in cached_files(cache) if p != recent]
+    os.utime(mine, (month_ago, month_ago))
+    assert run(project, cache, "check", ".").returncode == 0  # a warm run: nothing to write, but in use
+    assert os.stat(mine).st_mtime > month_ago

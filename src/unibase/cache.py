@@ -24,6 +24,7 @@ from typing import Any
 
 FORMAT = 1
 _MISSING = object()
+KEEP_SECONDS = 30 * 24 * 3600  # a project's cache no run has used for this long is deleted
 
 
 def cache_dir() -> Path:
@@ -102,7 +103,13 @@ class FactCache:
     def save(self) -> None:
         """Write this run's entries, atomically, when they differ from the last run's; a cache
         that cannot be written is skipped without a word (it only saves time)."""
-        if self.path is None or self._now.keys() == self._old.keys():
+        if self.path is None:
+            return
+        if self._now.keys() == self._old.keys():
+            try:
+                os.utime(self.path)  # still in use: not pruned
+            except OSError:
+                pass
             return
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -114,6 +121,7 @@ class FactCache:
             except BaseException:
                 os.unlink(tmp)
                 raise
+            _prune(self.path.parent)
         except OSError:
             pass
 
@@ -134,6 +142,20 @@ MISSING = _MISSING
 def _file_for(root: Path, directory: Path) -> Path:
     name = hashlib.blake2b(str(root).encode("utf-8", "surrogateescape"), digest_size=12).hexdigest()
     return directory / "facts" / f"{name}.pickle"
+
+
+def _prune(directory: Path) -> None:
+    """Delete the caches of projects no run has used for KEEP_SECONDS (a deleted checkout, a
+    temporary directory), and temporary files a killed run left."""
+    import time
+
+    limit = time.time() - KEEP_SECONDS
+    for path in directory.iterdir():
+        try:
+            if path.suffix == ".pickle" and path.stat().st_mtime < limit:
+                path.unlink()
+        except OSError:
+            pass
 
 
 def _inside(directory: Path, root: Path) -> bool:

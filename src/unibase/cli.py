@@ -220,6 +220,7 @@ def graph(
     target: Optional[str] = TargetOpt,
     merge: list[str] = MergeOpt,
     separate: list[str] = SeparateOpt,
+    no_cache: bool = NoCacheOpt,
 ) -> None:
     """Draw the bases, their models and the references that cross between them.
 
@@ -235,7 +236,7 @@ def graph(
 
     if format_ not in GRAPH_FORMATS:
         fail(f"unknown graph format {format_!r}; use one of: {', '.join(GRAPH_FORMATS)}")
-    settings = settings_for(path, target=target, merge=merge, separate=separate)
+    settings = settings_for(path, target=target, merge=merge, separate=separate, cache=not no_cache)
     the_plan = make_plan(settings, quiet=True)
     drawn = graph_mod.build(the_plan, after=after)
     sys.stdout.write(graph_mod.mermaid(drawn) if format_ == "mermaid" else graph_mod.dot(drawn))
