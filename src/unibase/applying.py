@@ -22,7 +22,7 @@ PLANNING_OPTIONS = ("--target", "--strategy", "--prefer", "--merge", "--separate
 def run(path: Path, *, plan_file: Path | None, branch: str | None, dry_run: bool, diff_out: Path | None,
         no_verify: bool, report_file: Path | None, no_git: bool, target: str | None, strategy: str | None,
         skip: list[str], prefer: list[str], merge: list[str], separate: list[str], mode: str | None,
-        no_renames: bool, quiet: bool, verbose: bool) -> None:
+        no_renames: bool, quiet: bool, verbose: bool, cache: bool = True) -> None:
     """The whole of ``unibase apply`` (see its help)."""
     from . import gitops, runner
     from .steps import STEP_CODES
@@ -41,7 +41,8 @@ def run(path: Path, *, plan_file: Path | None, branch: str | None, dry_run: bool
         if code.upper() not in STEP_CODES:
             fail(f"unknown step {code}; the steps are {', '.join(STEP_CODES)}")
     settings = settings_for(path, target=target, strategy=strategy, skip=[s.upper() for s in skip], prefer=prefer,
-                         merge=merge, separate=separate, mode=mode, renames=False if no_renames else None)
+                         merge=merge, separate=separate, mode=mode, renames=False if no_renames else None,
+                            cache=cache)
     the_plan = load_plan(settings, plan_file, quiet)
     if plan_file is not None and api.plan_needs_replanning(the_plan):
         # decisions written into the plan JSON: plan again with them (after checking freshness)

@@ -32,7 +32,7 @@ def without_cycle_collection():
 def scan(settings: Settings, progress: Callable[[int, int], None] | None = None) -> Index:
     """Discover the whole project (a narrower path limits what changes, never what is read)."""
     with without_cycle_collection():
-        index = discover(settings.root, DiscoverOptions(exclude=settings.exclude), progress)
+        index = discover(settings.root, DiscoverOptions(exclude=settings.exclude, cache=settings.cache), progress)
     if not index.scanned:
         raise SettingsError(f"{settings.root} is not a Python project (no Python files are read there); "
                             "pass the path of a project directory")

@@ -11,10 +11,10 @@ from typing import Optional
 
 import typer
 
-from . import api
-from .cli_inputs import make_plan, reports_interrupt, settings_for, write_file
+# what a command needs beyond its options is imported when it runs: `--help` and `check` start
+# without the planner's rendering, the codemods, LibCST, SQLAlchemy, Alembic or GitPython
+from .cli_inputs import reports_interrupt
 from .lint import OUTPUT_FORMATS, gh as _gh  # noqa: F401  (_gh: tests escape annotations with it)
-from .output import err, fail, out, print_checks, print_decisions_needed, print_plan
 from .settings import STRATEGIES
 
 app = typer.Typer(
@@ -39,11 +39,14 @@ ModeOpt = typer.Option(None, "--mode", metavar="[union|keep]",
 NoRenamesOpt = typer.Option(False, "--no-renames", help="With --prefer: do not apply the plan's suggested column renames.")
 QuietOpt = typer.Option(False, "-q", "--quiet", help="Print only what needs attention and the summary.")
 VerboseOpt = typer.Option(False, "-v", "--verbose", help="Print more detail (every base's evidence, every check).")
+NoCacheOpt = typer.Option(False, "--no-cache", help="Read every file again instead of reusing what the last run read "
+                                                   "of unchanged files (UNIBASE_NO_CACHE=1 does the same).")
 
 
 def _version(value: bool) -> None:
     if value:
         from . import __version__
+        from .output import out
 
         out.print(f"unibase {__version__}", markup=False)
         raise typer.Exit()
@@ -75,6 +78,7 @@ def plan(
     no_renames: bool = NoRenamesOpt,
     quiet: bool = QuietOpt,
     verbose: bool = VerboseOpt,
+    no_cache: bool = NoCacheOpt,
 ) -> None:
     """Show the bases, models, references, operations and risks.
 
@@ -82,8 +86,12 @@ def plan(
 
     PATH: the project directory (default: the current directory).
     """
+    from . import api
+    from .cli_inputs import make_plan, settings_for, write_file
+    from .output import err, out, print_decisions_needed, print_plan
+
     settings = settings_for(path, target=target, strategy=strategy, prefer=prefer, merge=merge, separate=separate,
-                         mode=mode, renames=False if no_renames else None)
+                         mode=mode, renames=False if no_renames else None, cache=not no_cache)
     the_plan = make_plan(settings, quiet)
     if out_file is not None:
         write_file(out_file, the_plan.to_json(), "plan")
@@ -108,6 +116,7 @@ def check(
     output_format: str = typer.Option("text", "--output-format", metavar=f"[{'|'.join(OUTPUT_FORMATS)}]",
                                       show_default=False, help="text (default), json, or github (workflow annotations)."),
     quiet: bool = QuietOpt,
+    no_cache: bool = NoCacheOpt,
 ) -> None:
     """Lint: one finding per line, exit 1 while more than one base is in scope.
 
@@ -119,7 +128,7 @@ def check(
     """
     from . import lint
 
-    lint.run(path, output_format, quiet)
+    lint.run(path, output_format, quiet, cache=not no_cache)
 
 
 @app.command()
@@ -144,6 +153,7 @@ def apply(
     no_renames: bool = NoRenamesOpt,
     quiet: bool = QuietOpt,
     verbose: bool = VerboseOpt,
+    no_cache: bool = NoCacheOpt,
 ) -> None:
     """Apply the plan: one commit per phase on a new branch.
 
@@ -155,7 +165,8 @@ def apply(
 
     applying.run(path, plan_file=plan_file, branch=branch, dry_run=dry_run, diff_out=diff_out, no_verify=no_verify,
                  report_file=report_file, no_git=no_git, target=target, strategy=strategy, skip=skip, prefer=prefer,
-                 merge=merge, separate=separate, mode=mode, no_renames=no_renames, quiet=quiet, verbose=verbose)
+                 merge=merge, separate=separate, mode=mode, no_renames=no_renames, quiet=quiet, verbose=verbose,
+                 cache=not no_cache)
 
 
 @app.command()
@@ -175,7 +186,9 @@ def verify(
 
     PATH: the project directory (default: the current directory).
     """
+    from .cli_inputs import settings_for
     from .gitops import GitError
+    from .output import err, fail, print_checks
     from .verify import VerifyError, verify_project
 
     settings = settings_for(path, test_cmd=test_cmd)
@@ -207,6 +220,7 @@ def graph(
     target: Optional[str] = TargetOpt,
     merge: list[str] = MergeOpt,
     separate: list[str] = SeparateOpt,
+    no_cache: bool = NoCacheOpt,
 ) -> None:
     """Draw the bases, their models and the references that cross between them.
 
@@ -217,10 +231,12 @@ def graph(
     PATH: the project directory (default: the current directory).
     """
     from . import graph as graph_mod
+    from .cli_inputs import make_plan, settings_for
+    from .output import fail
 
     if format_ not in GRAPH_FORMATS:
         fail(f"unknown graph format {format_!r}; use one of: {', '.join(GRAPH_FORMATS)}")
-    settings = settings_for(path, target=target, merge=merge, separate=separate)
+    settings = settings_for(path, target=target, merge=merge, separate=separate, cache=not no_cache)
     the_plan = make_plan(settings, quiet=True)
     drawn = graph_mod.build(the_plan, after=after)
     sys.stdout.write(graph_mod.mermaid(drawn) if format_ == "mermaid" else graph_mod.dot(drawn))
@@ -252,6 +268,7 @@ def resolve(
 def explain(code: str = typer.Argument(..., metavar="CODE", show_default=False, hidden=True)) -> None:
     """Explain a step (UB001...), a check rule (UB101...) or a warning (W001...), with an example."""
     from .explain import explanation, unknown_code
+    from .output import fail, out
 
     e = explanation(code)
     if e is None:

@@ -10,13 +10,16 @@ from pathlib import Path
 
 import typer
 
-from . import api
 from .output import err, fail, out
 from .plan import Plan, PlanFormatError
-from .planning import PlanError
 from .settings import SettingsError, load_settings
 
-BAD_INPUT_ERRORS = (SettingsError, PlanError, PlanFormatError)  # exit 2
+
+def bad_input_errors() -> tuple[type[Exception], ...]:
+    """What ends a command with exit 2 and one sentence (the planner is imported when it plans)."""
+    from .planning import PlanError
+
+    return SettingsError, PlanError, PlanFormatError
 
 
 def reports_interrupt(command):
@@ -27,7 +30,9 @@ def reports_interrupt(command):
         try:
             return command(*args, **kwargs)
         except KeyboardInterrupt as exc:
-            left = str(exc) if isinstance(exc, api.Interrupted) else "nothing was changed"
+            from .api import Interrupted
+
+            left = str(exc) if isinstance(exc, Interrupted) else "nothing was changed"
             err.print(f"interrupted: {left}", markup=False)
             raise typer.Exit(130) from None
 
@@ -41,9 +46,11 @@ def write_file(path: Path, text: str, what: str) -> None:
         fail(f"cannot write the {what} to {path} ({exc.strerror}); pass a path in an existing, writable directory")
 
 
-def settings_for(path: Path, **overrides):
+def settings_for(path: Path, cache: bool = True, **overrides):
+    """The settings of the project at ``path``; ``cache``: reuse the facts of unchanged files
+    (``--no-cache`` turns it off)."""
     try:
-        settings = load_settings(path, **overrides)
+        settings = replace(load_settings(path, **overrides), cache=cache)
     except SettingsError as exc:
         fail(str(exc))
     # a file given on the command line is relative to the current directory (pyproject.toml's
@@ -83,6 +90,8 @@ def _exists_in(root: Path, value: str) -> bool:
 
 
 def make_plan(settings, quiet: bool = False) -> Plan:
+    from . import api
+
     try:
         if out.is_terminal and not quiet:
             from rich.progress import Progress
@@ -91,7 +100,7 @@ def make_plan(settings, quiet: bool = False) -> Plan:
                 task = progress.add_task("scanning", total=None)
                 return api.plan_project(settings, lambda i, n: progress.update(task, completed=i, total=n))
         return api.plan_project(settings)
-    except BAD_INPUT_ERRORS as exc:
+    except bad_input_errors() as exc:
         fail(str(exc))
 
 

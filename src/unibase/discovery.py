@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from .cache import MISSING, FactCache, content_hash
 from .fact_reader import read_facts
 from .facts import FileFacts, ImportBinding, ImportStmt, import_bindings
 from .index import (  # noqa: F401  (re-exported: the index's types are discovery's)
@@ -81,6 +82,7 @@ def _stem(rel: str) -> str:
 class DiscoverOptions:
     exclude: tuple[str, ...] = ()
     parse_everything: bool = False  # skip the pre-filter (tests compare both)
+    cache: bool = False  # reuse the facts of unchanged files from the last run (unibase.cache)
 
 
 def discover(root: Path, options: DiscoverOptions = DiscoverOptions(),
@@ -90,7 +92,7 @@ def discover(root: Path, options: DiscoverOptions = DiscoverOptions(),
     aliases = symlink_aliases(root, files)
     files = [f for f in files if f not in aliases]
     modules = ModuleMap.build(root, files, aliases)
-    reading = _Reading(root, modules)
+    reading = _Reading(root, modules, FactCache.for_project(root, options.cache))
     speaks_sqla = reading.read_all(files, options.parse_everything, progress)
     modules.learn(_absolute_imports(reading.facts))
     # follow the imports of files that really are SQLAlchemy code, not of every file whose bytes
@@ -100,6 +102,7 @@ def discover(root: Path, options: DiscoverOptions = DiscoverOptions(),
     if reading.raw or reading.lazy:
         reading.read_importers()
     modules.learn(_absolute_imports(reading.facts))
+    reading.store.save()
     index = build(root, modules, reading.facts, reading.unparsable)
     index.scanned = len(files)
     index.roots = tuple(modules.roots())
@@ -112,8 +115,9 @@ def discover(root: Path, options: DiscoverOptions = DiscoverOptions(),
 class _Reading:
     """The files of one discovery: read once each, parsed whole only where that can matter."""
 
-    def __init__(self, root: Path, modules: ModuleMap) -> None:
+    def __init__(self, root: Path, modules: ModuleMap, store: FactCache) -> None:
         self.root = root
+        self.store = store
         self.facts: dict[str, FileFacts] = {}
         self.unparsable: dict[str, Unparsable] = {}
         self.raw: dict[str, frozenset[bytes]] = {}  # files not read further yet -> the words of their imports
@@ -130,14 +134,22 @@ class _Reading:
 
     def parse(self, rel: str, data: bytes, could_matter: str | None, words: frozenset[bytes] = frozenset(),
               statements_only: bool = False) -> None:
-        tree, problem = parsed(data, rel)
-        if problem is not None:
-            what, line = problem
-            self.unparsable[rel] = Unparsable(f"does not parse ({what})", line, could_matter, words or import_words(data))
-            return
         # every metadata use is spelled ``metadata``: in a file whose text lacks the word, expressions
         # hold none to look for
-        self.facts[rel] = read_facts(rel, tree, statements_only or b"metadata" not in data)
+        statements_only = statements_only or b"metadata" not in data
+        kind = "statements" if statements_only else "whole"
+        digest = content_hash(data) if self.store.enabled else b""
+        found = self.store.get(kind, rel, digest) if digest else MISSING
+        if found is MISSING:
+            tree, problem = parsed(data, rel)
+            found = read_facts(rel, tree, statements_only) if problem is None else problem
+            if digest:
+                self.store.put(kind, rel, digest, found)
+        if not isinstance(found, FileFacts):
+            what, line = found
+            self.unparsable[rel] = Unparsable(f"does not parse ({what})", line, could_matter, words or import_words(data))
+            return
+        self.facts[rel] = found
 
     def parse_later(self, rel: str, could_matter: str | None) -> None:
         words = self.raw.pop(rel, None)
@@ -229,8 +241,14 @@ class _Reading:
         except OSError as exc:
             self.unreadable(rel, exc, None)
             return
-        headers = class_header_words(data)
-        facts = import_facts(rel, text, data) if headers.isdisjoint(known) else None
+        digest = content_hash(data) if self.store.enabled else b""
+        found = self.store.get("imports", rel, digest) if digest else MISSING
+        if found is MISSING:
+            found = (class_header_words(data), import_facts(rel, text, data))
+            if digest:
+                self.store.put("imports", rel, digest, found)
+        headers, facts = found
+        facts = facts if headers.isdisjoint(known) else None
         if facts is None:
             self.parse(rel, data, None, words, statements_only=True)
         else:

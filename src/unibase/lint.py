@@ -10,18 +10,19 @@ from pathlib import Path
 
 import typer
 
-from . import api
-from .cli_inputs import make_plan, settings_for
 from .output import count, err, fail, out
 
 OUTPUT_FORMATS = ("text", "json", "github")
 
 
-def run(path: Path, output_format: str, quiet: bool) -> None:
+def run(path: Path, output_format: str, quiet: bool, cache: bool = True) -> None:
     """Print the findings of the project at ``path`` in ``output_format``; exit 1 if there are any."""
+    from . import api
+    from .cli_inputs import make_plan, settings_for
+
     if output_format not in OUTPUT_FORMATS:
         fail(f"unknown output format {output_format!r}; use one of: {', '.join(OUTPUT_FORMATS)}")
-    settings = settings_for(path)
+    settings = settings_for(path, cache)
     the_plan = make_plan(settings, quiet or output_format != "text")
     findings = api.check_plan(the_plan) if api.bases_under(the_plan) else []
     shown = [replace(f, file=shown_path(settings.root, f.file)) for f in findings]

@@ -63,6 +63,7 @@ class Settings:
     decisions: tuple[TableDecision, ...] = ()
     mode: str = "union"  # how --prefer resolves a duplicated table: "keep" or "union"
     renames: bool = True  # --prefer applies the plan's suggested column renames
+    cache: bool = False  # reuse the facts of unchanged files (unibase.cache): the CLI's default, not the API's
     extra: dict[str, Any] = field(default_factory=dict)
 
 

@@ -1,0 +1,165 @@
+"""A persistent cache of what discovery reads from each file, so that a second run on an unchanged
+project (``check`` as a pre-commit hook runs on every commit) parses only the files that changed.
+
+An entry is keyed by the file's path and the hash of its bytes (which discovery reads anyway), so a
+file edited since is read again and an unchanged one is not; the whole cache is keyed by unibase's
+source and the interpreter's version, so any other unibase or Python starts afresh. It lives in the
+user's cache directory (``$UNIBASE_CACHE_DIR``, else ``$XDG_CACHE_HOME/unibase``, else
+``~/.cache/unibase``), one file per project root, never inside the project: the working tree and
+``git status`` never change. It is written atomically, and an entry or file that cannot be read is
+ignored (read again from the source): the results with and without the cache are the same.
+``--no-cache`` or ``UNIBASE_NO_CACHE=1`` bypasses it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import pickle
+import sys
+import tempfile
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+FORMAT = 1
+_MISSING = object()
+KEEP_SECONDS = 30 * 24 * 3600  # a project's cache no run has used for this long is deleted
+
+
+def cache_dir() -> Path:
+    """Where unibase keeps its caches."""
+    if given := os.environ.get("UNIBASE_CACHE_DIR"):
+        return Path(given).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or "~/.cache"
+    return Path(base).expanduser() / "unibase"
+
+
+def disabled_by_environment() -> bool:
+    return os.environ.get("UNIBASE_NO_CACHE", "").strip().lower() not in ("", "0", "false", "no")
+
+
+@cache
+def source_fingerprint() -> str:
+    """unibase's own source and the interpreter's version: facts read by other code or another
+    Python (whose ``ast`` differs) are never reused."""
+    digest = hashlib.blake2b(f"{FORMAT} {sys.version} {sys.implementation.cache_tag}".encode(), digest_size=16)
+    package = Path(__file__).parent
+    for path in sorted(package.rglob("*.py")):
+        digest.update(path.relative_to(package).as_posix().encode() + b"\0")
+        try:
+            digest.update(path.read_bytes())
+        except OSError:
+            digest.update(b"?")
+    return digest.hexdigest()
+
+
+def content_hash(data: bytes) -> bytes:
+    return hashlib.blake2b(data, digest_size=16).digest()
+
+
+class FactCache:
+    """The entries of one project: ``get`` those of the last run, ``put`` new ones, ``save`` the
+    ones this run used (so the file holds the project as it is now, and no more)."""
+
+    def __init__(self, root: Path, directory: Path | None) -> None:
+        self.path = None if directory is None else _file_for(root, directory)
+        self._old: dict[tuple, bytes] = self._load() if self.path is not None else {}
+        self._now: dict[tuple, bytes] = {}
+
+    @classmethod
+    def for_project(cls, root: Path, enabled: bool) -> FactCache:
+        directory = cache_dir() if enabled and not disabled_by_environment() else None
+        if directory is not None and _inside(directory, root):
+            directory = None  # never write into the user's project
+        return cls(root, directory)
+
+    @property
+    def enabled(self) -> bool:
+        return self.path is not None
+
+    def get(self, kind: str, rel: str, digest: bytes) -> Any:
+        """The value stored for this file's bytes, or ``MISSING``."""
+        key = (kind, rel, digest)
+        blob = self._old.get(key)
+        if blob is None:
+            return _MISSING
+        try:
+            value = pickle.loads(blob)
+        except Exception:  # noqa: BLE001 - a damaged entry is read again from the source
+            return _MISSING
+        self._now[key] = blob
+        return value
+
+    def put(self, kind: str, rel: str, digest: bytes, value: Any) -> None:
+        """Store ``value`` as it is now (pickled at once: callers may change it afterwards)."""
+        if self.path is None:
+            return
+        try:
+            self._now[(kind, rel, digest)] = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+        except (pickle.PicklingError, TypeError, AttributeError, RecursionError):
+            pass  # not stored: read again next time
+
+    def save(self) -> None:
+        """Write this run's entries, atomically, when they differ from the last run's; a cache
+        that cannot be written is skipped without a word (it only saves time)."""
+        if self.path is None:
+            return
+        if self._now.keys() == self._old.keys():
+            try:
+                os.utime(self.path)  # still in use: not pruned
+            except OSError:
+                pass
+            return
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".tmp-", suffix=".pickle")
+            try:
+                with os.fdopen(fd, "wb") as f:
+                    pickle.dump((FORMAT, source_fingerprint(), self._now), f, protocol=pickle.HIGHEST_PROTOCOL)
+                os.replace(tmp, self.path)
+            except BaseException:
+                os.unlink(tmp)
+                raise
+            _prune(self.path.parent)
+        except OSError:
+            pass
+
+    def _load(self) -> dict[tuple, bytes]:
+        try:
+            with open(self.path, "rb") as f:
+                fmt, fingerprint, entries = pickle.load(f)
+        except Exception:  # noqa: BLE001 - missing, unreadable, damaged or from another unibase
+            return {}
+        if fmt != FORMAT or fingerprint != source_fingerprint() or not isinstance(entries, dict):
+            return {}
+        return entries
+
+
+MISSING = _MISSING
+
+
+def _file_for(root: Path, directory: Path) -> Path:
+    name = hashlib.blake2b(str(root).encode("utf-8", "surrogateescape"), digest_size=12).hexdigest()
+    return directory / "facts" / f"{name}.pickle"
+
+
+def _prune(directory: Path) -> None:
+    """Delete the caches of projects no run has used for KEEP_SECONDS (a deleted checkout, a
+    temporary directory), and temporary files a killed run left."""
+    import time
+
+    limit = time.time() - KEEP_SECONDS
+    for path in directory.iterdir():
+        try:
+            if path.suffix == ".pickle" and path.stat().st_mtime < limit:
+                path.unlink()
+        except OSError:
+            pass
+
+
+def _inside(directory: Path, root: Path) -> bool:
+    try:
+        return directory.resolve().is_relative_to(root.resolve())
+    except OSError:
+        return True
