@@ -61,11 +61,13 @@ def test_an_import_used_only_in_annotations_goes_under_type_checking(tmp_path):
 
 def test_a_plan_that_makes_a_new_import_cycle_is_refused(tmp_path):
     """The moved method calls ``Project()``: its import must run, and the canonical module
-    would import the domain layer that imports it. The plan names the cycle and writes nothing."""
+    would import the domain layer that imports it, and the domain layer needs ``User`` at run
+    time too (a default owner): no import of the cycle can stop running. The plan names the
+    cycle and writes nothing."""
     project = _project(tmp_path, {
         "app/__init__.py": "",
         "app/main.py": MAIN,
-        "app/domain.py": DOMAIN,
+        "app/domain.py": DOMAIN + "\n\nDEFAULT_OWNER = User\n",
         "app/other.py": _other("    def project(self):\n        return Project(self.project_name, None)\n"),
     })
     planned = unibase("plan", str(project))

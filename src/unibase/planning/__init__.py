@@ -96,7 +96,8 @@ def _plan(index: Index, settings: Settings) -> Plan:
     role_of = {**decided.roles, **flask.roles}
     evidence = {**decided.evidence, **{sym: flask.evidence[sym] for sym in flask.roles}}
     if merge is not None:
-        conflicts += refusals.new_cycle(ctx, merge.target, ops)
+        cycle = refusals.new_cycle(ctx, merge.target, ops)
+        ops, conflicts = (*ops, *cycle.ops), [*conflicts, *cycle.conflicts]
     strategy = roles.strategy_entries(ctx, role_of, choices, target_lines, merge.target if merge else None, ops)
     bases = roles.base_entries(ctx, role_of, evidence, flask.model_class, strategy)
     refusals.refuse_unanalysed(ctx, refusals.unanalysed_importers(ctx, decided.merging, ops))
