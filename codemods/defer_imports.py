@@ -3,7 +3,7 @@ go under ``if TYPE_CHECKING:``, so importing the module no longer runs them (the
 they would close an import cycle, and that nothing else reads the names at run time).
 
 * each top-level import line loses the aliases binding one of ``op.names`` (the line goes when
-  none is left, its comments passing to the next statement);
+  none is left, its blank lines and comments passing to the next statement);
 * those aliases, spelt as they were, join the module's first top-level ``if TYPE_CHECKING:``
   (one is made after the header imports, with ``from typing import TYPE_CHECKING``, when there
   is none);
@@ -34,10 +34,12 @@ class DeferImportsCommand:
     def transform(self, module: cst.Module) -> cst.Module:
         body: list[cst.CSTNode] = []
         texts: list[str] = []
-        carried: list[cst.EmptyLine] = []  # the comments of a line that went
+        carried: list[cst.EmptyLine] = []  # the leading lines of a line that went
         for stmt in module.body:
             if carried:
-                stmt = stmt.with_changes(leading_lines=[*carried, *stmt.leading_lines])
+                # blank lines stay between imports; before other code the new block brings its own
+                lines = carried if is_import(stmt) else [x for x in carried if x.comment is not None]
+                stmt = stmt.with_changes(leading_lines=[*lines, *stmt.leading_lines])
                 carried = []
             if not is_import(stmt):
                 body.append(stmt)
@@ -47,7 +49,7 @@ class DeferImportsCommand:
             if kept is not None:
                 body.append(kept)
             else:
-                carried = [line for line in stmt.leading_lines if line.comment is not None]
+                carried = list(stmt.leading_lines)
         if not texts:
             return module
         present = set().union(*(import_keys(s) for s in body if is_import(s)))  # type: ignore[arg-type]
