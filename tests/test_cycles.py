@@ -172,3 +172,24 @@ def test_a_shim_for_a_dropped_duplicate_that_closes_an_import_cycle_is_refused(t
     assert planned.returncode == 1, planned.stdout + planned.stderr
     cycle = [c for c in json.loads(planned.stdout)["conflicts"] if c["kind"] == "import-cycle"]
     assert len(cycle) == 1 and all(m in cycle[0]["detail"] for m in ("app.catalog.models", "app.domain", "app.crm"))
+
+
+def test_signature_only_names_what_nothing_reads_at_run_time():
+    """Parameter, return and local annotations of plain functions and methods are never read;
+    a decorated function's, a class-level annotation and a function handed around are."""
+    import ast
+
+    from unibase import cycles
+
+    tree = ast.parse(
+        "import functools\n"
+        "@functools.cache\ndef cached(a: A) -> None: pass\n"
+        "class K:\n    b: B\n    def m(self, c: C) -> D:\n        e: E = 1\n        return e\n"
+        "def plain(h: H) -> None: pass\n"
+        "def run():\n    return plain(1)\n"
+        "def handler(f: F) -> None: pass\n"
+        "HANDLERS = [handler]\n"
+        "def default(g: G = G()) -> None: pass\n"
+    )
+    assert cycles.passed_around(tree) == {"handler"}
+    assert cycles.signature_only(tree.body, frozenset(cycles.passed_around(tree))) == {"C", "D", "E", "H"}

@@ -108,6 +108,9 @@ def test_a_domain_layer_cycle_merges_with_the_import_under_type_checking(tmp_pat
                     "from dataclasses import dataclass\n\nfrom sqlalchemy.orm import declarative_base\n")
      + "\n\n@dataclass\nclass Job:\n    service: Service\n", "a class-level annotation"),
     (MODELS + '\n\n__all__ = ["User", "Service"]\n', "re-exported"),
+    (MODELS.replace("def served_by(self, service: Service)", "def served_by(self, service)")
+     + "\n\ndef describe(service: Service) -> str:\n    return 'x'\n\n\nHANDLERS = [describe]\n",
+     "a function handed around, whose signature may be read"),
 ])
 def test_a_cycle_no_import_of_which_can_stop_running_is_refused(tmp_path, models, why):
     project = _project(tmp_path, models)

@@ -192,12 +192,13 @@ def _lazy(resolved: object) -> bool:
     return isinstance(resolved, (Symbol, ModuleRef))
 
 
-def signature_only(nodes: Iterable[ast.stmt]) -> set[str]:
+def signature_only(nodes: Iterable[ast.stmt], exposed: frozenset[str] = frozenset()) -> set[str]:
     """Names the statements use only where nothing reads them at run time: the parameter and
     return annotations of functions that no decorator wraps (nor any function or class around
     them), and annotations of local variables. Class-level annotations (mapped classes,
-    dataclasses, models of frameworks that read them) and everything in a decorated function
-    or class count as uses that run."""
+    dataclasses, models of frameworks that read them), everything in a decorated function
+    or class, and the annotations of the top-level functions named in ``exposed`` (handed to
+    code that may read their signature) count as uses that run."""
     only: set[str] = set()
     runs: set[str] = set()
 
@@ -233,8 +234,17 @@ def signature_only(nodes: Iterable[ast.stmt]) -> set[str]:
                 visit(child, wrapped, in_function)
 
     for top in nodes:
-        visit(top, False, False)
+        visit(top, isinstance(top, (ast.FunctionDef, ast.AsyncFunctionDef)) and top.name in exposed, False)
     return only - runs
+
+
+def passed_around(tree: ast.Module) -> set[str]:
+    """The top-level functions of ``tree`` that it uses other than by calling them (handed to a
+    framework, stored, returned)."""
+    defined = {n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
+    called = {id(n.func) for n in ast.walk(tree) if isinstance(n, ast.Call)}
+    return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and n.id in defined
+            and isinstance(n.ctx, ast.Load) and id(n) not in called}
 
 
 def signature_annotations(nodes: Iterable[ast.stmt], name: str) -> list[ast.expr]:

@@ -3,8 +3,8 @@ putting an import that only annotations need under ``if TYPE_CHECKING:``.
 
 The cycle is found in the planned import graph (:mod:`unibase.cycles`). An edge of it that the
 plan does not write, made in a file that stays a module of its own by imports whose names the
-file uses only in the annotations of undecorated functions (``cycles.signature_only``), need
-not run: those imports move under ``if TYPE_CHECKING:`` (:class:`~unibase.plan.DeferImports`,
+file uses only in the annotations of undecorated functions that nothing hands around
+(``cycles.signature_only``), need not run: those imports move under ``if TYPE_CHECKING:`` (:class:`~unibase.plan.DeferImports`,
 the annotations quoted where the file has no ``from __future__ import annotations``) and the
 edge is gone. Code that moves into the file counts as the file's code. Not taken: an import
 the file also needs at run time, re-exports (``__all__``, another module importing the name
@@ -77,7 +77,8 @@ def _deferrable(ctx: PlanContext, a: str, b: str, ops: tuple[Operation, ...],
     if not found:
         return None
     code = [*tree.body, *_arriving(ctx, a, ops)]
-    only = cycles.signature_only(code)
+    exposed = cycles.passed_around(tree) | _imported_elsewhere(ctx, a)
+    only = cycles.signature_only(code, frozenset(exposed))
     future = _future_annotations(ctx, a)
     for _, local in found:
         if local not in only or _bound_twice(tree, local) or _reexported(ctx, a, tree, local):
@@ -100,6 +101,13 @@ def _arriving(ctx: PlanContext, a: str, ops: tuple[Operation, ...]) -> list[ast.
                 except SyntaxError:
                     out.append(ast.parse("__unreadable__"))  # type: ignore[arg-type]
     return out
+
+
+def _imported_elsewhere(ctx: PlanContext, a: str) -> set[str]:
+    """The names other project files import from ``a`` (a function among them may be handed to
+    a framework that reads its annotations)."""
+    return {n.name for rel in ctx.importers.get(a, ()) for imp in ctx.index.facts[rel].imports
+            if imp.is_from and ctx.resolver.module_file(rel, imp.level, imp.module) == a for n in imp.names}
 
 
 def _bound_twice(tree: ast.Module, local: str) -> bool:
