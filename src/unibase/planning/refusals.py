@@ -63,8 +63,9 @@ def new_cycle(ctx: PlanContext, target: str, ops: tuple[Operation, ...]) -> Part
     return Part((), (Conflict(
         "import-cycle", target,
         f"the merge would make a new import cycle, {chain}, so importing any of them could fail "
-        f"(\"partially initialized module\"); move what {cycle[1]} needs out of the cycle or import it inside "
-        "the function that uses it, then plan again", None, tuple(cycle[:-1])),))
+        f"(\"partially initialized module\"), and every import of it is needed at run time (none is used "
+        f"only in the annotations of undecorated functions); move what {cycle[1]} needs out of the cycle or "
+        "import it inside the function that uses it, then plan again", None, tuple(cycle[:-1])),))
 
 
 def planned_edges(ctx: PlanContext, target: str, ops: tuple[Operation, ...],
