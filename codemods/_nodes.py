@@ -43,3 +43,16 @@ def walk(root: cst.CSTNode) -> Iterator[tuple[cst.CSTNode, cst.CSTNode | None]]:
 def nodes(root: cst.CSTNode) -> Iterator[cst.CSTNode]:
     """Every node under ``root`` (whitespace and punctuation aside)."""
     return (node for node, _ in walk(root))
+
+
+def quoted(annotation: cst.Annotation) -> cst.Annotation:
+    """``x: Mapped[Optional[Invoice]]`` -> ``x: "Mapped[Optional[Invoice]]"``; an annotation that
+    is a string already, or that cannot be one plain string literal, as it is."""
+    ann = annotation.annotation
+    if isinstance(ann, (cst.SimpleString, cst.ConcatenatedString)):
+        return annotation
+    code = cst.Module([]).code_for_node(ann)
+    if "\n" in code or ('"' in code and "'" in code):
+        return annotation  # cannot be one plain string literal: left as written
+    quote = "'" if '"' in code else '"'
+    return annotation.with_changes(annotation=cst.SimpleString(f"{quote}{code}{quote}"))

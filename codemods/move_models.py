@@ -42,6 +42,7 @@ import libcst as cst
 
 from unibase.codemods._imports import add_type_checking_imports, first_party, merge_into_header, place_import
 from unibase.codemods._names import RenameNodes, rename_targets
+from unibase.codemods._nodes import quoted
 from unibase.codemods._statements import (
     all_names,
     assigns_registry,
@@ -351,13 +352,6 @@ class _QuoteAnnotations(cst.CSTTransformer):
     import annotations`` gave the code where it was written (SQLAlchemy reads quoted ``Mapped``)."""
 
     def leave_Annotation(self, original_node: cst.Annotation, updated_node: cst.Annotation) -> cst.Annotation:
-        ann = updated_node.annotation
-        if isinstance(ann, (cst.SimpleString, cst.ConcatenatedString)):
-            return updated_node
-        code = cst.Module([]).code_for_node(ann)
-        if "\n" in code or ('"' in code and "'" in code):
-            return updated_node  # cannot be one plain string literal: left as written
-        quote = "'" if '"' in code else '"'
-        return updated_node.with_changes(annotation=cst.SimpleString(f"{quote}{code}{quote}"))
+        return quoted(updated_node)
 
 

@@ -6,7 +6,9 @@ What it does, in one file, given a ``RewriteImports`` operation:
   ``from <spelling> import helper``: only names listed in ``op.renames`` move. A renamed class
   keeps its local binding (``from .models import AnalyticsEvent as Event``). A new statement is
   merged into an identical ``from <new> import`` statement of the same suite when one exists
-  (earlier in the suite, or later with only imports in between) and the new line has no comment.
+  (earlier in the suite, or later with only imports in between) and the new line has no comment;
+  split off a line of the module's leading imports and merged into none, it goes to its sorted
+  place in that block (as UB001's added imports do), the kept names staying where they were.
   When the new module is this very file, the moved names are dropped from the import, and a
   local alias is renamed to the name the class now has.
 * A renamed name whose class lives outside the target (``op.sources``: a dropped duplicate
@@ -45,8 +47,9 @@ from libcst.helpers import get_full_name_for_node
 from libcst.metadata import MetadataWrapper, Scope, ScopeProvider
 
 from unibase.codemods._import_head import Head, is_self
-from unibase.codemods._imports import drop_emptied_type_checking, with_aliases
+from unibase.codemods._imports import drop_emptied_type_checking, first_party, place_import, with_aliases
 from unibase.codemods._nodes import nodes as _nodes, walk as _walk
+from unibase.codemods._statements import header_end
 from unibase.plan import ModuleSpelling, Rename, RewriteImports
 
 DESCRIPTION = "Point imports of moved models at the canonical module and unify aliases of the one Base."
@@ -100,7 +103,7 @@ class RewriteImportsCommand:
 
     def transform(self, module: cst.Module) -> cst.Module:
         first = _Analysis(module)
-        out = _run(first, self._plan_moves)
+        out = _run(first, self._plan_moves, first_party(self.op.file))
         # unifying aliases of the one Base needs a second analysis: only where a Base name is
         # spelled at all, before or after the moves (most importers import models only)
         bases = {self.op.canonical_name, *self.op.base_names}
@@ -367,9 +370,10 @@ class _Analysis:
 
 
 class _Apply(cst.CSTTransformer):
-    def __init__(self, edits: _Edits, touched: set[cst.CSTNode]) -> None:
+    def __init__(self, edits: _Edits, touched: set[cst.CSTNode], project: str | None = None) -> None:
         self.e = edits
         self.touched = touched
+        self.project = project  # the file's top-level package (the sections of its import block)
 
     def on_visit(self, node: cst.CSTNode) -> bool:
         return node in self.touched and super().on_visit(node)
@@ -388,7 +392,7 @@ class _Apply(cst.CSTTransformer):
         return self.e.imports.get(original, updated)
 
     def leave_Module(self, original: cst.Module, updated: cst.Module) -> cst.Module:
-        body, orphans = self._suite(original.body, updated.body)
+        body, orphans = self._suite(original.body, updated.body, header_end(original.body))
         return updated.with_changes(body=body, footer=[*orphans, *updated.footer])
 
     def leave_IndentedBlock(self, original: cst.IndentedBlock, updated: cst.IndentedBlock) -> cst.IndentedBlock:
@@ -404,10 +408,14 @@ class _Apply(cst.CSTTransformer):
         body = [s for o, u in zip(original.body, updated.body) for s, _ in self.e.froms.get(o, [(u, False)])]
         return updated.with_changes(body=body or [cst.Pass()])
 
-    def _suite(self, originals: Sequence, updated: Sequence) -> tuple[list, list[cst.EmptyLine]]:
+    def _suite(self, originals: Sequence, updated: Sequence, header: int = 0) -> tuple[list, list[cst.EmptyLine]]:
+        """The suite's statements, and the comment lines a removed last statement leaves. A line
+        split off an import of the module's leading block (``header``: where that block ends)
+        that joins no line goes to its sorted place in the block (``place_import``)."""
         out: list[tuple[cst.BaseStatement, bool] | None] = []
         orphans: list[cst.EmptyLine] = []  # comment lines of a removed statement
-        for o, u in zip(originals, updated):
+        placed: set[int] = set()  # ids of split-off lines to place in the block
+        for index, (o, u) in enumerate(zip(originals, updated)):
             if orphans:
                 u = u.with_changes(leading_lines=[*orphans, *u.leading_lines])
                 orphans = []
@@ -420,11 +428,17 @@ class _Apply(cst.CSTTransformer):
             elif len(o.body) > 1:
                 out.append((u.with_changes(body=[s for s, _ in parts]), False))
             else:
+                split = index < header and len(parts) > 1 and not any(x.comment for x in u.leading_lines)
+                leading = list(u.leading_lines)
                 for k, (stmt, mergeable) in enumerate(parts):
-                    line = cst.SimpleStatementLine([stmt], leading_lines=u.leading_lines if k == 0 else [])
+                    moving = split and mergeable and k < len(parts) - 1  # the kept names stay in place
+                    line = cst.SimpleStatementLine([stmt], leading_lines=[] if moving else leading)
+                    leading = leading if moving else []
                     if k == len(parts) - 1:
                         line = line.with_changes(trailing_whitespace=u.trailing_whitespace)
                     quiet = not line.trailing_whitespace.comment and not any(x.comment for x in line.leading_lines)
+                    if moving:
+                        placed.add(id(line))
                     out.append((line, mergeable and quiet))
         for i, entry in enumerate(out):
             if entry and entry[1] and (j := _merge_target(out, i)) is not None:
@@ -435,7 +449,10 @@ class _Apply(cst.CSTTransformer):
                 after = next((k for k in range(i + 1, len(out)) if out[k]), None)
                 if after is not None and entry[0].leading_lines and not out[after][0].leading_lines:  # type: ignore[index]
                     out[after] = (out[after][0].with_changes(leading_lines=entry[0].leading_lines), out[after][1])  # type: ignore[index]
-        return [e[0] for e in out if e], orphans
+        body = [e[0] for e in out if e and id(e[0]) not in placed]
+        for line in (e[0] for e in out if e and id(e[0]) in placed):
+            place_import(body, header_end(body), line, self.project)  # type: ignore[arg-type]
+        return body, orphans
 
 
 def _merge_target(out: list, i: int) -> int | None:
@@ -478,7 +495,7 @@ def _merge(existing: cst.ImportFrom, new: cst.ImportFrom) -> cst.ImportFrom:
 # --- small helpers ------------------------------------------------------------------------------
 
 
-def _run(a: _Analysis, plan: Callable[[_Analysis], _Edits]) -> cst.Module:
+def _run(a: _Analysis, plan: Callable[[_Analysis], _Edits], project: str | None = None) -> cst.Module:
     edits = plan(a)
     if not (edits.froms or edits.imports or edits.names or edits.attrs):
         return a.module
@@ -488,7 +505,7 @@ def _run(a: _Analysis, plan: Callable[[_Analysis], _Edits]) -> cst.Module:
         while node is not None and node not in touched:
             touched.add(node)
             node = a.parents.get(node)
-    return a.module.visit(_Apply(edits, touched))
+    return a.module.visit(_Apply(edits, touched, project))
 
 
 def _key(stmt: cst.ImportFrom) -> _Key:

@@ -286,26 +286,14 @@ class GeneratedProject:
             required = frozenset(tables | {("class-name-collision", name) for name in colliding})
         else:
             required = frozenset(("class-name-collision", m.cls) for m in models if m.declared_table and m.cls in colliding)
-        return required | self._possible_cycles()
-
-    def _possible_cycles(self) -> frozenset[tuple[str, str]]:
-        """With a domain layer, the module of its ``user`` imports it, and it imports a model of
-        another base. When that module stays where it is (a module of the canonical base, or one
-        rebased in place) and importing the canonical module runs it (it is the canonical module,
-        or its package's ``__init__`` imports it), the module the domain's model leaves (a shim
-        importing the canonical one) closes a cycle: the import is the project's own, not one the
-        merge moves, and unibase rightly refuses to write it (an ``import-cycle`` conflict naming
-        the canonical module, whichever base that is)."""
-        if self.spec.domain is None:
-            return frozenset()
-        packages = package_modules(self.spec)
-        return frozenset(("import-cycle", module_file(b.module, packages)) for b in self.spec.bases)
+        return required
 
     def must_decide(self, strategy: str) -> bool:
         """Whether the plan must stop for a decision (with ``move`` it may not have to: the
-        class whose table name is computed may be the one that keeps its name; an import cycle
-        arises only for some choices of the canonical base)."""
-        return strategy == "rebase" and bool(self.decisions(strategy) - self._possible_cycles())
+        class whose table name is computed may be the one that keeps its name). A domain layer
+        never needs one: the import that would close a cycle is used only in an annotation, and
+        goes under ``if TYPE_CHECKING:``."""
+        return strategy == "rebase" and bool(self.decisions(strategy))
 
 
 def write_project(files: dict[str, str], root: Path) -> Path:

@@ -123,8 +123,8 @@ CASES = [
         x = Session, J, helper
         """,
         """\
-        from .models import Session, Job as J
         from .hce_models import helper  # noqa: F401
+        from .models import Session, Job as J
         x = Session, J, helper
         """,
         op=RewriteImports(API.file, (ModuleSpelling(1, "hce_models", HCE, 1, "models"),),
@@ -162,12 +162,12 @@ CASES = [
         )
         """,
         """\
+        from .hce_models import (
+            helper,
+        )
         from .models import (
             Session,
             AnalyticsEvent as Event,
-        )
-        from .hce_models import (
-            helper,
         )
         """,
         id="relative-parenthesized",
@@ -613,7 +613,7 @@ def count(session):
 
 SHORTCUT = [
     pytest.param("from .hce_models import Event as AnalyticsEvent, helper\n" + BODY,
-                 "from .models import AnalyticsEvent\nfrom .hce_models import helper\n" + BODY, id="from-import"),
+                 "from .hce_models import helper\nfrom .models import AnalyticsEvent\n" + BODY, id="from-import"),
     pytest.param("import os\nfrom .hce_models import Session\nimport sys\n\nx = 1\n",
                  "import os\nfrom .models import Session\nimport sys\n\nx = 1\n", id="imports-after-the-change"),
     pytest.param("import pkg.hce_models as h\n\ndef f():\n    return h.Session\n",

@@ -61,11 +61,13 @@ def test_an_import_used_only_in_annotations_goes_under_type_checking(tmp_path):
 
 def test_a_plan_that_makes_a_new_import_cycle_is_refused(tmp_path):
     """The moved method calls ``Project()``: its import must run, and the canonical module
-    would import the domain layer that imports it. The plan names the cycle and writes nothing."""
+    would import the domain layer that imports it, and the domain layer needs ``User`` at run
+    time too (a default owner): no import of the cycle can stop running. The plan names the
+    cycle and writes nothing."""
     project = _project(tmp_path, {
         "app/__init__.py": "",
         "app/main.py": MAIN,
-        "app/domain.py": DOMAIN,
+        "app/domain.py": DOMAIN + "\n\nDEFAULT_OWNER = User\n",
         "app/other.py": _other("    def project(self):\n        return Project(self.project_name, None)\n"),
     })
     planned = unibase("plan", str(project))
@@ -170,3 +172,24 @@ def test_a_shim_for_a_dropped_duplicate_that_closes_an_import_cycle_is_refused(t
     assert planned.returncode == 1, planned.stdout + planned.stderr
     cycle = [c for c in json.loads(planned.stdout)["conflicts"] if c["kind"] == "import-cycle"]
     assert len(cycle) == 1 and all(m in cycle[0]["detail"] for m in ("app.catalog.models", "app.domain", "app.crm"))
+
+
+def test_signature_only_names_what_nothing_reads_at_run_time():
+    """Parameter, return and local annotations of plain functions and methods are never read;
+    a decorated function's, a class-level annotation and a function handed around are."""
+    import ast
+
+    from unibase import cycles
+
+    tree = ast.parse(
+        "import functools\n"
+        "@functools.cache\ndef cached(a: A) -> None: pass\n"
+        "class K:\n    b: B\n    def m(self, c: C) -> D:\n        e: E = 1\n        return e\n"
+        "def plain(h: H) -> None: pass\n"
+        "def run():\n    return plain(1)\n"
+        "def handler(f: F) -> None: pass\n"
+        "HANDLERS = [handler]\n"
+        "def default(g: G = G()) -> None: pass\n"
+    )
+    assert cycles.passed_around(tree) == {"handler"}
+    assert cycles.signature_only(tree.body, frozenset(cycles.passed_around(tree))) == {"C", "D", "E", "H"}

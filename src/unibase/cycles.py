@@ -54,20 +54,31 @@ def _targets(resolver: Resolver, rel: str, level: int, module: str | None, names
 
 def import_graph(resolver: Resolver) -> dict[str, set[str]]:
     """file -> the project files importing it runs (module-level imports only)."""
-    graph: dict[str, set[str]] = {}
-    for rel, f in resolver.facts.items():
-        edges: set[str] = set()
-        for imp in f.imports:
-            if imp.scope not in _RUNS:
-                continue
+    return {rel: file_edges(resolver, rel) for rel in resolver.facts}
+
+
+def runtime_imports(resolver: Resolver, rel: str):
+    """(import statement, imported name, the project files that name's import runs) for every
+    name of every import of ``rel`` that runs when ``rel`` is imported."""
+    for imp in resolver.facts[rel].imports:
+        if imp.scope not in _RUNS:
+            continue
+        for n in imp.names:
             if imp.is_from:
-                edges |= _targets(resolver, rel, imp.level, imp.module, [n.name for n in imp.names])
+                yield imp, n, _targets(resolver, rel, imp.level, imp.module, [n.name]) - {rel}
             else:
-                for n in imp.names:
-                    edges |= _targets(resolver, rel, 0, n.name, [])
-        edges.discard(rel)
-        graph[rel] = edges
-    return graph
+                yield imp, n, _targets(resolver, rel, 0, n.name, []) - {rel}
+
+
+def file_edges(resolver: Resolver, rel: str, skip: frozenset[tuple[int, str]] = frozenset()) -> set[str]:
+    """The project files importing ``rel`` runs, but for the (line, local name) imports in ``skip``."""
+    return {t for imp, n, targets in runtime_imports(resolver, rel) if (imp.line, local_name(imp, n)) not in skip
+            for t in targets}
+
+
+def local_name(imp, n) -> str:
+    """The name an imported name binds (``import a.b`` binds ``a``)."""
+    return n.asname or (n.name if imp.is_from else n.name.partition(".")[0])
 
 
 def text_targets(resolver: Resolver, rel: str, text: str) -> set[str]:
@@ -179,3 +190,73 @@ def _lazy(resolved: object) -> bool:
     if isinstance(resolved, External):
         return resolved.qualname.partition(".")[0] not in sys.stdlib_module_names
     return isinstance(resolved, (Symbol, ModuleRef))
+
+
+def signature_only(nodes: Iterable[ast.stmt], exposed: frozenset[str] = frozenset()) -> set[str]:
+    """Names the statements use only where nothing reads them at run time: the parameter and
+    return annotations of functions that no decorator wraps (nor any function or class around
+    them), and annotations of local variables. Class-level annotations (mapped classes,
+    dataclasses, models of frameworks that read them), everything in a decorated function
+    or class, and the annotations of the top-level functions named in ``exposed`` (handed to
+    code that may read their signature) count as uses that run."""
+    only: set[str] = set()
+    runs: set[str] = set()
+
+    def names(node: ast.AST | None) -> set[str]:
+        return {n.id for n in ast.walk(node) if isinstance(n, ast.Name)} if node is not None else set()
+
+    def visit(node: ast.AST, wrapped: bool, in_function: bool) -> None:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            wrapped = wrapped or bool(node.decorator_list)
+            a = node.args
+            annotations = [x.annotation for x in [*a.posonlyargs, *a.args, *a.kwonlyargs, a.vararg, a.kwarg]
+                           if x is not None and x.annotation is not None] + [node.returns]
+            for ann in annotations:
+                (runs if wrapped else only).update(names(ann))
+            for part in [*node.decorator_list, *a.defaults, *(d for d in a.kw_defaults if d is not None)]:
+                visit(part, wrapped, in_function)
+            for stmt in node.body:
+                visit(stmt, wrapped, True)
+        elif isinstance(node, ast.ClassDef):
+            for part in [*node.decorator_list, *node.bases, *node.keywords]:
+                visit(part, wrapped, in_function)
+            for stmt in node.body:
+                visit(stmt, wrapped or bool(node.decorator_list), False)
+        elif isinstance(node, ast.AnnAssign) and in_function:
+            only.update(names(node.annotation))  # a local variable's annotation is never evaluated
+            for part in (node.target, node.value):
+                if part is not None:
+                    visit(part, wrapped, in_function)
+        elif isinstance(node, ast.Name):
+            runs.add(node.id)
+        else:
+            for child in ast.iter_child_nodes(node):
+                visit(child, wrapped, in_function)
+
+    for top in nodes:
+        visit(top, isinstance(top, (ast.FunctionDef, ast.AsyncFunctionDef)) and top.name in exposed, False)
+    return only - runs
+
+
+def passed_around(tree: ast.Module) -> set[str]:
+    """The top-level functions of ``tree`` that it uses other than by calling them (handed to a
+    framework, stored, returned)."""
+    defined = {n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
+    called = {id(n.func) for n in ast.walk(tree) if isinstance(n, ast.Call)}
+    return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and n.id in defined
+            and isinstance(n.ctx, ast.Load) and id(n) not in called}
+
+
+def signature_annotations(nodes: Iterable[ast.stmt], name: str) -> list[ast.expr]:
+    """The parameter and return annotations in the statements that use ``name`` (what has to
+    be quoted once ``name`` is imported only for type checkers)."""
+    out = []
+    for top in nodes:
+        for node in ast.walk(top):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                a = node.args
+                for ann in [x.annotation for x in [*a.posonlyargs, *a.args, *a.kwonlyargs, a.vararg, a.kwarg]
+                            if x is not None] + [node.returns]:
+                    if ann is not None and any(isinstance(n, ast.Name) and n.id == name for n in ast.walk(ann)):
+                        out.append(ann)
+    return out

@@ -343,6 +343,27 @@ class UnifyFlaskModel(Operation):
                 + (f", moved below {self.after}" if self.after else ""))
 
 
+@dataclass(frozen=True)
+class DeferImports(Operation):
+    """Imports in ``file`` whose names are used only in function annotations go under ``if
+    TYPE_CHECKING:``: at run time they would close the import ``cycle`` the merge makes."""
+
+    op: ClassVar[str] = "defer-imports"
+    step: ClassVar[str] = "UB002"
+    file: str
+    names: tuple[str, ...]  # the local names whose module-level imports move
+    imports: tuple[str, ...]  # those imports as written, for the plan's reader
+    quote: bool  # the file has no ``from __future__ import annotations``: the annotations naming them are quoted
+    cycle: tuple[str, ...]  # the modules of the cycle, the first repeated at the end
+
+    def files(self) -> tuple[str, ...]:
+        return (self.file,)
+
+    def describe(self) -> str:
+        return (f"{self.file}: {'; '.join(self.imports)} only under TYPE_CHECKING (used only in annotations; "
+                f"at run time it would close the import cycle {' -> '.join(self.cycle)})")
+
+
 # --- the plan -----------------------------------------------------------------------------------
 
 

@@ -36,6 +36,8 @@ APP_MODELS = '''\
 from sqlalchemy import Column, Integer, String
 from sqlalchemy.orm import declarative_base, relationship
 
+from .domain import Service
+
 Base = declarative_base()
 
 
@@ -44,6 +46,21 @@ class User(Base):
     id = Column(Integer, primary_key=True)
     name = Column(String)
     invoices = relationship("app.billing.Invoice")
+
+    def served_by(self, service: Service) -> str:
+        return service.name
+'''
+
+# a domain layer: merged, app.billing imports app.models, which imports this module
+APP_DOMAIN = '''\
+from .billing import Invoice
+
+
+class Service:
+    name = "billing"
+
+    def total(self, invoice: Invoice) -> int:
+        return invoice.id
 '''
 
 APP_BILLING = '''\
@@ -81,6 +98,7 @@ APP = MappingProxyType({
     "app/__init__.py": "",
     "app/models.py": APP_MODELS,
     "app/billing.py": APP_BILLING,
+    "app/domain.py": APP_DOMAIN,
     "app/service.py": APP_SERVICE,
     "app/web.py": APP_WEB,
 })
@@ -114,12 +132,22 @@ __all__ = ["BillingBase", "Invoice"]
     "app/models.py": APP_MODELS_MERGED,
 })
 
-REWRITE_IMPORTS = Example(APP, after={"app/service.py": APP_SERVICE_UNIFIED})
+# the domain layer's import of Service would close app.billing -> app.models -> app.domain ->
+# app.billing at run time; only an annotation uses it, so it goes under TYPE_CHECKING
+APP_MODELS_DEFERRED = "from typing import TYPE_CHECKING\n\n" + APP_MODELS_MERGED.replace(
+    "\nfrom .domain import Service\n", "\nif TYPE_CHECKING:\n    from .domain import Service\n", 1).replace(
+    "service: Service)", 'service: "Service")', 1)
+
+REWRITE_IMPORTS = Example(APP, before={"app/models.py": APP_MODELS_MERGED}, after={
+    "app/domain.py": APP_DOMAIN.replace("from .billing import", "from .models import", 1),
+    "app/models.py": APP_MODELS_DEFERRED,
+    "app/service.py": APP_SERVICE_UNIFIED,
+})
 
 REWRITE_STRINGS = Example(
     APP,
-    before={"app/models.py": APP_MODELS_MERGED},
-    after={"app/models.py": APP_MODELS_MERGED.replace('"app.billing.Invoice"', '"app.models.Invoice"')},
+    before={"app/models.py": APP_MODELS_DEFERRED},
+    after={"app/models.py": APP_MODELS_DEFERRED.replace('"app.billing.Invoice"', '"app.models.Invoice"')},
 )
 
 COLLAPSE_METADATA = Example(

@@ -35,6 +35,7 @@ from typing import Any
 from . import step_examples as ex
 from .plan import (
     CollapseMetadataCalls,
+    DeferImports,
     ExtractBase,
     MergeDuplicate,
     MoveModels,
@@ -156,8 +157,10 @@ STEPS: tuple[Step, ...] = (
         "rewrite-imports",
         "Point every import of a moved name at the canonical module, in every form (relative, "
         "absolute, aliased, module attribute, function-local, TYPE_CHECKING), and unify the aliases "
-        "that now all name the one Base.",
-        commands=((RewriteImports, f"{_CODEMODS}.rewrite_imports:RewriteImportsCommand"),),
+        "that now all name the one Base; an import only annotations need goes under TYPE_CHECKING "
+        "where it would close a new import cycle.",
+        commands=((RewriteImports, f"{_CODEMODS}.rewrite_imports:RewriteImportsCommand"),
+                  (DeferImports, f"{_CODEMODS}.defer_imports:DeferImportsCommand")),
         example=ex.REWRITE_IMPORTS,
         subjects=_in_files("unibase: point imports in {files} at the canonical module"),
     ),

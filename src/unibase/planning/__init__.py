@@ -21,8 +21,9 @@ order, which is also the order of the plan's operations:
 6. :mod:`.collapse` (UB004) and :mod:`.migration` (UB009) -- repeated ``create_all`` calls, then
    the migration of each table whose definition the duplicates changed.
 7. :mod:`unibase.flask` -- Flask-SQLAlchemy objects join the canonical base, or say why not.
-8. :mod:`.refusals` again, on the whole plan: a new import cycle and a link out of the project
-   are conflicts; an unreadable file that imports what the plan changes stops planning.
+8. :mod:`.refusals` again, on the whole plan: a new import cycle is broken where an import only
+   annotations need can go under ``if TYPE_CHECKING:`` (:mod:`.deferral`, UB002), else it is a
+   conflict, as is a link out of the project; an unreadable file that imports what the plan changes stops planning.
 """
 
 from __future__ import annotations
@@ -96,7 +97,8 @@ def _plan(index: Index, settings: Settings) -> Plan:
     role_of = {**decided.roles, **flask.roles}
     evidence = {**decided.evidence, **{sym: flask.evidence[sym] for sym in flask.roles}}
     if merge is not None:
-        conflicts += refusals.new_cycle(ctx, merge.target, ops)
+        cycle = refusals.new_cycle(ctx, merge.target, ops)
+        ops, conflicts = (*ops, *cycle.ops), [*conflicts, *cycle.conflicts]
     strategy = roles.strategy_entries(ctx, role_of, choices, target_lines, merge.target if merge else None, ops)
     bases = roles.base_entries(ctx, role_of, evidence, flask.model_class, strategy)
     refusals.refuse_unanalysed(ctx, refusals.unanalysed_importers(ctx, decided.merging, ops))

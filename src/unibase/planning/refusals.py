@@ -1,5 +1,6 @@
 """What stops a plan: a file unibase could not read that could hold a base, models or a
-metadata use (exit 2), a write that would close a new import cycle, and a write through a
+metadata use (exit 2), a write that would close a new import cycle (unless an import only
+annotations need can stop running, :mod:`.deferral`), and a write through a
 symbolic link that leads out of the project (conflicts)."""
 
 from __future__ import annotations
@@ -10,7 +11,8 @@ from .. import cycles
 from ..discovery import BaseInfo, settle
 from ..plan import Conflict, MergeDuplicate, MoveModels, Operation, RebaseBase, RewriteImports
 from ..project import link_out_of, module_parts
-from .context import PlanContext, PlanError
+from . import deferral
+from .context import Part, PlanContext, PlanError
 
 
 def refuse_unanalysed(ctx: PlanContext, why: Mapping[str, str]) -> None:
@@ -49,11 +51,27 @@ def unanalysed_importers(ctx: PlanContext, merging: tuple[BaseInfo, ...], ops: t
     }
 
 
-def new_cycle(ctx: PlanContext, target: str, ops: tuple[Operation, ...]) -> tuple[Conflict, ...]:
-    """A plan whose writes close an import cycle the project did not have is refused."""
+def new_cycle(ctx: PlanContext, target: str, ops: tuple[Operation, ...]) -> Part:
+    """A plan whose writes close an import cycle the project did not have breaks it where an
+    import only annotations need can go under ``if TYPE_CHECKING:`` (:mod:`.deferral`), and is
+    refused where none can."""
+    before = cycles.import_graph(ctx.resolver)
+    deferred, cycle = deferral.break_cycles(ctx, before, planned_edges(ctx, target, ops, before), ops)
+    if cycle is None:
+        return Part(deferred)
+    chain = deferral.describe_cycle(ctx, cycle)
+    return Part((), (Conflict(
+        "import-cycle", target,
+        f"the merge would make a new import cycle, {chain}, so importing any of them could fail "
+        f"(\"partially initialized module\"), and every import of it is needed at run time (none is used "
+        f"only in the annotations of undecorated functions); move what {cycle[1]} needs out of the cycle or "
+        "import it inside the function that uses it, then plan again", None, tuple(cycle[:-1])),))
+
+
+def planned_edges(ctx: PlanContext, target: str, ops: tuple[Operation, ...],
+                  graph: dict[str, set[str]]) -> set[tuple[str, str]]:
+    """The import edges the plan's writes add to the project's ``graph``."""
     resolver, modules = ctx.resolver, ctx.index.modules
-    before = cycles.import_graph(resolver)
-    graph = {k: set(v) for k, v in before.items()}
     added: set[tuple[str, str]] = set()
 
     def runs(module: str) -> set[str]:
@@ -75,15 +93,7 @@ def new_cycle(ctx: PlanContext, target: str, ops: tuple[Operation, ...]) -> tupl
             # the importer now names the target; its old edge to the shim-to-be stays, as a name
             # the rewrite leaves (a dropped duplicate's) still goes through the shim
             added |= {(op.file, t) for t in runs(target) - {op.file}}
-    cycle = cycles.new_cycle(graph, added)
-    if cycle is None:
-        return ()
-    chain = " -> ".join(modules.module_name(f) or f for f in cycle)
-    return (Conflict(
-        "import-cycle", target,
-        f"the merge would make a new import cycle, {chain}, so importing any of them could fail "
-        f"(\"partially initialized module\"); move what {cycle[1]} needs out of the cycle or import it inside "
-        "the function that uses it, then plan again", None, tuple(cycle[:-1])),)
+    return added
 
 
 def links_out(ctx: PlanContext, touched: list[str]) -> tuple[Conflict, ...]:
