@@ -89,7 +89,8 @@ def _files(files: dict, what: str = "") -> str:
 
 
 class NewFileCommand:
-    """UB006's command: the new file is the text its operation holds."""
+    """UB006's command: the new file is the migration its operation describes, rendered now
+    (``WriteMigration.content``; a plan JSON's own text when the tables do not render it)."""
 
     def __init__(self, op: WriteMigration) -> None:
         self.op = op
