@@ -104,10 +104,13 @@ OPERATION_TYPES: dict[str, type[Operation]] = {}  # op name -> type, filled as t
 @dataclass(frozen=True)
 class Operation:
     """One change the plan asks for. A subclass is registered by its ``op`` (its name in the plan's
-    JSON) and names its ``step``; the step (``steps.STEPS``) names the command that applies it."""
+    JSON) and declares, in this one place, the ``step`` that applies it (its code, as the JSON
+    carries it; ``steps.STEPS`` gathers each step's operation types from here) and the ``command``
+    that does (``"module:Class"``, imported only when the operation is applied)."""
 
     op: ClassVar[str] = ""
     step: ClassVar[str] = ""
+    command: ClassVar[str] = ""
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -146,6 +149,7 @@ class MoveModels(Operation):
 
     op: ClassVar[str] = "move-models"
     step: ClassVar[str] = "UB001"
+    command: ClassVar[str] = "unibase.codemods.move_models:MoveModelsCommand"
     source: str
     target: str
     base_name: str  # the secondary base's name in ``source``
@@ -186,6 +190,7 @@ class ExtractBase(Operation):
 
     op: ClassVar[str] = "extract-base"
     step: ClassVar[str] = "UB001"
+    command: ClassVar[str] = "unibase.codemods.extract_base:ExtractBaseCommand"
     file: str
     class_name: str
     new_name: str
@@ -203,6 +208,7 @@ class MergeDuplicate(Operation):
 
     op: ClassVar[str] = "merge-duplicate"
     step: ClassVar[str] = "UB001"
+    command: ClassVar[str] = "unibase.codemods.merge_duplicate:MergeDuplicateCommand"
     file: str
     class_name: str
     table: str
@@ -224,6 +230,7 @@ class RenameColumnUses(Operation):
 
     op: ClassVar[str] = "rename-column-uses"
     step: ClassVar[str] = "UB005"
+    command: ClassVar[str] = "unibase.codemods.rename_column_uses:RenameColumnUsesCommand"
     file: str
     class_names: tuple[str, ...]  # local names bound to the winning class in this file
     renames: tuple[tuple[str, str], ...]  # (old column attribute, new column attribute)
@@ -249,6 +256,7 @@ class WriteMigration(Operation):
 
     op: ClassVar[str] = "write-migration"
     step: ClassVar[str] = "UB006"
+    command: ClassVar[str] = "unibase.steps:NewFileCommand"
     file: str  # the new file, relative to the root
     tables: tuple[TableMigration, ...] = ()  # each table's merged definition, which the migration brings databases to
     message: str = ""  # the migration's first line
@@ -302,6 +310,7 @@ class RebaseBase(Operation):
 
     op: ClassVar[str] = "rebase-base"
     step: ClassVar[str] = "UB001"
+    command: ClassVar[str] = "unibase.codemods.rebase_base:RebaseBaseCommand"
     file: str
     name: str
     target: str
@@ -334,6 +343,7 @@ class RewriteImports(Operation):
 
     op: ClassVar[str] = "rewrite-imports"
     step: ClassVar[str] = "UB002"
+    command: ClassVar[str] = "unibase.codemods.rewrite_imports:RewriteImportsCommand"
     file: str
     spellings: tuple[ModuleSpelling, ...]
     renames: tuple[Rename, ...]  # every moved name from the files these spellings resolve to
@@ -354,6 +364,7 @@ class RewriteStrings(Operation):
 
     op: ClassVar[str] = "rewrite-strings"
     step: ClassVar[str] = "UB003"
+    command: ClassVar[str] = "unibase.codemods.rewrite_strings:RewriteStringsCommand"
     file: str
     replacements: tuple[tuple[str, str], ...]  # (old, new) dotted names
     classes: tuple[str, ...] = ()  # only in these top-level classes (empty: the whole file)
@@ -371,6 +382,7 @@ class CollapseMetadataCalls(Operation):
 
     op: ClassVar[str] = "collapse-metadata"
     step: ClassVar[str] = "UB004"
+    command: ClassVar[str] = "unibase.codemods.collapse_metadata:CollapseMetadataCallsCommand"
     file: str
     names: tuple[str, ...]  # local names that denote the canonical Base after the merge
     calls: int  # how many calls or list entries collapse
@@ -389,6 +401,7 @@ class UnifyFlaskModel(Operation):
 
     op: ClassVar[str] = "unify-flask-model"
     step: ClassVar[str] = "UB007"
+    command: ClassVar[str] = "unibase.codemods.unify_flask_model:UnifyFlaskModelCommand"
     file: str
     name: str  # the Flask-SQLAlchemy object
     model_class: str  # the canonical base's local name in ``file``
