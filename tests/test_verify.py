@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 import pg
+from unibase.decisions import MetadataOptionChange
 from unibase.plan import Conflict, Plan
 from unibase.verify import DeclaredChange, VerifyError, declared_from_plan, verify_project
 
@@ -387,8 +388,8 @@ def test_test_command(tmp_path):
 
 def test_declared_from_plan():
     conflicts = (
-        Conflict("metadata-options", "BlogBase", "naming", "declared", (), {"option": "naming_convention",
-                                                                             "tables": ["posts", "tags"]}),
+        Conflict("metadata-options", "BlogBase", "naming", "declared", (),
+                 MetadataOptionChange("naming_convention", ("posts", "tags"), None, "{...}")),
         Conflict("duplicate-table", "messages", "differs", None),
         Conflict("identical-duplicate-table", "tags", "same", "keep one"),
         Conflict("class-name-collision", "Tag", "x", "rename"),

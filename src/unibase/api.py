@@ -38,15 +38,14 @@ def decisions_from_plan(plan: Plan) -> tuple:
 
     out = []
     for c in plan.conflicts:
-        decision = c.options.get("decision") if c.kind == "duplicate-table" else None
-        if not decision:
+        options = c.duplicate
+        decision = options.decision if options else None
+        if decision is None:
             continue
-        if not isinstance(decision, dict) or "winner" not in decision:
+        if not decision.winner:
             raise PlanFormatError(f"the decision for table {c.subject} needs a \"winner\" (\"file:Class\")")
-        renames = [tuple(r) for r in decision.get("renames", [])]
-        renames += [(r["from"], r["to"]) for r in c.options.get("suggested_renames", []) if r.get("confirmed")]
-        out.append(TableDecision(c.subject, decision["winner"], decision.get("mode", "union"),
-                                 tuple(dict.fromkeys(renames))))
+        renames = [*decision.renames, *options.confirmed_renames()]
+        out.append(TableDecision(c.subject, decision.winner, decision.mode, tuple(dict.fromkeys(renames))))
     return tuple(out)
 
 
@@ -54,13 +53,14 @@ def plan_needs_replanning(plan: Plan) -> bool:
     """True when a user's decisions in the plan JSON are not yet reflected in its operations:
     a changed ``options.decision`` of a duplicated table, or a newly confirmed rename."""
     for c in plan.conflicts:
-        if c.kind != "duplicate-table":
+        options = c.duplicate
+        if options is None:
             continue
-        decision, planned = c.options.get("decision"), c.options.get("planned_with")
-        if decision != planned:
+        decision = options.decision
+        if decision != options.planned_with:
             return True
-        confirmed = [[r["from"], r["to"]] for r in c.options.get("suggested_renames", []) if r.get("confirmed")]
-        if confirmed and (not decision or any(r not in decision.get("renames", []) for r in confirmed)):
+        confirmed = options.confirmed_renames()
+        if confirmed and (not decision or any(r not in decision.renames for r in confirmed)):
             return True
     return False
 

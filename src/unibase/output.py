@@ -54,14 +54,14 @@ def print_conflicts(conflicts, notes: bool = True) -> None:
             out.print(f"  {status} {escape(f'{c.kind} {c.subject}')}")
             out.print("    two definitions, column by column (* differs, + only one has it):", markup=False)
             print_side_by_side(*side_by_side)
-            renames = c.options.get("suggested_renames") or []
+            renames = c.duplicate.suggested_renames if c.duplicate else ()
             if renames:
-                lines(wrap("suggested renames: " + ", ".join(f"{r['from']} -> {r['to']}" for r in renames),
+                lines(wrap("suggested renames: " + ", ".join(f"{r.old} -> {r.new}" for r in renames),
                            width, "    ", "      "))
             note = trailing_note(c.detail)
             if note and notes and not c.resolution:
                 label = "to decide" if note.startswith("pass ") else "why it needs a decision"
-                if "decision" in c.options:  # one side can win: the resolve dialogue offers it
+                if c.duplicate and c.duplicate.decidable:  # one side can win: the resolve dialogue offers it
                     note += "; or decide it in a terminal with `unibase resolve`"
                 lines(wrap(f"{label}: {note}", width, "    ", "      "))
         if c.resolution:
@@ -72,7 +72,7 @@ def print_decisions_needed(plan) -> None:
     """The closing sentence (stderr) of a plan with conflicts open, saying where to decide them."""
     n = len(plan.unresolved)
     where = "decisions go in the plan JSON, then `unibase apply --plan PLAN.json`"
-    if any(c.kind == "duplicate-table" and "decision" in c.options for c in plan.unresolved):
+    if any(c.duplicate and c.duplicate.decidable for c in plan.unresolved):
         where = "`unibase resolve` decides a duplicated table in a terminal; other " + where
     from .screens import KEEP, wrap
 

@@ -14,6 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
+from .decisions import ConflictOptions, DuplicateTable, options_from_dict, options_to_dict
+from .migration.model import ColumnSpec, TableMigration
+
 PLAN_VERSION = 1
 
 ROLES = ("canonical", "merge", "separate", "unreferenced", "test-local", "excluded")
@@ -57,7 +60,21 @@ class Conflict:
     detail: str
     resolution: str | None  # None: needs a decision, and plan/apply exit 1
     locations: tuple[str, ...] = ()
-    options: dict[str, Any] = field(default_factory=dict)
+    options: ConflictOptions | None = None  # the facts a decision needs, and the decision
+
+    @property
+    def duplicate(self) -> DuplicateTable | None:
+        """The options of a table two bases define differently (None for any other conflict)."""
+        return self.options if self.kind == "duplicate-table" and isinstance(self.options, DuplicateTable) else None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "subject": self.subject, "detail": self.detail, "resolution": self.resolution,
+                "locations": list(self.locations), "options": options_to_dict(self.options)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Conflict:
+        return cls(**{**data, "locations": tuple(data.get("locations", ())),
+                      "options": options_from_dict(data.get("kind", ""), data.get("options"))})
 
 
 @dataclass(frozen=True)
@@ -87,10 +104,13 @@ OPERATION_TYPES: dict[str, type[Operation]] = {}  # op name -> type, filled as t
 @dataclass(frozen=True)
 class Operation:
     """One change the plan asks for. A subclass is registered by its ``op`` (its name in the plan's
-    JSON) and names its ``step``; the step (``steps.STEPS``) names the command that applies it."""
+    JSON) and declares, in this one place, the ``step`` that applies it (its code, as the JSON
+    carries it; ``steps.STEPS`` gathers each step's operation types from here) and the ``command``
+    that does (``"module:Class"``, imported only when the operation is applied)."""
 
     op: ClassVar[str] = ""
     step: ClassVar[str] = ""
+    command: ClassVar[str] = ""
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -103,6 +123,14 @@ class Operation:
     def describe(self) -> str:
         """One line for the plan, the commit body and the progress output."""
         raise NotImplementedError
+
+    def to_dict(self) -> dict[str, Any]:
+        """The operation in the plan's JSON: its ``op``, its ``step`` and its fields."""
+        return {"op": self.op, "step": self.step, **_plain(self)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Operation:
+        return cls(**{f.name: _revive(cls, f.name, data[f.name]) for f in dataclasses.fields(cls) if f.name in data})
 
 
 @dataclass(frozen=True)
@@ -121,6 +149,7 @@ class MoveModels(Operation):
 
     op: ClassVar[str] = "move-models"
     step: ClassVar[str] = "UB001"
+    command: ClassVar[str] = "unibase.codemods.move_models:MoveModelsCommand"
     source: str
     target: str
     base_name: str  # the secondary base's name in ``source``
@@ -161,6 +190,7 @@ class ExtractBase(Operation):
 
     op: ClassVar[str] = "extract-base"
     step: ClassVar[str] = "UB001"
+    command: ClassVar[str] = "unibase.codemods.extract_base:ExtractBaseCommand"
     file: str
     class_name: str
     new_name: str
@@ -178,6 +208,7 @@ class MergeDuplicate(Operation):
 
     op: ClassVar[str] = "merge-duplicate"
     step: ClassVar[str] = "UB001"
+    command: ClassVar[str] = "unibase.codemods.merge_duplicate:MergeDuplicateCommand"
     file: str
     class_name: str
     table: str
@@ -199,6 +230,7 @@ class RenameColumnUses(Operation):
 
     op: ClassVar[str] = "rename-column-uses"
     step: ClassVar[str] = "UB005"
+    command: ClassVar[str] = "unibase.codemods.rename_column_uses:RenameColumnUsesCommand"
     file: str
     class_names: tuple[str, ...]  # local names bound to the winning class in this file
     renames: tuple[tuple[str, str], ...]  # (old column attribute, new column attribute)
@@ -214,18 +246,62 @@ class RenameColumnUses(Operation):
 
 @dataclass(frozen=True)
 class WriteMigration(Operation):
-    """A migration that turns databases made from the losing definitions into the winner's schema."""
+    """A migration that turns databases made from the losing definitions into the winner's schema.
+
+    The operation holds what the migration must do, table by table; its text is rendered when the
+    step is applied (:mod:`unibase.migration.render`). The plan's JSON also carries that text as
+    ``content``, for reading and for plans made before the tables were kept: a ``content`` that is
+    not what the tables render (a plan of an older unibase, or an edited one) is written as it is.
+    """
 
     op: ClassVar[str] = "write-migration"
     step: ClassVar[str] = "UB006"
+    command: ClassVar[str] = "unibase.steps:NewFileCommand"
     file: str  # the new file, relative to the root
-    content: str
+    tables: tuple[TableMigration, ...] = ()  # each table's merged definition, which the migration brings databases to
+    message: str = ""  # the migration's first line
+    revision: str | None = None  # an Alembic revision id; None: a standalone script (no Alembic environment)
+    down_revision: str | tuple[str, ...] | None = None  # the head(s) the revision follows
+    text: str | None = None  # the file's text as a plan JSON gave it, when the tables do not render it
 
     def files(self) -> tuple[str, ...]:
         return (self.file,)
 
     def describe(self) -> str:
         return f"write {self.file}"
+
+    @property
+    def content(self) -> str:
+        """The file's text: rendered from the tables (or as the plan JSON gave it)."""
+        if self.text is not None:
+            return self.text
+        from .migration.render import render_migration
+
+        return render_migration(self.tables, message=self.message, revision=self.revision,
+                                down_revision=self.down_revision)
+
+    def to_dict(self) -> dict[str, Any]:
+        if self.text is not None and not self.tables:  # as an older plan gave it
+            return {"op": self.op, "step": self.step, "file": self.file, "content": self.text}
+        data = {"op": self.op, "step": self.step, **_plain(self), "content": self.content}
+        del data["text"]
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> WriteMigration:
+        if "tables" not in data:  # a plan made before the tables were kept: its text is the migration
+            return cls(data["file"], text=data["content"])
+        down = data.get("down_revision")
+        op = cls(data["file"], tuple(_table_migration(t) for t in data["tables"]), data.get("message", ""),
+                 data.get("revision"), tuple(down) if isinstance(down, list) else down)
+        content = data.get("content")
+        return op if content is None or content == op.content else dataclasses.replace(op, text=content)
+
+
+def _table_migration(data: dict[str, Any]) -> TableMigration:
+    return TableMigration(data["table"], tuple(ColumnSpec(**c) for c in data.get("columns", ())),
+                          tuple(tuple(r) for r in data.get("renames", ())),  # type: ignore[misc]
+                          tuple(data.get("primary_key", ())))
 
 
 @dataclass(frozen=True)
@@ -234,6 +310,7 @@ class RebaseBase(Operation):
 
     op: ClassVar[str] = "rebase-base"
     step: ClassVar[str] = "UB001"
+    command: ClassVar[str] = "unibase.codemods.rebase_base:RebaseBaseCommand"
     file: str
     name: str
     target: str
@@ -266,6 +343,7 @@ class RewriteImports(Operation):
 
     op: ClassVar[str] = "rewrite-imports"
     step: ClassVar[str] = "UB002"
+    command: ClassVar[str] = "unibase.codemods.rewrite_imports:RewriteImportsCommand"
     file: str
     spellings: tuple[ModuleSpelling, ...]
     renames: tuple[Rename, ...]  # every moved name from the files these spellings resolve to
@@ -289,6 +367,7 @@ class RewriteStrings(Operation):
 
     op: ClassVar[str] = "rewrite-strings"
     step: ClassVar[str] = "UB003"
+    command: ClassVar[str] = "unibase.codemods.rewrite_strings:RewriteStringsCommand"
     file: str
     replacements: tuple[tuple[str, str], ...]  # (old, new) dotted names
     classes: tuple[str, ...] = ()  # only in these top-level classes (empty: the whole file)
@@ -306,6 +385,7 @@ class CollapseMetadataCalls(Operation):
 
     op: ClassVar[str] = "collapse-metadata"
     step: ClassVar[str] = "UB004"
+    command: ClassVar[str] = "unibase.codemods.collapse_metadata:CollapseMetadataCallsCommand"
     file: str
     names: tuple[str, ...]  # local names that denote the canonical Base after the merge
     calls: int  # how many calls or list entries collapse
@@ -324,6 +404,7 @@ class UnifyFlaskModel(Operation):
 
     op: ClassVar[str] = "unify-flask-model"
     step: ClassVar[str] = "UB007"
+    command: ClassVar[str] = "unibase.codemods.unify_flask_model:UnifyFlaskModelCommand"
     file: str
     name: str  # the Flask-SQLAlchemy object
     model_class: str  # the canonical base's local name in ``file``
@@ -350,6 +431,7 @@ class DeferImports(Operation):
 
     op: ClassVar[str] = "defer-imports"
     step: ClassVar[str] = "UB002"
+    command: ClassVar[str] = "unibase.codemods.defer_imports:DeferImportsCommand"
     file: str
     names: tuple[str, ...]  # the local names whose module-level imports move
     imports: tuple[str, ...]  # those imports as written, for the plan's reader
@@ -405,8 +487,8 @@ class Plan:
             "strategy": self.strategy,
             "canonical": _plain(self.canonical),
             "bases": [_plain(b) for b in self.bases],
-            "operations": [{"op": o.op, "step": o.step, **_plain(o)} for o in self.operations],
-            "conflicts": [_plain(c) for c in self.conflicts],
+            "operations": [o.to_dict() for o in self.operations],
+            "conflicts": [c.to_dict() for c in self.conflicts],
             "warnings": [_plain(w) for w in self.warnings],
             "cross_references": [_plain(r) for r in self.cross_references],
             "fingerprints": dict(self.fingerprints),
@@ -432,9 +514,7 @@ class Plan:
                 for b in data["bases"]
             )
             ops = tuple(_operation(o) for o in data["operations"])
-            conflicts = tuple(
-                Conflict(**{**c, "locations": tuple(c.get("locations", ()))}) for c in data["conflicts"]
-            )
+            conflicts = tuple(Conflict.from_dict(c) for c in data["conflicts"])
             warnings = tuple(Warning(**w) for w in data["warnings"])
             refs = tuple(CrossReference(**r) for r in data.get("cross_references", ()))
             for b in bases:
@@ -474,12 +554,7 @@ def _operation(data: dict[str, Any]) -> Operation:
     t = OPERATION_TYPES.get(kind)  # type: ignore[arg-type]
     if t is None:
         raise PlanFormatError(f"unknown operation {kind!r}")
-    values = {}
-    for f in dataclasses.fields(t):
-        if f.name not in data:
-            continue
-        values[f.name] = _revive(t, f.name, data[f.name])
-    return t(**values)
+    return t.from_dict(data)
 
 
 def _revive(t: type, name: str, value: Any) -> Any:

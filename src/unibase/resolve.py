@@ -25,6 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from .decisions import DuplicateDecision, DuplicateTable, TableDefinition
 from .plan import Conflict, Plan, WriteMigration
 from .settings import Settings, TableDecision
 
@@ -42,35 +43,30 @@ class ResolveError(ValueError):
 
 def duplicate_conflicts(plan: Plan) -> list[Conflict]:
     """The conflicts of tables two bases define differently, each with two definitions."""
-    return [c for c in plan.conflicts
-            if c.kind == "duplicate-table" and len(c.options.get("definitions") or ()) == 2]
+    return [c for c in plan.conflicts if c.duplicate is not None and len(c.duplicate.definitions) == 2]
 
 
 def decidable(conflict: Conflict) -> bool:
     """False when the plan offers no decision (both definitions are on bases being merged)."""
-    return "decision" in conflict.options
+    return conflict.duplicate is not None and conflict.duplicate.decidable
 
 
-def definition_id(definition: dict) -> str:
-    return f"{definition['file']}:{definition['class']}"
+def _other(options: DuplicateTable, winner: TableDefinition) -> TableDefinition:
+    return next(d for d in options.definitions if d is not winner)
 
 
-def applicable_renames(conflict: Conflict, winner: dict) -> list[tuple[str, str]]:
+def applicable_renames(options: DuplicateTable, winner: TableDefinition) -> list[tuple[str, str]]:
     """The suggested renames (a column of the other definition that is the winner's, renamed)
     that apply when ``winner`` wins: the new name is the winner's column, the old one the other's."""
-    loser = next(d for d in conflict.options["definitions"] if d is not winner)
-    winner_cols = {c["attr"] for c in winner.get("columns", [])}
-    loser_cols = {c["attr"] for c in loser.get("columns", [])}
-    return [(r["from"], r["to"]) for r in conflict.options.get("suggested_renames") or []
-            if r["from"] in loser_cols and r["to"] in winner_cols]
+    winner_cols, loser_cols = set(winner.column_attrs()), set(_other(options, winner).column_attrs())
+    return [(r.old, r.new) for r in options.suggested_renames if r.old in loser_cols and r.new in winner_cols]
 
 
-def gained_columns(conflict: Conflict, winner: dict, renames: list[tuple[str, str]]) -> list[str]:
+def gained_columns(options: DuplicateTable, winner: TableDefinition, renames: list[tuple[str, str]]) -> list[str]:
     """The columns of the other definition the winner lacks (after the renames): what union adds."""
-    loser = next(d for d in conflict.options["definitions"] if d is not winner)
-    winner_cols = {c["attr"] for c in winner.get("columns", [])}
+    winner_cols = set(winner.column_attrs())
     renamed = {old for old, _ in renames}
-    return [c["attr"] for c in loser.get("columns", []) if c["attr"] not in winner_cols and c["attr"] not in renamed]
+    return [a for a in _other(options, winner).column_attrs() if a not in winner_cols and a not in renamed]
 
 
 def with_decision(settings: Settings, decision: TableDecision) -> Settings:
@@ -280,7 +276,7 @@ def decide(settings: Settings, plan: Plan, io: Dialogue, replan: Callable[[Setti
         if not decidable(conflict):
             io.say(wrap("resolve cannot decide this table: " + trailing_note(conflict.detail), io.width, "  ", "    "))
             continue
-        current = conflict.options.get("decision") or {}
+        current = conflict.duplicate.decision
         while True:
             decision = _ask_decision(conflict, current, io)
             if decision is None:
@@ -291,7 +287,7 @@ def decide(settings: Settings, plan: Plan, io: Dialogue, replan: Callable[[Setti
             if shown.conflict is None or shown.conflict.resolution is None:
                 why = trailing_note(shown.conflict.detail) if shown.conflict else "the table is no longer in conflict"
                 io.say(wrap(f"this decision does not settle {conflict.subject}: {why}", io.width, "  ", "    "))
-                current = {}
+                current = None
                 continue
             _show_preview(shown, io)
             io.say(["  y writes it to pyproject.toml, n leaves the table undecided, c chooses again"])
@@ -303,16 +299,17 @@ def decide(settings: Settings, plan: Plan, io: Dialogue, replan: Callable[[Setti
                 settings = replace(settings, decisions=tuple(d for d in settings.decisions if d.table != decision.table))
                 io.say(["  left undecided"])
                 break
-            current = {"winner": decision.winner, "mode": decision.mode, "renames": [list(r) for r in decision.renames]}
+            current = DuplicateDecision.of(decision)
     return accepted
 
 
-def _ask_decision(conflict: Conflict, current: dict, io: Dialogue) -> TableDecision | None:
+def _ask_decision(conflict: Conflict, current: DuplicateDecision | None, io: Dialogue) -> TableDecision | None:
     from .screens import wrap
 
-    definitions = conflict.options["definitions"]
-    ids = [definition_id(d) for d in definitions]
-    default = "AB"[ids.index(current["winner"])] if current.get("winner") in ids else "A"
+    options = conflict.duplicate
+    definitions = options.definitions
+    ids = [d.id for d in definitions]
+    default = "AB"[ids.index(current.winner)] if current and current.winner in ids else "A"
     io.say(wrap(f"which definition wins? A keeps {ids[0]}, B keeps {ids[1]}, s leaves the table undecided",
                 io.width, "  ", "    "))
     answer = io.ask("winner", ["A", "B", "s"], default)
@@ -320,21 +317,21 @@ def _ask_decision(conflict: Conflict, current: dict, io: Dialogue) -> TableDecis
         return None
     winner = definitions["AB".index(answer)]
     renames = []
-    confirmed = [tuple(r) for r in current.get("renames") or []]
-    for old, new in applicable_renames(conflict, winner):
+    confirmed = list(current.renames) if current else []
+    for old, new in applicable_renames(options, winner):
         was = (old, new) in confirmed or not current
         io.say(wrap(f"suggested rename: {old} -> {new} (the other definition's {old} is {new}: its uses are renamed "
                     f"and the migration renames the column)", io.width, "  ", "    "))
         if io.ask(f"rename {old} -> {new}?", ["y", "n"], "y" if was else "n") == "y":
             renames.append((old, new))
-    gained = gained_columns(conflict, winner, renames)
+    gained = gained_columns(options, winner, renames)
     other = "B" if answer == "A" else "A"
     union = f"union: {answer} also gets {', '.join(gained)} from {other}" if gained else \
         f"union: {answer} gets nothing more from {other} but its other members"
     io.say(wrap(f"mode? {union}; keep: only {answer}'s columns (uses of the others are marked for review)",
                 io.width, "  ", "    "))
-    mode = io.ask("mode", ["union", "keep"], current.get("mode") or "union")
-    return TableDecision(conflict.subject, definition_id(winner), mode, tuple(renames))
+    mode = io.ask("mode", ["union", "keep"], (current.mode if current else None) or "union")
+    return TableDecision(conflict.subject, winner.id, mode, tuple(renames))
 
 
 def _show_preview(shown: Preview, io: Dialogue) -> None:

@@ -29,6 +29,7 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 
+from .decisions import SeparateOrMerge
 from .discovery import BaseInfo, Index, Symbol
 from .evidence import Evidence, Meeting, gather
 from .liveness import base_folders, dead_folders, import_edges, standalone
@@ -317,7 +318,7 @@ class _Decider:
                 f"yet they share tables or reference each other ({why}): merge them into one database, or keep "
                 "them apart?",
                 None, (a.file, b.file),
-                {"merge": f"--merge {o.file}:{o.name}", "separate": f"--separate {o.file}:{o.name}"},
+                SeparateOrMerge(f"--merge {o.file}:{o.name}", f"--separate {o.file}:{o.name}"),
             ))
             for s in groups[other]:
                 self.say(s, f"undecided: its own engine, yet {why} (pass --merge or --separate)")

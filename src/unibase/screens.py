@@ -12,6 +12,7 @@ import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
+from .decisions import ColumnDefinition
 from .plan import BaseEntry, Conflict, MoveModels, Plan
 
 
@@ -167,24 +168,24 @@ def _definition_spans(path: Path) -> dict[str, int]:
 # --- a duplicate table, column by column --------------------------------------------------------
 
 
-def column_cell(col: dict | None) -> str:
+def column_cell(col: ColumnDefinition | None) -> str:
     """One column as a short phrase: type, keys, nullability, default, index, unique."""
     if col is None:
         return "-"
-    parts = [col.get("type") or "?"]
-    if col.get("attr") and col.get("attr") != col.get("name"):
-        parts.append(f"attribute {col['attr']}")
-    if col.get("primary_key"):
+    parts = [col.type or "?"]
+    if col.attr and col.attr != col.name:
+        parts.append(f"attribute {col.attr}")
+    if col.primary_key:
         parts.append("primary key")
-    if col.get("foreign_key"):
-        parts.append(f"FK {col['foreign_key']}")
-    if str(col.get("nullable")) == "False" and not col.get("primary_key"):
+    if col.foreign_key:
+        parts.append(f"FK {col.foreign_key}")
+    if str(col.nullable) == "False" and not col.primary_key:
         parts.append("not null")
-    if col.get("default"):
-        parts.append(f"default {col['default']}")
-    if col.get("index"):
+    if col.default:
+        parts.append(f"default {col.default}")
+    if col.index:
         parts.append("index")
-    if col.get("unique"):
+    if col.unique:
         parts.append("unique")
     return ", ".join(parts)
 
@@ -193,11 +194,11 @@ def duplicate_rows(conflict: Conflict) -> tuple[list[str], list[tuple[str, str, 
     """The two definitions of a duplicated table side by side: their headings and, per column,
     (mark, column, first definition, second definition); the mark is ``*`` where they differ
     and ``+`` where only one defines the column. None when the conflict has no definitions."""
-    defs = conflict.options.get("definitions") if conflict.kind.endswith("duplicate-table") else None
-    if not defs or len(defs) != 2:
+    defs = conflict.duplicate.definitions if conflict.duplicate else ()
+    if len(defs) != 2:
         return None
-    headings = [f"{d['file']}:{d['line']} {d['class']}" for d in defs]
-    by_name = [{c["name"]: c for c in d.get("columns", [])} for d in defs]
+    headings = [f"{d.file}:{d.line} {d.class_name}" for d in defs]
+    by_name = [{c.name: c for c in d.columns} for d in defs]
     names = list(dict.fromkeys([*by_name[0], *by_name[1]]))
     rows = []
     for name in names:
@@ -205,18 +206,11 @@ def duplicate_rows(conflict: Conflict) -> tuple[list[str], list[tuple[str, str, 
         cells = column_cell(a), column_cell(b)
         mark = "+" if a is None or b is None else ("*" if cells[0] != cells[1] else "")
         rows.append((mark, name, *cells))
-    for label, key in (("__table_args__", "table_args"), ("relationships", "relationships"), ("methods", "methods")):
-        values = [_members(d.get(key)) for d in defs]
+    for label, shown in (("__table_args__", lambda d: d.table_args or ""),
+                         ("relationships", lambda d: ", ".join(f"{r.attr} -> {r.target or r.secondary}"
+                                                               for r in d.relationships)),
+                         ("methods", lambda d: ", ".join(d.methods))):
+        values = [shown(d) for d in defs]
         if any(values):
             rows.append(("*" if values[0] != values[1] else "", label, values[0] or "-", values[1] or "-"))
     return headings, rows
-
-
-def _members(value) -> str:
-    if not value:
-        return ""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, list) and value and isinstance(value[0], dict):
-        return ", ".join(f"{r['attr']} -> {r.get('target') or r.get('secondary')}" for r in value)
-    return ", ".join(map(str, value))

@@ -1,12 +1,12 @@
 """The ordered pipeline: one step per codemod, with a stable code. The one registry of steps.
 
-A step owns its code, name and summary, the operation types it applies with the command that
-applies each (named, not imported, so reading the registry does not load LibCST), the subject of
-its commit and its example: a small project and what the step's phase changes in it, which
-``tests/test_steps.py`` runs through the real planner and codemods and ``unibase explain``
-prints. An operation type (``plan.py``) also names its step by code, as the plan's JSON does
-(``plan`` cannot import this module: it imports ``plan``); ``tests/test_steps.py`` checks the two
-agree.
+A step owns its code, name and summary, the subject of its commit and its example: a small
+project and what the step's phase changes in it, which ``tests/test_steps.py`` runs through the
+real planner and codemods and ``unibase explain`` prints. The operation types a step applies
+declare it themselves, once, in ``plan.py`` (its code, which the plan's JSON carries, and the
+command that applies each, named, not imported, so reading the registry does not load LibCST):
+``plan`` cannot import this module, which imports ``plan``, so the step gathers them from there.
+Adding a step: its entry here, its operation type in ``plan.py``, its codemod.
 
 Order constraints:
 - UB001 first: it creates the shims and decides the final home of every moved name.
@@ -33,21 +33,7 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from . import step_examples as ex
-from .plan import (
-    CollapseMetadataCalls,
-    DeferImports,
-    ExtractBase,
-    MergeDuplicate,
-    MoveModels,
-    Operation,
-    RebaseBase,
-    RenameColumnUses,
-    RewriteImports,
-    RewriteStrings,
-    UnifyFlaskModel,
-    WriteMigration,
-    plural,
-)
+from .plan import OPERATION_TYPES, MoveModels, Operation, RebaseBase, WriteMigration, plural
 from .step_examples import Example
 
 
@@ -56,15 +42,19 @@ class Step:
     code: str
     name: str
     summary: str
-    # each operation type the step applies, with its command ("module:Class"), imported when applied
-    commands: tuple[tuple[type[Operation], str], ...]
     example: Example
     # the commit subject, most detailed first (the first that fits 72 characters is taken)
     subjects: Callable[[Any], list[str]] = lambda phase: []
 
     @property
     def operations(self) -> tuple[type[Operation], ...]:
-        return tuple(t for t, _ in self.commands)
+        """The operation types that name this step (``Operation.step``)."""
+        return tuple(t for t in OPERATION_TYPES.values() if t.step == self.code)
+
+    @property
+    def commands(self) -> tuple[tuple[type[Operation], str], ...]:
+        """Each operation type the step applies, with its command (``"module:Class"``)."""
+        return tuple((t, t.command) for t in self.operations)
 
     def command(self, op: Operation) -> type:
         """The command class that applies ``op``."""
@@ -90,7 +80,8 @@ def _files(files: dict, what: str = "") -> str:
 
 
 class NewFileCommand:
-    """UB006's command: the new file is the text its operation holds."""
+    """UB006's command: the new file is the migration its operation describes, rendered now
+    (``WriteMigration.content``; a plan JSON's own text when the tables do not render it)."""
 
     def __init__(self, op: WriteMigration) -> None:
         self.op = op
@@ -134,8 +125,6 @@ def _migration_subjects(phase) -> list[str]:
             "unibase: write the migration of the merged tables"]
 
 
-_CODEMODS = "unibase.codemods"
-
 STEPS: tuple[Step, ...] = (
     Step(
         "UB001",
@@ -143,12 +132,6 @@ STEPS: tuple[Step, ...] = (
         "Move the models of each secondary base (and the helpers they need) into the canonical "
         "module and leave a re-export shim; with --strategy rebase, replace the secondary base by an "
         "import of the canonical one instead.",
-        commands=(
-            (ExtractBase, f"{_CODEMODS}.extract_base:ExtractBaseCommand"),
-            (MergeDuplicate, f"{_CODEMODS}.merge_duplicate:MergeDuplicateCommand"),
-            (MoveModels, f"{_CODEMODS}.move_models:MoveModelsCommand"),
-            (RebaseBase, f"{_CODEMODS}.rebase_base:RebaseBaseCommand"),
-        ),
         example=ex.MERGE_MODELS,
         subjects=_merge_subjects,
     ),
@@ -159,8 +142,6 @@ STEPS: tuple[Step, ...] = (
         "absolute, aliased, module attribute, function-local, TYPE_CHECKING), and unify the aliases "
         "that now all name the one Base; an import only annotations need goes under TYPE_CHECKING "
         "where it would close a new import cycle.",
-        commands=((RewriteImports, f"{_CODEMODS}.rewrite_imports:RewriteImportsCommand"),
-                  (DeferImports, f"{_CODEMODS}.defer_imports:DeferImportsCommand")),
         example=ex.REWRITE_IMPORTS,
         subjects=_in_files("unibase: point imports in {files} at the canonical module"),
     ),
@@ -169,7 +150,6 @@ STEPS: tuple[Step, ...] = (
         "rewrite-strings",
         "Rewrite module-qualified relationship strings that name a moved class, and class names "
         "renamed to avoid a clash in the merged registry.",
-        commands=((RewriteStrings, f"{_CODEMODS}.rewrite_strings:RewriteStringsCommand"),),
         example=ex.REWRITE_STRINGS,
         subjects=_in_files("unibase: rewrite relationship strings in {files}"),
     ),
@@ -178,7 +158,6 @@ STEPS: tuple[Step, ...] = (
         "collapse-metadata",
         "Collapse repeated Base.metadata.create_all/drop_all calls into one, and an Alembic "
         "target_metadata list of merged metadatas into one metadata.",
-        commands=((CollapseMetadataCalls, f"{_CODEMODS}.collapse_metadata:CollapseMetadataCallsCommand"),),
         example=ex.COLLAPSE_METADATA,
         subjects=_in_files("unibase: collapse metadata calls in {files}"),
     ),
@@ -188,7 +167,6 @@ STEPS: tuple[Step, ...] = (
         "Give a Flask-SQLAlchemy object the canonical base as its model class "
         "(SQLAlchemy(model_class=Base), Flask-SQLAlchemy 3.x), so db.Model classes share the "
         "base's registry and metadata; add the import it needs.",
-        commands=((UnifyFlaskModel, f"{_CODEMODS}.unify_flask_model:UnifyFlaskModelCommand"),),
         example=ex.UNIFY_FLASK_MODEL,
     ),
     Step(
@@ -197,7 +175,6 @@ STEPS: tuple[Step, ...] = (
         "Where a duplicated table was resolved with a confirmed column rename, rename the provable "
         "uses (keyword arguments of the class, class attributes, self.x in its methods) and mark the "
         "rest with a TODO(unibase) comment.",
-        commands=((RenameColumnUses, f"{_CODEMODS}.rename_column_uses:RenameColumnUsesCommand"),),
         example=ex.RENAME_COLUMNS,
         subjects=_in_files("unibase: rename uses of merged columns in {files}"),
     ),
@@ -207,7 +184,6 @@ STEPS: tuple[Step, ...] = (
         "Write a migration (an Alembic revision when the project has Alembic, else a standalone "
         "script under migrations/) that brings databases made from a deleted definition to the kept "
         "one: add columns, rename columns, add foreign keys, in batch mode, without losing rows.",
-        commands=((WriteMigration, "unibase.steps:NewFileCommand"),),
         example=ex.WRITE_MIGRATION,
         subjects=_migration_subjects,
     ),

@@ -41,15 +41,17 @@ project's Alembic setup), :mod:`.types` (column types as code), :mod:`.render` (
 
 from .alembic_env import AlembicInfo, find_alembic, migration_path
 from .model import ColumnSpec, TableMigration, foreign_key_name
-from .render import render_alembic_revision, render_standalone_script
+from .render import check_migration, render_alembic_revision, render_migration, render_standalone_script
 
 __all__ = [
     "AlembicInfo",
     "ColumnSpec",
+    "check_migration",
     "TableMigration",
     "find_alembic",
     "foreign_key_name",
     "migration_path",
     "render_alembic_revision",
+    "render_migration",
     "render_standalone_script",
 ]

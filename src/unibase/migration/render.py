@@ -297,6 +297,35 @@ def _needs_helper(migrations: Sequence[TableMigration]) -> bool:
     return any(m.has_operations for m in migrations)
 
 
+def render_migration(migrations: Sequence[TableMigration], *, message: str, revision: str | None = None,
+                     down_revision: str | Sequence[str] | None = None) -> str:
+    """The migration file of a plan's ``write-migration`` operation: an Alembic revision chained
+    after ``down_revision`` when it has a ``revision`` id, else a standalone script."""
+    if revision is None:
+        return render_standalone_script(migrations, message=message)
+    return render_alembic_revision(migrations, revision=revision, down_revision=down_revision, message=message)
+
+
+def check_migration(migrations: Sequence[TableMigration], *, revision: str | None = None,
+                    down_revision: str | Sequence[str] | None = None) -> None:
+    """Raise ``ValueError`` (saying why) when :func:`render_migration` could not write these."""
+    if revision is not None:
+        _heads(revision, down_revision)
+    normalise(migrations)
+
+
+def _heads(revision: str, down_revision: str | Sequence[str] | None) -> tuple[str, ...]:
+    """The revisions a revision follows, each id checked with ``revision``'s own."""
+    check_revision(revision)
+    if isinstance(down_revision, str) or down_revision is None:
+        downs: tuple[str, ...] = () if down_revision is None else (down_revision,)
+    else:
+        downs = tuple(down_revision)
+    for down in downs:
+        check_revision(down)
+    return downs
+
+
 def render_alembic_revision(migrations: Sequence[TableMigration], *, revision: str,
                             down_revision: str | Sequence[str] | None, message: str) -> str:
     """An Alembic revision file: ``revision``, ``down_revision``, ``upgrade()``, ``downgrade()``.
@@ -304,13 +333,7 @@ def render_alembic_revision(migrations: Sequence[TableMigration], *, revision: s
     ``down_revision`` may be several heads (a tuple): the revision then also merges them. What it
     did is logged on ``alembic.runtime.migration`` (beside Alembic's "Running upgrade").
     """
-    check_revision(revision)
-    if isinstance(down_revision, str) or down_revision is None:
-        downs = () if down_revision is None else (down_revision,)
-    else:
-        downs = tuple(down_revision)
-    for down in downs:
-        check_revision(down)
+    downs = _heads(revision, down_revision)
     migrations = normalise(migrations)
     if not downs:
         down_code = "None"

@@ -7,8 +7,16 @@ from __future__ import annotations
 import ast
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
+from ..decisions import (
+    ColumnDefinition,
+    DuplicateDecision,
+    DuplicateTable,
+    RelationshipDefinition,
+    SuggestedRename,
+    TableDefinition,
+)
 from ..discovery import ModelInfo, Symbol
 from ..plan import Conflict, MergeDuplicate, Operation, RenameColumnUses, Warning
 from ..settings import TableDecision
@@ -86,8 +94,8 @@ def plan_duplicates(ctx: PlanContext, merge: Merge, models: list[ModelInfo], tab
             merged_from.update(one.merged_from)
             migrations += one.migrations
         else:
-            options = duplicate_options(m, kept, differences)
-            del options["decision"], options["planned_with"]  # neither definition can be chosen here
+            # neither definition can be chosen here
+            options = replace(duplicate_options(m, kept, differences), decidable=False)
             conflicts.append(duplicate_conflict(m, kept, options, note=(
                 f"both are on bases being merged, {kept.base.file}:{kept.base.name} and "
                 f"{m.base.file}:{m.base.name}, so neither is kept on its own: make {kept.symbol.file} or "
@@ -106,7 +114,7 @@ def _decision(ctx: PlanContext, loser: ModelInfo, winner: ModelInfo) -> TableDec
     if len(chosen) != 1:
         return None
     # the suggested renames (a column of the deleted class that is the kept one's, renamed)
-    renames = tuple((r["from"], r["to"]) for r in _rename_suggestions(loser, winner)) if (
+    renames = tuple((r.old, r.new) for r in _rename_suggestions(loser, winner)) if (
         settings.renames and chosen[0] is winner) else ()
     return TableDecision(loser.table or "", f"{chosen[0].symbol.file}:{chosen[0].symbol.name}",
                          settings.mode, renames)
@@ -129,11 +137,8 @@ def _plan_duplicate(ctx: PlanContext, merge: Merge, m: ModelInfo, kept: ModelInf
                         f"({kept_id} or {m_id}); fix it in the plan JSON")
     if decision.mode not in ("keep", "union"):
         raise PlanError(f"the decision for table {m.table} has mode {decision.mode!r}; use \"keep\" or \"union\"")
-    chosen = {"winner": decision.winner, "mode": decision.mode, "renames": [list(r) for r in decision.renames]}
     # ``decision`` is for the user to edit; ``planned_with`` records what the operations assume
-    options = {**options, "decision": chosen, "planned_with": dict(chosen)}
-    for r in options["suggested_renames"]:
-        r["confirmed"] = [r["from"], r["to"]] in chosen["renames"]
+    options = options.decided(DuplicateDecision.of(decision))
     if decision.winner == m_id:
         return Duplicates(conflicts=(duplicate_conflict(m, kept, options, note=(
             f"the kept definition must be the one on the canonical base ({kept_id}); make {m.symbol.file} "
@@ -254,24 +259,18 @@ def _column_uses(ctx: PlanContext, loser: ModelInfo, winner: ModelInfo, renames,
     return out
 
 
-def _column_dict(c) -> dict:
-    return {"attr": c.attr, "name": c.name, "type": c.type, "nullable": c.nullable, "primary_key": c.primary_key,
-            "foreign_key": c.foreign_key, "default": c.default, "index": c.index, "unique": c.unique}
+def _definition(m: ModelInfo) -> TableDefinition:
+    return TableDefinition(
+        m.symbol.file, m.symbol.name, m.fact.line,
+        tuple(ColumnDefinition(c.attr, c.name, c.type, c.nullable, c.primary_key, c.foreign_key, c.default, c.index,
+                               c.unique) for c in m.columns),
+        m.fact.table_args,
+        tuple(RelationshipDefinition(r.attr, r.target, r.secondary) for r in m.fact.relationships),
+        tuple(m.fact.methods),
+    )
 
 
-def _definition(m: ModelInfo) -> dict:
-    return {
-        "file": m.symbol.file,
-        "class": m.symbol.name,
-        "line": m.fact.line,
-        "columns": [_column_dict(c) for c in m.columns],
-        "table_args": m.fact.table_args,
-        "relationships": [{"attr": r.attr, "target": r.target, "secondary": r.secondary} for r in m.fact.relationships],
-        "methods": list(m.fact.methods),
-    }
-
-
-def _rename_suggestions(m: ModelInfo, kept: ModelInfo) -> list[dict]:
+def _rename_suggestions(m: ModelInfo, kept: ModelInfo) -> list[SuggestedRename]:
     """Pairs of columns, one only on each side, that look like one column renamed."""
     mine = {c.attr: c for c in m.columns}
     theirs = {c.attr: c for c in kept.columns}
@@ -288,31 +287,24 @@ def _rename_suggestions(m: ModelInfo, kept: ModelInfo) -> list[dict]:
                 prefix += 1
             same_suffix = a.attr.rsplit("_", 1)[-1] == b.attr.rsplit("_", 1)[-1]
             if family(a.type) == family(b.type) and (prefix >= 4 or (prefix >= 3 and same_suffix)):
-                out.append({"from": a.attr, "to": b.attr, "confirmed": False})
+                out.append(SuggestedRename(a.attr, b.attr))
     return out
 
 
-def duplicate_options(m: ModelInfo, kept: ModelInfo, differences: list[str]) -> dict:
-    return {
-        "table": m.table,
-        "definitions": [_definition(kept), _definition(m)],
-        "differences": differences,
-        "suggested_renames": _rename_suggestions(m, kept),
-        "decision": None,
-        "planned_with": None,
-    }
+def duplicate_options(m: ModelInfo, kept: ModelInfo, differences: list[str]) -> DuplicateTable:
+    return DuplicateTable(m.table, (_definition(kept), _definition(m)), tuple(differences),
+                          tuple(_rename_suggestions(m, kept)))
 
 
-def _duplicate_detail(m: ModelInfo, kept: ModelInfo, options: dict) -> str:
+def _duplicate_detail(m: ModelInfo, kept: ModelInfo, options: DuplicateTable) -> str:
     detail = (f"{m.symbol.file}:{m.fact.line} {m.symbol.name} and {kept.symbol.file}:{kept.fact.line} "
-              f"{kept.symbol.name} define table {m.table} differently: " + "; ".join(options["differences"]))
-    sugg = options.get("suggested_renames") or []
-    if sugg:
-        detail += "; suggested renames: " + ", ".join(f"{s['from']} -> {s['to']}" for s in sugg)
+              f"{kept.symbol.name} define table {m.table} differently: " + "; ".join(options.differences))
+    if options.suggested_renames:
+        detail += "; suggested renames: " + ", ".join(f"{s.old} -> {s.new}" for s in options.suggested_renames)
     return detail
 
 
-def duplicate_conflict(m: ModelInfo, kept: ModelInfo, options: dict, note: str | None = None) -> Conflict:
+def duplicate_conflict(m: ModelInfo, kept: ModelInfo, options: DuplicateTable, note: str | None = None) -> Conflict:
     detail = _duplicate_detail(m, kept, options)
     if note:
         detail += f" ({note})"

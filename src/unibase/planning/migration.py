@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 
+from .. import migration as mig
 from ..plan import Warning, WriteMigration
 from .context import Part, PlanContext
 from .duplicates import DuplicateMigration
@@ -13,8 +14,6 @@ from .duplicates import DuplicateMigration
 def plan_migration(ctx: PlanContext, migrations: tuple[DuplicateMigration, ...]) -> Part:
     if not migrations:
         return Part()
-    from .. import migration as mig  # only when a table is migrated: planning alone does without it
-
     specs = []
     for one in migrations:
         loser, winner = one.loser, one.winner
@@ -34,12 +33,12 @@ def plan_migration(ctx: PlanContext, migrations: tuple[DuplicateMigration, ...])
     alembic = mig.find_alembic(root)
     slug = "merge_" + "_".join(sorted({sp.table for sp in specs}))[:40]
     message = "unibase: migrate " + ", ".join(sorted({sp.table for sp in specs})) + " to the kept definitions"
+    revision = digest if alembic is not None else None
+    down_revision = alembic.down_revision if alembic is not None else None
     try:
-        if alembic is not None:
-            content = mig.render_alembic_revision(specs, revision=digest, down_revision=alembic.down_revision,
-                                                  message=message)
-        else:
-            content = mig.render_standalone_script(specs, message=message)
+        mig.check_migration(specs, revision=revision, down_revision=down_revision)
     except ValueError as exc:
         return Part(warnings=(Warning("W019", f"no migration written: {exc}; write it by hand"),))
-    return Part((WriteMigration(mig.migration_path(root, alembic, digest, slug), content),))
+    # the operation holds what the migration does; UB006 renders the file when it is applied
+    return Part((WriteMigration(mig.migration_path(root, alembic, digest, slug), tuple(specs), message, revision,
+                                down_revision),))

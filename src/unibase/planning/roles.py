@@ -8,6 +8,7 @@ from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
+from ..decisions import MetadataOptionChange
 from ..discovery import BaseInfo, Symbol
 from ..plan import BaseEntry, Conflict, CrossReference, ExtractBase, ModelEntry, MoveModels, Operation, Warning
 from ..project import is_importable
@@ -178,7 +179,7 @@ def _metadata_hazards(ctx: PlanContext, merge: Merge) -> list[Conflict]:
                     f"{attr}, so constraint names (or schema/types) of those tables change",
                     f"declared change: {', '.join(tables) or 'no tables'} adopt the canonical metadata's {attr}",
                     (f"{b.symbol.file}:{b.line}",),
-                    {"option": attr, "tables": tables, "from": mine, "to": theirs},
+                    MetadataOptionChange(attr, tuple(tables), mine, theirs),
                 ))
     return out
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..decisions import MetadataOptionChange
 from ..plan import Plan
 
 
@@ -56,8 +57,9 @@ def declared_from_plan(plan: Plan) -> tuple[DeclaredChange, ...]:
     out: list[DeclaredChange] = []
     for c in plan.conflicts:
         if c.kind == "metadata-options":
-            option = str(c.options.get("option") or c.detail)
-            out.extend(DeclaredChange(c.kind, str(t), option) for t in c.options.get("tables", ()))
+            change = c.options if isinstance(c.options, MetadataOptionChange) else None
+            option = (change.option if change else "") or c.detail
+            out.extend(DeclaredChange(c.kind, str(t), option) for t in (change.tables if change else ()))
         elif c.kind in ("duplicate-table", "identical-duplicate-table"):
             out.append(DeclaredChange(c.kind, c.subject, c.resolution or c.detail))
     return tuple(dict.fromkeys(out))
