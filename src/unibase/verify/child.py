@@ -317,13 +317,30 @@ def table_sql_once(dialect):
     dialect._get_table_sql = table_sql
 
 
-def compare(url, md):
-    from alembic.autogenerate import compare_metadata
-    from alembic.migration import MigrationContext
-    from sqlalchemy import create_engine, inspect
+def scratch_engine(url):
+    """An engine on one of verify's databases. On SQLite, a page cache large enough to hold the
+    schema: SQLite scans its whole schema table for each table and index it creates, which with
+    thousands of tables outgrows its default cache of 2 MB and rereads the file every time."""
+    from sqlalchemy import create_engine, event
     from sqlalchemy.pool import NullPool
 
     engine = create_engine(url, poolclass=NullPool)
+    if engine.dialect.name == "sqlite":
+        def large_cache(dbapi_connection, record):
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA cache_size = -262144")  # KiB: at most 256 MB, used as needed
+            cursor.close()
+
+        event.listen(engine, "connect", large_cache)
+    return engine
+
+
+def compare(url, md):
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+    from sqlalchemy import inspect
+
+    engine = scratch_engine(url)
     table_sql_once(engine.dialect)
     try:
         with engine.connect() as conn:
@@ -381,16 +398,14 @@ def run(args, result):
         return
 
     if args.get("import_db"):
-        from sqlalchemy import create_engine
         from sqlalchemy.orm import configure_mappers
-        from sqlalchemy.pool import NullPool
 
         try:
             configure_mappers()
         except Exception as exc:
             result["error"] = describe(exc, "configure_mappers")
         if "error" not in result:
-            engine = create_engine("sqlite:///" + args["import_db"], poolclass=NullPool)
+            engine = scratch_engine("sqlite:///" + args["import_db"])
             try:
                 if args.get("combine"):
                     # the tree before the merge: its bases are one database, built as one
@@ -442,11 +457,8 @@ def build_database(url, metadatas, build):
     except Exception as exc:
         build["error"] = describe(exc, "alembic")
         return None
-    from sqlalchemy import create_engine
-    from sqlalchemy.pool import NullPool
-
     try:
-        engine = create_engine(url, poolclass=NullPool)
+        engine = scratch_engine(url)
         with engine.connect():
             pass
     except Exception as exc:
