@@ -346,6 +346,18 @@ def test_output_at_import_time_does_not_break_the_child(tmp_path):
     assert verify_project(tmp_path / "p").ok
 
 
+def test_a_thread_a_model_module_leaves_running_does_not_hold_the_child(tmp_path):
+    """The child leaves once its result is written: a thread that a model module started and
+    that never ends (a scheduler, a connection keeper) must not keep verify waiting until the
+    child times out."""
+    files = new_files()
+    files["app/models/core.py"] = ("import threading\n\nthreading.Thread(target=threading.Event().wait).start()\n"
+                                   + files["app/models/core.py"])
+    make_project(tmp_path / "p", old_files(), files)
+    report = verify_project(tmp_path / "p")
+    assert report.ok, [(c.name, c.status, c.detail) for c in report.checks]
+
+
 # --- against, tests, plan -----------------------------------------------------------------------
 
 

@@ -88,24 +88,18 @@ def verify_project(
         base, why_not = session.resolve_against(against)
         changed = session.changed_files()
         note(f"verify: reading the merged tree{f' and the tree at {base[:10]}' if base else ''}")
-        new = read_tree(root)
         old = None
         if base is not None:
             if session.old_root().is_dir():
                 old = read_tree(session.old_root())
+                # the same modules before the merge, where they existed
+                old.targets = with_changed(old, [rel for rel in changed or () if (session.old_root() / rel).is_file()])
             else:
                 why_not = f"the project directory did not exist at {base[:10]}: nothing to compare the schema with"
-        new.targets = with_changed(new, changed)
-        if old is not None:  # the same modules before the merge, where they existed
-            old.targets = with_changed(old, [rel for rel in changed or () if (session.old_root() / rel).is_file()])
         if old is not None and old.plan is not None and declared_from_against:
             declared = (*declared, *declared_from_plan(old.plan))
-        checks = [check_parse(session, changed), check_single_base(new)]
-
-        n = len(new.targets.modules)
-        note(f"verify: importing the models in a subprocess ({n} module{'s' if n != 1 else ''})"
-             + (", building the schema before the merge and comparing" if old is not None else ""))
-        # the old database(s) first: the new tree's child compares against them
+        # the old database(s) first: the new tree's child compares against them. Its child
+        # starts before the merged tree is read, so that both run at once
         schema_names = ["schema"] + ([f"schema-{backend_name(database_url)}"] if database_url else [])
         old_urls: list[str] = []
         builds: list[dict] = []
@@ -116,6 +110,13 @@ def verify_project(
             if database_url:
                 old_urls.append(session.scratch_database(database_url))
             old_child = session.start_child(session.old_root(), old.targets, builds=old_urls, ready_file=ready)
+        new = read_tree(root)
+        new.targets = with_changed(new, changed)
+        checks = [check_parse(session, changed), check_single_base(new)]
+
+        n = len(new.targets.modules)
+        note(f"verify: importing the models in a subprocess ({n} module{'s' if n != 1 else ''})"
+             + (", building the schema before the merge and comparing" if old is not None else ""))
         # both trees' children run at once; the new one waits for the old databases to compare
         new_child = session.start_child(root, new.targets, import_db=session.tmp / "new.sqlite",
                                         compares=old_urls, wait_for=ready if old_urls else None)

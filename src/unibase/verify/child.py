@@ -201,14 +201,14 @@ def serialise(item, dialect):
     return {"op": op, "table": table, "text": repr(item[1:])[:500]}
 
 
-def constraint_names(conn, md, reported):
+def constraint_names(conn, md, reported, insp):
     """Primary key, foreign key and unique constraint names that Alembic's autogenerate does not compare.
 
-    ``reported``: (table, signature) of the constraints Alembic already reported.
+    ``reported``: (table, signature) of the constraints Alembic already reported; ``insp``: an
+    inspector of ``conn`` (its cache shared with :func:`unnamed_before`).
     """
-    from sqlalchemy import UniqueConstraint, inspect
+    from sqlalchemy import UniqueConstraint
 
-    insp = inspect(conn)
     dialect = conn.dialect
     out = []
 
@@ -263,12 +263,9 @@ def constraint_names(conn, md, reported):
     return out
 
 
-def unnamed_before(conn, md, out):
+def unnamed_before(insp, md, out):
     """A unique constraint Alembic reports as added where the database has one on the same
     columns (unnamed before, named by a naming convention now) is a rename, said as one."""
-    from sqlalchemy import inspect
-
-    insp = inspect(conn)
     tables = {t.name: t for t in md.tables.values()}
     for i, d in enumerate(out):
         if d["op"] != "add_constraint" or (d.get("sig") or [None])[0] != "UniqueConstraint":
@@ -286,13 +283,65 @@ def unnamed_before(conn, md, out):
                               f"before the merge, {d['name']!r} after"}
 
 
-def compare(url, md):
-    from alembic.autogenerate import compare_metadata
-    from alembic.migration import MigrationContext
-    from sqlalchemy import create_engine
+def table_sql_once(dialect):
+    """Make SQLite's reflection read every table's CREATE statement once.
+
+    SQLAlchemy's SQLite dialect looks a table's statement up in ``sqlite_master`` by name, which
+    SQLite answers by scanning every row there, and it does so several times per table (primary
+    key, foreign keys, unique and check constraints, table options), not always through the
+    inspector's cache: on thousands of tables that is quadratic, minutes of scanning. The
+    database compared does not change while it is compared, so one read of every statement
+    answers every lookup the same way: the first row of ``sqlite_master`` then
+    ``sqlite_temp_master`` whose name is the table's (a name absent there, or with a schema,
+    still goes to SQLAlchemy's own lookup). Only this engine's dialect is changed; a SQLAlchemy
+    without the method is left as it is.
+    """
+    lookup = getattr(type(dialect), "_get_table_sql", None)
+    if dialect.name != "sqlite" or lookup is None:
+        return
+    statements = {}
+
+    def table_sql(connection, table_name, schema=None, **kw):
+        if schema is None:
+            if not statements:
+                statements[None] = None  # read once, even when there is no table
+                for master in ("sqlite_master", "sqlite_temp_master"):
+                    rows = connection.exec_driver_sql(
+                        f"SELECT name, sql FROM {master} WHERE type in ('table', 'view')").fetchall()
+                    for name, sql in rows:
+                        statements.setdefault(name, sql)
+            if table_name in statements:
+                return statements[table_name]
+        return lookup(dialect, connection, table_name, schema=schema, **kw)
+
+    dialect._get_table_sql = table_sql
+
+
+def scratch_engine(url):
+    """An engine on one of verify's databases. On SQLite, a page cache large enough to hold the
+    schema: SQLite scans its whole schema table for each table and index it creates, which with
+    thousands of tables outgrows its default cache of 2 MB and rereads the file every time."""
+    from sqlalchemy import create_engine, event
     from sqlalchemy.pool import NullPool
 
     engine = create_engine(url, poolclass=NullPool)
+    if engine.dialect.name == "sqlite":
+        def large_cache(dbapi_connection, record):
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA cache_size = -262144")  # KiB: at most 256 MB, used as needed
+            cursor.close()
+
+        event.listen(engine, "connect", large_cache)
+    return engine
+
+
+def compare(url, md):
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+    from sqlalchemy import inspect
+
+    engine = scratch_engine(url)
+    table_sql_once(engine.dialect)
     try:
         with engine.connect() as conn:
             opts = {"compare_type": True, "compare_server_default": False,
@@ -304,9 +353,10 @@ def compare(url, md):
             for item in raw:
                 for one in (item if isinstance(item, list) else [item]):
                     out.append(serialise(one, conn.dialect))
-            unnamed_before(conn, md, out)
+            insp = inspect(conn)
+            unnamed_before(insp, md, out)
             reported = {(d["table"], json.dumps(d["sig"])) for d in out if d.get("sig")}
-            out.extend(constraint_names(conn, md, reported))
+            out.extend(constraint_names(conn, md, reported, insp))
             return out
     finally:
         engine.dispose()
@@ -348,16 +398,14 @@ def run(args, result):
         return
 
     if args.get("import_db"):
-        from sqlalchemy import create_engine
         from sqlalchemy.orm import configure_mappers
-        from sqlalchemy.pool import NullPool
 
         try:
             configure_mappers()
         except Exception as exc:
             result["error"] = describe(exc, "configure_mappers")
         if "error" not in result:
-            engine = create_engine("sqlite:///" + args["import_db"], poolclass=NullPool)
+            engine = scratch_engine("sqlite:///" + args["import_db"])
             try:
                 if args.get("combine"):
                     # the tree before the merge: its bases are one database, built as one
@@ -409,11 +457,8 @@ def build_database(url, metadatas, build):
     except Exception as exc:
         build["error"] = describe(exc, "alembic")
         return None
-    from sqlalchemy import create_engine
-    from sqlalchemy.pool import NullPool
-
     try:
-        engine = create_engine(url, poolclass=NullPool)
+        engine = scratch_engine(url)
         with engine.connect():
             pass
     except Exception as exc:
@@ -500,3 +545,11 @@ def main():
 
 if __name__ == "__main__":
     main()
+    # the result is written: leave without the interpreter's teardown, which frees every object
+    # of the imported project one by one (seconds for thousands of mapped classes) and waits for
+    # any thread a model module started
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    finally:
+        os._exit(0)
