@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import os
 import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import tomllib
 from pathlib import Path
@@ -15,6 +17,12 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
+
+# the CLI keeps a cache of per-file facts in the user's cache directory: the suite keeps its own,
+# in a temporary directory of this process (each xdist worker has one), and leaves $HOME alone
+_CACHE = tempfile.mkdtemp(prefix="unibase-test-cache-")
+os.environ["UNIBASE_CACHE_DIR"] = _CACHE
+atexit.register(shutil.rmtree, _CACHE, True)
 FIXTURES = REPO / "fixtures"
 SCENARIOS = sorted(p.name for p in FIXTURES.iterdir() if (p / "scenario.toml").is_file())
 
