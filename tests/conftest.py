@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import atexit
+import fcntl
 import hashlib
+import json
 import os
 import shutil
 import signal
@@ -25,6 +27,13 @@ os.environ["UNIBASE_CACHE_DIR"] = _CACHE
 atexit.register(shutil.rmtree, _CACHE, True)
 FIXTURES = REPO / "fixtures"
 SCENARIOS = sorted(p.name for p in FIXTURES.iterdir() if (p / "scenario.toml").is_file())
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The tests marked ``long`` first, the others in their order: pytest-xdist's workers then
+    start on the long ones and steal the short ones, so no worker is left finishing a long test
+    alone at the end of the run."""
+    items[:] = sorted(items, key=lambda item: item.get_closest_marker("long") is None)
 
 
 def scenario(name: str) -> dict:
@@ -84,6 +93,34 @@ def run_project_tests(project: Path) -> subprocess.CompletedProcess:
         cwd=project, capture_output=True, text=True, stdin=subprocess.DEVNULL,
         env={k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")},
     )
+
+
+def once_per_session(tmp_path_factory, name: str, make) -> dict:
+    """``make(directory)``, run once per test session whichever pytest-xdist worker asks first
+    (the others wait for it), and its JSON-serialisable result; ``directory`` stays for every test
+    that reads it. For expensive work several tests only observe."""
+    shared = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        shared = shared.parent  # the one directory all workers of this run share
+    result = shared / f"{name}.json"
+    with open(shared / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not result.exists():
+            result.write_text(json.dumps(make(shared / name)), encoding="utf-8")
+    return json.loads(result.read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="session")
+def demo_run(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
+    """``unibase demo --dir DIR``, run once for the tests that read what it printed and made."""
+    def run(where: Path) -> dict:
+        proc = unibase("demo", "--dir", str(where))
+        return {"dir": str(where), "returncode": proc.returncode, "stdout": proc.stdout, "stderr": proc.stderr}
+
+    data = once_per_session(tmp_path_factory, "demo", run)
+    proc = subprocess.CompletedProcess(["unibase", "demo"], data["returncode"], data["stdout"], data["stderr"])
+    assert proc.returncode == 0, f"exit {proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
+    return Path(data["dir"]), proc
 
 
 @pytest.fixture

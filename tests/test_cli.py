@@ -860,9 +860,8 @@ def test_no_command_shows_usage():
     assert "Usage" in proc.stdout + proc.stderr
 
 
-def test_demo(tmp_path):
-    where = tmp_path / "demo"
-    proc = unibase("demo", "--dir", str(where), check=0)
+def test_demo(demo_run):
+    where, proc = demo_run  # run once with test_readme's test_demo_command
     assert "pass schema" in proc.stdout
     # the project's own tests: they fail with NoReferencedTableError before the merge, pass after it
     failing = scenario(KC)["fails_before"]

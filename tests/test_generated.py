@@ -314,6 +314,7 @@ def merge_one(project: GeneratedProject, strategy: str) -> None:
         check_merge(project, Path(tmp), strategy)
 
 
+@pytest.mark.long
 @pytest.mark.parametrize("shard", range(SHARDS))
 def test_unibase_merges_generated_project(shard: int):
     """The examples are drawn in ``SHARDS`` parts that pytest-xdist runs side by side; in the

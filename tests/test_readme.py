@@ -6,6 +6,8 @@ import json
 import re
 import shlex
 
+import pytest
+
 from conftest import REPO, copy_project, git, unibase
 
 README = (REPO / "README.md").read_text(encoding="utf-8")
@@ -30,10 +32,10 @@ def test_ci_runs_the_readme_test_command():
     assert second in (REPO / ".ci" / "run").read_text(encoding="utf-8")
 
 
-def test_demo_command(tmp_path):
-    proc = unibase("demo", "--dir", str(tmp_path / "demo"), check=0)
+def test_demo_command(demo_run):
+    where, proc = demo_run  # run once with test_cli's test_demo
     assert "pass schema" in proc.stdout
-    assert git(tmp_path / "demo", "branch", "--list", "unibase/merge-bases").strip()
+    assert git(where, "branch", "--list", "unibase/merge-bases").strip()
 
 
 # The usage commands, in the order the README shows them, with the exit code each must give on
@@ -104,6 +106,7 @@ def test_which_bases_are_merged_commands_run(tmp_path):
             assert roles(json.loads(proc.stdout))["app/audit/db.py:AuditBase"] == expected
 
 
+@pytest.mark.long
 def test_usage_commands_run(tmp_path):
     project = copy_project("knowledge_chipper", tmp_path / "kc")
     git(project, "config", "user.name", "readme")

@@ -233,6 +233,47 @@ def test_commits_are_never_signed(project):
     assert "gpgsig" not in git(project, "cat-file", "commit", "merged")
 
 
+@pytest.mark.parametrize("configured", [False, True])
+def test_every_commit_names_the_configured_identity_or_else_unibase(tmp_path, configured):
+    """The identity is read once per apply; every phase's commit carries it (or unibase's own
+    when neither git's configuration nor the environment names one)."""
+    project = copy_project("knowledge_chipper", tmp_path / "kc")  # several phases
+    env = {k: v for k, v in env_for().items() if not k.startswith(("GIT_AUTHOR_", "GIT_COMMITTER_"))}
+    env.update(HOME=str(tmp_path / "home"), GIT_CONFIG_GLOBAL=os.devnull, GIT_CONFIG_NOSYSTEM="1")
+    if configured:
+        git(project, "config", "user.name", "Ada Maintainer")
+        git(project, "config", "user.email", "ada@example.invalid")
+    proc = subprocess.run([sys.executable, "-m", "unibase", "apply", str(project), "--branch", "merged", "--no-verify"],
+                          capture_output=True, text=True, stdin=subprocess.DEVNULL, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    people = git(project, "log", "--format=%an <%ae>|%cn <%ce>", "main..merged").splitlines()
+    expected = "Ada Maintainer <ada@example.invalid>" if configured else "unibase <unibase@localhost>"
+    assert len(people) >= 2 and set(people) == {f"{expected}|{expected}"}
+
+
+def packs(project: Path) -> list[str]:
+    return sorted(p.name for p in (project / ".git" / "objects" / "pack").glob("*.pack"))
+
+
+def test_apply_never_starts_the_repositorys_housekeeping(tmp_path):
+    """Two packs over ``gc.autoPackLimit``: any ``git maintenance run --auto`` (which a plain
+    commit starts) would repack them into one. Apply's commits leave the repository's packs alone."""
+    project = copy_project("knowledge_chipper", tmp_path / "kc")  # several phases
+    git(project, "repack", "-d", "-q")
+    (project / "NOTES.txt").write_text("a second pack\n", encoding="utf-8")
+    git(project, "add", "NOTES.txt")
+    git(project, "commit", "-q", "-m", "notes")
+    git(project, "repack", "-d", "-q")
+    git(project, "config", "gc.autoPackLimit", "1")
+    git(project, "config", "gc.autoDetach", "false")
+    before = packs(project)
+    assert len(before) == 2
+    proc = apply(project, "--branch", "merged", "--no-verify")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert int(git(project, "rev-list", "--count", "main..merged")) >= 2
+    assert packs(project) == before
+
+
 def test_a_failing_git_step_says_so_and_leaves_no_worktree(project):
     """A checkout filter that fails makes `git worktree add` fail: one sentence, nothing registered."""
     (project / ".gitattributes").write_text("app/billing.py filter=broken\n")

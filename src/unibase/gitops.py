@@ -13,13 +13,15 @@ carry unibase's marker and whose owner is gone, with the worktrees registered in
 Nothing else is ever removed: not the system temporary directory, not an unmarked folder.
 
 Every git command unibase runs that could start a hook runs with ``core.hooksPath`` pointed at an
-empty directory of its scratch entry and with signing off: the user's hooks, signing keys and
-filesystem monitors are theirs, not part of a merge.
+empty directory of its scratch entry, with signing off and without automatic maintenance: the
+user's hooks, signing keys, filesystem monitors and repository housekeeping are theirs, not part
+of a merge.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import secrets
@@ -47,7 +49,10 @@ STEP_TRAILER = "Unibase-Step"
 SCRATCH_HOME = "unibase"  # <git-common-dir>/unibase holds unibase's scratch entries and nothing else
 MARKER = "unibase-scratch.json"  # names an entry's owner; present in every entry unibase may remove
 NO_HOOKS = "no-hooks"  # an empty directory: core.hooksPath for unibase's own git commands
-SAFE_CONFIG = ("core.hooksPath={hooks}", "commit.gpgsign=false", "tag.gpgsign=false", "core.fsmonitor=false")
+# maintenance.auto: a commit in the scratch worktree does not start the repository's housekeeping
+# (``git maintenance run --auto``) once per phase; the user's own next commit still does
+SAFE_CONFIG = ("core.hooksPath={hooks}", "commit.gpgsign=false", "tag.gpgsign=false", "core.fsmonitor=false",
+               "maintenance.auto=false")
 
 
 class GitError(RuntimeError):
@@ -373,6 +378,22 @@ class ScratchTree:
     def git(self, *args: str, env: dict | None = None) -> str:
         return self.scratch.git(self.path, *args, env=env)
 
+    @functools.cached_property
+    def identity(self) -> dict[str, str]:
+        """The author and committer unibase names when neither git's configuration nor the
+        environment does; read once per run, since no phase changes the configuration."""
+        configured = set()
+        for line in _run(self.path, ("config", "--get-regexp", r"^user\.(name|email)$"), ok=(0, 1)).splitlines():
+            key, _, value = line.partition(" ")
+            if value.strip():
+                configured.add(key)
+        env = {}
+        if "user.name" not in configured and "GIT_AUTHOR_NAME" not in os.environ:
+            env.update(GIT_AUTHOR_NAME="unibase", GIT_COMMITTER_NAME="unibase")
+        if "user.email" not in configured and "GIT_AUTHOR_EMAIL" not in os.environ:
+            env.update(GIT_AUTHOR_EMAIL="unibase@localhost", GIT_COMMITTER_EMAIL="unibase@localhost")
+        return env
+
 
 @contextlib.contextmanager
 def scratch_worktree(info: RepoInfo) -> Iterator[ScratchTree]:
@@ -393,17 +414,8 @@ def scratch_worktree(info: RepoInfo) -> Iterator[ScratchTree]:
 def commit_phase(tree: ScratchTree, paths: list[str], subject: str, body: str, step: str, base: str) -> str:
     tree.git("add", "--", *paths)
     message = f"{subject}\n\n{body.rstrip()}\n\n{STEP_TRAILER}: {step}\n{BASE_TRAILER}: {base}\n"
-    env = {}
-    if not _configured(tree.path, "user.name") and "GIT_AUTHOR_NAME" not in os.environ:
-        env.update(GIT_AUTHOR_NAME="unibase", GIT_COMMITTER_NAME="unibase")
-    if not _configured(tree.path, "user.email") and "GIT_AUTHOR_EMAIL" not in os.environ:
-        env.update(GIT_AUTHOR_EMAIL="unibase@localhost", GIT_COMMITTER_EMAIL="unibase@localhost")
-    tree.git("commit", "--no-verify", "-q", "-m", message, env=env or None)
+    tree.git("commit", "--no-verify", "-q", "-m", message, env=tree.identity or None)
     return tree.git("rev-parse", "HEAD").strip()
-
-
-def _configured(cwd: Path, key: str) -> bool:
-    return bool(_run(cwd, ("config", "--get", key), ok=(0, 1)).strip())
 
 
 def create_branch(tree: ScratchTree, info: RepoInfo, branch: str, sha: str) -> None:

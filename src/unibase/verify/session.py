@@ -41,11 +41,10 @@ class Session(contextlib.AbstractContextManager):
         self._stack = contextlib.ExitStack()
         self.scratch: Scratch = self._stack.enter_context(scratch_space(root, "verify"))
         self.tmp = self.scratch.path
-        self.repo_top, self.prefix = _repo_of(root)
+        self.repo_top, self.prefix, self.checkout = _repo_of(root)
         self.base: str | None = None
         self._old_root: Path | None = None
         self._cleanups: list[Any] = []
-        self.checkout = _main_checkout(root) if self.repo_top is not None else None
         if self.repo_top is not None and self.checkout is not None and self.repo_top != self.checkout:
             _localise_links(self.repo_top, (self.checkout,))  # a scratch worktree of apply's
 
@@ -257,22 +256,17 @@ def sqlite_url(path: Path) -> str:
     return f"sqlite:///{path}"
 
 
-def _repo_of(root: Path) -> tuple[Path | None, str]:
+def _repo_of(root: Path) -> tuple[Path | None, str, Path | None]:
+    """The repository's top, the project's directory in it, and the repository's main working
+    tree (the user's checkout, also from a linked worktree; None for a bare common directory),
+    from one ``git rev-parse``; (None, "", None) outside git."""
     try:
-        top = _git(root, "rev-parse", "--show-toplevel").strip()
-        prefix = _git(root, "rev-parse", "--show-prefix").strip().rstrip("/")
+        out = _git(root, "rev-parse", "--show-toplevel", "--show-prefix", "--path-format=absolute", "--git-common-dir")
     except (subprocess.CalledProcessError, OSError):
-        return None, ""
-    return Path(top), prefix
-
-
-def _main_checkout(root: Path) -> Path | None:
-    """The repository's main working tree (the user's checkout), also from a linked worktree."""
-    try:
-        common = Path(_git(root, "rev-parse", "--path-format=absolute", "--git-common-dir").strip())
-    except (subprocess.CalledProcessError, OSError):
-        return None
-    return common.parent if common.name == ".git" else None
+        return None, "", None
+    top, prefix, common = (out.split("\n") + ["", "", ""])[:3]
+    common_dir = Path(common.strip())
+    return Path(top.strip()), prefix.strip().rstrip("/"), common_dir.parent if common_dir.name == ".git" else None
 
 
 def _localise_links(tree: Path, checkouts: tuple[Path, ...]) -> None:
