@@ -36,6 +36,25 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     items[:] = sorted(items, key=lambda item: item.get_closest_marker("long") is None)
 
 
+# a base with two models: the project most tests merge another base into
+USERS_AND_TEAMS = """\
+from sqlalchemy import Column, Integer
+from sqlalchemy.orm import declarative_base
+
+Base = declarative_base()
+
+
+class User(Base):
+    __tablename__ = "users"
+    id = Column(Integer, primary_key=True)
+
+
+class Team(Base):
+    __tablename__ = "teams"
+    id = Column(Integer, primary_key=True)
+"""
+
+
 def scenario(name: str) -> dict:
     return tomllib.loads((FIXTURES / name / "scenario.toml").read_text(encoding="utf-8"))
 

@@ -11,24 +11,9 @@ import sys
 
 import pytest
 
-from conftest import git, make_project, unibase
+from conftest import USERS_AND_TEAMS, git, make_project, unibase
 
-MAIN = """
-    from sqlalchemy import Column, Integer
-    from sqlalchemy.orm import declarative_base
-
-    Base = declarative_base()
-
-
-    class User(Base):
-        __tablename__ = "users"
-        id = Column(Integer, primary_key=True)
-
-
-    class Team(Base):
-        __tablename__ = "teams"
-        id = Column(Integer, primary_key=True)
-"""
+MAIN = USERS_AND_TEAMS
 AUDIT_BASE = '''
     """The audit base."""
 

@@ -8,28 +8,13 @@ import json
 import sys
 from pathlib import Path
 
-from conftest import git, make_project, unibase
+from conftest import USERS_AND_TEAMS, git, make_project, unibase
 from test_duplicate_decisions import FILES as ORDERS
 
 FILES = {
     "pyproject.toml": "[project]\nname = 'app'\n",
     "src/app/__init__.py": "",
-    "src/app/models.py": """\
-        from sqlalchemy import Column, Integer
-        from sqlalchemy.orm import declarative_base
-
-        Base = declarative_base()
-
-
-        class User(Base):
-            __tablename__ = "users"
-            id = Column(Integer, primary_key=True)
-
-
-        class Team(Base):
-            __tablename__ = "teams"
-            id = Column(Integer, primary_key=True)
-        """,
+    "src/app/models.py": USERS_AND_TEAMS,
     "src/app/notes.py": """\
         from sqlalchemy import Column, ForeignKey, Integer
         from sqlalchemy.orm import declarative_base

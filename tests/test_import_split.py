@@ -4,24 +4,9 @@ where they were (issue 16, item 8). Through the real CLI on a real git repositor
 
 from __future__ import annotations
 
-from conftest import git, make_project, unibase
+from conftest import USERS_AND_TEAMS, git, make_project, unibase
 
-MODELS = '''\
-from sqlalchemy import Column, Integer
-from sqlalchemy.orm import declarative_base
-
-Base = declarative_base()
-
-
-class User(Base):
-    __tablename__ = "users"
-    id = Column(Integer, primary_key=True)
-
-
-class Team(Base):
-    __tablename__ = "teams"
-    id = Column(Integer, primary_key=True)
-'''
+MODELS = USERS_AND_TEAMS
 BILLING = '''\
 from sqlalchemy import Column, Integer
 from sqlalchemy.orm import declarative_base
