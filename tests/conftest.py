@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+import cli_server
+
 REPO = Path(__file__).resolve().parent.parent
 
 # the CLI keeps a cache of per-file facts in the user's cache directory: the suite keeps its own,
@@ -96,10 +98,16 @@ def make_repo(path: Path) -> None:
     git(path, "commit", "-q", "-m", "initial")
 
 
-def unibase(*args: str, cwd: Path | None = None, check: int | None = None) -> subprocess.CompletedProcess:
-    """Run the real console entry point in a subprocess (no TTY, CI-like)."""
-    proc = subprocess.run([sys.executable, "-m", "unibase", *args], cwd=cwd, capture_output=True, text=True,
-                          env={**os.environ, "NO_COLOR": "1", "COLUMNS": "200"}, stdin=subprocess.DEVNULL)
+def unibase(*args: str, cwd: Path | None = None, check: int | None = None, fresh: bool = False) -> subprocess.CompletedProcess:
+    """Run the real console entry point as ``python -m unibase ARGS`` would (no TTY, CI-like): in a
+    process forked from this worker's CLI server (tests/cli_server.py), or with ``fresh`` in a new
+    interpreter, for a test that checks what a process starts with (its modules, its hash seed)."""
+    env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "200"}
+    if fresh:
+        proc = subprocess.run([sys.executable, "-m", "unibase", *args], cwd=cwd, capture_output=True, text=True,
+                              env=env, stdin=subprocess.DEVNULL)
+    else:
+        proc = cli_server.run_module("unibase", list(args), cwd, env)
     if check is not None:
         assert proc.returncode == check, f"exit {proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
     return proc
