@@ -24,14 +24,22 @@ What is decided at import time is made to match, or the call does not use the se
   runs as a plain subprocess.
 - A call whose working directory holds a module or package named like one the server imported
   (``python -m`` puts that directory first on ``sys.path``) runs as a plain subprocess.
-- The server only imports: it runs no command, and it checks that no ``functools`` cache of
-  unibase's modules holds anything (tests/test_cli_server.py).
+- The server only imports: it runs no command, and no ``functools`` cache of unibase's modules
+  holds anything (tests/test_cli_server.py checks it). ``tempfile``'s cached directory is
+  forgotten in the child (TMPDIR is read again).
+- ``sys.modules``: what a command finds there changes what it does (``unibase.meaning`` follows
+  names of modules the process has imported). The server notes, while it imports, what each
+  module's import brings (its imports, and whatever else was loaded meanwhile), then takes every
+  module it imported out of ``sys.modules`` (and out of its package's attributes); a finder puts
+  one back, with what its import brought, when the child imports it, without running it again.
+  A child starts with the modules of a fresh interpreter and ends a command with the same ones.
 
-What differs and why it does not matter to a test here: the child's ``sys.modules`` already holds
-what the server imported (tests that check which modules a command imports start their own
-interpreter: ``unibase(..., fresh=True)`` or their own subprocess); every child shares the
-server's string-hash seed, where fresh processes each draw one (tests that compare two runs for
-determinism pass ``fresh=True``); there is no timeout (as with ``subprocess.run``).
+What still differs, and why no test here depends on it: the finder is first on ``sys.meta_path``
+(and ``importlib.util.find_spec`` of a preloaded module names it as the loader); every child
+shares the server's string-hash seed, where fresh processes each draw one (the test that compares
+two runs for determinism passes ``fresh=True``); there is no timeout (as with ``subprocess.run``).
+Tests that check how a process starts (which modules a command imports, ``--help``'s cost,
+signals sent to a running apply) start their own interpreters anyway.
 
 If ``fork`` or ``socket.send_fds`` is missing, or the server does not start, every call runs as a
 plain subprocess after one warning. The server ends when its worker does: it reads a socket whose
@@ -40,13 +48,82 @@ end-of-file (the worker's exit, whatever its cause) ends it.
 
 from __future__ import annotations
 
+import builtins
+import importlib
+import sys
+
+
+class _ImportNotes:
+    """While the server imports: which modules each module imports (its ``import`` statements,
+    ``importlib.import_module`` calls, and whatever else its import loaded), so that a child
+    can put back into ``sys.modules`` exactly what importing a module brings in a fresh process."""
+
+    def __init__(self) -> None:
+        self.deps: dict[str, set[str]] = {}
+        self.real = builtins.__import__, importlib.import_module
+
+    def note(self, target: str, fromlist, before: int, own: int) -> None:
+        """``target`` imported: the modules at indexes ``before:own`` of sys.modules came with
+        the module itself, those from ``before`` on with the importing statement."""
+        if own > before:
+            self.deps.setdefault(target, set()).update(list(sys.modules)[before:own])
+            self.deps[target].discard(target)
+        importer = self.importer()
+        if importer is None:
+            return
+        deps = self.deps.setdefault(importer, set())
+        deps.add(target)
+        deps.update(f"{target}.{item}" for item in fromlist or () if f"{target}.{item}" in sys.modules)
+        deps.update(list(sys.modules)[before:])
+
+    @staticmethod
+    def importer() -> str | None:
+        """The innermost module whose import is running: its import brings what is imported now
+        (a function of a module imported earlier, called by it, imports for it)."""
+        frame = sys._getframe(2)
+        while frame is not None:
+            name = frame.f_globals.get("__name__")
+            if getattr(getattr(sys.modules.get(name), "__spec__", None), "_initializing", False):
+                return name
+            frame = frame.f_back
+        return None
+
+    def import_(self, name, globals=None, locals=None, fromlist=(), level=0):
+        before = len(sys.modules)
+        if fromlist:  # the module first, then the names: what each brings is told apart
+            self.real[0](name, globals, locals, (), level)
+        own = len(sys.modules)
+        module = self.real[0](name, globals, locals, fromlist, level)
+        if level:
+            importer = globals.get("__name__")
+            package = globals.get("__package__") or (importer if "__path__" in globals else importer.rpartition(".")[0])
+            name = importlib._bootstrap._resolve_name(name, package, level) if name else package
+        self.note(name, fromlist, before, own)
+        return module
+
+    def import_module(self, name, package=None):
+        before = len(sys.modules)
+        module = self.real[1](name, package)
+        self.note(module.__name__, (), before, len(sys.modules))
+        return module
+
+    def __enter__(self) -> _ImportNotes:
+        builtins.__import__, importlib.import_module = self.import_, self.import_module
+        return self
+
+    def __exit__(self, *exc) -> None:
+        builtins.__import__, importlib.import_module = self.real
+
+
+if __name__ == "__cli_server__":  # the server: note imports from its first one on
+    _NOTES = _ImportNotes().__enter__()
+
 import json
 import os
 import selectors
 import signal
 import socket
 import subprocess
-import sys
 import threading
 import warnings
 from pathlib import Path
@@ -63,8 +140,9 @@ _EXTRA = ("alembic", "alembic.autogenerate", "alembic.migration", "sqlalchemy.di
 _STARTUP_PREFIXES = ("PYTHON", "LC_", "LANG")
 # the server's start: what a fresh interpreter has imported before `-m` puts the working directory
 # on sys.path (those a module in that directory cannot shadow), then this file
-_BOOT = ("import sys; startup = set(sys.modules); import runpy; "
-         "runpy.run_path(sys.argv[1], {'STARTUP': startup}, run_name='__cli_server__')")
+_BOOT = ("import sys; startup = set(sys.modules); import runpy; kept = set(sys.modules); "
+         "exec(compile(open(sys.argv[1], encoding='utf-8').read(), sys.argv[1], 'exec'), "
+         "{'__name__': '__cli_server__', '__file__': sys.argv[1], 'STARTUP': startup, 'KEPT': kept})")
 
 
 # --- the caller's side (the pytest worker) --------------------------------------------------------
@@ -249,11 +327,14 @@ def _preload(startup: set[str]) -> dict:
         import unibase.cli
         import unibase.codemods
 
-        for package in (unibase, unibase.codemods):
-            for info in pkgutil.walk_packages(package.__path__, package.__name__ + ".",
-                                              onerror=lambda name: None):
+        packages = [unibase, unibase.codemods]
+        while packages:  # every module of unibase (pkgutil.walk_packages would import for itself)
+            package = packages.pop()
+            for info in pkgutil.iter_modules(package.__path__, package.__name__ + "."):
                 if not info.name.startswith(_NOT_PRELOADED):
-                    importlib.import_module(info.name)
+                    module = importlib.import_module(info.name)
+                    if info.ispkg:
+                        packages.append(module)
         for name in _EXTRA:
             importlib.import_module(name)
     finally:
@@ -268,13 +349,79 @@ def _preload(startup: set[str]) -> dict:
     }
 
 
-def _serve(fd: int, startup: set[str]) -> None:
+class _Hidden:
+    """The modules the server imported, out of ``sys.modules`` until a child imports them: a child
+    starts with the modules a fresh ``python -m`` has, and importing a module puts back what
+    importing it brought in the server (a fresh process's import of it), without running it again."""
+
+    def __init__(self, kept: set[str], deps: dict[str, set[str]]) -> None:
+        self.deps = deps
+        self.modules = {name: sys.modules.pop(name) for name in list(sys.modules) if name not in kept}
+        self.specs = {name: getattr(m, "__spec__", None) for name, m in self.modules.items()}
+        # a package's attribute for a submodule is set by importing the submodule: `from . import
+        # api` imports unibase.api only while the package has no attribute `api`
+        self.attrs: dict[str, object] = {}
+        for name, module in self.modules.items():
+            parent, _, child = name.rpartition(".")
+            holder = self.modules.get(parent) or sys.modules.get(parent)
+            # (its __dict__, never getattr: a module's __getattr__ may import)
+            if parent and getattr(holder, "__dict__", {}).get(child) is module:
+                delattr(holder, child)
+                self.attrs[name] = holder
+
+    def get(self, name: str):
+        """A module, hidden or not (None: never imported), without putting it back (for this file's
+        own use: what the child does must not import what a fresh process would not)."""
+        return sys.modules.get(name) or self.modules.get(name)
+
+    def find_spec(self, name, path=None, target=None):
+        if name not in self.modules:
+            return None
+        original = self.specs[name]
+        spec = importlib.machinery.ModuleSpec(name, self, origin=getattr(original, "origin", None),
+                                              is_package=getattr(original, "submodule_search_locations", None) is not None)
+        return spec
+
+    def create_module(self, spec):
+        module = self.modules.pop(spec.name)
+        self._put_back_deps(spec.name)
+        return module  # the import system sets the package's attribute for it
+
+    def exec_module(self, module) -> None:
+        module.__spec__ = self.specs[module.__spec__.name]  # the import system set ours
+
+    def _put_back_deps(self, name: str) -> None:
+        todo = list(self.deps.get(name, ()))
+        parts = name.split(".")
+        todo += [".".join(parts[:i]) for i in range(1, len(parts))]
+        while todo:
+            dep = todo.pop()
+            if dep not in self.modules:
+                continue
+            module = self.modules.pop(dep)
+            # multiprocessing names the __main__ of the moment it is imported
+            sys.modules[dep] = sys.modules["__main__"] if dep == "__mp_main__" else module
+            if dep in self.attrs:
+                setattr(self.attrs[dep], dep.rpartition(".")[2], module)
+            parts = dep.split(".")
+            todo += [".".join(parts[:i]) for i in range(1, len(parts))]
+            todo += self.deps.get(dep, ())
+
+
+_HIDDEN: _Hidden | None = None
+
+
+def _serve(fd: int, startup: set[str], kept: set[str]) -> None:
+    global _HIDDEN
     sock = socket.socket(fileno=fd)
     sigint = signal.getsignal(signal.SIGINT)
     facts = _preload(startup)
+    _NOTES.__exit__()
     import gc
 
-    gc.collect()
+    gc.collect()  # before hiding: a finaliser that imports would put modules back for every child
+    _HIDDEN = _Hidden(kept, _NOTES.deps)
+    sys.meta_path.insert(0, _HIDDEN)
     gc.freeze()  # the imported objects stay shared with the children, never copied by a collection
     sock.send(json.dumps(facts).encode())
     os.dup2(os.open(os.devnull, os.O_WRONLY), 2)  # the caller stopped reading our stderr
@@ -327,9 +474,8 @@ def _child(request: dict, out_fd: int, err_fd: int, sigint) -> None:
     try:
         os.environ.clear()
         os.environ.update(request["env"])
-        import tempfile
-
-        tempfile.tempdir = None  # read from TMPDIR again, as a fresh process does when first asked
+        if tempfile := _HIDDEN.get("tempfile"):
+            tempfile.tempdir = None  # read from TMPDIR again, as a fresh process does when first asked
         os.chdir(request["cwd"])
         module, *args = request["argv"]
         sys.argv = ["-m", *args]
@@ -398,13 +544,13 @@ def _flush_stdout() -> bool:
 def _finish(code: int) -> int:
     """What the interpreter does before it exits: wait for the non-daemon threads, run the atexit
     functions, flush stdout (120 if that fails) and stderr."""
-    import atexit
-
-    try:
-        threading._shutdown()
-    except Exception:  # noqa: BLE001
-        pass
-    atexit._run_exitfuncs()
+    if "threading" in sys.modules:  # as the interpreter: only when something imported it
+        try:
+            threading._shutdown()
+        except Exception:  # noqa: BLE001
+            pass
+    if atexit := _HIDDEN.get("atexit"):
+        atexit._run_exitfuncs()
     if not _flush_stdout():
         code = 120
     try:
@@ -415,4 +561,4 @@ def _finish(code: int) -> int:
 
 
 if __name__ == "__cli_server__":
-    _serve(int(sys.argv[2]), STARTUP)  # noqa: F821 - given by _BOOT
+    _serve(int(sys.argv[2]), STARTUP, KEPT)  # noqa: F821 - given by _BOOT

@@ -157,6 +157,36 @@ def test_how_a_process_starts_and_ends_is_that_of_a_fresh_one(name, tmp_path):
     assert_same(*both(f"probe_{name}", ["an", "argument"], tmp_path))
 
 
+MODULES = """\
+import runpy, sys
+sys.argv = ["unibase", *sys.argv[1:]]
+try:
+    runpy.run_module("unibase", run_name="__main__")
+except SystemExit:
+    pass
+print(*sorted(sys.modules), sep="\\n", file=sys.stderr)
+"""
+
+
+@pytest.mark.parametrize("args", [
+    pytest.param([], id="nothing-run"),
+    pytest.param(["--version"], id="version"),
+    pytest.param(["check", "{p}"], id="check"),
+    pytest.param(["plan", "--json", "{p}"], id="plan"),
+    pytest.param(["apply", "--dry-run", "--prefer", "{p}/app/models.py", "{p}"], id="apply-dry-run"),
+])
+def test_a_child_has_the_modules_a_fresh_process_has(project, tmp_path, args):
+    """The server's modules are out of sys.modules until a child imports them, and then come
+    back with what importing them brings: a command sees the sys.modules of a fresh process
+    (``unibase.meaning`` follows only names of modules the process has imported)."""
+    probe = tmp_path / "probe"
+    probe.mkdir()
+    (probe / "probe_modules.py").write_text(MODULES if args else "import sys\nprint(*sorted(sys.modules), sep='\\n')\n")
+    child, fresh = both("probe_modules", [a.format(p=project) for a in args], probe)
+    assert len((child.stdout + child.stderr).splitlines()) > (200 if args else 30)
+    assert_same(child, fresh)
+
+
 def test_the_environment_of_each_call_reaches_the_child(project, tmp_path, monkeypatch):
     cli_server.run_module("unibase", ["--version"], project, env())  # the server is up
     (tmp_path / "probe_env.py").write_text("import os\nprint(os.environ.get('UNIBASE_PROBE'))\n")
@@ -200,7 +230,8 @@ def test_the_server_holds_no_state_of_a_command(tmp_path):
     (a child starts with what a fork of the server has)."""
     (tmp_path / "probe_caches.py").write_text(textwrap.dedent("""\
         import sys
-        modules = [m for n, m in list(sys.modules.items()) if n.startswith('unibase')]
+        hidden = next(f for f in sys.meta_path if type(f).__name__ == '_Hidden').modules
+        modules = [m for n, m in [*sys.modules.items(), *hidden.items()] if n.startswith('unibase')]
         assert len(modules) > 50, sorted(sys.modules)
         full = [f'{m.__name__}.{name}' for m in modules for name, f in vars(m).items()
                 if hasattr(f, 'cache_info') and f.cache_info().currsize]
