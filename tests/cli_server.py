@@ -35,7 +35,9 @@ What is decided at import time is made to match, or the call does not use the se
   A child starts with the modules of a fresh interpreter and ends a command with the same ones.
 
 What still differs, and why no test here depends on it: the finder is first on ``sys.meta_path``
-(and ``importlib.util.find_spec`` of a preloaded module names it as the loader); every child
+(and ``importlib.util.find_spec`` of a preloaded module names it as the loader); the ``atexit``
+functions the preloaded modules registered (``logging.shutdown``, multiprocessing's and weakref's
+exit functions, which do nothing where their module was not used) run in every child; every child
 shares the server's string-hash seed, where fresh processes each draw one (the test that compares
 two runs for determinism passes ``fresh=True``); there is no timeout (as with ``subprocess.run``).
 Tests that check how a process starts (which modules a command imports, ``--help``'s cost,
@@ -150,19 +152,22 @@ _BOOT = ("import sys; startup = set(sys.modules); import runpy; kept = set(sys.m
 
 class _Client:
     def __init__(self, env: dict[str, str]) -> None:
+        import tempfile
+
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        # started in an empty directory: `-c` puts it first on sys.path while the server imports
+        self.home = tempfile.mkdtemp(prefix="unibase-cli-server-")
         with theirs:
             self.proc = subprocess.Popen(
-                [sys.executable, "-c", _BOOT,
-                 __file__, str(theirs.fileno())],
-                pass_fds=[theirs.fileno()], env=env, cwd=_empty_dir(), stdin=subprocess.DEVNULL,
+                [sys.executable, "-c", _BOOT, __file__, str(theirs.fileno())],
+                pass_fds=[theirs.fileno()], env=env, cwd=self.home, stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         self.sock = ours
         self.lock = threading.Lock()
         hello = ours.recv(1 << 20)
         if not hello:
             err = self.proc.stderr.read().decode(errors="replace")
-            self.proc.wait()
+            self.close()
             raise RuntimeError(f"the CLI server did not start:\n{err}")
         self.proc.stderr.close()  # the server's own stderr goes to /dev/null from here on
         self.facts = json.loads(hello)
@@ -177,8 +182,8 @@ class _Client:
             return f"an environment variable read at import time differs ({', '.join(sorted(changed))})"
         try:
             here = os.listdir(cwd)
-        except OSError:
-            return None  # the child fails to chdir and says so, as the subprocess would
+        except OSError as exc:  # subprocess.run raises it in the caller
+            return f"the working directory cannot be read ({exc})"
         tops, namespaces = self.facts["tops"], self.facts["namespaces"]
         for name in here:
             stem = name.split(".", 1)[0]
@@ -214,6 +219,7 @@ class _Client:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
+        os.rmdir(self.home)
 
 
 def _drain(out_r: int, err_r: int, status: socket.socket) -> tuple[bytes, bytes, bytes]:
@@ -237,12 +243,6 @@ def _drain(out_r: int, err_r: int, status: socket.socket) -> tuple[bytes, bytes,
     return result
 
 
-def _empty_dir() -> str:
-    import tempfile
-
-    return tempfile.mkdtemp(prefix="unibase-cli-server-")
-
-
 _client: _Client | None = None
 _client_pid: int | None = None
 _unavailable: str | None = None
@@ -253,10 +253,10 @@ fallbacks: list[str] = []  # why calls ran as plain subprocesses (tests/test_cli
 def _get_client(env: dict[str, str]) -> _Client | None:
     global _client, _client_pid, _unavailable
     with _start_lock:
-        if _client is not None and _client_pid == os.getpid():
-            return _client
         if _unavailable is not None:
             return None
+        if _client is not None and _client_pid == os.getpid():
+            return _client
         if not hasattr(os, "fork") or not hasattr(socket, "send_fds"):
             _unavailable = "this platform has no fork or socket.send_fds"
         else:
@@ -282,7 +282,12 @@ def run_module(module: str, args: list[str], cwd: Path | str | None, env: dict[s
     if reason is not None:
         fallbacks.append(reason)
         return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, env=env, stdin=subprocess.DEVNULL)
-    code, out, err = client.run([module, *args], cwd, env)
+    try:
+        code, out, err = client.run([module, *args], cwd, env)
+    except (OSError, RuntimeError) as exc:  # the server itself failed: this call fails, later ones fall back
+        global _unavailable
+        _unavailable = f"the CLI server failed ({exc})"
+        raise
     return subprocess.CompletedProcess(cmd, code, _text(out), _text(err))
 
 
@@ -519,7 +524,6 @@ def _exit_code(module: str) -> int:
             return 0
         if isinstance(exc.code, int):
             return exc.code & 0xFF
-        _flush_stdout()
         print(exc.code, file=sys.stderr)
         return 1
     except BaseException as exc:  # noqa: BLE001 - as the interpreter: the traceback, then 1

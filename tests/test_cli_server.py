@@ -269,12 +269,14 @@ def test_the_server_ends_with_its_worker(tmp_path):
         sys.path.insert(0, {str(Path(__file__).parent)!r})
         import cli_server
         client = cli_server._Client({{**os.environ, "NO_COLOR": "1", "COLUMNS": "200"}})
-        print(client.proc.pid, flush=True)
+        print(client.proc.pid, client.home, flush=True)
         os._exit(0)  # no atexit, no close
     """)
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, stdin=subprocess.DEVNULL)
     assert proc.returncode == 0, proc.stderr
-    pid = int(proc.stdout)
+    pid, home = proc.stdout.split()
+    pid = int(pid)
+    os.rmdir(home)
     import time
 
     deadline = time.monotonic() + 120  # a safety net, not a timing assumption
@@ -288,3 +290,30 @@ def _state(pid: int) -> str:
         return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
     except OSError:
         return "Z"
+
+
+def test_without_a_server_every_call_runs_a_fresh_process_after_one_warning(tmp_path):
+    """A worker whose server cannot start (here: starting it fails) still runs every call, as a
+    plain subprocess, and says so once."""
+    code = textwrap.dedent(f"""\
+        import os, sys, warnings
+        sys.path.insert(0, {str(Path(__file__).parent)!r})
+        import cli_server
+
+        def broken(env):
+            raise OSError("no server here")
+
+        cli_server._Client = broken
+        env = {{**os.environ, "NO_COLOR": "1", "COLUMNS": "200"}}
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            runs = [cli_server.run_module("unibase", ["--version"], {str(tmp_path)!r}, env) for _ in range(2)]
+        print([(r.returncode, r.stdout) for r in runs], cli_server.fallbacks, [str(w.message) for w in caught])
+    """)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    assert proc.returncode == 0, proc.stderr
+    from unibase import __version__
+
+    version = (0, f"unibase {__version__}\n")
+    assert proc.stdout == f"{[version, version]} ['no server', 'no server'] " \
+                          "['CLI calls run as plain subprocesses: no server here']\n"
