@@ -197,7 +197,9 @@ def main():
     child = load_child(sys.argv[1])
     child.drop_own_directory()
     for name in PRELOAD:
-        importlib.import_module(name)
+        # one not installed is left for the children to miss, as separate children do
+        if importlib.util.find_spec(name.split(".")[0]) is not None:
+            importlib.import_module(name)
     if hasattr(gc, "freeze"):
         gc.freeze()  # the children's collections need not walk what they all share
     Server(child).serve()
