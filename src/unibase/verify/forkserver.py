@@ -16,7 +16,6 @@ the signal that ended it, as :class:`subprocess.Popen` reports it) and ``{"faile
 "error": ...}`` when the fork itself failed. At the end of stdin (unibase is done with it, or is
 gone), on Ctrl-C and on SIGTERM the server kills every child still running and exits.
 """
-import gc
 import importlib
 import importlib.util
 import json
@@ -200,8 +199,6 @@ def main():
         # one not installed is left for the children to miss, as separate children do
         if importlib.util.find_spec(name.split(".")[0]) is not None:
             importlib.import_module(name)
-    if hasattr(gc, "freeze"):
-        gc.freeze()  # the children's collections need not walk what they all share
     Server(child).serve()
 
 
