@@ -25,10 +25,15 @@ A difference passes only when the plan declared it (:class:`DeclaredChange`). A 
 project already had at ``against`` (the same error in the same module) is reported as ``pre-existing``: unibase must neither be
 blamed for the project's own bugs nor hide them.
 
+Where the platform forks, the children of one run fork from one process of the project's
+interpreter that imported SQLAlchemy and Alembic once (``forkserver``), each importing its own
+tree's modules after the fork; elsewhere each child is a process of its own. The report is the same.
+
 The package: ``report`` (what verify returns), ``targets`` (a tree read and planned: what to
 import), ``session`` (scratch space, the worktree before the merge, scratch databases, child
-processes), ``checks`` (each check's result) and ``child`` (the program run in the project's
-interpreter: the standard library, SQLAlchemy and Alembic only). This module runs them in order.
+processes), ``forks`` (unibase's side of the fork server), ``checks`` (each check's result),
+``child`` (the program run in the project's interpreter: the standard library, SQLAlchemy and
+Alembic only) and ``forkserver`` (the same, forking ``child``). This module runs them in order.
 """
 
 from __future__ import annotations
@@ -109,6 +114,7 @@ def verify_project(
             old_urls = [sqlite_url(session.tmp / "old.sqlite")]
             if database_url:
                 old_urls.append(session.scratch_database(database_url))
+            session.start_server()  # this child and the later ones fork from it, sharing its imports
             old_child = session.start_child(session.old_root(), old.targets, builds=old_urls, ready_file=ready)
         new = read_tree(root)
         new.targets = with_changed(new, changed)

@@ -1,7 +1,8 @@
 """The verification child: runs inside the project's own interpreter, by path.
 
 :func:`unibase.verify.verify_project` starts this file with the interpreter the project runs
-on (``--python``), which may be another Python than unibase's, so it imports only the standard
+on (``--python``), or forks it from :mod:`unibase.verify.forkserver`, which loaded it in that
+interpreter. That may be another Python than unibase's, so it imports only the standard
 library, SQLAlchemy and (for the schema comparison) Alembic besides the project's model
 modules, and keeps to syntax every supported Python reads. Its stdout is redirected to stderr
 while user code runs, so prints at import time cannot corrupt the result, which it writes
@@ -32,7 +33,7 @@ def describe(exc, stage, module=None, file=None):
     location = None
     for fr in reversed(traceback.extract_tb(exc.__traceback__)):
         rel = project_path(fr.filename)
-        if rel != fr.filename:
+        if rel != fr.filename and os.path.abspath(fr.filename) != os.path.abspath(__file__):  # not this program
             location = f"{rel}:{fr.lineno}"
             break
     if location is None and isinstance(exc, SyntaxError) and exc.filename:
@@ -523,11 +524,17 @@ def import_changed(names, result, seconds):
                 signal.alarm(0)
 
 
+def drop_own_directory():
+    """Take this file's directory (verify's scratch folder) off ``sys.path``, where running it by
+    path put it: the project's modules are looked up where the project's interpreter finds them."""
+    if sys.path and os.path.abspath(sys.path[0]) == os.path.dirname(os.path.abspath(__file__)):
+        del sys.path[0]
+
+
 def main():
     with open(sys.argv[1], encoding="utf-8") as fh:
         args = json.load(fh)
-    if sys.path and os.path.abspath(sys.path[0]) == os.path.dirname(os.path.abspath(__file__)):
-        del sys.path[0]
+    drop_own_directory()
     real_stdout = sys.stdout
     sys.stdout = sys.stderr
     result = {}
@@ -543,13 +550,17 @@ def main():
     real_stdout.flush()
 
 
-if __name__ == "__main__":
-    main()
-    # the result is written: leave without the interpreter's teardown, which frees every object
-    # of the imported project one by one (seconds for thousands of mapped classes) and waits for
-    # any thread a model module started
+def leave(code=0):
+    """Exit once the result is written, without the interpreter's teardown, which frees every
+    object of the imported project one by one (seconds for thousands of mapped classes) and
+    waits for any thread a model module started."""
     try:
         sys.stdout.flush()
         sys.stderr.flush()
     finally:
-        os._exit(0)
+        os._exit(code)
+
+
+if __name__ == "__main__":
+    main()
+    leave()

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from ..gitops import Scratch, drop_worktrees, scratch_space
 from ..interrupts import deferred_sigint, pause_point
 from . import child as child_program
+from . import forkserver, forks
 from .report import VerifyError, last_lines
 
 if TYPE_CHECKING:
@@ -45,6 +46,8 @@ class Session(contextlib.AbstractContextManager):
         self.base: str | None = None
         self._old_root: Path | None = None
         self._cleanups: list[Any] = []
+        self._server: forks.ForkServer | None = None
+        self._forked: list[forks.Forked] = []
         if self.repo_top is not None and self.checkout is not None and self.repo_top != self.checkout:
             _localise_links(self.repo_top, (self.checkout,))  # a scratch worktree of apply's
 
@@ -157,6 +160,43 @@ class Session(contextlib.AbstractContextManager):
 
     # -- children ---------------------------------------------------------------------------------
 
+    def start_server(self) -> None:
+        """From now on, fork each child from one process of the project's interpreter that
+        imported SQLAlchemy and Alembic once (:mod:`unibase.verify.forkserver`), where it can;
+        elsewhere, or when that process cannot fork them, each child is started on its own."""
+        env = _child_env()
+        if self._server is not None or not forks.usable(env):
+            return
+        try:
+            server = forks.ForkServer(self.python, self._script(forkserver, "unibase_verify_forkserver.py"),
+                                      self._script(child_program, "unibase_verify_child.py"), self.tmp, env,
+                                      self.tmp / "forkserver-err.txt")
+        except OSError:
+            return
+        self._cleanups.append(server.stop)
+        self._server = server
+
+    def _script(self, module: Any, name: str) -> Path:
+        # a copy in scratch space, run by path: the child's directory is never unibase's own
+        # package, whose module names could shadow the project's
+        script = self.tmp / name
+        if not script.exists():
+            shutil.copyfile(module.__file__, script)
+        return script
+
+    def _fork_server(self) -> forks.ForkServer | None:
+        """The server, unless it died before forking anything more: the children it did not
+        fork are then started on their own, now."""
+        server = self._server
+        if server is not None:
+            while server.read(0):
+                pass
+            if server.gone:
+                for forked in self._forked:
+                    forked.fall_back()
+                self._server = None
+        return self._server
+
     def start_child(self, cwd: Path, targets: Targets, *, import_db: Path | None = None, combine: bool = False,
                     builds: Sequence[str] = (), compares: Sequence[str] = (), ready_file: Path | None = None,
                     wait_for: Path | None = None) -> Child:
@@ -165,11 +205,7 @@ class Session(contextlib.AbstractContextManager):
         ``builds``: database URLs to create the in-scope tables on (then ``ready_file`` is
         written); ``compares``: URLs to diff the metadata against, once ``wait_for`` exists.
         """
-        # a copy in scratch space, run by path: the child's directory is never unibase's own
-        # package, whose module names could shadow the project's
-        script = self.tmp / "unibase_verify_child.py"
-        if not script.exists():
-            shutil.copyfile(child_program.__file__, script)
+        script = self._script(child_program, "unibase_verify_child.py")
         tag = secrets.token_hex(4)
         args_file = self.tmp / f"args-{tag}.json"
         args = {
@@ -187,12 +223,26 @@ class Session(contextlib.AbstractContextManager):
             "changed_timeout": CHANGED_TIMEOUT,
         }
         args_file.write_text(json.dumps(args), encoding="utf-8")
-        env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}  # leave no __pycache__ in the user's tree
+        env = _child_env()
         out, err = self.tmp / f"out-{tag}.txt", self.tmp / f"err-{tag}.txt"
-        # files, not pipes: a chatty model module must not block on a full pipe
-        with open(out, "wb") as fout, open(err, "wb") as ferr:
-            proc = subprocess.Popen([self.python, str(script), str(args_file)], cwd=cwd, stdout=fout, stderr=ferr,
-                                    stdin=subprocess.DEVNULL, env=env)
+        argv = [str(script), str(args_file)]
+
+        def separately() -> subprocess.Popen:
+            # files, not pipes: a chatty model module must not block on a full pipe
+            with open(out, "wb") as fout, open(err, "wb") as ferr:
+                return subprocess.Popen([self.python, *argv], cwd=cwd, stdout=fout, stderr=ferr,
+                                        stdin=subprocess.DEVNULL, env=env)
+
+        server = self._fork_server()
+        proc: subprocess.Popen | forks.Forked
+        if server is None:
+            proc = separately()
+        else:
+            for path in (out, err):  # there to read even if the server goes before the child opens them
+                path.write_bytes(b"")
+            proc = forks.Forked(server, {"fork": tag, "cwd": str(cwd), "argv": argv, "out": str(out),
+                                         "err": str(err), "env": env}, separately)
+            self._forked.append(proc)
         self._cleanups.append(lambda: _stop(proc))
         return Child(proc, out, err, time.monotonic())
 
@@ -219,16 +269,20 @@ class Session(contextlib.AbstractContextManager):
 
 @dataclass(frozen=True)
 class Child:
-    proc: subprocess.Popen
+    proc: subprocess.Popen | forks.Forked
     out: Path
     err: Path
     started: float
 
 
-def _stop(proc: subprocess.Popen) -> None:
+def _stop(proc: subprocess.Popen | forks.Forked) -> None:
     if proc.poll() is None:
         proc.kill()
         proc.wait()
+
+
+def _child_env() -> dict[str, str]:
+    return {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}  # leave no __pycache__ in the user's tree
 
 
 def mark_ready(path: Path, count: int) -> None:
