@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from unibase import api
-from unibase.discovery import discover, import_lines, read_import_lines
+from unibase.discovery import DiscoverOptions, discover, import_lines, read_import_lines
 from unibase.evidence import gather
 from unibase.liveness import import_edges
 from unibase.settings import load_settings
@@ -119,6 +119,29 @@ def test_a_file_that_is_not_sqlalchemy_code_is_never_parsed_whole(tmp_path, pars
     # its import lines were read all the same: it reaches app/helpers.py
     edges, _ = import_edges(discover(root))
     assert "app/helpers.py" in edges["tools/report.py"]
+
+
+def test_import_lines_are_parsed_once_per_run_and_not_again_when_unchanged(tmp_path, monkeypatch, parses):
+    """Liveness needs the import statements of every file read by its import lines alone:
+    discovery parses those lines once (a plan does not parse them again), and a later run takes
+    them from the cache while the lines are unchanged."""
+    root = write(tmp_path / "p", PROJECT)
+    monkeypatch.setenv("UNIBASE_CACHE_DIR", str(tmp_path / "cache"))
+    _, lines = import_lines((root / "tools/report.py").read_bytes())
+    plan = api.plan_project(load_settings(root, cache=True))
+    assert parses[lines] == 1
+    parses.clear()
+    again = api.plan_project(load_settings(root, cache=True))
+    assert parses[lines] == 0
+    assert again.to_json() == plan.to_json()
+    edges, _ = import_edges(discover(root, DiscoverOptions(cache=True)))
+    assert "app/helpers.py" in edges["tools/report.py"] and parses[lines] == 0
+    # an edited import line is read again
+    path = root / "tools/report.py"
+    path.write_text(path.read_text(encoding="utf-8").replace("import os", "import os.path"), encoding="utf-8")
+    _, edited = import_lines(path.read_bytes())
+    edges, _ = import_edges(discover(root, DiscoverOptions(cache=True)))
+    assert parses[edited] == 1 and "app/helpers.py" in edges["tools/report.py"]
 
 
 def test_the_evidence_parses_only_files_that_can_hold_it(tmp_path, parses):
