@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from unibase import api
-from unibase.discovery import DiscoverOptions, discover, import_lines, read_import_lines
+from unibase.discovery import DiscoverOptions, discover, import_lines, import_specs, read_import_lines, read_import_specs
 from unibase.evidence import gather
 from unibase.liveness import import_edges
 from unibase.settings import load_settings
@@ -169,6 +169,7 @@ def test_import_lines_alone(source, expected):
     words, lines = import_lines(source.encode())
     found = read_import_lines(lines, "x.py")
     assert [(i.line, i.module, i.names[0].name) for i in found] == expected
+    assert read_import_specs(lines, "x.py") == import_specs(found)  # what liveness reads of them
     assert b"app" in words or "app" not in source
 
 
@@ -179,7 +180,7 @@ def test_import_lines_that_do_not_parse_alone_fall_back_to_the_whole_file(tmp_pa
         "app/user.py": "from app.target import \\\n    X\n",
     })
     _, lines = import_lines((root / "app/user.py").read_bytes())
-    assert read_import_lines(lines, "app/user.py") is None
+    assert read_import_lines(lines, "app/user.py") is None and read_import_specs(lines, "app/user.py") is None
     edges, _ = import_edges(discover(root))
     assert "app/target.py" in edges["app/user.py"]
 

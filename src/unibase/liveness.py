@@ -15,7 +15,7 @@ from __future__ import annotations
 import ast
 from pathlib import PurePosixPath
 
-from .discovery import ImportSpec, Index, import_specs, parse_source, read_import_lines
+from .discovery import ImportSpec, Index, import_specs, parse_source, read_import_specs
 from .facts import import_stmt
 from .project import module_parts
 
@@ -60,8 +60,7 @@ def _imports(ix: Index, rel: str) -> tuple[ImportSpec, ...]:
         found = ix.import_specs[rel]
     else:
         lines = ix.import_lines.get(rel)
-        stmts = read_import_lines(lines, rel) if lines is not None else None
-        found = None if stmts is None else import_specs(stmts)
+        found = read_import_specs(lines, rel) if lines is not None else None
     if found is not None:
         return found
     try:
