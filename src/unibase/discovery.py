@@ -151,6 +151,7 @@ class _Reading:
         # every metadata use is spelled ``metadata``: in a file whose text lacks the word, expressions
         # hold none to look for
         statements_only = statements_only or b"metadata" not in data
+
         def read() -> FileFacts | tuple[str, int | None]:
             tree, problem = parsed(data, rel)
             return read_facts(rel, tree, statements_only) if problem is None else problem
@@ -314,6 +315,7 @@ ImportSpec = tuple[bool, int, "str | None", tuple[str, ...]]
 
 
 def import_specs(stmts: list[ImportStmt]) -> tuple[ImportSpec, ...]:
+    """What each of these import statements imports, as liveness reads it."""
     return tuple((imp.is_from, imp.level, imp.module, tuple(n.name for n in imp.names)) for imp in stmts)
 
 
