@@ -175,3 +175,36 @@ def test_every_rule_is_in_the_readme():
     readme = (REPO / "README.md").read_text(encoding="utf-8")
     for r in RULES:
         assert f"| {r.code} | {r.name} |" in readme, r.code
+
+
+def test_check_names_the_canonical_base_the_plan_chooses_by_its_importers(tmp_path):
+    """Two bases of one model each: the plan makes canonical the one more modules import,
+    counting the modules that only import it (discovery reads those by their import lines, in
+    its importer pass). Check's findings name the same canonical base: the importer pass is part
+    of what check needs, not analysis it could skip."""
+    model = """
+        from sqlalchemy import Column, Integer
+        from sqlalchemy.orm import declarative_base
+
+        {base} = declarative_base()
+
+
+        class {model}({base}):
+            __tablename__ = "{table}"
+            id = Column(Integer, primary_key=True)
+    """
+    files = {"pyproject.toml": "[project]\nname = 'app'\n", "app/__init__.py": "", "billing/__init__.py": "",
+             "tools/__init__.py": "", "main.py": "import app.db\nimport billing.db\n",
+             "app/db.py": model.format(base="Base", model="Widget", table="widgets"),
+             "billing/db.py": model.format(base="BillingBase", model="Invoice", table="invoices")}
+    for i in range(3):
+        files[f"tools/report{i}.py"] = f"from billing.db import Invoice\n\n\ndef total{i}(rows):\n    return len(rows)\n"
+    project = write(tmp_path / "p", files)
+    make_repo(project)
+    plan = json.loads(unibase("plan", "--json", cwd=project, check=0).stdout)
+    assert plan["canonical"]["file"] == "billing/db.py"
+    proc = unibase("check", cwd=project, check=1)
+    got = findings(proc.stdout)
+    assert [(f["file"], f["code"]) for f in got] == [("app/db.py", "UB101")]
+    assert got[0]["message"] == ("declarative base Base (1 model) is a second base in scope; "
+                                 "`unibase apply` merges it into billing/db.py:BillingBase")

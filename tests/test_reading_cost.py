@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from unibase import api
-from unibase.discovery import discover, import_lines, read_import_lines
+from unibase.discovery import DiscoverOptions, discover, import_lines, import_specs, read_import_lines, read_import_specs
 from unibase.evidence import gather
 from unibase.liveness import import_edges
 from unibase.settings import load_settings
@@ -121,6 +121,29 @@ def test_a_file_that_is_not_sqlalchemy_code_is_never_parsed_whole(tmp_path, pars
     assert "app/helpers.py" in edges["tools/report.py"]
 
 
+def test_import_lines_are_parsed_once_per_run_and_not_again_when_unchanged(tmp_path, monkeypatch, parses):
+    """Liveness needs the import statements of every file read by its import lines alone:
+    discovery parses those lines once (a plan does not parse them again), and a later run takes
+    them from the cache while the lines are unchanged."""
+    root = write(tmp_path / "p", PROJECT)
+    monkeypatch.setenv("UNIBASE_CACHE_DIR", str(tmp_path / "cache"))
+    _, lines = import_lines((root / "tools/report.py").read_bytes())
+    plan = api.plan_project(load_settings(root, cache=True))
+    assert parses[lines] == 1
+    parses.clear()
+    again = api.plan_project(load_settings(root, cache=True))
+    assert parses[lines] == 0
+    assert again.to_json() == plan.to_json()
+    edges, _ = import_edges(discover(root, DiscoverOptions(cache=True)))
+    assert "app/helpers.py" in edges["tools/report.py"] and parses[lines] == 0
+    # an edited import line is read again
+    path = root / "tools/report.py"
+    path.write_text(path.read_text(encoding="utf-8").replace("import os", "import os.path"), encoding="utf-8")
+    _, edited = import_lines(path.read_bytes())
+    edges, _ = import_edges(discover(root, DiscoverOptions(cache=True)))
+    assert parses[edited] == 1 and "app/helpers.py" in edges["tools/report.py"]
+
+
 def test_the_evidence_parses_only_files_that_can_hold_it(tmp_path, parses):
     """Discovery has read every SQLAlchemy file; the evidence of databases parses again only the
     files whose text can hold an engine, a bind or a base's metadata (bases, engine modules, the
@@ -146,6 +169,7 @@ def test_import_lines_alone(source, expected):
     words, lines = import_lines(source.encode())
     found = read_import_lines(lines, "x.py")
     assert [(i.line, i.module, i.names[0].name) for i in found] == expected
+    assert read_import_specs(lines, "x.py") == import_specs(found)  # what liveness reads of them
     assert b"app" in words or "app" not in source
 
 
@@ -156,7 +180,7 @@ def test_import_lines_that_do_not_parse_alone_fall_back_to_the_whole_file(tmp_pa
         "app/user.py": "from app.target import \\\n    X\n",
     })
     _, lines = import_lines((root / "app/user.py").read_bytes())
-    assert read_import_lines(lines, "app/user.py") is None
+    assert read_import_lines(lines, "app/user.py") is None and read_import_specs(lines, "app/user.py") is None
     edges, _ = import_edges(discover(root))
     assert "app/target.py" in edges["app/user.py"]
 

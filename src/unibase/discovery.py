@@ -19,6 +19,7 @@ import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from .cache import MISSING, FactCache, content_hash
 from .fact_reader import read_facts
@@ -102,11 +103,13 @@ def discover(root: Path, options: DiscoverOptions = DiscoverOptions(),
     if reading.raw or reading.lazy:
         reading.read_importers()
     modules.learn(_absolute_imports(reading.facts))
+    specs = reading.specs_of_lines()
     reading.store.save()
     index = build(root, modules, reading.facts, reading.unparsable)
     index.scanned = len(files)
     index.roots = tuple(modules.roots())
     index.import_lines = reading.lines
+    index.import_specs = specs
     index.mentions = {w: frozenset(found) for w, found in reading.mentions.items()}
     index.lazy = {rel: words for rel, (words, _) in reading.lazy.items()}
     return index
@@ -132,19 +135,28 @@ class _Reading:
         # what an unreadable file holds is unknown: it could hold anything
         self.unparsable[rel] = Unparsable(f"cannot be read ({exc.strerror})", None, could_matter or "it cannot be read")
 
+    def cached(self, kind: str, rel: str, data: bytes, compute: Callable[[], Any]) -> Any:
+        """``compute()``: what a function of these bytes of ``rel`` gives, taken from the cache when
+        an earlier run computed it for the same bytes (and stored there for the next run)."""
+        digest = content_hash(data) if self.store.enabled else b""
+        found = self.store.get(kind, rel, digest) if digest else MISSING
+        if found is MISSING:
+            found = compute()
+            if digest:
+                self.store.put(kind, rel, digest, found)
+        return found
+
     def parse(self, rel: str, data: bytes, could_matter: str | None, words: frozenset[bytes] = frozenset(),
               statements_only: bool = False) -> None:
         # every metadata use is spelled ``metadata``: in a file whose text lacks the word, expressions
         # hold none to look for
         statements_only = statements_only or b"metadata" not in data
-        kind = "statements" if statements_only else "whole"
-        digest = content_hash(data) if self.store.enabled else b""
-        found = self.store.get(kind, rel, digest) if digest else MISSING
-        if found is MISSING:
+
+        def read() -> FileFacts | tuple[str, int | None]:
             tree, problem = parsed(data, rel)
-            found = read_facts(rel, tree, statements_only) if problem is None else problem
-            if digest:
-                self.store.put(kind, rel, digest, found)
+            return read_facts(rel, tree, statements_only) if problem is None else problem
+
+        found = self.cached("statements" if statements_only else "whole", rel, data, read)
         if not isinstance(found, FileFacts):
             what, line = found
             self.unparsable[rel] = Unparsable(f"does not parse ({what})", line, could_matter, words or import_words(data))
@@ -182,7 +194,7 @@ class _Reading:
             else:
                 # what a file imports is all that can make it relevant later (it names a module
                 # or a model that discovery finds): keep its import lines, not the bytes
-                self.raw[rel], self.lines[rel] = import_lines(data)
+                self.raw[rel], self.lines[rel] = self.cached("import-lines", rel, data, lambda: import_lines(data))
             if progress:
                 progress(i + 1, len(files))
         return speaks_sqla
@@ -241,19 +253,21 @@ class _Reading:
         except OSError as exc:
             self.unreadable(rel, exc, None)
             return
-        digest = content_hash(data) if self.store.enabled else b""
-        found = self.store.get("imports", rel, digest) if digest else MISSING
-        if found is MISSING:
-            found = (class_header_words(data), import_facts(rel, text, data))
-            if digest:
-                self.store.put("imports", rel, digest, found)
-        headers, facts = found
+        headers, facts = self.cached("imports", rel, data, lambda: (class_header_words(data), import_facts(rel, text, data)))
         facts = facts if headers.isdisjoint(known) else None
         if facts is None:
             self.parse(rel, data, None, words, statements_only=True)
         else:
             self.facts[rel] = facts
             self.lazy[rel] = (words, headers)
+
+    def specs_of_lines(self) -> dict[str, tuple[ImportSpec, ...] | None]:
+        """What the import statements of each file read by its import lines alone import (all
+        liveness needs of it: :func:`read_import_specs`, None where the lines do not parse alone),
+        from the cache where those lines are unchanged: each file's lines are parsed once, not
+        once per plan."""
+        return {rel: self.cached("import-specs", rel, text, lambda: read_import_specs(text, rel))
+                for rel, text in self.lines.items()}
 
     def read_importers(self) -> None:
         """Pass 2: the files that mention what the project's bases, models and tables are called,
@@ -293,6 +307,28 @@ class _Reading:
                         known.add(c.name)  # a subclass of a model or base
         # subclasses found in pass 2 may need their own mixins
         self.close_over_imports([rel for rel in found if rel in self.facts and self.facts[rel].classes])
+
+
+# an import statement as liveness reads it: (is_from, level, module, the names it imports); plain
+# tuples, cheap to keep in the cache for every file of a large tree
+ImportSpec = tuple[bool, int, "str | None", tuple[str, ...]]
+
+
+def import_specs(stmts: list[ImportStmt]) -> tuple[ImportSpec, ...]:
+    """What each of these import statements imports, as liveness reads it."""
+    return tuple((imp.is_from, imp.level, imp.module, tuple(n.name for n in imp.names)) for imp in stmts)
+
+
+def read_import_specs(lines: bytes, path: str) -> tuple[ImportSpec, ...] | None:
+    """``import_specs(read_import_lines(lines, path))``, read straight from the syntax tree (on a
+    large tree, making the statements first costs as much as parsing the lines)."""
+    try:
+        tree = ast.parse(lines, filename=path)
+    except (SyntaxError, ValueError):
+        return None
+    return tuple((isinstance(node, ast.ImportFrom), getattr(node, "level", 0), getattr(node, "module", None),
+                  tuple(a.name for a in node.names))
+                 for node in tree.body if isinstance(node, (ast.Import, ast.ImportFrom)))
 
 
 def imported_files(resolver: Resolver, rel: str, imp: ImportStmt) -> list[str]:

@@ -15,8 +15,8 @@ from __future__ import annotations
 import ast
 from pathlib import PurePosixPath
 
-from .discovery import Index, parse_source, read_import_lines
-from .facts import ImportStmt, import_stmt
+from .discovery import ImportSpec, Index, import_specs, parse_source, read_import_specs
+from .facts import import_stmt
 from .project import module_parts
 
 
@@ -49,21 +49,25 @@ def standalone(rel: str) -> str | None:
     return None
 
 
-def _imports(ix: Index, rel: str) -> list[ImportStmt]:
-    """The file's import statements: from discovery's facts, else from the import lines it kept
-    (the file is not parsed whole), else (lines that do not parse alone) from the whole file."""
+def _imports(ix: Index, rel: str) -> tuple[ImportSpec, ...]:
+    """What the file's import statements import (:func:`~unibase.discovery.import_specs`): from
+    discovery's facts, else from its import lines (the file is not parsed whole: discovery parsed
+    those lines once), else (lines that do not parse alone) from the whole file."""
     f = ix.facts.get(rel)
     if f is not None:
-        return f.imports
-    lines = ix.import_lines.get(rel)
-    found = read_import_lines(lines, rel) if lines is not None else None
+        return import_specs(f.imports)
+    if rel in ix.import_specs:
+        found = ix.import_specs[rel]
+    else:
+        lines = ix.import_lines.get(rel)
+        found = read_import_specs(lines, rel) if lines is not None else None
     if found is not None:
         return found
     try:
         tree = parse_source((ix.root / rel).read_bytes(), rel)
     except (OSError, SyntaxError, ValueError):
-        return []
-    return [imp for node in ast.walk(tree) if (imp := import_stmt(node, "module")) is not None]
+        return ()
+    return import_specs([imp for node in ast.walk(tree) if (imp := import_stmt(node, "module")) is not None])
 
 
 class _Finder:
@@ -116,25 +120,25 @@ def import_edges(ix: Index) -> tuple[dict[str, set[str]], dict[str, set[str]]]:
     names: dict[str, set[str]] = {}
     for rel in ix.modules.files:
         targets: set[str] = set()
-        for imp in _imports(ix, rel):
-            if imp.is_from:
-                if imp.level:
-                    path = finder.relative(rel, imp.level, imp.module)
+        for is_from, level, module, imported in _imports(ix, rel):
+            if is_from:
+                if level:
+                    path = finder.relative(rel, level, module)
                     mod = finder.at(path)
-                    subs = [(n.name, finder.at(f"{path}/{n.name}" if path else n.name)) for n in imp.names]
+                    subs = [(name, finder.at(f"{path}/{name}" if path else name)) for name in imported]
                 else:
-                    mod = finder.find(rel, imp.module or "")
-                    subs = [(n.name, finder.find(rel, f"{imp.module}.{n.name}")) for n in imp.names]
+                    mod = finder.find(rel, module or "")
+                    subs = [(name, finder.find(rel, f"{module}.{name}")) for name in imported]
                 if mod:
                     targets.add(mod)
-                    names.setdefault(mod, set()).update(n.name for n in imp.names)
+                    names.setdefault(mod, set()).update(imported)
                 for name, sub in subs:
                     if sub:
                         targets.add(sub)
                         names.setdefault(sub, set()).add("*")
             else:
-                for n in imp.names:
-                    parts = n.name.split(".")
+                for name in imported:
+                    parts = name.split(".")
                     for i in range(1, len(parts) + 1):
                         mod = finder.find(rel, ".".join(parts[:i]))
                         if mod:
