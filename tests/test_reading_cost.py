@@ -372,3 +372,86 @@ def test_the_scope_of_an_importer_s_imports_comes_from_the_lines_around_them(tmp
     assert jobs.partial
     assert [(i.line, i.scope) for i in jobs.imports] == [(1, "module"), (4, "conditional"), (9, "function")]
     assert "json" in jobs.bindings and "Gadget" not in jobs.bindings
+
+
+# --- a warm run: what the cache knows is neither searched nor resolved again ---------------------
+
+
+def test_a_warm_run_searches_no_unchanged_file_that_does_not_speak_sqlalchemy(tmp_path, monkeypatch):
+    """The cache keeps the import lines of the files that do not speak SQLAlchemy, keyed by their
+    bytes: a warm run knows those files need no search. A file edited since is searched again,
+    and found when it now defines a model."""
+    from unibase import discovery
+
+    searched: Counter = Counter()
+    real = discovery.speaks_sqlalchemy
+
+    def spy(data):
+        searched[data] += 1
+        return real(data)
+
+    monkeypatch.setattr(discovery, "speaks_sqlalchemy", spy)
+    monkeypatch.setenv("UNIBASE_CACHE_DIR", str(tmp_path / "cache"))
+    root = write(tmp_path / "p", PROJECT)
+    files = sorted(str(p.relative_to(root)) for p in root.rglob("*.py"))
+    plan = api.plan_project(load_settings(root, cache=True))
+    assert {rel for rel in files if searched[(root / rel).read_bytes()]} == set(files)
+    searched.clear()
+    again = api.plan_project(load_settings(root, cache=True))
+    assert again.to_json() == plan.to_json()
+    still = {rel for rel in files if searched[(root / rel).read_bytes()]}
+    assert "tools/report.py" not in still and "app/helpers.py" not in still
+    assert still == {rel for rel in files if real((root / rel).read_bytes())}  # those that speak it
+    # an edited file is searched again: now it defines a model of app's base
+    (root / "app/helpers.py").write_text(
+        "from sqlalchemy import Column, Integer\nfrom app.db import Base\n\n\n"
+        "class Total(Base):\n    __tablename__ = 'totals'\n    id = Column(Integer, primary_key=True)\n",
+        encoding="utf-8")
+    searched.clear()
+    edited = api.plan_project(load_settings(root, cache=True))
+    assert searched[(root / "app/helpers.py").read_bytes()] == 1
+    assert "Total" in {m.name for b in edited.bases for m in b.models}
+
+
+def test_the_import_graph_resolves_each_import_once_per_folder(tmp_path, monkeypatch):
+    """The files of one folder share how their imports resolve: the import-cycle check looks each
+    import up once per folder, not once per file that makes it (twelve files making it cost what
+    two do)."""
+    from unibase import cycles
+    from unibase.resolver import Resolver
+
+    looked_up: Counter = Counter()
+    real = Resolver.module_file
+
+    def spy(self, from_file, level, module):
+        looked_up[(from_file.rpartition("/")[0], level, module)] += 1
+        return real(self, from_file, level, module)
+
+    def lookups(n: int) -> int:
+        users = {f"app/user_{i}.py": "from app.db import Base\nfrom app import helpers\n" for i in range(n)}
+        root = write(tmp_path / str(n), PROJECT | users)
+        ix = discover(root)
+        resolver = Resolver(ix.modules, ix.facts)
+        looked_up.clear()
+        monkeypatch.setattr(Resolver, "module_file", spy)
+        graph = cycles.import_graph(resolver)
+        monkeypatch.setattr(Resolver, "module_file", real)
+        assert all(graph[rel] >= {"app/db.py", "app/__init__.py", "app/helpers.py"} for rel in users)
+        # what a file runs is the same asked alone
+        assert all(cycles.file_edges(resolver, rel) == graph[rel] for rel in graph)
+        return looked_up[("app", 0, "app.db")]
+
+    assert lookups(12) == lookups(2) > 0
+
+
+def test_an_import_of_a_standard_library_name_a_project_module_shadows_reaches_it(tmp_path):
+    """Liveness skips the imports whose first name no folder or module of the project has
+    (``os``, ``typing``): one whose name a module beside the importer has is followed."""
+    root = write(tmp_path, PROJECT | {
+        "tools/json.py": "def dumps(value):\n    return str(value)\n",
+        "tools/export.py": "import json\nimport os.path\nfrom typing import Any\nfrom json import dumps\n",
+    })
+    edges, names = import_edges(discover(root))
+    assert edges["tools/export.py"] == {"tools/json.py"}
+    assert names["tools/json.py"] >= {"*", "dumps"}
+    assert "app/helpers.py" in edges["tools/report.py"]

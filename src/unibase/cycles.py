@@ -19,7 +19,6 @@ import ast
 import re
 import sys
 from collections.abc import Iterable
-from pathlib import PurePosixPath
 
 from .discovery import External, ModuleRef, Resolver, Symbol
 
@@ -29,14 +28,14 @@ _RUNS = {"module", "conditional", "class"}  # scopes whose imports run when the 
 def _with_packages(file: str, facts: dict) -> set[str]:
     """``file`` and the ``__init__.py`` of each package above it that the index knows."""
     out = {file}
-    parent = PurePosixPath(file).parent
-    if PurePosixPath(file).name == "__init__.py":
-        parent = parent.parent
-    while str(parent) not in ("", "."):
-        init = str(parent / "__init__.py")
+    parent, _, name = file.rpartition("/")
+    if name == "__init__.py":
+        parent = parent.rpartition("/")[0]
+    while parent:
+        init = f"{parent}/__init__.py"
         if init in facts:
             out.add(init)
-        parent = parent.parent
+        parent = parent.rpartition("/")[0]
     return out
 
 
@@ -54,25 +53,34 @@ def _targets(resolver: Resolver, rel: str, level: int, module: str | None, names
 
 def import_graph(resolver: Resolver) -> dict[str, set[str]]:
     """file -> the project files importing it runs (module-level imports only)."""
-    return {rel: file_edges(resolver, rel) for rel in resolver.facts}
+    memo: dict[tuple, frozenset[str]] = {}
+    return {rel: file_edges(resolver, rel, memo=memo) for rel in resolver.facts}
 
 
-def runtime_imports(resolver: Resolver, rel: str):
+def runtime_imports(resolver: Resolver, rel: str, memo: dict[tuple, frozenset[str]] | None = None):
     """(import statement, imported name, the project files that name's import runs) for every
-    name of every import of ``rel`` that runs when ``rel`` is imported."""
+    name of every import of ``rel`` that runs when ``rel`` is imported. ``memo`` keeps what each
+    import runs across the files of one folder (where an import is looked up depends on nothing
+    else: :meth:`~unibase.project.ModuleMap.resolve`, :meth:`~unibase.project.ModuleMap.resolve_relative`)."""
+    memo = {} if memo is None else memo
+    folder = rel.rpartition("/")[0]
     for imp in resolver.facts[rel].imports:
         if imp.scope not in _RUNS:
             continue
         for n in imp.names:
-            if imp.is_from:
-                yield imp, n, _targets(resolver, rel, imp.level, imp.module, [n.name]) - {rel}
-            else:
-                yield imp, n, _targets(resolver, rel, 0, n.name, []) - {rel}
+            key = (folder, imp.level, imp.module, n.name) if imp.is_from else (folder, 0, n.name, None)
+            targets = memo.get(key)
+            if targets is None:
+                targets = memo[key] = frozenset(
+                    _targets(resolver, rel, imp.level, imp.module, [n.name]) if imp.is_from
+                    else _targets(resolver, rel, 0, n.name, []))
+            yield imp, n, targets - {rel}
 
 
-def file_edges(resolver: Resolver, rel: str, skip: frozenset[tuple[int, str]] = frozenset()) -> set[str]:
+def file_edges(resolver: Resolver, rel: str, skip: frozenset[tuple[int, str]] = frozenset(),
+               memo: dict[tuple, frozenset[str]] | None = None) -> set[str]:
     """The project files importing ``rel`` runs, but for the (line, local name) imports in ``skip``."""
-    return {t for imp, n, targets in runtime_imports(resolver, rel) if (imp.line, local_name(imp, n)) not in skip
+    return {t for imp, n, targets in runtime_imports(resolver, rel, memo) if (imp.line, local_name(imp, n)) not in skip
             for t in targets}
 
 

@@ -15,6 +15,7 @@ once; which of them can hold what the evidence of databases looks for is noted t
 from __future__ import annotations
 
 import ast
+import os
 import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
@@ -42,6 +43,7 @@ from .project import ModuleMap, iter_python_files, module_parts, symlink_aliases
 from .reading import (  # noqa: F401  (re-exported)
     EVIDENCE_WORDS,
     IDENTIFIER,
+    Mentions,
     SPEAKS_SQLA,
     SQLA_LITERALS,
     SQLA_WORDS,
@@ -103,14 +105,15 @@ def discover(root: Path, options: DiscoverOptions = DiscoverOptions(),
     if reading.raw or reading.lazy:
         reading.read_importers()
     modules.learn(_absolute_imports(reading.facts))
-    specs = reading.specs_of_lines()
+    statements: dict[str, ImportSpec] = {}  # one tuple for the statements many files make alike
+    specs = {rel: _specs_of_text(reading.specs[rel], statements) for rel in reading.lines}
     reading.store.save()
     index = build(root, modules, reading.facts, reading.unparsable)
     index.scanned = len(files)
     index.roots = tuple(modules.roots())
     index.import_lines = reading.lines
     index.import_specs = specs
-    index.mentions = {w: frozenset(found) for w, found in reading.mentions.items()}
+    index.mentions = reading.mentions
     index.lazy = {rel: words for rel, (words, _) in reading.lazy.items()}
     return index
 
@@ -125,20 +128,28 @@ class _Reading:
         self.unparsable: dict[str, Unparsable] = {}
         self.raw: dict[str, frozenset[bytes]] = {}  # files not read further yet -> the words of their imports
         self.lines: dict[str, bytes] = {}  # files not read further yet -> their import lines
+        # the same files -> what the statements on those lines import (:func:`read_import_specs`),
+        # as text (:func:`_spec_text`)
+        self.specs: dict[str, str | None] = {}
         # files of which only the import lines were read -> (the words of their imports, the
         # words of their class headers and decorators: what would make them worth a whole parse)
         self.lazy: dict[str, tuple[frozenset[bytes], frozenset[bytes]]] = {}
-        self.mentions: dict[bytes, set[str]] = {w: set() for w in EVIDENCE_WORDS}
+        self.mentions = Mentions(root, modules.files)
         self.resolver = Resolver(modules, self.facts)
 
     def unreadable(self, rel: str, exc: OSError, could_matter: str | None) -> None:
         # what an unreadable file holds is unknown: it could hold anything
         self.unparsable[rel] = Unparsable(f"cannot be read ({exc.strerror})", None, could_matter or "it cannot be read")
 
-    def cached(self, kind: str, rel: str, data: bytes, compute: Callable[[], Any]) -> Any:
+    def digest(self, data: bytes) -> bytes:
+        """What the cache knows these bytes by (nothing when there is no cache)."""
+        return content_hash(data) if self.store.enabled else b""
+
+    def cached(self, kind: str, rel: str, data: bytes, compute: Callable[[], Any], digest: bytes | None = None) -> Any:
         """``compute()``: what a function of these bytes of ``rel`` gives, taken from the cache when
-        an earlier run computed it for the same bytes (and stored there for the next run)."""
-        digest = content_hash(data) if self.store.enabled else b""
+        an earlier run computed it for the same bytes (and stored there for the next run).
+        ``digest``: :meth:`digest` of ``data``, when the caller has it."""
+        digest = self.digest(data) if digest is None else digest
         found = self.store.get(kind, rel, digest) if digest else MISSING
         if found is MISSING:
             found = compute()
@@ -147,7 +158,7 @@ class _Reading:
         return found
 
     def parse(self, rel: str, data: bytes, could_matter: str | None, words: frozenset[bytes] = frozenset(),
-              statements_only: bool = False) -> None:
+              statements_only: bool = False, digest: bytes | None = None) -> None:
         # every metadata use is spelled ``metadata``: in a file whose text lacks the word, expressions
         # hold none to look for
         statements_only = statements_only or b"metadata" not in data
@@ -156,7 +167,8 @@ class _Reading:
             tree, problem = parsed(data, rel)
             return read_facts(rel, tree, statements_only) if problem is None else problem
 
-        found = self.cached("statements" if statements_only else "whole", rel, data, read)
+        self.mentions.note(rel, data)
+        found = self.cached("statements" if statements_only else "whole", rel, data, read, digest)
         if not isinstance(found, FileFacts):
             what, line = found
             self.unparsable[rel] = Unparsable(f"does not parse ({what})", line, could_matter, words or import_words(data))
@@ -178,23 +190,29 @@ class _Reading:
                  progress: Callable[[int, int], None] | None) -> list[str]:
         """Pass 1: parse the files that speak SQLAlchemy, keep the import lines of the others."""
         speaks_sqla: list[str] = []
+        top = str(self.root)
         for i, rel in enumerate(files):
             try:
-                data = (self.root / rel).read_bytes()
+                with open(os.path.join(top, rel), "rb") as f:
+                    data = f.read()
             except OSError as exc:
                 self.unreadable(rel, exc, None)
                 continue
-            for word in EVIDENCE_WORDS:
-                if word in data:
-                    self.mentions[word].add(rel)
-            speaks = speaks_sqlalchemy(data)
+            digest = self.digest(data)
+            # the cache keeps the import lines of the files that do not speak SQLAlchemy: bytes it
+            # keeps them for need no search
+            known = self.store.get("import-lines", rel, digest) if digest and not parse_everything else MISSING
+            speaks = known is MISSING and speaks_sqlalchemy(data)
             if parse_everything or speaks:
-                self.parse(rel, data, SPEAKS_SQLA if speaks else None)
+                self.parse(rel, data, SPEAKS_SQLA if speaks else None, digest=digest)
                 speaks_sqla.append(rel)
             else:
                 # what a file imports is all that can make it relevant later (it names a module
-                # or a model that discovery finds): keep its import lines, not the bytes
-                self.raw[rel], self.lines[rel] = self.cached("import-lines", rel, data, lambda: import_lines(data))
+                # or a model that discovery finds): keep its import lines, not the bytes, and what
+                # the statements on them import (all liveness needs of most files)
+                self.raw[rel], self.lines[rel], self.specs[rel] = self.cached(
+                    "import-lines", rel, data, lambda: _lines_and_specs(data, rel), digest) \
+                    if known is MISSING else known
             if progress:
                 progress(i + 1, len(files))
         return speaks_sqla
@@ -253,6 +271,7 @@ class _Reading:
         except OSError as exc:
             self.unreadable(rel, exc, None)
             return
+        self.mentions.note(rel, data)
         headers, facts = self.cached("imports", rel, data, lambda: (class_header_words(data), import_facts(rel, text, data)))
         facts = facts if headers.isdisjoint(known) else None
         if facts is None:
@@ -260,14 +279,6 @@ class _Reading:
         else:
             self.facts[rel] = facts
             self.lazy[rel] = (words, headers)
-
-    def specs_of_lines(self) -> dict[str, tuple[ImportSpec, ...] | None]:
-        """What the import statements of each file read by its import lines alone import (all
-        liveness needs of it: :func:`read_import_specs`, None where the lines do not parse alone),
-        from the cache where those lines are unchanged: each file's lines are parsed once, not
-        once per plan."""
-        return {rel: self.cached("import-specs", rel, text, lambda: read_import_specs(text, rel))
-                for rel, text in self.lines.items()}
 
     def read_importers(self) -> None:
         """Pass 2: the files that mention what the project's bases, models and tables are called,
@@ -317,6 +328,39 @@ ImportSpec = tuple[bool, int, "str | None", tuple[str, ...]]
 def import_specs(stmts: list[ImportStmt]) -> tuple[ImportSpec, ...]:
     """What each of these import statements imports, as liveness reads it."""
     return tuple((imp.is_from, imp.level, imp.module, tuple(n.name for n in imp.names)) for imp in stmts)
+
+
+def _lines_and_specs(data: bytes, rel: str) -> tuple[frozenset[bytes], bytes, str | None]:
+    """:func:`import_lines`, and what the statements on those lines import (:func:`read_import_specs`,
+    as :func:`_spec_text`): kept in the cache together, one entry per file, so that a warm run
+    parses no file's lines."""
+    words, text = import_lines(data)
+    return words, text, _spec_text(read_import_specs(text, rel))
+
+
+# import specs as text: a statement is "F" (from) or "I", its level, "\x1e", its module, "\x1e",
+# its names joined by ","; statements are joined by "\x1f" (no dotted name holds either). Read
+# back from the cache, a text is one object where the tuples are dozens: on a large tree making
+# those costs more than reading the files
+def _spec_text(specs: tuple[ImportSpec, ...] | None) -> str | None:
+    if specs is None:
+        return None
+    return "\x1f".join(f"{'F' if is_from else 'I'}{level}\x1e{module or ''}\x1e{','.join(names)}"
+                       for is_from, level, module, names in specs)
+
+
+def _specs_of_text(text: str | None, made: dict[str, ImportSpec]) -> tuple[ImportSpec, ...] | None:
+    """The specs :func:`_spec_text` wrote; ``made`` keeps the ones already made, by their text."""
+    if text is None:
+        return None
+    out = []
+    for stmt in text.split("\x1f") if text else ():
+        spec = made.get(stmt)
+        if spec is None:
+            head, module, names = stmt.split("\x1e")
+            spec = made[stmt] = (head[0] == "F", int(head[1:]), module or None, tuple(names.split(",")))
+        out.append(spec)
+    return tuple(out)
 
 
 def read_import_specs(lines: bytes, path: str) -> tuple[ImportSpec, ...] | None:

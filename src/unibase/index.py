@@ -8,6 +8,7 @@ from pathlib import Path
 
 from .facts import ClassFact, ColumnFact, FileFacts, TableFact
 from .project import ModuleMap
+from .reading import Mentions
 
 
 @dataclass(frozen=True, order=True)
@@ -132,15 +133,15 @@ class Index:
     # the same files -> what the import statements on those lines import, parsed once
     # (``discovery.import_specs``; None: the lines do not parse alone, only the whole file tells)
     import_specs: dict[str, tuple | None] = field(default_factory=dict)
-    # each of EVIDENCE_WORDS -> the files whose text contains it (None: not recorded, look at all)
-    mentions: dict[bytes, frozenset[str]] | None = None
+    # which of EVIDENCE_WORDS each file's text contains (None: not recorded, look at all)
+    mentions: Mentions | None = None
     # the files of which discovery read only the import lines (their facts are ``partial``) ->
     # the words of those lines; :func:`unibase.discovery.settle` parses them whole when needed
     lazy: dict[str, frozenset[bytes]] = field(default_factory=dict)
 
     def may_mention(self, rel: str, word: bytes) -> bool:
         """False when the file's text cannot hold ``word`` (so nothing made with it is there)."""
-        return self.mentions is None or rel in self.mentions.get(word, (rel,))
+        return self.mentions is None or self.mentions.may_hold(rel, word)
 
     def base_of_table(self) -> dict[str, list[tuple[Symbol, Symbol]]]:
         """table name -> [(base, model or table symbol)]"""

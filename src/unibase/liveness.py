@@ -78,6 +78,9 @@ class _Finder:
 
     def __init__(self, files) -> None:
         self.files = frozenset(files)
+        # the names of every folder and module: an absolute import whose first name is none of them
+        # (``os``, ``typing``...) names no project file, whatever the importer's folder
+        self._names = {name for f in self.files for name in f[:-3].split("/")}
         self._prefixes: dict[str, tuple[str, ...]] = {}  # directory -> "dir/", its ancestors..., ""
         self._found: dict[tuple[str, str], str | None] = {}  # (directory, dotted name) -> file
 
@@ -90,8 +93,8 @@ class _Finder:
             self._prefixes[directory] = got
         return got
 
-    def find(self, importer: str, dotted: str) -> str | None:
-        directory = importer.rpartition("/")[0]
+    def find(self, directory: str, dotted: str) -> str | None:
+        """The file ``import <dotted>`` names in a file of ``directory``."""
         key = (directory, dotted)
         if key not in self._found:
             rel = dotted.replace(".", "/")
@@ -100,8 +103,7 @@ class _Finder:
                                      if cand in self.files), None)
         return self._found[key]
 
-    def relative(self, importer: str, level: int, module: str | None) -> str:
-        directory = importer.rpartition("/")[0]
+    def relative(self, directory: str, level: int, module: str | None) -> str:
         for _ in range(level - 1):
             directory = directory.rpartition("/")[0]
         return "/".join(p for p in (directory, (module or "").replace(".", "/")) if p)
@@ -112,38 +114,65 @@ class _Finder:
                 return cand
         return None
 
+    def outside(self, spec: ImportSpec) -> bool:
+        """Whether the import statement ``spec`` names no project file from any folder: an
+        absolute import whose first names are no folder's or module's."""
+        is_from, level, module, imported = spec
+        if level:
+            return False
+        if is_from:
+            return (module or "").partition(".")[0] not in self._names
+        return all(name.partition(".")[0] not in self._names for name in imported)
+
+    def edges(self, directory: str, spec: ImportSpec) -> list[tuple[str, tuple[str, ...]]]:
+        """(project file, the names imported from it: ``*`` for the module itself) for each file
+        the import statement ``spec`` names in a file of ``directory``, in order."""
+        is_from, level, module, imported = spec
+        out: list[tuple[str, tuple[str, ...]]] = []
+        if is_from:
+            if level:
+                path = self.relative(directory, level, module)
+                mod = self.at(path)
+                subs = [self.at(f"{path}/{name}" if path else name) for name in imported]
+            else:
+                mod = self.find(directory, module or "")
+                subs = [self.find(directory, f"{module}.{name}") for name in imported]
+            if mod:
+                out.append((mod, imported))
+            out.extend((sub, ("*",)) for sub in subs if sub)
+        else:
+            for name in imported:
+                if name.partition(".")[0] not in self._names:
+                    continue
+                parts = name.split(".")
+                for i in range(1, len(parts) + 1):
+                    mod = self.find(directory, ".".join(parts[:i]))
+                    if mod:
+                        out.append((mod, ("*",)))
+        return out
+
 
 def import_edges(ix: Index) -> tuple[dict[str, set[str]], dict[str, set[str]]]:
     """file -> the project files it imports; file -> the names imported from it (``*``: the module)."""
     finder = _Finder(ix.modules.files)
     out: dict[str, set[str]] = {}
     names: dict[str, set[str]] = {}
+    # what an import statement names depends only on the importer's folder, and the files of
+    # one folder often share their imports
+    named: dict[tuple[str, ImportSpec], list[tuple[str, tuple[str, ...]]]] = {}
     for rel in ix.modules.files:
+        directory = rel.rpartition("/")[0]
         targets: set[str] = set()
-        for is_from, level, module, imported in _imports(ix, rel):
-            if is_from:
-                if level:
-                    path = finder.relative(rel, level, module)
-                    mod = finder.at(path)
-                    subs = [(name, finder.at(f"{path}/{name}" if path else name)) for name in imported]
-                else:
-                    mod = finder.find(rel, module or "")
-                    subs = [(name, finder.find(rel, f"{module}.{name}")) for name in imported]
-                if mod:
-                    targets.add(mod)
-                    names.setdefault(mod, set()).update(imported)
-                for name, sub in subs:
-                    if sub:
-                        targets.add(sub)
-                        names.setdefault(sub, set()).add("*")
-            else:
-                for name in imported:
-                    parts = name.split(".")
-                    for i in range(1, len(parts) + 1):
-                        mod = finder.find(rel, ".".join(parts[:i]))
-                        if mod:
-                            targets.add(mod)
-                            names.setdefault(mod, set()).add("*")
+        for spec in _imports(ix, rel):
+            if finder.outside(spec):
+                continue
+            key = (directory, spec)
+            found = named.get(key)
+            if found is None:
+                found = named[key] = finder.edges(directory, spec)
+            for target, imported in found:
+                targets.add(target)
+                names.setdefault(target, set()).update(imported)
         targets.discard(rel)
         out[rel] = targets
     return out, names

@@ -79,14 +79,17 @@ def iter_python_files(root: Path, exclude: Iterable[str] = ()) -> Iterator[str]:
     if listed is None:
         listed = _walk(root)
     envs: dict[str, bool] = {}
-    found = [
-        rel
-        for rel in listed
-        if rel.endswith(".py")
-        and not _is_excluded(rel, excluded)
-        and not any(p in SKIP_DIRS or p.startswith(".") or p.endswith(".egg-info") for p in rel.split("/")[:-1])
-        and not _in_environment(root, rel, envs)
-    ]
+    skipped: dict[str, bool] = {}  # folder -> whether its files are tool state or an environment's
+
+    def skip(rel: str) -> bool:
+        folder = rel.rpartition("/")[0]
+        if folder not in skipped:
+            skipped[folder] = any(p in SKIP_DIRS or p.startswith(".") or p.endswith(".egg-info")
+                                  for p in (folder.split("/") if folder else ())) \
+                or _in_environment(root, rel, envs)
+        return skipped[folder]
+
+    found = [rel for rel in listed if rel.endswith(".py") and not _is_excluded(rel, excluded) and not skip(rel)]
     found.sort()
     return iter(found)
 
@@ -108,7 +111,8 @@ def _git_files(root: Path) -> list[str] | None:
         names.update(dict.fromkeys(os.fsdecode(n) for n in done.stdout.split(b"\0") if n))
     # a tracked file deleted from the work tree is listed too (a dangling link is not deleted:
     # it stays, and discovery reports that it cannot be read)
-    return [n for n in names if n.endswith(".py") and os.path.lexists(root / n)]
+    top = str(root)
+    return [n for n in names if n.endswith(".py") and os.path.lexists(os.path.join(top, n))]
 
 
 def _walk(root: Path) -> list[str]:
@@ -125,7 +129,7 @@ def _walk(root: Path) -> list[str]:
         dirnames[:] = [
             d for d in dirnames
             if d not in SKIP_DIRS and not d.startswith(".") and not _ignored(joined(d), True, here)
-            and not is_environment(Path(dirpath, d))
+            and not is_environment(os.path.join(dirpath, d))
         ]
         found.extend(joined(n) for n in filenames if n.endswith(".py") and not _ignored(joined(n), False, here))
     return found
@@ -174,9 +178,9 @@ def _ignored(rel: str, is_dir: bool, rules: list[_IgnoreRule]) -> bool:
     return ignored
 
 
-def is_environment(folder: Path) -> bool:
+def is_environment(folder: Path | str) -> bool:
     """A virtual environment or a conda environment, whatever it is called."""
-    return (folder / "pyvenv.cfg").is_file() or (folder / "conda-meta").is_dir()
+    return os.path.isfile(os.path.join(folder, "pyvenv.cfg")) or os.path.isdir(os.path.join(folder, "conda-meta"))
 
 
 def _in_environment(root: Path, rel: str, memo: dict[str, bool]) -> bool:
@@ -190,7 +194,7 @@ def _in_environment(root: Path, rel: str, memo: dict[str, bool]) -> bool:
         folder = folder.rpartition("/")[0]
     inside = memo.get(folder, False) if folder else False
     for f in reversed(chain):
-        inside = inside or is_environment(root / f)
+        inside = inside or is_environment(os.path.join(root, f))
         memo[f] = inside
     return inside
 
@@ -204,10 +208,11 @@ def symlink_aliases(root: Path, files: Iterable[str]) -> dict[str, str]:
     """
     listed = set(files)
     aliases = {}
+    top = str(root)
     for rel in listed:
-        path = root / rel
-        if not path.is_symlink():
+        if not os.path.islink(os.path.join(top, rel)):
             continue
+        path = root / rel
         try:
             target = path.resolve(strict=True).relative_to(root).as_posix()
         except (OSError, RuntimeError, ValueError):  # broken, a loop, or outside the project
@@ -300,15 +305,19 @@ class ModuleMap:
         mm._dirs_with_init = {
             f.rpartition("/")[0] for f in (*files, *mm.aliases) if is_package_init(f)
         }
+        dotted: dict[str, bool] = {}  # root -> whether it is a dotted name too (many files share one)
         for path, target in [*((f, f) for f in files), *sorted(mm.aliases.items())]:
             # a dotted name is made of identifiers; the folder left over (its root) may be anything,
             # and ``(old)__init__.py`` or ``6-model.py`` is a script no import names
-            if not mm._suffixes(target):
+            suffixes = mm._suffixes(path)
+            if not (suffixes if path == target else mm._suffixes(target)):
                 continue
-            for name, root in mm._suffixes(path):
+            for name, root in suffixes:
                 mm._by_suffix.setdefault(name, []).append((target, root))
-                if all(map(_is_name, root.split("/"))) or not root:
-                    mm._dotted_roots.add(root)
+                if root not in dotted:
+                    dotted[root] = not root or all(map(_is_name, root.split("/")))
+                    if dotted[root]:
+                        mm._dotted_roots.add(root)
         return mm
 
     def has_init(self, rel_dir: str) -> bool:
@@ -444,10 +453,10 @@ class ModuleMap:
         return self.file_for_parts(self.package_of_relative(from_file, level, module))
 
     def package_of_relative(self, from_file: str, level: int, module: str | None) -> list[str]:
-        pkg = PurePosixPath(from_file).parent
+        pkg = from_file.rpartition("/")[0]  # string work, as PurePosixPath(from_file).parent would
         for _ in range(level - 1):
-            pkg = pkg.parent
-        parts = [p for p in pkg.parts if p not in (".",)]
+            pkg = pkg.rpartition("/")[0]
+        parts = pkg.split("/") if pkg else []
         if module:
             parts.extend(module.split("."))
         return parts

@@ -7,9 +7,12 @@ from __future__ import annotations
 import ast
 import bisect
 import io
+import os
 import re
 import tokenize
 import warnings
+from collections.abc import Iterable
+from pathlib import Path
 
 from .facts import ImportStmt, import_stmt
 
@@ -22,8 +25,9 @@ SQLA_WORDS = re.compile(
 
 # a word each alternative of SQLA_WORDS contains: a file with none of them cannot match, and
 # looking for plain words is several times faster than running the expression over every file
-SQLA_LITERALS = (b"declarative_base", b"DeclarativeBase", b"generate_base", b"as_declarative", b"registry",
-                 b"__table", b"metadata", b"mapped_column", b"Table(", b"flask_sqlalchemy")
+# (each a search of the whole file: "eclarative" stands for the three declarative words)
+SQLA_LITERALS = (b"eclarative", b"generate_base", b"registry", b"__table", b"metadata", b"mapped_column",
+                 b"Table(", b"flask_sqlalchemy")
 
 
 def speaks_sqlalchemy(data: bytes) -> bool:
@@ -103,6 +107,36 @@ def read_import_lines(lines: bytes, path: str) -> list[ImportStmt] | None:
 # ``sessionmaker(binds=...)``, Alembic's ``target_metadata``, a base's ``metadata = shared``): a
 # file whose text lacks the word holds none of it, and is not parsed again to look
 EVIDENCE_WORDS = (b"engine", b"bind", b"target_metadata", b"metadata")
+
+
+class Mentions:
+    """Which of EVIDENCE_WORDS the text of each file of the project contains: noted for the files
+    discovery reads further than their import lines, read again on demand for the others (the
+    evidence asks about few files; searching every file of a large tree for the four words costs
+    more than reading those few twice). A file that cannot be read contains none."""
+
+    def __init__(self, root: Path, files: Iterable[str]) -> None:
+        self._root = str(root)
+        self._files = frozenset(files)
+        self._found: dict[str, frozenset[bytes]] = {}
+
+    def note(self, rel: str, data: bytes) -> None:
+        self._found[rel] = frozenset(w for w in EVIDENCE_WORDS if w in data)
+
+    def may_hold(self, rel: str, word: bytes) -> bool:
+        """False when the file's text cannot hold ``word`` (one of EVIDENCE_WORDS)."""
+        if word not in EVIDENCE_WORDS:
+            return True
+        if rel not in self._found:
+            data = b""
+            if rel in self._files:
+                try:
+                    with open(os.path.join(self._root, rel), "rb") as f:
+                        data = f.read()
+                except OSError:
+                    pass
+            self.note(rel, data)
+        return word in self._found[rel]
 
 
 CONFLICT_MARKER = re.compile(rb"^(?:<{7}|>{7})(?: |$)|^={7}$", re.M)
