@@ -304,8 +304,9 @@ class _Reading:
             for rel in upgrades:
                 self.parse_later(rel, None)
             hits = [rel for rel, words in self.raw.items() if not wanted.isdisjoint(words)]
+            names = {w.encode() for w in (known | stems) - _TOO_COMMON}
             for rel in hits:
-                self.read_imports_of(rel, {w.encode() for w in (known | stems) - _TOO_COMMON})
+                self.read_imports_of(rel, names)
             for rel in upgrades + hits:
                 f = self.facts.get(rel)
                 if f is None:

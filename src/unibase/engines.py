@@ -80,6 +80,7 @@ class EngineFinder:
         self.resolver = Resolver(ix.modules, ix.facts)
         self.trees = _Trees(ix.root)
         self.scope_cache: dict[str, dict[str, ast.AST]] = {}
+        self._binders: dict[ast.AST, list[ast.AST]] = {}  # function -> its assignments and with blocks
 
     # -- scopes --------------------------------------------------------------------------------
 
@@ -172,7 +173,7 @@ class EngineFinder:
         if not isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
             return None
         found = None
-        for sub in ast.walk(fn):
+        for sub in self._binding_statements(fn):
             if isinstance(sub, ast.Assign) and sub.lineno <= before:
                 if any(isinstance(t, ast.Name) and t.id == name for t in sub.targets):
                     if found is None or sub.lineno >= found.lineno:
@@ -182,6 +183,14 @@ class EngineFinder:
                     if isinstance(item.optional_vars, ast.Name) and item.optional_vars.id == name:
                         return item.context_expr
         return found.value if found is not None else None
+
+    def _binding_statements(self, fn: ast.AST) -> list[ast.AST]:
+        """The assignments and ``with`` blocks in the function, in ``ast.walk``'s order: walked once
+        per function, however many names are looked up in it."""
+        found = self._binders.get(fn)
+        if found is None:
+            found = self._binders[fn] = [sub for sub in ast.walk(fn) if isinstance(sub, (ast.Assign, ast.With, ast.AsyncWith))]
+        return found
 
     def _attribute_assignments(self, file: str, cls: str, attr: str, depth: int = 0) -> list[tuple[str, str, ast.expr]]:
         """(file, method, value) of every ``self.<attr> = value`` in the class and its project parents."""

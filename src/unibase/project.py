@@ -123,7 +123,8 @@ def _walk(root: Path) -> list[str]:
         rel_dir = os.path.relpath(dirpath, root)
         rel_dir = "" if rel_dir == "." else rel_dir.replace(os.sep, "/")
         parent = rel_dir.rpartition("/")[0] if rel_dir else None
-        here = (rules[parent] if parent is not None else []) + _read_gitignore(root, rel_dir)
+        here = (rules[parent] if parent is not None else []) + (
+            _read_gitignore(root, rel_dir) if ".gitignore" in filenames else [])
         rules[rel_dir] = here
         joined = (lambda n: f"{rel_dir}/{n}") if rel_dir else (lambda n: n)
         dirnames[:] = [
@@ -296,6 +297,7 @@ class ModuleMap:
     _spelled: dict[str, Counter[str]] = field(default_factory=dict, repr=False)  # file -> names imported by
     _cache: dict[tuple[str, str | None], str | None] = field(default_factory=dict, repr=False)
     _dotted_roots: set[str] = field(default_factory=set, repr=False)  # roots that are dotted names too
+    _folder_suffixes: dict[tuple[str, ...], list[tuple[str, str]]] = field(default_factory=dict, repr=False)
 
     @classmethod
     def build(cls, root: Path, files: Iterable[str], aliases: dict[str, str] | None = None) -> ModuleMap:
@@ -380,10 +382,18 @@ class ModuleMap:
         parts = module_parts(rel)
         if not parts or not _is_name(parts[-1]):
             return []
-        i = len(parts)
-        while i > 0 and _is_name(parts[i - 1]):
-            i -= 1
-        return [(".".join(parts[j:]), "/".join(parts[:j])) for j in range(i, len(parts))]
+        folder = parts[:-1]
+        above = self._folder_suffixes.get(folder)
+        if above is None:
+            # the folder's own dotted names and roots, shared by the files in it
+            i = len(folder)
+            while i > 0 and _is_name(folder[i - 1]):
+                i -= 1
+            above = self._folder_suffixes[folder] = [
+                *((".".join(folder[j:]) + ".", "/".join(folder[:j])) for j in range(i, len(folder))),
+                ("", "/".join(folder))]
+        name = parts[-1]
+        return [(dotted + name, root) for dotted, root in above]
 
     def dotted_names(self, rel: str) -> list[str]:
         """Every dotted name the file may be imported under, longest first."""
