@@ -358,9 +358,13 @@ def run_tree(label: str, tree: Path, manifest: dict | None, a: argparse.Namespac
         "check": ub + ["check", str(tree)],
         "dry-run": ub + ["apply", "--dry-run", str(tree)],
     }
+    base_cache_dir = None
     if a.baseline:
-        # another unibase (another checkout's environment), measured in the same interleaved runs
-        base = [str(Path(a.baseline).parent / "unibase")]
+        # another unibase (another checkout's environment), measured in the same interleaved runs, with
+        # a cache of its own: the cache of a project is one file, which a run of another unibase
+        # replaces (its fingerprint differs), so sharing one would make every run after the other's cold
+        base_cache_dir = tempfile.mkdtemp(prefix="unibase-bench-cache-base-")
+        base = ["env", f"UNIBASE_CACHE_DIR={base_cache_dir}", str(Path(a.baseline).parent / "unibase")]
         cmds |= {f"{name}@base": base + cmds[name][len(ub):] for name in BASELINE_COMMANDS}
     what = (f"({manifest['lines']:,} lines, {manifest['bytes'] / 1e6:.1f} MB), {len(manifest['relevant_files'])} relevant"
             if manifest else "(a real tree)")
@@ -412,6 +416,8 @@ def run_tree(label: str, tree: Path, manifest: dict | None, a: argparse.Namespac
                 print(f"   {name} failed:\n{s['stderr_tail']}", file=sys.stderr)
     result = {k: summarise(v) for k, v in samples.items()}
     shutil.rmtree(cache_dir, ignore_errors=True)
+    if base_cache_dir:
+        shutil.rmtree(base_cache_dir, ignore_errors=True)
     if want_libcst:
         print("   libcst: parsing every file once (slow) ...", flush=True)
         s = measure([sys.executable, "-c", LIBCST_SCRIPT, str(tree), json.dumps(skip_dirs)], timeout=a.timeout,
