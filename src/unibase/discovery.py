@@ -8,8 +8,11 @@ liveness needs of it; a file whose import lines name a module or a name the proj
 models and tables are defined under (an importer, whose imports a plan may rewrite) gets those
 lines as its facts (``FileFacts.partial``), and is parsed whole only when its class headers name
 one of them (a subclass) or a plan is about to change it (:func:`settle`). Each file is read
-once; which of them can hold what the evidence of databases looks for is noted then
-(``Index.mentions``). Names are resolved by meaning (which file defines them), never by spelling.
+once (an importer twice); which of those read further can hold what the evidence of databases
+looks for is noted then (``Index.mentions``, which reads any other file the evidence asks about).
+A warm run takes from the cache, by the hash of each file's bytes, what it read of it: a file
+whose import lines the cache holds did not speak SQLAlchemy and is not searched again. Names are
+resolved by meaning (which file defines them), never by spelling.
 """
 
 from __future__ import annotations

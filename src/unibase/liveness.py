@@ -80,7 +80,7 @@ class _Finder:
         self.files = frozenset(files)
         # the names of every folder and module: an absolute import whose first name is none of them
         # (``os``, ``typing``...) names no project file, whatever the importer's folder
-        self._names = {name for f in self.files for name in f[:-3].split("/")}
+        self._names = {name for f in self.files for name in f.removesuffix(".py").split("/")}
         self._prefixes: dict[str, tuple[str, ...]] = {}  # directory -> "dir/", its ancestors..., ""
         self._found: dict[tuple[str, str], str | None] = {}  # (directory, dotted name) -> file
 
