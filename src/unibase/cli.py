@@ -297,4 +297,6 @@ def demo(
 
 
 def main() -> None:
-    app(prog_name="unibase")  # also under `python -m unibase`
+    from .launch import main as launch
+
+    launch()  # the console script and `python -m unibase` start in unibase.launch

@@ -89,9 +89,9 @@ class DiscoverOptions:
 def discover(root: Path, options: DiscoverOptions = DiscoverOptions(),
              progress: Callable[[int, int], None] | None = None) -> Index:
     root = root.resolve()
-    files = list(iter_python_files(root, options.exclude))
-    aliases = symlink_aliases(root, files)
-    files = [f for f in files if f not in aliases]
+    listed = list(iter_python_files(root, options.exclude))
+    aliases = symlink_aliases(root, listed)
+    files = [f for f in listed if f not in aliases]
     modules = ModuleMap.build(root, files, aliases)
     reading = _Reading(root, modules, FactCache.for_project(root, options.cache))
     speaks_sqla = reading.read_all(files, options.parse_everything, progress)
@@ -112,6 +112,7 @@ def discover(root: Path, options: DiscoverOptions = DiscoverOptions(),
     index.import_specs = specs
     index.mentions = {w: frozenset(found) for w, found in reading.mentions.items()}
     index.lazy = {rel: words for rel, (words, _) in reading.lazy.items()}
+    index.listed, index.aliases, index.digests = tuple(listed), aliases, reading.digests
     return index
 
 
@@ -129,16 +130,21 @@ class _Reading:
         # words of their class headers and decorators: what would make them worth a whole parse)
         self.lazy: dict[str, tuple[frozenset[bytes], frozenset[bytes]]] = {}
         self.mentions: dict[bytes, set[str]] = {w: set() for w in EVIDENCE_WORDS}
+        # with the cache on: every file read -> the hash of its bytes (None: it cannot be read)
+        self.digests: dict[str, bytes | None] = {}
         self.resolver = Resolver(modules, self.facts)
 
     def unreadable(self, rel: str, exc: OSError, could_matter: str | None) -> None:
         # what an unreadable file holds is unknown: it could hold anything
+        self.digests[rel] = None
         self.unparsable[rel] = Unparsable(f"cannot be read ({exc.strerror})", None, could_matter or "it cannot be read")
 
     def cached(self, kind: str, rel: str, data: bytes, compute: Callable[[], Any]) -> Any:
         """``compute()``: what a function of these bytes of ``rel`` gives, taken from the cache when
         an earlier run computed it for the same bytes (and stored there for the next run)."""
         digest = content_hash(data) if self.store.enabled else b""
+        if digest:
+            self.digests.setdefault(rel, digest)
         found = self.store.get(kind, rel, digest) if digest else MISSING
         if found is MISSING:
             found = compute()
