@@ -1,21 +1,24 @@
 """Runs remembered: a project that has not changed since the last run gets the same plan, and
-``check`` and ``plan`` the same output, for the cost of reading its files again.
+``check``, ``plan`` and ``apply --dry-run`` print the same output, for the cost of reading its
+files again.
 
-What a plan depends on is the settings and the project's files: which ``.py`` files there are
-(git's list, or a walk honouring ``.gitignore``), their bytes, which of them are symbolic links
-and where they lead, ``pyproject.toml``, and the files the plan fingerprints. A :class:`World`
-records all of that as the run that made the plan saw it; it still holds when every file is
-listed again, read again and hashed to the same digest. The plan is then the same, so it is
-reused (:func:`remembered_plan`), and so is the whole output of ``check`` and ``plan``
-(:func:`run_cli`), which also depends on the arguments, the current directory, the environment,
-the terminal's size and unibase's own source. Anything that differs (one byte of one file, a new
-file, an upgraded library) makes a new run, which is remembered in its place.
+A plan depends on the settings and on the project: which ``.py`` files there are (git's list, or
+a walk honouring ``.gitignore``), their bytes, which of them are symbolic links and where they
+lead, and whatever else the run reads, lists or looks up below the project root
+(``pyproject.toml``, a folder's ``pyvenv.cfg``, ``alembic.ini``...). A :class:`World` records all of
+that as the run saw it (the files discovery read and hashed, and a :class:`Trace` of the rest),
+and still holds when every file is listed again and hashed to the same digest and every look-up
+gives the same answer. The plan is then the same, so it is reused (:func:`remembered_plan`), and
+so is the whole output of a command that only prints (:func:`run_cli`), which also depends on
+its arguments, the current directory, the environment, the terminal's size, the installed
+libraries and unibase's own source. Anything that differs makes a real run, remembered in place
+of the old one.
 
-Both live in the fact cache's directory (:mod:`unibase.cache`) and obey the same switches: off
-with ``--no-cache`` or ``UNIBASE_NO_CACHE=1``. The output is replayed only when neither stdout nor
-stderr is a terminal (CI, pre-commit, a pipe): what a terminal shows (progress, colours) is
-not recorded. Only exits 0 and 1 are remembered: an error is always reported by a real run.
-This module imports nothing heavy: a replay starts no Typer, Rich or planner.
+Both are kept in the fact cache's directory (:mod:`unibase.cache`, never in the project) and obey
+the same switches: ``--no-cache`` or ``UNIBASE_NO_CACHE=1`` turns them off. Output is remembered
+only when neither stdout nor stderr is a terminal (CI, pre-commit, a pipe): a terminal shows
+progress and colours. Only exits 0 and 1 are remembered: an error is always reported by a real
+run. This module imports nothing heavy: a replay starts neither Typer, Rich nor the planner.
 """
 
 from __future__ import annotations
@@ -31,13 +34,17 @@ from pathlib import Path
 
 from .cache import cache_dir, content_hash, disabled_by_environment, source_fingerprint
 
+# the real functions: what the module looks up itself is never traced
+_STAT, _LSTAT = os.stat, os.lstat
+
 FORMAT = 1
 PLANS = "plans"
 RUNS = "runs"
 # commands whose output is a function of the project and the arguments only (apply only with
 # --dry-run, which writes nothing)
 REPLAYED = ("check", "plan", "apply")
-# options naming files from the current directory, checked against the whole tree: never replayed
+# never replayed: options that write a file, read a plan from anywhere, or (--prefer) look for a
+# path's tail in the whole tree
 _UNREPLAYED_OPTIONS = ("--out", "--prefer", "--no-cache", "--help", "-h", "--diff-out", "--report", "--plan")
 # the environment variables a shell changes between two identical commands
 _VOLATILE_ENV = ("_", "OLDPWD", "SHLVL")
@@ -62,9 +69,9 @@ class World:
         digests = index.digests
         entries, links = [], []
         for rel in index.listed:
-            info = _lstat(root / rel)
+            info = _lstat(f"{root}/{rel}")
             if info is not None and stat.S_ISLNK(info.st_mode):
-                links.append((rel, _readlink(root / rel)))
+                links.append((rel, _readlink(f"{root}/{rel}")))
             if rel in index.aliases:
                 continue
             if rel not in digests:
@@ -74,35 +81,34 @@ class World:
         return cls(str(root), str(given), tuple(settings.exclude), tuple(entries), tuple(links)).with_trace(trace)
 
     def holds(self) -> bool:
-        """Whether the project is still what it was: the same root, files, links and bytes."""
+        """Whether the project is still what it was: the same root, files, links and bytes, and
+        the same answers to what the run looked up. The likeliest differences are looked at
+        first, so that a changed project costs little more than finding one changed file."""
         from .project import find_root, iter_python_files, symlink_aliases
 
         root = Path(self.root)
         if (find_root(Path(self.given)) or Path(self.given)) != root:
             return False
+        same = []
+        for entry in self.files:
+            path = f"{self.root}/{entry[0]}"
+            if _size_time(_lstat(path)) == entry[1:3]:
+                same.append((path, entry[3]))
+            elif _file_digest(path) != entry[3]:
+                return False  # edited (or deleted)
         listed = list(iter_python_files(root, self.exclude))
         aliases = symlink_aliases(root, listed)
-        if len(listed) != len(self.files) + len(aliases):
+        if [rel for rel in listed if rel not in aliases] != [entry[0] for entry in self.files]:
             return False
         links = []
-        changed, same = [], []
-        recorded = iter(self.files)
         for rel in listed:
-            info = _lstat(root / rel)
+            info = _lstat(f"{self.root}/{rel}")
             if info is not None and stat.S_ISLNK(info.st_mode):
-                links.append((rel, _readlink(root / rel)))
-            if rel in aliases:
-                continue
-            entry = next(recorded, None)
-            if entry is None or entry[0] != rel:
-                return False
-            (changed if _size_time(info) != entry[1:3] else same).append(entry)
+                links.append((rel, _readlink(f"{self.root}/{rel}")))
         if tuple(links) != self.links:
             return False
-        # a file whose size or time changed is the likeliest to differ: read those first
-        for rel, _, _, digest in changed + same:
-            if _file_digest(str(root / rel)) != digest:
-                return False
+        if any(_file_digest(path) != digest for path, digest in same):
+            return False
         return all(_look(kind, path) == found for kind, path, found in self.seen)
 
     def with_trace(self, trace: Trace) -> World | None:
@@ -110,11 +116,20 @@ class World:
         the run did what a replay cannot repeat)."""
         if trace.spoilt:
             return None
-        known = {str(Path(self.root) / rel) for rel, *_ in self.files}
+        known = {f"{self.root}/{rel}" for rel, *_ in self.files}
         prefix = self.root.rstrip(os.sep) + os.sep
-        # the listed files' bytes and links are checked on their own
-        seen = {(kind, path) for kind, path in trace.events
-                if (path == self.root or path.startswith(prefix)) and not (kind != "list" and path in known)}
+        seen = set()
+        for kind, path in set(trace.events):
+            try:
+                path = os.fsdecode(path)
+            except TypeError:
+                return None
+            if not path.startswith(os.sep):
+                path = os.path.join(trace.cwd, path)
+            path = os.path.normpath(path)
+            # the listed files' bytes and links are checked on their own
+            if (path == self.root or path.startswith(prefix)) and not (kind != "list" and path in known):
+                seen.add((kind, path))
         if any(kind == "write" for kind, _ in seen):
             return None
         return replace(self, seen=tuple((kind, path, _look(kind, path)) for kind, path in sorted(seen)))
@@ -130,7 +145,7 @@ def _look(kind: str, path: str):
         except OSError:
             return None
     try:
-        info = os.stat(path) if kind == "stat" else os.lstat(path)
+        info = _STAT(path) if kind == "stat" else _LSTAT(path)
     except (OSError, ValueError):
         return None
     return stat.S_IFMT(info.st_mode)
@@ -143,9 +158,10 @@ class Trace:
     (which :meth:`World.holds` makes again) or its version, spoils it."""
 
     def __init__(self) -> None:
-        self.events: list[tuple[str, str]] = []
+        self.events: list[tuple[str, str | bytes]] = []  # as the run spelt the path
         self.spoilt = False
         self.active = False
+        self.cwd = os.getcwd()
 
     def audit(self, event: str, args: tuple) -> None:
         if not self.active:
@@ -165,10 +181,13 @@ class Trace:
                 self.spoilt = True
 
     def _note(self, kind: str, path) -> None:
-        try:
-            self.events.append((kind, os.path.abspath(os.fsdecode(path))))
-        except (TypeError, ValueError):
-            self.spoilt = True
+        if not isinstance(path, (str, bytes)):
+            try:
+                path = os.fspath(path)
+            except TypeError:
+                self.spoilt = True
+                return
+        self.events.append((kind, path))
 
     def wrap_stat(self, real, kind: str):
         def traced(path, *args, **kwargs):
@@ -433,9 +452,9 @@ def _hash(data: bytes) -> str:
     return hashlib.blake2b(data, digest_size=16).hexdigest()
 
 
-def _lstat(path: Path) -> os.stat_result | None:
+def _lstat(path: str) -> os.stat_result | None:
     try:
-        return os.lstat(path)
+        return _LSTAT(path)
     except OSError:
         return None
 
@@ -444,7 +463,7 @@ def _size_time(info: os.stat_result | None) -> tuple[int, int]:
     return (info.st_size, info.st_mtime_ns) if info is not None else (-1, -1)
 
 
-def _readlink(path: Path) -> str:
+def _readlink(path: str) -> str:
     try:
         return os.readlink(path)
     except OSError:
@@ -453,7 +472,7 @@ def _readlink(path: Path) -> str:
 
 def _mtime(path: str) -> int | None:
     try:
-        return os.stat(path).st_mtime_ns
+        return _STAT(path).st_mtime_ns
     except OSError:
         return None
 
