@@ -297,6 +297,6 @@ def demo(
 
 
 def main() -> None:
-    from .launch import main as launch
-
-    launch()  # the console script and `python -m unibase` start in unibase.launch
+    """The commands without replay (the console script and ``python -m unibase`` start in
+    :func:`unibase.launch.main`, which replays a remembered run)."""
+    app(prog_name="unibase")
