@@ -210,3 +210,19 @@ def test_a_remembered_plan_applies_as_a_new_one_does(tmp_path, name):
             out = git(project, "log", "--format=%T %s", "main..merged")
         results.append((code, out.replace(str(project), "PROJECT"), err.replace(str(project), "PROJECT")))
     assert results[0] == results[1]
+
+
+def test_a_run_on_a_remembered_plan_keeps_what_that_plan_was_made_from(tmp_path):
+    """``check`` on the plan ``plan`` made only checks that plan's look-ups, with calls no trace
+    sees: what the check run remembers must still include them."""
+    from unibase import memo
+
+    root = tmp_path / "p"
+    (root / "app").mkdir(parents=True)
+    (root / "pyproject.toml").write_text("[project]\nname = 'app'\n", encoding="utf-8")
+    marker = root / "app" / "settings.cfg"  # a path the plan's run looked up and found missing
+    world = memo.World(str(root), str(root), (), (), (), (("stat", str(marker), None),))
+    kept = world.with_trace(memo.Trace())
+    assert kept is not None and kept.holds() is True
+    marker.write_text("now here\n", encoding="utf-8")
+    assert kept.holds() is False

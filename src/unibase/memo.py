@@ -112,13 +112,14 @@ class World:
         return all(_look(kind, path) == found for kind, path, found in self.seen)
 
     def with_trace(self, trace: Trace) -> World | None:
-        """This world and what ``trace`` saw below its root besides the files it lists (None when
-        the run did what a replay cannot repeat)."""
+        """This world and what ``trace`` saw below its root besides the files it lists, each with
+        what it looks like now (None when the run did what a replay cannot repeat)."""
         if trace.spoilt:
             return None
         known = {f"{self.root}/{rel}" for rel, *_ in self.files}
         prefix = self.root.rstrip(os.sep) + os.sep
-        seen = set()
+        # what made a remembered plan counts too: this run only checked it (with untraced calls)
+        seen = {(kind, path) for kind, path, _ in self.seen}
         for kind, path in set(trace.events):
             try:
                 path = os.fsdecode(path)
