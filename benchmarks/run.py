@@ -359,8 +359,9 @@ def run_tree(label: str, tree: Path, manifest: dict | None, a: argparse.Namespac
         "check": ub + ["check", str(tree)],
         "dry-run": ub + ["apply", "--dry-run", str(tree)],
         # check after one model file changed (a pre-commit hook on a commit that edits a model):
-        # nothing can be replayed, the cache still spares the unchanged files
-        "check-edit": ub + ["check", str(tree)],
+        # nothing can be replayed, the cache still spares the unchanged files. Spelt apart from
+        # `check` (the same command): each remembers its own last run (unibase.memo)
+        "check-edit": ub + ["check", "--output-format", "text", str(tree)],
     }
     if a.baseline:
         # another unibase (another checkout's environment), measured in the same interleaved runs
@@ -405,7 +406,7 @@ def run_tree(label: str, tree: Path, manifest: dict | None, a: argparse.Namespac
     for name in [n for n in cmds if n not in ("floor", "plan")]:  # warm-up of the other commands (untimed)
         measure(cmds[name], timeout=a.timeout)
     samples: dict[str, list[dict]] = {k: [] for k in cmds}
-    edited = file_to_edit(tree, skip_dirs)
+    edited = file_to_edit(tree)
     for i in range(repeat):
         for name, cmd in cmds.items():
             if name.startswith("check-edit"):
@@ -449,14 +450,14 @@ def run_tree(label: str, tree: Path, manifest: dict | None, a: argparse.Namespac
 BASELINE_COMMANDS = ("plan", "check", "dry-run", "check-edit")
 
 
-def file_to_edit(tree: Path, skip_dirs: list[str]) -> Path | None:
-    """The first ``.py`` file (sorted) that imports SQLAlchemy: the model file a commit edits."""
-    for dirpath, dirnames, filenames in sorted(os.walk(tree)):
-        dirnames[:] = sorted(d for d in dirnames if d not in skip_dirs and not d.startswith("."))
-        for name in sorted(filenames):
-            path = Path(dirpath, name)
-            if name.endswith(".py") and b"sqlalchemy" in path.read_bytes():
-                return path
+def file_to_edit(tree: Path) -> Path | None:
+    """The first file unibase reads (sorted) that imports SQLAlchemy: the model file a commit edits."""
+    from unibase.project import iter_python_files
+
+    for rel in iter_python_files(tree.resolve()):
+        path = tree / rel
+        if b"sqlalchemy" in path.read_bytes():
+            return path
     return None
 
 

@@ -38,6 +38,7 @@ from .index import (  # noqa: F401  (re-exported: the index's types are discover
     Unparsable,
 )
 from .indexing import build
+from .memo import untraced
 from .project import ModuleMap, iter_python_files, module_parts, symlink_aliases
 from .reading import (  # noqa: F401  (re-exported)
     EVIDENCE_WORDS,
@@ -89,8 +90,9 @@ class DiscoverOptions:
 def discover(root: Path, options: DiscoverOptions = DiscoverOptions(),
              progress: Callable[[int, int], None] | None = None) -> Index:
     root = root.resolve()
-    listed = list(iter_python_files(root, options.exclude))
-    aliases = symlink_aliases(root, listed)
+    with untraced():  # what unibase.memo checks again whole
+        listed = list(iter_python_files(root, options.exclude))
+        aliases = symlink_aliases(root, listed)
     files = [f for f in listed if f not in aliases]
     modules = ModuleMap.build(root, files, aliases)
     reading = _Reading(root, modules, FactCache.for_project(root, options.cache))

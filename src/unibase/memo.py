@@ -29,6 +29,7 @@ import pickle
 import stat
 import sys
 import tempfile
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -66,17 +67,17 @@ class World:
         """The world ``index`` was read from and ``trace`` saw, or None when discovery kept no
         digest of a file or the trace is spoilt."""
         root = Path(settings.root)
-        digests = index.digests
+        base, digests, aliases = f"{root}/", index.digests, index.aliases
         entries, links = [], []
         for rel in index.listed:
-            info = _lstat(f"{root}/{rel}")
+            info = _lstat(base + rel)
             if info is not None and stat.S_ISLNK(info.st_mode):
-                links.append((rel, _readlink(f"{root}/{rel}")))
-            if rel in index.aliases:
+                links.append((rel, _readlink(base + rel)))
+            if rel in aliases:
                 continue
             if rel not in digests:
                 return None  # read without the cache: nothing to compare with next time
-            entries.append((rel, *_size_time(info), digests[rel]))
+            entries.append((rel, info.st_size if info else -1, info.st_mtime_ns if info else -1, digests[rel]))
         given = root / settings.scope if settings.scope else root
         return cls(str(root), str(given), tuple(settings.exclude), tuple(entries), tuple(links)).with_trace(trace)
 
@@ -96,8 +97,9 @@ class World:
                 same.append((path, entry[3]))
             elif _file_digest(path) != entry[3]:
                 return False  # edited (or deleted)
-        listed = list(iter_python_files(root, self.exclude))
-        aliases = symlink_aliases(root, listed)
+        with untraced():
+            listed = list(iter_python_files(root, self.exclude))
+            aliases = symlink_aliases(root, listed)
         if [rel for rel in listed if rel not in aliases] != [entry[0] for entry in self.files]:
             return False
         links = []
@@ -119,21 +121,18 @@ class World:
         known = {f"{self.root}/{rel}" for rel, *_ in self.files}
         prefix = self.root.rstrip(os.sep) + os.sep
         # what made a remembered plan counts too: this run only checked it (with untraced calls)
-        seen = {(kind, path) for kind, path, _ in self.seen}
+        looked = {(kind, path): found for kind, path, found in self.seen}
+        seen = set(looked)
         for kind, path in set(trace.events):
-            try:
-                path = os.fsdecode(path)
-            except TypeError:
-                return None
-            if not path.startswith(os.sep):
-                path = os.path.join(trace.cwd, path)
-            path = os.path.normpath(path)
+            if not isinstance(path, str) or not path.startswith(prefix) or "/." in path or "//" in path:
+                path = os.path.normpath(os.path.join(trace.cwd, os.fsdecode(path)))  # rarely needed
             # the listed files' bytes and links are checked on their own
             if (path == self.root or path.startswith(prefix)) and not (kind != "list" and path in known):
                 seen.add((kind, path))
         if any(kind == "write" for kind, _ in seen):
             return None
-        return replace(self, seen=tuple((kind, path, _look(kind, path)) for kind, path in sorted(seen)))
+        return replace(self, seen=tuple((kind, path, looked[kind, path] if (kind, path) in looked else _look(kind, path))
+                                        for kind, path in sorted(seen)))
 
 
 def _look(kind: str, path: str):
@@ -156,70 +155,93 @@ class Trace:
     """What a run reads, lists and looks up in the file system (the files it opens, the folders it
     lists, the paths it asks ``os.stat``/``os.lstat`` about), so that a replay can check each is
     still the same. Writing below the project, or running any program but git for its list of files
-    (which :meth:`World.holds` makes again) or its version, spoils it."""
+    (which :meth:`World.holds` makes again) or its version, spoils it. Traces nest (a plan made
+    during a command): the events are recorded once, and each trace takes those of its own span."""
 
     def __init__(self) -> None:
         self.events: list[tuple[str, str | bytes]] = []  # as the run spelt the path
         self.spoilt = False
-        self.active = False
         self.cwd = os.getcwd()
 
-    def audit(self, event: str, args: tuple) -> None:
-        if not self.active:
-            return
-        if event == "open":
-            path, mode, flags = args
-            if isinstance(path, int) or path is None:
-                return
-            writes = any(c in mode for c in "wax+") if isinstance(mode, str) else bool(flags & (os.O_WRONLY | os.O_RDWR))
-            self._note("write" if writes else "read", path)
-        elif event in ("os.listdir", "os.scandir") and args and not isinstance(args[0], int):
-            self._note("list", args[0] if args[0] is not None else ".")
-        elif event == "subprocess.Popen":
-            argv = [os.fsdecode(a) for a in (args[1] or ())]
-            # git's list of files (made again by World.holds), or its version (GitPython asks on import)
-            if "ls-files" not in argv[:4] and argv[1:] != ["version"]:
-                self.spoilt = True
-
-    def _note(self, kind: str, path) -> None:
-        if not isinstance(path, (str, bytes)):
-            try:
-                path = os.fspath(path)
-            except TypeError:
-                self.spoilt = True
-                return
-        self.events.append((kind, path))
-
-    def wrap_stat(self, real, kind: str):
-        def traced(path, *args, **kwargs):
-            if self.active and not isinstance(path, int):
-                self._note(kind, path)
-            return real(path, *args, **kwargs)
-
-        return traced
-
     def __enter__(self) -> Trace:
-        if not getattr(sys, "_unibase_trace", None):
-            sys.addaudithook(lambda event, args: _current_trace(event, args))
-            sys._unibase_trace = True
-        _traces.append(self)  # traces nest: each active one hears every event
-        self._real = os.stat, os.lstat
-        os.stat, os.lstat = self.wrap_stat(os.stat, "stat"), self.wrap_stat(os.lstat, "lstat")
-        self.active = True
+        global _depth
+        if not getattr(sys, "_unibase_audit", False):
+            sys.addaudithook(_audit)  # for good: an audit hook cannot be removed
+            sys._unibase_audit = True
+        if _depth == 0:
+            os.stat, os.lstat = _traced(_STAT, "stat"), _traced(_LSTAT, "lstat")
+        _depth += 1
+        self._start, self._spoils = len(_events), len(_spoils)
         return self
 
     def __exit__(self, *exc) -> None:
-        self.active = False
-        os.stat, os.lstat = self._real
-        _traces.remove(self)
+        global _depth
+        self.events = _events[self._start:]
+        self.spoilt = len(_spoils) > self._spoils
+        _depth -= 1
+        if _depth == 0:
+            os.stat, os.lstat = _STAT, _LSTAT
+            _events.clear()
+            _spoils.clear()
 
 
-_traces: list[Trace] = []
+_depth = 0  # traces open now
+_events: list[tuple[str, str | bytes]] = []  # what the open traces have seen, in order
+_spoils: list[str] = []  # what they have seen a replay cannot repeat
 
 
-def _current_trace(event: str, args: tuple) -> None:
-    for trace in _traces:
-        trace.audit(event, args)
+@contextmanager
+def untraced():
+    """What happens here is not traced: the listing of the project's files, which
+    :meth:`World.holds` makes again whole (every folder it walks, every ``.gitignore`` it reads)."""
+    global _quiet
+    _quiet += 1
+    try:
+        yield
+    finally:
+        _quiet -= 1
+
+
+_quiet = 0
+
+
+def _note(kind: str, path) -> None:
+    if _quiet:
+        return
+    if not isinstance(path, (str, bytes)):
+        try:
+            path = os.fspath(path)
+        except TypeError:
+            _spoils.append(f"{kind} of {path!r}")
+            return
+    _events.append((kind, path))
+
+
+def _traced(real, kind: str):
+    def traced(path, *args, **kwargs):
+        if _depth and not isinstance(path, int):
+            _note(kind, path)
+        return real(path, *args, **kwargs)
+
+    return traced
+
+
+def _audit(event: str, args: tuple) -> None:
+    if not _depth:
+        return
+    if event == "open":
+        path, mode, flags = args
+        if isinstance(path, int) or path is None:
+            return
+        writes = any(c in mode for c in "wax+") if isinstance(mode, str) else bool(flags & (os.O_WRONLY | os.O_RDWR))
+        _note("write" if writes else "read", path)
+    elif event in ("os.listdir", "os.scandir") and args and not isinstance(args[0], int):
+        _note("list", args[0] if args[0] is not None else ".")
+    elif event == "subprocess.Popen":
+        argv = [os.fsdecode(a) for a in (args[1] or ())]
+        # git's list of files (made again by World.holds), or its version (GitPython asks on import)
+        if "ls-files" not in argv[:4] and argv[1:] != ["version"]:
+            _spoils.append(" ".join(argv))
 
 
 # --- plans ------------------------------------------------------------------------------------
