@@ -373,6 +373,9 @@ def run_tree(label: str, tree: Path, manifest: dict | None, a: argparse.Namespac
     # a new cache directory for every tree: the instrumented warm-up below is a cold run
     cache_dir = tempfile.mkdtemp(prefix="unibase-bench-cache-")
     os.environ["UNIBASE_CACHE_DIR"] = cache_dir
+    # the baseline's own cache: two unibases sharing one would each find the other's facts
+    # (another source, so ignored) and run cold
+    caches = {False: cache_dir, True: tempfile.mkdtemp(prefix="unibase-bench-cache-base-")}
     # warm-up: page cache, .pyc files; the plan warm-up is instrumented for the diagnostics
     floor_warm = measure(cmds["floor"], timeout=a.timeout, keep_stdout=True)
     with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as fh:
@@ -404,11 +407,13 @@ def run_tree(label: str, tree: Path, manifest: dict | None, a: argparse.Namespac
     if warm["rc"] not in (0, 1):
         print(f"   plan failed:\n{warm['stderr_tail']}", file=sys.stderr)
     for name in [n for n in cmds if n not in ("floor", "plan")]:  # warm-up of the other commands (untimed)
+        os.environ["UNIBASE_CACHE_DIR"] = caches[name.endswith("@base")]
         measure(cmds[name], timeout=a.timeout)
     samples: dict[str, list[dict]] = {k: [] for k in cmds}
     edited = file_to_edit(tree)
     for i in range(repeat):
         for name, cmd in cmds.items():
+            os.environ["UNIBASE_CACHE_DIR"] = caches[name.endswith("@base")]
             if name.startswith("check-edit"):
                 with edit(edited, f"{name} {i}"):
                     s = measure(cmd, timeout=a.timeout)
@@ -421,7 +426,8 @@ def run_tree(label: str, tree: Path, manifest: dict | None, a: argparse.Namespac
             if s["rc"] not in (0, 1):
                 print(f"   {name} failed:\n{s['stderr_tail']}", file=sys.stderr)
     result = {k: summarise(v) for k, v in samples.items()}
-    shutil.rmtree(cache_dir, ignore_errors=True)
+    for directory in caches.values():
+        shutil.rmtree(directory, ignore_errors=True)
     if want_libcst:
         print("   libcst: parsing every file once (slow) ...", flush=True)
         s = measure([sys.executable, "-c", LIBCST_SCRIPT, str(tree), json.dumps(skip_dirs)], timeout=a.timeout,

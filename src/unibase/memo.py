@@ -306,10 +306,8 @@ def run_cli(app, argv: list[str]) -> None:
     if isinstance(found, Run) and found.world.holds():
         _in_use(RUNS, key, found.world)
         _replay(found)
-    tees = [_Tee(sys.stdout, 1), _Tee(sys.stderr, 2)]
-    log: list[tuple[int, str | bytes | None]] = []
-    for tee in tees:
-        tee.log = log
+    log: list[tuple[int, str | bytes | None]] = []  # both streams' writes and flushes, in order
+    tees = [_Tee(sys.stdout, 1, log), _Tee(sys.stderr, 2, log)]
     real = sys.stdout, sys.stderr
     sys.stdout, sys.stderr = tees
     code: int | str | None = "crashed"
@@ -340,7 +338,10 @@ def _run_key(argv: list[str]) -> str | None:
         return None
     if any(a in _UNREPLAYED_OPTIONS or a.startswith(tuple(o + "=" for o in _UNREPLAYED_OPTIONS)) for a in argv):
         return None
-    if sys.stdout.isatty() or sys.stderr.isatty():
+    try:
+        if sys.stdout.isatty() or sys.stderr.isatty():
+            return None
+    except (AttributeError, ValueError):  # no stream (pythonw) or a closed one
         return None
     try:
         cwd = os.getcwd()
@@ -376,10 +377,10 @@ def _replay(run: Run) -> None:
 class _Tee:
     """A standard stream that also logs what is written to it, in order with the other one."""
 
-    def __init__(self, stream, fd: int) -> None:
+    def __init__(self, stream, fd: int, log: list) -> None:
         self._stream = stream
         self._fd = fd
-        self.log: list = []
+        self.log = log
         self.spoilt = False  # something was written that the log cannot hold
 
     def write(self, text):
