@@ -64,8 +64,10 @@ def test_small_tree_plans(small_tree):
 
 
 def test_run_measures_a_real_tree_side_by_side(small_tree, tmp_path):
-    """``run.py --tree`` runs floor, plan, check and dry-run on a folder and writes every result."""
+    """``run.py --tree`` runs floor, plan, check, dry-run and check after an edit on a folder, writes
+    every result, and leaves the folder's files as they were."""
     root, _ = small_tree
+    before = {p: p.read_bytes() for p in root.rglob("*.py")}
     out = tmp_path / "bench.json"
     proc = subprocess.run([sys.executable, str(REPO / "benchmarks" / "run.py"), "--tree", str(root), "--repeat", "1",
                            "--libcst", "none", "--out", str(out)], capture_output=True, text=True, cwd=REPO)
@@ -73,7 +75,8 @@ def test_run_measures_a_real_tree_side_by_side(small_tree, tmp_path):
     result = json.loads(out.read_text())
     (run,) = result["runs"]
     assert run["label"] == root.name and run["tree"] == str(root)
-    assert set(run["results"]) == {"floor", "plan", "check", "dry-run"}
+    assert set(run["results"]) == {"floor", "plan", "check", "dry-run", "check-edit"}
+    assert {p: p.read_bytes() for p in root.rglob("*.py")} == before
     assert all(r["rc"] and set(r["rc"]) <= {0, 1} for r in run["results"].values())
     assert run["discovery"]["files"] == SMALL["files"]
     assert set(result["goals"]["per_tree"][root.name]) >= {"plan_over_floor", "check_over_floor", "dry_run_over_plan",

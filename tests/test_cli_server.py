@@ -171,14 +171,15 @@ print(*sorted(sys.modules), sep="\\n", file=sys.stderr)
 @pytest.mark.parametrize("args", [
     pytest.param([], id="nothing-run"),
     pytest.param(["--version"], id="version"),
-    pytest.param(["check", "{p}"], id="check"),
-    pytest.param(["plan", "--json", "{p}"], id="plan"),
-    pytest.param(["apply", "--dry-run", "--prefer", "{p}/app/models.py", "{p}"], id="apply-dry-run"),
+    pytest.param(["check", "--no-cache", "{p}"], id="check"),
+    pytest.param(["plan", "--json", "--no-cache", "{p}"], id="plan"),
+    pytest.param(["apply", "--dry-run", "--no-cache", "--prefer", "{p}/app/models.py", "{p}"], id="apply-dry-run"),
 ])
 def test_a_child_has_the_modules_a_fresh_process_has(project, tmp_path, args):
     """The server's modules are out of sys.modules until a child imports them, and then come
     back with what importing them brings: a command sees the sys.modules of a fresh process
-    (``unibase.meaning`` follows only names of modules the process has imported)."""
+    (``unibase.meaning`` follows only names of modules the process has imported). Without the
+    cache: the second call would reuse the first's plan or output (``unibase.memo``) and import less."""
     probe = tmp_path / "probe"
     probe.mkdir()
     (probe / "probe_modules.py").write_text(MODULES if args else "import sys\nprint(*sorted(sys.modules), sep='\\n')\n")

@@ -21,10 +21,19 @@ def bases_under(plan: Plan) -> list:
 
 
 def plan_project(settings: Settings, progress: Callable[[int, int], None] | None = None) -> Plan:
-    """Discover the project at ``settings.root`` and plan the merge of its bases."""
-    index = scan(settings, progress)
-    with without_cycle_collection():
-        return make_plan(index, settings)
+    """Discover the project at ``settings.root`` and plan the merge of its bases (or take the plan
+    the last run made, when the project has not changed since: :mod:`unibase.memo`)."""
+    from . import memo
+
+    remembered = memo.remembered_plan(settings)
+    if remembered is not None:
+        return remembered
+    with memo.Trace() as trace:
+        index = scan(settings, progress)
+        with without_cycle_collection():
+            the_plan = make_plan(index, settings)
+    memo.remember_plan(settings, index, the_plan, trace)
+    return the_plan
 
 
 def decisions_from_plan(plan: Plan) -> tuple:

@@ -63,7 +63,7 @@ class FactCache:
     ones this run used (so the file holds the project as it is now, and no more)."""
 
     def __init__(self, root: Path, directory: Path | None) -> None:
-        self.path = None if directory is None else _file_for(root, directory)
+        self.path = None if directory is None else fact_file(root, directory)
         self._old: dict[tuple, bytes] = self._load() if self.path is not None else {}
         self._now: dict[tuple, bytes] = {}
 
@@ -121,7 +121,7 @@ class FactCache:
             except BaseException:
                 os.unlink(tmp)
                 raise
-            _prune(self.path.parent)
+            prune(self.path.parent)
         except OSError:
             pass
 
@@ -139,12 +139,12 @@ class FactCache:
 MISSING = _MISSING
 
 
-def _file_for(root: Path, directory: Path) -> Path:
+def fact_file(root: Path, directory: Path) -> Path:
     name = hashlib.blake2b(str(root).encode("utf-8", "surrogateescape"), digest_size=12).hexdigest()
     return directory / "facts" / f"{name}.pickle"
 
 
-def _prune(directory: Path) -> None:
+def prune(directory: Path) -> None:
     """Delete the caches of projects no run has used for KEEP_SECONDS (a deleted checkout, a
     temporary directory), and temporary files a killed run left."""
     import time

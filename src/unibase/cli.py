@@ -297,4 +297,6 @@ def demo(
 
 
 def main() -> None:
-    app(prog_name="unibase")  # also under `python -m unibase`
+    """The commands without replay (the console script and ``python -m unibase`` start in
+    :func:`unibase.launch.main`, which replays a remembered run)."""
+    app(prog_name="unibase")

@@ -42,6 +42,7 @@ from .index import (  # noqa: F401  (re-exported: the index's types are discover
     Unparsable,
 )
 from .indexing import build
+from .memo import untraced
 from .project import ModuleMap, iter_python_files, module_parts, symlink_aliases
 from .reading import (  # noqa: F401  (re-exported)
     EVIDENCE_WORDS,
@@ -94,9 +95,10 @@ class DiscoverOptions:
 def discover(root: Path, options: DiscoverOptions = DiscoverOptions(),
              progress: Callable[[int, int], None] | None = None) -> Index:
     root = root.resolve()
-    files = list(iter_python_files(root, options.exclude))
-    aliases = symlink_aliases(root, files)
-    files = [f for f in files if f not in aliases]
+    with untraced():  # what unibase.memo checks again whole
+        listed = list(iter_python_files(root, options.exclude))
+        aliases = symlink_aliases(root, listed)
+    files = [f for f in listed if f not in aliases]
     modules = ModuleMap.build(root, files, aliases)
     reading = _Reading(root, modules, FactCache.for_project(root, options.cache))
     speaks_sqla = reading.read_all(files, options.parse_everything, progress)
@@ -118,6 +120,7 @@ def discover(root: Path, options: DiscoverOptions = DiscoverOptions(),
     index.import_specs = specs
     index.mentions = reading.mentions
     index.lazy = {rel: words for rel, (words, _) in reading.lazy.items()}
+    index.listed, index.aliases, index.digests = tuple(listed), aliases, reading.digests
     return index
 
 
@@ -138,10 +141,13 @@ class _Reading:
         # words of their class headers and decorators: what would make them worth a whole parse)
         self.lazy: dict[str, tuple[frozenset[bytes], frozenset[bytes]]] = {}
         self.mentions = Mentions(root, modules.files)
+        # with the cache on: every file read -> the hash of its bytes (None: it cannot be read)
+        self.digests: dict[str, bytes | None] = {}
         self.resolver = Resolver(modules, self.facts)
 
     def unreadable(self, rel: str, exc: OSError, could_matter: str | None) -> None:
         # what an unreadable file holds is unknown: it could hold anything
+        self.digests[rel] = None
         self.unparsable[rel] = Unparsable(f"cannot be read ({exc.strerror})", None, could_matter or "it cannot be read")
 
     def digest(self, data: bytes) -> bytes:
@@ -202,6 +208,8 @@ class _Reading:
                 self.unreadable(rel, exc, None)
                 continue
             digest = self.digest(data)
+            if digest:
+                self.digests[rel] = digest
             # the cache keeps the import lines of the files that do not speak SQLAlchemy: bytes it
             # keeps them for need no search
             known = self.store.get("import-lines", rel, digest) if digest and not parse_everything else MISSING

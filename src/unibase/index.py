@@ -138,6 +138,11 @@ class Index:
     # the files of which discovery read only the import lines (their facts are ``partial``) ->
     # the words of those lines; :func:`unibase.discovery.settle` parses them whole when needed
     lazy: dict[str, frozenset[bytes]] = field(default_factory=dict)
+    # every file listed (symbolic links to another listed file included), those links -> their
+    # file, and, with the cache on, each file read -> the hash of its bytes (None: unreadable)
+    listed: tuple[str, ...] = ()
+    aliases: dict[str, str] = field(default_factory=dict)
+    digests: dict[str, bytes | None] = field(default_factory=dict)
 
     def may_mention(self, rel: str, word: bytes) -> bool:
         """False when the file's text cannot hold ``word`` (so nothing made with it is there)."""

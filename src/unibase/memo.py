@@ -1,0 +1,509 @@
+"""Runs remembered: a project that has not changed since the last run gets the same plan, and
+``check``, ``plan`` and ``apply --dry-run`` print the same output, for the cost of reading its
+files again.
+
+A plan depends on the settings and on the project: which ``.py`` files there are (git's list, or
+a walk honouring ``.gitignore``), their bytes, which of them are symbolic links and where they
+lead, and whatever else the run reads, lists or looks up below the project root
+(``pyproject.toml``, a folder's ``pyvenv.cfg``, ``alembic.ini``...). A :class:`World` records all of
+that as the run saw it (the files discovery read and hashed, and a :class:`Trace` of the rest),
+and still holds when every file is listed again and hashed to the same digest and every look-up
+gives the same answer. The plan is then the same, so it is reused (:func:`remembered_plan`), and
+so is the whole output of a command that only prints (:func:`run_cli`), which also depends on
+its arguments, the current directory, the environment, the terminal's size, the installed
+libraries and unibase's own source. Anything that differs makes a real run, remembered in place
+of the old one.
+
+Both are kept in the fact cache's directory (:mod:`unibase.cache`, never in the project) and obey
+the same switches: ``--no-cache`` or ``UNIBASE_NO_CACHE=1`` turns them off. Output is remembered
+only when neither stdout nor stderr is a terminal (CI, pre-commit, a pipe): a terminal shows
+progress and colours. Only exits 0 and 1 are remembered: an error is always reported by a real
+run. This module imports nothing heavy: a replay starts neither Typer, Rich nor the planner.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import pickle
+import stat
+import sys
+import tempfile
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from .cache import cache_dir, content_hash, disabled_by_environment, source_fingerprint
+
+# the real functions: what the module looks up itself is never traced
+_STAT, _LSTAT = os.stat, os.lstat
+
+FORMAT = 1
+PLANS = "plans"
+RUNS = "runs"
+# commands whose output is a function of the project and the arguments only (apply only with
+# --dry-run, which writes nothing)
+REPLAYED = ("check", "plan", "apply")
+# never replayed: options that write a file, read a plan from anywhere, or (--prefer) look for a
+# path's tail in the whole tree
+_UNREPLAYED_OPTIONS = ("--out", "--prefer", "--no-cache", "--help", "-h", "--diff-out", "--report", "--plan")
+# the environment variables a shell changes between two identical commands
+_VOLATILE_ENV = ("_", "OLDPWD", "SHLVL")
+
+
+@dataclass(frozen=True)
+class World:
+    """What one plan was made from (see the module's documentation)."""
+
+    root: str
+    given: str  # the resolved path the command was given (the root is found upward from it)
+    exclude: tuple[str, ...]
+    files: tuple[tuple[str, int, int, bytes | None], ...]  # (rel, size, mtime_ns, digest or None if unreadable)
+    links: tuple[tuple[str, str], ...]  # listed files that are symbolic links -> where they lead
+    seen: tuple[tuple[str, str, object], ...] = ()  # what else the run looked at below the root (see Trace)
+
+    @classmethod
+    def capture(cls, settings, index, trace: Trace) -> World | None:
+        """The world ``index`` was read from and ``trace`` saw, or None when discovery kept no
+        digest of a file or the trace is spoilt."""
+        root = Path(settings.root)
+        base, digests, aliases = f"{root}/", index.digests, index.aliases
+        entries, links = [], []
+        for rel in index.listed:
+            info = _lstat(base + rel)
+            if info is not None and stat.S_ISLNK(info.st_mode):
+                links.append((rel, _readlink(base + rel)))
+            if rel in aliases:
+                continue
+            if rel not in digests:
+                return None  # read without the cache: nothing to compare with next time
+            entries.append((rel, info.st_size if info else -1, info.st_mtime_ns if info else -1, digests[rel]))
+        given = root / settings.scope if settings.scope else root
+        return cls(str(root), str(given), tuple(settings.exclude), tuple(entries), tuple(links)).with_trace(trace)
+
+    def holds(self) -> bool:
+        """Whether the project is still what it was: the same root, files, links and bytes, and
+        the same answers to what the run looked up. The likeliest differences are looked at
+        first, so that a changed project costs little more than finding one changed file."""
+        from .project import find_root, iter_python_files, symlink_aliases
+
+        root = Path(self.root)
+        if (find_root(Path(self.given)) or Path(self.given)) != root:
+            return False
+        same = []
+        for entry in self.files:
+            path = f"{self.root}/{entry[0]}"
+            if _size_time(_lstat(path)) == entry[1:3]:
+                same.append((path, entry[3]))
+            elif _file_digest(path) != entry[3]:
+                return False  # edited (or deleted)
+        with untraced():
+            listed = list(iter_python_files(root, self.exclude))
+            aliases = symlink_aliases(root, listed)
+        if [rel for rel in listed if rel not in aliases] != [entry[0] for entry in self.files]:
+            return False
+        links = []
+        for rel in listed:
+            info = _lstat(f"{self.root}/{rel}")
+            if info is not None and stat.S_ISLNK(info.st_mode):
+                links.append((rel, _readlink(f"{self.root}/{rel}")))
+        if tuple(links) != self.links:
+            return False
+        if any(_file_digest(path) != digest for path, digest in same):
+            return False
+        return all(_look(kind, path) == found for kind, path, found in self.seen)
+
+    def with_trace(self, trace: Trace) -> World | None:
+        """This world and what ``trace`` saw below its root besides the files it lists, each with
+        what it looks like now (None when the run did what a replay cannot repeat)."""
+        if trace.spoilt:
+            return None
+        known = {f"{self.root}/{rel}" for rel, *_ in self.files}
+        prefix = self.root.rstrip(os.sep) + os.sep
+        # what made a remembered plan counts too: this run only checked it (with untraced calls)
+        looked = {(kind, path): found for kind, path, found in self.seen}
+        seen = set(looked)
+        for kind, path in set(trace.events):
+            if not isinstance(path, str) or not path.startswith(prefix) or "/." in path or "//" in path:
+                path = os.path.normpath(os.path.join(trace.cwd, os.fsdecode(path)))  # rarely needed
+            # the listed files' bytes and links are checked on their own
+            if (path == self.root or path.startswith(prefix)) and not (kind != "list" and path in known):
+                seen.add((kind, path))
+        if any(kind == "write" for kind, _ in seen):
+            return None
+        return replace(self, seen=tuple((kind, path, looked[kind, path] if (kind, path) in looked else _look(kind, path))
+                                        for kind, path in sorted(seen)))
+
+
+def _look(kind: str, path: str):
+    """What the file system says of ``path`` now, as the trace recorded it."""
+    if kind == "read":
+        return _file_digest(path)
+    if kind == "list":
+        try:
+            return tuple(sorted(os.listdir(path)))
+        except OSError:
+            return None
+    try:
+        info = _STAT(path) if kind == "stat" else _LSTAT(path)
+    except (OSError, ValueError):
+        return None
+    return stat.S_IFMT(info.st_mode)
+
+
+class Trace:
+    """What a run reads, lists and looks up in the file system (the files it opens, the folders it
+    lists, the paths it asks ``os.stat``/``os.lstat`` about), so that a replay can check each is
+    still the same. Writing below the project, or running any program but git for its list of files
+    (which :meth:`World.holds` makes again) or its version, spoils it. Traces nest (a plan made
+    during a command): the events are recorded once, and each trace takes those of its own span."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[str, str | bytes]] = []  # as the run spelt the path
+        self.spoilt = False
+        self.cwd = os.getcwd()
+
+    def __enter__(self) -> Trace:
+        global _depth
+        if not getattr(sys, "_unibase_audit", False):
+            sys.addaudithook(_audit)  # for good: an audit hook cannot be removed
+            sys._unibase_audit = True
+        if _depth == 0:
+            os.stat, os.lstat = _traced(_STAT, "stat"), _traced(_LSTAT, "lstat")
+        _depth += 1
+        self._start, self._spoils = len(_events), len(_spoils)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        global _depth
+        self.events = _events[self._start:]
+        self.spoilt = len(_spoils) > self._spoils
+        _depth -= 1
+        if _depth == 0:
+            os.stat, os.lstat = _STAT, _LSTAT
+            _events.clear()
+            _spoils.clear()
+
+
+_depth = 0  # traces open now
+_events: list[tuple[str, str | bytes]] = []  # what the open traces have seen, in order
+_spoils: list[str] = []  # what they have seen a replay cannot repeat
+
+
+@contextmanager
+def untraced():
+    """What happens here is not traced: the listing of the project's files, which
+    :meth:`World.holds` makes again whole (every folder it walks, every ``.gitignore`` it reads)."""
+    global _quiet
+    _quiet += 1
+    try:
+        yield
+    finally:
+        _quiet -= 1
+
+
+_quiet = 0
+
+
+def _note(kind: str, path) -> None:
+    if _quiet:
+        return
+    if not isinstance(path, (str, bytes)):
+        try:
+            path = os.fspath(path)
+        except TypeError:
+            _spoils.append(f"{kind} of {path!r}")
+            return
+    _events.append((kind, path))
+
+
+def _traced(real, kind: str):
+    def traced(path, *args, **kwargs):
+        if _depth and not isinstance(path, int):
+            _note(kind, path)
+        return real(path, *args, **kwargs)
+
+    return traced
+
+
+def _audit(event: str, args: tuple) -> None:
+    if not _depth:
+        return
+    if event == "open":
+        path, mode, flags = args
+        if isinstance(path, int) or path is None:
+            return
+        writes = any(c in mode for c in "wax+") if isinstance(mode, str) else bool(flags & (os.O_WRONLY | os.O_RDWR))
+        _note("write" if writes else "read", path)
+    elif event in ("os.listdir", "os.scandir") and args and not isinstance(args[0], int):
+        _note("list", args[0] if args[0] is not None else ".")
+    elif event == "subprocess.Popen":
+        argv = [os.fsdecode(a) for a in (args[1] or ())]
+        # git's list of files (made again by World.holds), or its version (GitPython asks on import)
+        if "ls-files" not in argv[:4] and argv[1:] != ["version"]:
+            _spoils.append(" ".join(argv))
+
+
+# --- plans ------------------------------------------------------------------------------------
+
+_worlds: list[World | None] = []  # the worlds of this process's plans, in order (for run_cli)
+
+
+def remembered_plan(settings):
+    """The plan made last time with these settings, if the project has not changed since; None
+    otherwise (and always with the cache off)."""
+    if not settings.cache or disabled_by_environment():
+        return None
+    found = _load(PLANS, _settings_key(settings))
+    if found is None:
+        return None
+    world, plan = found
+    if not isinstance(world, World) or not world.holds():
+        return None
+    _worlds.append(world)
+    _in_use(PLANS, _settings_key(settings), world)
+    return plan
+
+
+def remember_plan(settings, index, plan, trace: Trace) -> None:
+    """Keep ``plan``, made from ``index`` while ``trace`` watched, for the next run with these
+    settings on this project as it is now."""
+    if not settings.cache or disabled_by_environment() or _inside(cache_dir(), Path(settings.root)):
+        _worlds.append(None)
+        return
+    world = World.capture(settings, index, trace)
+    _worlds.append(world)
+    if world is not None:
+        _store(PLANS, _settings_key(settings), (world, plan))
+
+
+def _settings_key(settings) -> str:
+    try:
+        blob = pickle.dumps(settings, protocol=pickle.HIGHEST_PROTOCOL)
+    except (pickle.PicklingError, TypeError, AttributeError):
+        blob = repr(settings).encode()
+    return _hash(blob)
+
+
+# --- whole runs ---------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Run:
+    world: World
+    output: tuple[tuple[int, str | bytes | None], ...]  # (1 or 2, text, bytes, or None for a flush)
+    code: int
+
+
+def run_cli(app, argv: list[str]) -> None:
+    """Run the command line ``argv`` with ``app``: replay a remembered run when the command is
+    replayed, nothing it depends on has changed and no terminal shows it; else run it (and
+    remember its output when it can be replayed next time)."""
+    key = _run_key(argv)
+    if key is None:
+        app()
+        return
+    found = _load(RUNS, key)
+    if isinstance(found, Run) and found.world.holds():
+        _in_use(RUNS, key, found.world)
+        _replay(found)
+    log: list[tuple[int, str | bytes | None]] = []  # both streams' writes and flushes, in order
+    tees = [_Tee(sys.stdout, 1, log), _Tee(sys.stderr, 2, log)]
+    real = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = tees
+    code: int | str | None = "crashed"
+    try:
+        with Trace() as trace:
+            app()
+        code = 0
+    except SystemExit as exc:
+        code = exc.code
+        raise
+    finally:
+        if sys.stdout is tees[0]:
+            sys.stdout = real[0]
+        if sys.stderr is tees[1]:
+            sys.stderr = real[1]
+        code = 0 if code is None else code
+        if code in (0, 1) and len(_worlds) == 1 and _worlds[0] is not None and not any(t.spoilt for t in tees):
+            world = _worlds[0].with_trace(trace)
+            if world is not None:
+                _store(RUNS, key, Run(world, tuple(log), code))
+
+
+def _run_key(argv: list[str]) -> str | None:
+    """The key of a run that can be replayed (None: this one cannot)."""
+    if not argv or argv[0] not in REPLAYED or disabled_by_environment():
+        return None
+    if argv[0] == "apply" and "--dry-run" not in argv:
+        return None
+    if any(a in _UNREPLAYED_OPTIONS or a.startswith(tuple(o + "=" for o in _UNREPLAYED_OPTIONS)) for a in argv):
+        return None
+    try:
+        if sys.stdout.isatty() or sys.stderr.isatty():
+            return None
+    except (AttributeError, ValueError):  # no stream (pythonw) or a closed one
+        return None
+    try:
+        cwd = os.getcwd()
+    except OSError:
+        return None
+    env = sorted((k, v) for k, v in os.environ.items() if k not in _VOLATILE_ENV)
+    sizes = []
+    for fd in (0, 1, 2):  # Rich takes its width from whichever standard stream is a terminal
+        try:
+            sizes.append(tuple(os.get_terminal_size(fd)))
+        except (OSError, ValueError):
+            sizes.append(None)
+    # an installed or upgraded library (Typer, Rich, Click) changes its folder on sys.path
+    path_times = [(p, _mtime(p)) for p in sys.path if p.endswith(("site-packages", "dist-packages"))]
+    return _hash(repr((FORMAT, argv, cwd, env, sizes, path_times, sys.executable, source_fingerprint())).encode())
+
+
+def _replay(run: Run) -> None:
+    streams = {1: sys.stdout, 2: sys.stderr}
+    for fd, data in run.output:
+        stream = streams[fd]
+        if data is None:
+            stream.flush()
+        elif isinstance(data, bytes):
+            stream.buffer.write(data)
+        else:
+            stream.write(data)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    raise SystemExit(run.code)
+
+
+class _Tee:
+    """A standard stream that also logs what is written to it, in order with the other one."""
+
+    def __init__(self, stream, fd: int, log: list) -> None:
+        self._stream = stream
+        self._fd = fd
+        self.log = log
+        self.spoilt = False  # something was written that the log cannot hold
+
+    def write(self, text):
+        if isinstance(text, str):
+            self.log.append((self._fd, text))
+        else:
+            self.spoilt = True
+        return self._stream.write(text)
+
+    def writelines(self, lines) -> None:
+        for line in lines:
+            self.write(line)
+
+    def flush(self) -> None:
+        self.log.append((self._fd, None))
+        self._stream.flush()
+
+    @property
+    def buffer(self):
+        return _BufferTee(self)
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
+
+
+class _BufferTee:
+    def __init__(self, tee: _Tee) -> None:
+        self._tee = tee
+        self._buffer = tee._stream.buffer
+
+    def write(self, data):
+        self._tee.log.append((self._tee._fd, bytes(data)))
+        return self._buffer.write(data)
+
+    def flush(self) -> None:
+        self._buffer.flush()
+
+    def __getattr__(self, name):
+        return getattr(self._buffer, name)
+
+
+# --- storage -------------------------------------------------------------------------------------
+
+def _load(kind: str, key: str):
+    try:
+        with open(cache_dir() / kind / f"{key}.pickle", "rb") as f:
+            fmt, fingerprint, value = pickle.load(f)
+    except Exception:  # noqa: BLE001 - missing, unreadable, damaged or from another unibase
+        return None
+    return value if fmt == FORMAT and fingerprint == source_fingerprint() else None
+
+
+def _in_use(kind: str, key: str, world: World) -> None:
+    """A run that used what is remembered keeps it, and the project's facts, from being pruned."""
+    from .cache import fact_file
+
+    for path in (cache_dir() / kind / f"{key}.pickle", fact_file(Path(world.root), cache_dir())):
+        try:
+            os.utime(path)
+        except OSError:
+            pass
+
+
+def _store(kind: str, key: str, value) -> None:
+    """Write atomically; a cache that cannot be written is skipped without a word."""
+    from .cache import prune
+
+    directory = cache_dir() / kind
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=".pickle")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                pickle.dump((FORMAT, source_fingerprint(), value), f, protocol=pickle.HIGHEST_PROTOCOL)
+            os.replace(tmp, directory / f"{key}.pickle")
+        except BaseException:
+            os.unlink(tmp)
+            raise
+        prune(directory)
+    except (OSError, pickle.PicklingError, TypeError, AttributeError, RecursionError):
+        pass
+
+
+def _inside(directory: Path, root: Path) -> bool:
+    """Never write into the user's project (a cache directory set inside it is not used)."""
+    try:
+        return directory.resolve().is_relative_to(root)
+    except OSError:
+        return True
+
+
+def _hash(data: bytes) -> str:
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
+def _lstat(path: str) -> os.stat_result | None:
+    try:
+        return _LSTAT(path)
+    except OSError:
+        return None
+
+
+def _size_time(info: os.stat_result | None) -> tuple[int, int]:
+    return (info.st_size, info.st_mtime_ns) if info is not None else (-1, -1)
+
+
+def _readlink(path: str) -> str:
+    try:
+        return os.readlink(path)
+    except OSError:
+        return ""
+
+
+def _mtime(path: str) -> int | None:
+    try:
+        return _STAT(path).st_mtime_ns
+    except OSError:
+        return None
+
+
+def _file_digest(path: str) -> bytes | None:
+    try:
+        with open(path, "rb") as f:
+            return content_hash(f.read())
+    except OSError:
+        return None
