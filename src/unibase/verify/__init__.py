@@ -52,7 +52,7 @@ from .checks import (
     schema_result,
 )
 from .report import PASS, SKIPPED, CheckResult, DeclaredChange, VerifyError, VerifyReport, declared_from_plan
-from .session import Session, backend_name, interpreter, mark_ready, sqlite_url
+from .session import Session, backend_name, interpreter, mark_no_statements, mark_ready, sqlite_url
 from .targets import read_tree, with_changed
 
 __all__ = [
@@ -109,13 +109,17 @@ def verify_project(
         old_urls: list[str] = []
         builds: list[dict] = []
         ready = session.tmp / "old-ready.json"
+        # the statements that create each tree's tables: the tables both trees create alike are
+        # left out of both comparisons (each would report the same as the other)
+        old_statements, new_statements = session.tmp / "old-statements.json", session.tmp / "new-statements.json"
         old_child = None
         if old is not None:
             old_urls = [sqlite_url(session.tmp / "old.sqlite")]
             if database_url:
                 old_urls.append(session.scratch_database(database_url))
             session.start_server()  # this child and the later ones fork from it, sharing its imports
-            old_child = session.start_child(session.old_root(), old.targets, builds=old_urls, ready_file=ready)
+            old_child = session.start_child(session.old_root(), old.targets, builds=old_urls, ready_file=ready,
+                                            statements=(old_statements, new_statements))
         new = read_tree(root)
         new.targets = with_changed(new, changed)
         checks = [check_parse(session, changed), check_single_base(new)]
@@ -125,10 +129,14 @@ def verify_project(
              + (", building the schema before the merge and comparing" if old is not None else ""))
         # both trees' children run at once; the new one waits for the old databases to compare
         new_child = session.start_child(root, new.targets, import_db=session.tmp / "new.sqlite",
-                                        compares=old_urls, wait_for=ready if old_urls else None)
+                                        compares=old_urls, wait_for=ready if old_urls else None,
+                                        statements=(new_statements, old_statements) if old_urls else None)
         built: dict = {}
         if old_child is not None:
-            built = session.finish_child(old_child)
+            # the old tree's child waits for the merged tree's statements: say there are none
+            # if the merged tree's child ends without them
+            built = session.finish_child(old_child, lambda: new_child.proc.poll() is not None
+                                         and mark_no_statements(new_statements))
             mark_ready(ready, len(old_urls))
             if "crash" in built:
                 why_not = f"the child process in the tree at {base[:10] if base else '?'} failed: {built['crash']}"
