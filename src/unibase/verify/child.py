@@ -434,7 +434,7 @@ def run(args, result):
         combined[url] = combine(metadatas, dialect_of(url), [])
         return combined[url]
 
-    mine = share_statements(args, args["compares"], merged)
+    mine = share_statements(args, first_sqlite(args["compares"]), merged)
     if args.get("import_db"):
         if "error" not in result:
             engine = scratch_engine("sqlite:///" + args["import_db"])
@@ -453,24 +453,32 @@ def run(args, result):
 
     result["builds"] = []
     built = []
+    names_on = {}  # url -> the names of the tables the two trees create differently there
     for url in args["builds"]:
         build = {"notes": []}
         result["builds"].append(build)
-        built.append(build_database(url, metadatas, build))
-    if args["builds"]:
-        mine = share_statements(args, args["builds"], dict(zip(args["builds"], built)).get)
+
+        def differently(md, url=url):
+            # this tree's statements for the merged tree's child, and the merged tree's (its
+            # child writes them early on): the tables both create alike need no database
+            if url != first_sqlite(args["builds"]):
+                return None
+            mine = share_statements(args, url, lambda u: md)
+            theirs = wait_json(args["statements_from"], args.get("timeout", 600)) if mine and args.get(
+                "statements_from") else None
+            names_on[url] = differing(mine, theirs, url)
+            return names_on[url]
+
+        built.append(build_database(url, metadatas, build, differently))
     if args.get("ready_file"):
         write_ready(args["ready_file"], [md is not None for md in built])
-    if args["builds"] and any(md is not None for md in built):
-        # the merged tree's statements: which tables can differ (its child writes them early on)
-        theirs = wait_json(args["statements_from"], args.get("timeout", 600)) if mine and args.get("statements_from") else None
-        for url, build, md in zip(args["builds"], result["builds"], built):
-            if md is not None:
-                try:
-                    # what Alembic reports for the old metadata against its own database is noise
-                    build["baseline"] = compare(url, md, differing(mine, theirs, url))
-                except Exception as exc:
-                    build["error"] = describe(exc, "compare")
+    for url, build, md in zip(args["builds"], result["builds"], built):
+        if md is not None:
+            try:
+                # what Alembic reports for the old metadata against its own database is noise
+                build["baseline"] = compare(url, md, names_on.get(url))
+            except Exception as exc:
+                build["error"] = describe(exc, "compare")
 
     result["compares"] = []
     ready = wait_ready(args["wait_for"], args.get("timeout", 600)) if args["compares"] and args.get("wait_for") else None
@@ -491,8 +499,9 @@ def run(args, result):
             entry["error"] = describe(exc, "compare")
 
 
-def build_database(url, metadatas, build):
-    """Create every in-scope table on ``url``; the metadata used, or None (``build["error"]`` says why)."""
+def build_database(url, metadatas, build, names_for=None):
+    """Create every in-scope table on ``url`` (only those called one of ``names_for(metadata)``
+    when that is not None); the metadata used, or None (``build["error"]`` says why)."""
     try:
         import alembic  # noqa: F401  (the comparison needs it; say so before building anything)
     except Exception as exc:
@@ -507,7 +516,8 @@ def build_database(url, metadatas, build):
         return None
     try:
         md = combine(metadatas, engine.dialect, build["notes"])
-        md.create_all(engine)
+        names = names_for(md) if names_for else None
+        md.create_all(engine, tables=None if names is None else [t for t in md.tables.values() if t.name in names])
         build["tables"] = len(md.tables)
         return md
     except Exception as exc:
@@ -565,11 +575,14 @@ def table_statements(md, dialect):
     return out
 
 
-def share_statements(args, urls, metadata_for):
-    """Write this tree's :func:`table_statements` on the first SQLite database of ``urls`` (of the
-    metadata compared there, ``metadata_for(url)``; None: there is none) where the other tree's
-    child reads them; what was written, or None (then every table is compared)."""
-    url = next((u for u in urls if u.startswith("sqlite")), None)
+def first_sqlite(urls):
+    return next((u for u in urls if u.startswith("sqlite")), None)
+
+
+def share_statements(args, url, metadata_for):
+    """Write this tree's :func:`table_statements` on ``url`` (of the metadata compared there,
+    ``metadata_for(url)``) where the other tree's child reads them; what was written, or None
+    (then every table is compared)."""
     if not args.get("statements_to") or url is None:
         return None
     mine = None
