@@ -93,18 +93,12 @@ def verify_project(
         base, why_not = session.resolve_against(against)
         changed = session.changed_files()
         note(f"verify: reading the merged tree{f' and the tree at {base[:10]}' if base else ''}")
-        old = None
+        old_root = None
         if base is not None:
             if session.old_root().is_dir():
-                old = read_tree(session.old_root())
-                # the same modules before the merge, where they existed
-                old.targets = with_changed(old, [rel for rel in changed or () if (session.old_root() / rel).is_file()])
+                old_root = session.old_root()
             else:
                 why_not = f"the project directory did not exist at {base[:10]}: nothing to compare the schema with"
-        if old is not None and old.plan is not None and declared_from_against:
-            declared = (*declared, *declared_from_plan(old.plan))
-        # the old database(s) first: the new tree's child compares against them. Its child
-        # starts before the merged tree is read, so that both run at once
         schema_names = ["schema"] + ([f"schema-{backend_name(database_url)}"] if database_url else [])
         old_urls: list[str] = []
         builds: list[dict] = []
@@ -112,25 +106,33 @@ def verify_project(
         # the statements that create each tree's tables: the tables both trees create alike are
         # left out of both comparisons (each would report the same as the other)
         old_statements, new_statements = session.tmp / "old-statements.json", session.tmp / "new-statements.json"
-        old_child = None
-        if old is not None:
+        if old_root is not None:
             old_urls = [sqlite_url(session.tmp / "old.sqlite")]
             if database_url:
                 old_urls.append(session.scratch_database(database_url))
-            session.start_server()  # this child and the later ones fork from it, sharing its imports
-            old_child = session.start_child(session.old_root(), old.targets, builds=old_urls, ready_file=ready,
-                                            statements=(old_statements, new_statements))
+            session.start_server()  # the children fork from it, sharing its imports
         new = read_tree(root)
         new.targets = with_changed(new, changed)
         checks = [check_parse(session, changed), check_single_base(new)]
 
         n = len(new.targets.modules)
         note(f"verify: importing the models in a subprocess ({n} module{'s' if n != 1 else ''})"
-             + (", building the schema before the merge and comparing" if old is not None else ""))
-        # both trees' children run at once; the new one waits for the old databases to compare
+             + (", building the schema before the merge and comparing" if old_root is not None else ""))
+        # the merged tree's child first, which has the most to do (the import check, then the
+        # comparison); the tree before the merge is read while it runs, and its child builds the
+        # old database(s) that the merged tree's child waits for
         new_child = session.start_child(root, new.targets, import_db=session.tmp / "new.sqlite",
                                         compares=old_urls, wait_for=ready if old_urls else None,
                                         statements=(new_statements, old_statements) if old_urls else None)
+        old = old_child = None
+        if old_root is not None:
+            old = read_tree(old_root)
+            # the same modules before the merge, where they existed
+            old.targets = with_changed(old, [rel for rel in changed or () if (old_root / rel).is_file()])
+            old_child = session.start_child(old_root, old.targets, builds=old_urls, ready_file=ready,
+                                            statements=(old_statements, new_statements))
+        if old is not None and old.plan is not None and declared_from_against:
+            declared = (*declared, *declared_from_plan(old.plan))
         built: dict = {}
         if old_child is not None:
             # the old tree's child waits for the merged tree's statements: say there are none
