@@ -11,15 +11,25 @@ same module before the merge) leaves the import check "not proven" rather than p
 Schema equivalence is proved against the tree before the merge (``against``), materialised
 with ``git worktree add --detach`` and always removed afterwards:
 
-1. a child in the *old* tree copies every table of every in-scope base into one fresh
-   ``MetaData`` (so cross-base foreign keys resolve) and creates it on an empty database.
-   It also diffs that metadata against its own database: whatever Alembic reports there is
-   reflection noise, not a change, and is subtracted later;
-2. a child in the *new* tree, started at the same time, runs the import check (import,
-   ``configure_mappers()``, ``create_all()`` on SQLite), waits until the old database is
-   built, and then runs Alembic's ``compare_metadata`` of the merged metadata against it,
-   plus a comparison of the primary key, foreign key and unique constraint names that
-   Alembic leaves out.
+1. a child in the *new* tree runs the import check (import, ``configure_mappers()``,
+   ``create_all()`` on SQLite); before its ``create_all()`` it writes the statements that create
+   each of its tables on SQLite (``CREATE TABLE`` with every column, type, default and named
+   constraint, ``CREATE INDEX``, comments);
+2. a child in the *old* tree, started once the old tree is read, copies every table of every
+   in-scope base into one fresh ``MetaData`` (so cross-base foreign keys resolve), writes the
+   same statements of its own, reads the new tree's, and creates on an empty SQLite database the
+   tables the two trees create differently or that only it has (every table on a
+   ``database_url``). It diffs that metadata against its own database: whatever Alembic reports
+   there is reflection noise, not a change, and is subtracted later;
+3. the new tree's child then waits until the old database is built and runs Alembic's
+   ``compare_metadata`` of the merged metadata against it, plus a comparison of the primary
+   key, foreign key and unique constraint names that Alembic leaves out.
+
+A table both trees create by the same statements becomes the same table in both databases, so
+both diffs would report the same of it and the noise would cancel it: on SQLite both diffs
+leave it out (Alembic's ``include_name``/``include_object``), and the comparison costs what the
+tables that changed cost. When either tree's statements are unknown (a table that does not
+compile, a child that ended early), every table is compared as before.
 
 A difference passes only when the plan declared it (:class:`DeclaredChange`). A failure the
 project already had at ``against`` (the same error in the same module) is reported as ``pre-existing``: unibase must neither be
