@@ -30,7 +30,8 @@ def widget(i: int, **change: str) -> str:
     return f'\n\nclass Widget{i}(Base):\n    __tablename__ = "widget_{i}"\n{body}'
 
 
-HEADER = "from sqlalchemy import Column, ForeignKey, Integer, String, UniqueConstraint\nfrom sqlalchemy.orm import declarative_base\n\n"
+HEADER = ("from sqlalchemy import Column, ForeignKey, Integer, String, UniqueConstraint\n"
+          "from sqlalchemy.orm import declarative_base\n\n")
 INVOICE = ('\n\nclass Invoice({base}):\n    __tablename__ = "invoices"\n    id = Column(Integer, primary_key=True)\n'
            '    widget_id = Column(Integer, ForeignKey("widget_0.id"))\n')
 
@@ -85,6 +86,23 @@ def test_a_renamed_unique_constraint_is_reported(tmp_path):
     text = detail(report, "schema")
     assert ("rename_constraint unique constraint on widget_7(code) named 'uq_widget_7_code' before the merge, "
             "'uq_widget_7_renamed' after") in text, text
+
+
+def test_a_merged_tree_child_that_dies_at_once_does_not_hold_the_other(tmp_path, monkeypatch):
+    """The old tree's child waits for the merged tree's statements; a child that dies without a
+    word (``os._exit`` in a model module) leaves verify to say there are none, at once."""
+    from unibase.verify import session
+
+    monkeypatch.setattr(session, "CHILD_TIMEOUT", 120)
+    old = {"app/__init__.py": "", "app/core.py": core(),
+           "app/billing.py": HEADER + "BillingBase = declarative_base()\n" + INVOICE.format(base="BillingBase")}
+    new = {"app/core.py": "import os\n\nos._exit(3)\n" + core() + INVOICE.format(base="Base"),
+           "app/billing.py": "from .core import Base as BillingBase, Invoice\n"}
+    make_project(tmp_path / "p", old, new)
+    report = verify_project(tmp_path / "p")
+    assert status(report)["import"] == "fail" and "exited with 3" in detail(report, "import"), report
+    assert status(report)["schema"] == "skipped", report
+    assert not any("timed out" in c.detail for c in report.checks), report
 
 
 # --- the child's side ---------------------------------------------------------------------------

@@ -464,8 +464,9 @@ def run(args, result):
             if url != first_sqlite(args["builds"]):
                 return None
             mine = share_statements(args, url, lambda u: md)
-            theirs = wait_json(args["statements_from"], args.get("timeout", 600)) if mine and args.get(
-                "statements_from") else None
+            theirs = None
+            if mine and args.get("statements_from"):
+                theirs = wait_json(args["statements_from"], args.get("timeout", 600))
             names_on[url] = differing(mine, theirs, url)
             return names_on[url]
 
