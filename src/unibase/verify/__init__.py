@@ -11,15 +11,25 @@ same module before the merge) leaves the import check "not proven" rather than p
 Schema equivalence is proved against the tree before the merge (``against``), materialised
 with ``git worktree add --detach`` and always removed afterwards:
 
-1. a child in the *old* tree copies every table of every in-scope base into one fresh
-   ``MetaData`` (so cross-base foreign keys resolve) and creates it on an empty database.
-   It also diffs that metadata against its own database: whatever Alembic reports there is
-   reflection noise, not a change, and is subtracted later;
-2. a child in the *new* tree, started at the same time, runs the import check (import,
-   ``configure_mappers()``, ``create_all()`` on SQLite), waits until the old database is
-   built, and then runs Alembic's ``compare_metadata`` of the merged metadata against it,
-   plus a comparison of the primary key, foreign key and unique constraint names that
-   Alembic leaves out.
+1. a child in the *new* tree runs the import check (import, ``configure_mappers()``,
+   ``create_all()`` on SQLite); before its ``create_all()`` it writes the statements that create
+   each of its tables on SQLite (``CREATE TABLE`` with every column, type, default and named
+   constraint, ``CREATE INDEX``, comments);
+2. a child in the *old* tree, started once the old tree is read, copies every table of every
+   in-scope base into one fresh ``MetaData`` (so cross-base foreign keys resolve), writes the
+   same statements of its own, reads the new tree's, and creates on an empty SQLite database the
+   tables the two trees create differently or that only it has (every table on a
+   ``database_url``). It diffs that metadata against its own database: whatever Alembic reports
+   there is reflection noise, not a change, and is subtracted later;
+3. the new tree's child then waits until the old database is built and runs Alembic's
+   ``compare_metadata`` of the merged metadata against it, plus a comparison of the primary
+   key, foreign key and unique constraint names that Alembic leaves out.
+
+A table both trees create by the same statements becomes the same table in both databases, so
+both diffs would report the same of it and the noise would cancel it: on SQLite both diffs
+leave it out (Alembic's ``include_name``/``include_object``), and the comparison costs what the
+tables that changed cost. When either tree's statements are unknown (a table that does not
+compile, a child that ended early), every table is compared as before.
 
 A difference passes only when the plan declared it (:class:`DeclaredChange`). A failure the
 project already had at ``against`` (the same error in the same module) is reported as ``pre-existing``: unibase must neither be
@@ -52,7 +62,7 @@ from .checks import (
     schema_result,
 )
 from .report import PASS, SKIPPED, CheckResult, DeclaredChange, VerifyError, VerifyReport, declared_from_plan
-from .session import Session, backend_name, interpreter, mark_ready, sqlite_url
+from .session import Session, backend_name, interpreter, mark_no_statements, mark_ready, sqlite_url
 from .targets import read_tree, with_changed
 
 __all__ = [
@@ -93,42 +103,52 @@ def verify_project(
         base, why_not = session.resolve_against(against)
         changed = session.changed_files()
         note(f"verify: reading the merged tree{f' and the tree at {base[:10]}' if base else ''}")
-        old = None
+        old_root = None
         if base is not None:
             if session.old_root().is_dir():
-                old = read_tree(session.old_root())
-                # the same modules before the merge, where they existed
-                old.targets = with_changed(old, [rel for rel in changed or () if (session.old_root() / rel).is_file()])
+                old_root = session.old_root()
             else:
                 why_not = f"the project directory did not exist at {base[:10]}: nothing to compare the schema with"
-        if old is not None and old.plan is not None and declared_from_against:
-            declared = (*declared, *declared_from_plan(old.plan))
-        # the old database(s) first: the new tree's child compares against them. Its child
-        # starts before the merged tree is read, so that both run at once
         schema_names = ["schema"] + ([f"schema-{backend_name(database_url)}"] if database_url else [])
         old_urls: list[str] = []
         builds: list[dict] = []
         ready = session.tmp / "old-ready.json"
-        old_child = None
-        if old is not None:
+        # the statements that create each tree's tables: the tables both trees create alike are
+        # left out of both comparisons (each would report the same as the other)
+        old_statements, new_statements = session.tmp / "old-statements.json", session.tmp / "new-statements.json"
+        if old_root is not None:
             old_urls = [sqlite_url(session.tmp / "old.sqlite")]
             if database_url:
                 old_urls.append(session.scratch_database(database_url))
-            session.start_server()  # this child and the later ones fork from it, sharing its imports
-            old_child = session.start_child(session.old_root(), old.targets, builds=old_urls, ready_file=ready)
+            session.start_server()  # the children fork from it, sharing its imports
         new = read_tree(root)
         new.targets = with_changed(new, changed)
         checks = [check_parse(session, changed), check_single_base(new)]
 
         n = len(new.targets.modules)
         note(f"verify: importing the models in a subprocess ({n} module{'s' if n != 1 else ''})"
-             + (", building the schema before the merge and comparing" if old is not None else ""))
-        # both trees' children run at once; the new one waits for the old databases to compare
+             + (", building the schema before the merge and comparing" if old_root is not None else ""))
+        # the merged tree's child first, which has the most to do (the import check, then the
+        # comparison); the tree before the merge is read while it runs, and its child builds the
+        # old database(s) that the merged tree's child waits for
         new_child = session.start_child(root, new.targets, import_db=session.tmp / "new.sqlite",
-                                        compares=old_urls, wait_for=ready if old_urls else None)
+                                        compares=old_urls, wait_for=ready if old_urls else None,
+                                        statements=(new_statements, old_statements) if old_urls else None)
+        old = old_child = None
+        if old_root is not None:
+            old = read_tree(old_root)
+            # the same modules before the merge, where they existed
+            old.targets = with_changed(old, [rel for rel in changed or () if (old_root / rel).is_file()])
+            old_child = session.start_child(old_root, old.targets, builds=old_urls, ready_file=ready,
+                                            statements=(old_statements, new_statements))
+        if old is not None and old.plan is not None and declared_from_against:
+            declared = (*declared, *declared_from_plan(old.plan))
         built: dict = {}
         if old_child is not None:
-            built = session.finish_child(old_child)
+            # the old tree's child waits for the merged tree's statements: say there are none
+            # if the merged tree's child ends without them
+            built = session.finish_child(old_child, lambda: new_child.proc.poll() is not None
+                                         and mark_no_statements(new_statements))
             mark_ready(ready, len(old_urls))
             if "crash" in built:
                 why_not = f"the child process in the tree at {base[:10] if base else '?'} failed: {built['crash']}"

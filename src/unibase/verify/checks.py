@@ -191,6 +191,8 @@ def schema_result(name: str, base: str, build: dict, compare: dict | None, new_r
     accepted = [d for d in diffs if all(d is not u for u in unexpected)]
     notes = build.get("notes", [])
     tail = ""
+    if compare.get("alike"):
+        tail += f"; {compare['alike']} table(s) identical: the same CREATE statements before and after the merge"
     if accepted:
         tail += f"; {len(accepted)} declared difference(s): " + "; ".join(_describe(d) for d in accepted)
     if ignored:

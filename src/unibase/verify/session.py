@@ -13,7 +13,7 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -199,11 +199,13 @@ class Session(contextlib.AbstractContextManager):
 
     def start_child(self, cwd: Path, targets: Targets, *, import_db: Path | None = None, combine: bool = False,
                     builds: Sequence[str] = (), compares: Sequence[str] = (), ready_file: Path | None = None,
-                    wait_for: Path | None = None) -> Child:
+                    wait_for: Path | None = None, statements: tuple[Path, Path] | None = None) -> Child:
         """Start :mod:`unibase.verify.child` with the project's interpreter in ``cwd``.
 
         ``builds``: database URLs to create the in-scope tables on (then ``ready_file`` is
-        written); ``compares``: URLs to diff the metadata against, once ``wait_for`` exists.
+        written); ``compares``: URLs to diff the metadata against, once ``wait_for`` exists;
+        ``statements``: where this child writes the statements that create its tables and where
+        the other tree's child writes its own (the tables both create alike are not compared).
         """
         script = self._script(child_program, "unibase_verify_child.py")
         tag = secrets.token_hex(4)
@@ -218,6 +220,8 @@ class Session(contextlib.AbstractContextManager):
             "compares": list(compares),
             "ready_file": str(ready_file) if ready_file else None,
             "wait_for": str(wait_for) if wait_for else None,
+            "statements_to": str(statements[0]) if statements else None,
+            "statements_from": str(statements[1]) if statements else None,
             "timeout": CHILD_TIMEOUT,
             "changed": list(targets.changed),
             "changed_timeout": CHANGED_TIMEOUT,
@@ -246,10 +250,17 @@ class Session(contextlib.AbstractContextManager):
         self._cleanups.append(lambda: _stop(proc))
         return Child(proc, out, err, time.monotonic())
 
-    def finish_child(self, child: Child) -> dict:
-        """The child's JSON result, or ``{"crash": ...}`` when it produced none."""
+    def finish_child(self, child: Child, meanwhile: Callable[[], object] | None = None) -> dict:
+        """The child's JSON result, or ``{"crash": ...}`` when it produced none; ``meanwhile`` is
+        called every tenth of a second while it runs."""
+        deadline = child.started + CHILD_TIMEOUT
         try:
-            child.proc.wait(timeout=max(1.0, CHILD_TIMEOUT - (time.monotonic() - child.started)))
+            while meanwhile is not None and deadline - time.monotonic() > 0.1:
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    child.proc.wait(timeout=0.1)
+                    break
+                meanwhile()
+            child.proc.wait(timeout=max(1.0, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
             _stop(child.proc)
             return {"crash": f"timed out after {CHILD_TIMEOUT} s importing the model modules"}
@@ -287,9 +298,19 @@ def _child_env() -> dict[str, str]:
 
 def mark_ready(path: Path, count: int) -> None:
     """Release a child waiting for the old databases when the old tree's child wrote nothing."""
+    _mark(path, {"built": [False] * count})
+
+
+def mark_no_statements(path: Path) -> None:
+    """Release the old tree's child waiting for the merged tree's statements when that child
+    ended without writing them."""
+    _mark(path, {"tables": None})
+
+
+def _mark(path: Path, data: dict) -> None:
     if not path.exists():
         tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"built": [False] * count}), encoding="utf-8")
+        tmp.write_text(json.dumps(data), encoding="utf-8")
         os.replace(tmp, path)
 
 
