@@ -226,3 +226,18 @@ def test_a_run_on_a_remembered_plan_keeps_what_that_plan_was_made_from(tmp_path)
     assert kept is not None and kept.holds() is True
     marker.write_text("now here\n", encoding="utf-8")
     assert kept.holds() is False
+
+
+def test_plans_made_through_the_api_are_not_kept_in_memory(tmp_path, monkeypatch):
+    """Only a command line being recorded keeps the worlds of its plans (a long-lived process
+    planning again and again would otherwise hold every one)."""
+    from unibase import api, memo
+    from unibase.settings import load_settings
+
+    monkeypatch.setenv("UNIBASE_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("UNIBASE_NO_CACHE", raising=False)
+    root = make_project(tmp_path / "p", PROJECT)
+    monkeypatch.setattr(memo, "_worlds", [])
+    for _ in range(3):
+        api.plan_project(load_settings(root, cache=True))
+    assert memo._worlds == []

@@ -246,7 +246,8 @@ def _audit(event: str, args: tuple) -> None:
 
 # --- plans ------------------------------------------------------------------------------------
 
-_worlds: list[World | None] = []  # the worlds of this process's plans, in order (for run_cli)
+_worlds: list[World | None] = []  # while run_cli records a run: the worlds of its plans, in order
+_recording = False
 
 
 def remembered_plan(settings):
@@ -260,7 +261,7 @@ def remembered_plan(settings):
     world, plan = found
     if not isinstance(world, World) or not world.holds():
         return None
-    _worlds.append(world)
+    _note_world(world)
     _in_use(PLANS, _settings_key(settings), world)
     return plan
 
@@ -269,12 +270,17 @@ def remember_plan(settings, index, plan, trace: Trace) -> None:
     """Keep ``plan``, made from ``index`` while ``trace`` watched, for the next run with these
     settings on this project as it is now."""
     if not settings.cache or disabled_by_environment() or _inside(cache_dir(), Path(settings.root)):
-        _worlds.append(None)
+        _note_world(None)
         return
     world = World.capture(settings, index, trace)
-    _worlds.append(world)
+    _note_world(world)
     if world is not None:
         _store(PLANS, _settings_key(settings), (world, plan))
+
+
+def _note_world(world: World | None) -> None:
+    if _recording:  # an API user making plan after plan keeps none of them
+        _worlds.append(world)
 
 
 def _settings_key(settings) -> str:
@@ -311,6 +317,9 @@ def run_cli(app, argv: list[str]) -> None:
     real = sys.stdout, sys.stderr
     sys.stdout, sys.stderr = tees
     code: int | str | None = "crashed"
+    global _recording
+    _recording = True
+    _worlds.clear()
     try:
         with Trace() as trace:
             app()
@@ -319,6 +328,7 @@ def run_cli(app, argv: list[str]) -> None:
         code = exc.code
         raise
     finally:
+        _recording = False
         if sys.stdout is tees[0]:
             sys.stdout = real[0]
         if sys.stderr is tees[1]:
