@@ -10,7 +10,7 @@ from sqlalchemy.engine import Engine
 from test_verify import detail, make_project, status
 from test_verify_child import built, schema
 
-from unibase.verify import child, verify_project
+from unibase.verify import child, scratch, verify_project
 
 WIDGETS = 12
 
@@ -109,13 +109,13 @@ def test_a_merged_tree_child_that_dies_at_once_does_not_hold_the_other(tmp_path,
 
 
 def statements(md: MetaData, url: str) -> dict:
-    return {"url": url, "tables": child.table_statements(md, child.dialect_of(url))}
+    return {"url": url, "tables": scratch.table_statements(md, child.dialect_of(url))}
 
 
 def test_only_the_tables_created_differently_are_compared(tmp_path):
     url = built(tmp_path, schema(60))
     new = schema(60, wide_label=80)
-    names = child.differing(statements(new, url), statements(schema(60), url), url)
+    names = scratch.differing(statements(new, url), statements(schema(60), url), url)
     assert names == {"widget_30"}
     reflected = []
 
@@ -137,7 +137,7 @@ def test_tables_only_one_tree_has_are_compared(tmp_path):
     fewer = MetaData()
     for t in list(schema(6).tables.values())[:5]:
         t.to_metadata(fewer)
-    names = child.differing(statements(fewer, url), statements(schema(6), url), url)
+    names = scratch.differing(statements(fewer, url), statements(schema(6), url), url)
     assert names == {"widget_5"}
     diffs = child.compare(url, fewer, names)
     assert ("remove_table", "widget_5") in [(d["op"], d["table"]) for d in diffs]
@@ -147,7 +147,7 @@ def test_tables_only_one_tree_has_are_compared(tmp_path):
 def test_unknown_statements_compare_every_table(tmp_path):
     url = "sqlite:///x.sqlite"
     mine = statements(schema(3), url)
-    assert child.differing(mine, {"url": url, "tables": None}, url) is None
-    assert child.differing(mine, None, url) is None
-    assert child.differing(mine, statements(schema(3), "sqlite:///other.sqlite"), url) is None
-    assert child.differing(mine, statements(schema(3), url), url) == set()
+    assert scratch.differing(mine, {"url": url, "tables": None}, url) is None
+    assert scratch.differing(mine, None, url) is None
+    assert scratch.differing(mine, statements(schema(3), "sqlite:///other.sqlite"), url) is None
+    assert scratch.differing(mine, statements(schema(3), url), url) == set()

@@ -21,6 +21,24 @@ import warnings
 MARKER = "\n@@unibase-verify-result@@\n"
 
 
+def load_beside(name):
+    """A module of the child that sits beside this file (copied into verify's scratch folder as
+    ``unibase_verify_NAME.py``, or ``NAME.py`` in unibase's own package), loaded by path under a
+    name no project module has: this folder is never on ``sys.path``."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    for file in ("unibase_verify_%s.py" % name, "%s.py" % name):
+        path = os.path.join(here, file)
+        if os.path.exists(path):
+            spec = importlib.util.spec_from_file_location("unibase_verify_" + name, path)
+            module = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(module)
+            return module
+    raise ImportError("%s.py is missing beside %s" % (name, __file__))
+
+
+scratch = load_beside("scratch")
+
+
 def project_path(path):
     """``path`` relative to the project root (the working directory) when it is inside it."""
     if not path:
@@ -288,69 +306,6 @@ def unnamed_before(insp, md, out):
                               f"before the merge, {d['name']!r} after"}
 
 
-def table_sql_once(dialect):
-    """Make SQLite's reflection read every table's CREATE statement once.
-
-    SQLAlchemy's SQLite dialect looks a table's statement up in ``sqlite_master`` by name, which
-    SQLite answers by scanning every row there, and it does so several times per table (primary
-    key, foreign keys, unique and check constraints, table options), not always through the
-    inspector's cache: on thousands of tables that is quadratic, minutes of scanning. The
-    database compared does not change while it is compared, so one read of every statement
-    answers every lookup the same way: the first row of ``sqlite_master`` then
-    ``sqlite_temp_master`` whose name is the table's (a name absent there, or with a schema,
-    still goes to SQLAlchemy's own lookup). Only this engine's dialect is changed; a SQLAlchemy
-    without the method is left as it is.
-    """
-    lookup = getattr(type(dialect), "_get_table_sql", None)
-    if dialect.name != "sqlite" or lookup is None:
-        return
-    statements = {}
-
-    def table_sql(connection, table_name, schema=None, **kw):
-        if schema is None:
-            if not statements:
-                statements[None] = None  # read once, even when there is no table
-                for master in ("sqlite_master", "sqlite_temp_master"):
-                    rows = connection.exec_driver_sql(
-                        f"SELECT name, sql FROM {master} WHERE type in ('table', 'view')").fetchall()
-                    for name, sql in rows:
-                        statements.setdefault(name, sql)
-            if table_name in statements:
-                return statements[table_name]
-        return lookup(dialect, connection, table_name, schema=schema, **kw)
-
-    dialect._get_table_sql = table_sql
-
-
-SCRATCH_PRAGMAS = (
-    "PRAGMA cache_size = -262144",  # KiB: at most 256 MB, used as needed
-    "PRAGMA synchronous = OFF",
-    "PRAGMA journal_mode = MEMORY",
-)
-
-
-def scratch_engine(url):
-    """An engine on one of verify's databases. On SQLite, a page cache large enough to hold the
-    schema (SQLite scans its whole schema table for each table and index it creates, which with
-    thousands of tables outgrows its default cache of 2 MB and rereads the file every time), and
-    no waiting for the disk: each ``CREATE`` commits on its own, and a scratch database that a
-    crash leaves half written is thrown away anyway, so neither the rollback journal nor the
-    ``fsync`` of every commit is worth its cost (minutes for thousands of tables)."""
-    from sqlalchemy import create_engine, event
-    from sqlalchemy.pool import NullPool
-
-    engine = create_engine(url, poolclass=NullPool)
-    if engine.dialect.name == "sqlite":
-        def scratch_pragmas(dbapi_connection, record):
-            cursor = dbapi_connection.cursor()
-            for pragma in SCRATCH_PRAGMAS:
-                cursor.execute(pragma)
-            cursor.close()
-
-        event.listen(engine, "connect", scratch_pragmas)
-    return engine
-
-
 def compare(url, md, names=None):
     """What Alembic reports for ``md`` against the database at ``url``, and the constraint names it
     leaves out; only of the tables called one of ``names`` (on both sides) when that is given."""
@@ -360,8 +315,8 @@ def compare(url, md, names=None):
 
     if names is not None and not names:
         return []
-    engine = scratch_engine(url)
-    table_sql_once(engine.dialect)
+    engine = scratch.scratch_engine(url)
+    scratch.table_sql_once(engine.dialect)
     try:
         with engine.connect() as conn:
             opts = {"compare_type": True, "compare_server_default": False,
@@ -434,10 +389,10 @@ def run(args, result):
         combined[url] = combine(metadatas, dialect_of(url), [])
         return combined[url]
 
-    mine = share_statements(args, first_sqlite(args["compares"]), merged)
+    mine = share_statements(args, scratch.first_sqlite(args["compares"]), merged)
     if args.get("import_db"):
         if "error" not in result:
-            engine = scratch_engine("sqlite:///" + args["import_db"])
+            engine = scratch.scratch_engine("sqlite:///" + args["import_db"])
             try:
                 if args.get("combine"):
                     # the tree before the merge: its bases are one database, built as one
@@ -461,18 +416,18 @@ def run(args, result):
         def differently(md, url=url):
             # this tree's statements for the merged tree's child, and the merged tree's (its
             # child writes them early on): the tables both create alike need no database
-            if url != first_sqlite(args["builds"]):
+            if url != scratch.first_sqlite(args["builds"]):
                 return None
             mine = share_statements(args, url, lambda u: md)
             theirs = None
             if mine and args.get("statements_from"):
-                theirs = wait_json(args["statements_from"], args.get("timeout", 600))
-            names_on[url] = differing(mine, theirs, url)
+                theirs = scratch.wait_json(args["statements_from"], args.get("timeout", 600))
+            names_on[url] = scratch.differing(mine, theirs, url)
             return names_on[url]
 
         built.append(build_database(url, metadatas, build, differently))
     if args.get("ready_file"):
-        write_ready(args["ready_file"], [md is not None for md in built])
+        scratch.write_ready(args["ready_file"], [md is not None for md in built])
     for url, build, md in zip(args["builds"], result["builds"], built):
         if md is not None:
             try:
@@ -482,8 +437,8 @@ def run(args, result):
                 build["error"] = describe(exc, "compare")
 
     result["compares"] = []
-    ready = wait_ready(args["wait_for"], args.get("timeout", 600)) if args["compares"] and args.get("wait_for") else None
-    theirs = wait_json(args["statements_from"], 0) if args["compares"] and args.get("statements_from") else None
+    ready = scratch.wait_ready(args["wait_for"], args.get("timeout", 600)) if args["compares"] and args.get("wait_for") else None
+    theirs = scratch.wait_json(args["statements_from"], 0) if args["compares"] and args.get("statements_from") else None
     for i, url in enumerate(args["compares"]):
         entry = {}
         result["compares"].append(entry)
@@ -492,7 +447,7 @@ def run(args, result):
             continue
         try:
             md = combined[url] if url in combined else merged(url)
-            names = differing(mine, theirs, url)
+            names = scratch.differing(mine, theirs, url)
             entry["diffs"] = compare(url, md, names)
             if names is not None:
                 entry["alike"] = sum(t.name not in names for t in md.tables.values())
@@ -509,7 +464,7 @@ def build_database(url, metadatas, build, names_for=None):
         build["error"] = describe(exc, "alembic")
         return None
     try:
-        engine = scratch_engine(url)
+        engine = scratch.scratch_engine(url)
         with engine.connect():
             pass
     except Exception as exc:
@@ -528,58 +483,6 @@ def build_database(url, metadatas, build, names_for=None):
         engine.dispose()
 
 
-def write_json(path, data):
-    tmp = path + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as fh:
-        json.dump(data, fh)
-    os.replace(tmp, path)
-
-
-def wait_json(path, timeout):
-    """What the other process wrote to ``path``, once it is there; None after ``timeout`` seconds."""
-    import time
-
-    deadline = time.monotonic() + timeout
-    while not os.path.exists(path):
-        if time.monotonic() >= deadline:
-            return None
-        time.sleep(0.02)
-    with open(path, encoding="utf-8") as fh:
-        return json.load(fh)
-
-
-def write_ready(path, built):
-    write_json(path, {"built": built})
-
-
-def wait_ready(path, timeout):
-    return (wait_json(path, timeout) or {}).get("built", [])
-
-
-def table_statements(md, dialect):
-    """Every table of ``md`` as the statements that create it on ``dialect``: its name, its
-    ``CREATE TABLE`` (columns, types, nullability, defaults, primary key, unique, check and
-    foreign key constraints, with their names) and its ``CREATE INDEX`` statements, and the
-    comments of the table and its columns. Two tables that give the same statements become the
-    same table in a database (but for the order of its columns, which no comparison looks at)."""
-    from sqlalchemy.schema import CreateIndex, CreateTable
-
-    out = {}
-    for t in md.tables.values():
-        # the columns and constraints in a canonical order: a table's constraints are a set,
-        # and a copy of the table (``combine``) may list them in another order
-        head, _, rest = str(CreateTable(t).compile(dialect=dialect)).partition(" (\n\t")
-        body, _, tail = rest.rpartition("\n)")
-        indexes = sorted(str(CreateIndex(ix).compile(dialect=dialect)) for ix in t.indexes)
-        out[t.key] = [t.name, head, sorted(body.split(", \n\t")), tail, indexes,
-                      [t.comment] + [c.comment for c in t.columns]]
-    return out
-
-
-def first_sqlite(urls):
-    return next((u for u in urls if u.startswith("sqlite")), None)
-
-
 def share_statements(args, url, metadata_for):
     """Write this tree's :func:`table_statements` on ``url`` (of the metadata compared there,
     ``metadata_for(url)``) where the other tree's child reads them; what was written, or None
@@ -590,23 +493,11 @@ def share_statements(args, url, metadata_for):
     try:
         md = metadata_for(url)
         if md is not None:
-            mine = {"url": url, "tables": table_statements(md, dialect_of(url))}
+            mine = {"url": url, "tables": scratch.table_statements(md, dialect_of(url))}
     except Exception:
         mine = None  # what does not compile here fails where the schema is built
-    write_json(args["statements_to"], mine or {"url": url, "tables": None})
+    scratch.write_json(args["statements_to"], mine or {"url": url, "tables": None})
     return mine
-
-
-def differing(mine, theirs, url):
-    """The names of the tables the two trees create differently on ``url``, or that only one of
-    them has: the only ones whose comparison can differ from the old tree's with itself (the
-    baseline, subtracted); None when either tree's statements are unknown (compare every table)."""
-    if not mine or not theirs or mine.get("url") != url or theirs.get("url") != url:
-        return None
-    a, b = mine.get("tables"), theirs.get("tables")
-    if a is None or b is None:
-        return None
-    return {(a.get(k) or b.get(k))[0] for k in set(a) | set(b) if a.get(k) != b.get(k)}
 
 
 def import_changed(names, result, seconds):
@@ -665,7 +556,7 @@ def main():
     finally:
         sys.stdout = real_stdout
         if args.get("statements_to") and not os.path.exists(args["statements_to"]):
-            write_json(args["statements_to"], {"tables": None})  # the other child waits for them
+            scratch.write_json(args["statements_to"], {"tables": None})  # the other child waits for them
     real_stdout.write(MARKER + json.dumps(result, default=str))
     real_stdout.flush()
 
