@@ -70,7 +70,7 @@ class FactCache:
     @classmethod
     def for_project(cls, root: Path, enabled: bool) -> FactCache:
         directory = cache_dir() if enabled and not disabled_by_environment() else None
-        if directory is not None and _inside(directory, root):
+        if directory is not None and inside(directory, root):
             directory = None  # never write into the user's project
         return cls(root, directory)
 
@@ -112,31 +112,42 @@ class FactCache:
                 pass
             return
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".tmp-", suffix=".pickle")
-            try:
-                with os.fdopen(fd, "wb") as f:
-                    pickle.dump((FORMAT, source_fingerprint(), self._now), f, protocol=pickle.HIGHEST_PROTOCOL)
-                os.replace(tmp, self.path)
-            except BaseException:
-                os.unlink(tmp)
-                raise
-            prune(self.path.parent)
+            write_stamped(self.path, self._now)
         except OSError:
             pass
 
     def _load(self) -> dict[tuple, bytes]:
-        try:
-            with open(self.path, "rb") as f:
-                fmt, fingerprint, entries = pickle.load(f)
-        except Exception:  # noqa: BLE001 - missing, unreadable, damaged or from another unibase
-            return {}
-        if fmt != FORMAT or fingerprint != source_fingerprint() or not isinstance(entries, dict):
-            return {}
-        return entries
+        entries = read_stamped(self.path)
+        return entries if isinstance(entries, dict) else {}
 
 
 MISSING = _MISSING
+
+
+def read_stamped(path: Path) -> Any:
+    """What :func:`write_stamped` wrote at ``path``, or ``MISSING`` when the file is missing,
+    unreadable, damaged or written by another unibase or Python."""
+    try:
+        with open(path, "rb") as f:
+            fmt, fingerprint, value = pickle.load(f)
+    except Exception:  # noqa: BLE001 - any of those: read again from the source
+        return _MISSING
+    return value if fmt == FORMAT and fingerprint == source_fingerprint() else _MISSING
+
+
+def write_stamped(path: Path, value: Any) -> None:
+    """Pickle ``value`` to ``path`` atomically, stamped with unibase's source (so that no other
+    unibase reads it), then prune the folder. Raises ``OSError`` (or a pickling error) unwritten."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".pickle")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            pickle.dump((FORMAT, source_fingerprint(), value), f, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+    prune(path.parent)
 
 
 def fact_file(root: Path, directory: Path) -> Path:
@@ -158,7 +169,8 @@ def prune(directory: Path) -> None:
             pass
 
 
-def _inside(directory: Path, root: Path) -> bool:
+def inside(directory: Path, root: Path) -> bool:
+    """Whether ``directory`` is in the project at ``root`` (where unibase never writes)."""
     try:
         return directory.resolve().is_relative_to(root.resolve())
     except OSError:

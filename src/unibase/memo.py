@@ -28,17 +28,16 @@ import os
 import pickle
 import stat
 import sys
-import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from .cache import cache_dir, content_hash, disabled_by_environment, source_fingerprint
+from .cache import (MISSING, cache_dir, content_hash, disabled_by_environment, inside, read_stamped,
+                    source_fingerprint, write_stamped)
 
 # the real functions: what the module looks up itself is never traced
 _STAT, _LSTAT = os.stat, os.lstat
 
-FORMAT = 1
 PLANS = "plans"
 RUNS = "runs"
 # commands whose output is a function of the project and the arguments only (apply only with
@@ -90,10 +89,11 @@ class World:
         root = Path(self.root)
         if (find_root(Path(self.given)) or Path(self.given)) != root:
             return False
-        same = []
+        same, infos = [], {}
         for entry in self.files:
             path = f"{self.root}/{entry[0]}"
-            if _size_time(_lstat(path)) == entry[1:3]:
+            info = infos[entry[0]] = _lstat(path)
+            if _size_time(info) == entry[1:3]:
                 same.append((path, entry[3]))
             elif _file_digest(path) != entry[3]:
                 return False  # edited (or deleted)
@@ -104,7 +104,7 @@ class World:
             return False
         links = []
         for rel in listed:
-            info = _lstat(f"{self.root}/{rel}")
+            info = infos[rel] if rel in infos else _lstat(f"{self.root}/{rel}")  # aliases were not looked at
             if info is not None and stat.S_ISLNK(info.st_mode):
                 links.append((rel, _readlink(f"{self.root}/{rel}")))
         if tuple(links) != self.links:
@@ -269,7 +269,7 @@ def remembered_plan(settings):
 def remember_plan(settings, index, plan, trace: Trace) -> None:
     """Keep ``plan``, made from ``index`` while ``trace`` watched, for the next run with these
     settings on this project as it is now."""
-    if not settings.cache or disabled_by_environment() or _inside(cache_dir(), Path(settings.root)):
+    if not settings.cache or disabled_by_environment() or inside(cache_dir(), Path(settings.root)):
         _note_world(None)
         return
     world = World.capture(settings, index, trace)
@@ -366,7 +366,7 @@ def _run_key(argv: list[str]) -> str | None:
             sizes.append(None)
     # an installed or upgraded library (Typer, Rich, Click) changes its folder on sys.path
     path_times = [(p, _mtime(p)) for p in sys.path if p.endswith(("site-packages", "dist-packages"))]
-    return _hash(repr((FORMAT, argv, cwd, env, sizes, path_times, sys.executable, source_fingerprint())).encode())
+    return _hash(repr((argv, cwd, env, sizes, path_times, sys.executable, source_fingerprint())).encode())
 
 
 def _replay(run: Run) -> None:
@@ -435,12 +435,8 @@ class _BufferTee:
 # --- storage -------------------------------------------------------------------------------------
 
 def _load(kind: str, key: str):
-    try:
-        with open(cache_dir() / kind / f"{key}.pickle", "rb") as f:
-            fmt, fingerprint, value = pickle.load(f)
-    except Exception:  # noqa: BLE001 - missing, unreadable, damaged or from another unibase
-        return None
-    return value if fmt == FORMAT and fingerprint == source_fingerprint() else None
+    found = read_stamped(cache_dir() / kind / f"{key}.pickle")
+    return None if found is MISSING else found
 
 
 def _in_use(kind: str, key: str, world: World) -> None:
@@ -456,30 +452,10 @@ def _in_use(kind: str, key: str, world: World) -> None:
 
 def _store(kind: str, key: str, value) -> None:
     """Write atomically; a cache that cannot be written is skipped without a word."""
-    from .cache import prune
-
-    directory = cache_dir() / kind
     try:
-        directory.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=".pickle")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                pickle.dump((FORMAT, source_fingerprint(), value), f, protocol=pickle.HIGHEST_PROTOCOL)
-            os.replace(tmp, directory / f"{key}.pickle")
-        except BaseException:
-            os.unlink(tmp)
-            raise
-        prune(directory)
+        write_stamped(cache_dir() / kind / f"{key}.pickle", value)
     except (OSError, pickle.PicklingError, TypeError, AttributeError, RecursionError):
         pass
-
-
-def _inside(directory: Path, root: Path) -> bool:
-    """Never write into the user's project (a cache directory set inside it is not used)."""
-    try:
-        return directory.resolve().is_relative_to(root)
-    except OSError:
-        return True
 
 
 def _hash(data: bytes) -> str:
