@@ -64,8 +64,8 @@ def test_small_tree_plans(small_tree):
 
 
 def test_run_measures_a_real_tree_side_by_side(small_tree, tmp_path):
-    """``run.py --tree`` runs floor, plan, check, dry-run and check after an edit on a folder, writes
-    every result, and leaves the folder's files as they were."""
+    """``run.py --tree`` runs floor, plan, check, dry-run and check after an edit (of a model, of
+    application code) on a folder, writes every result, and leaves the folder's files as they were."""
     root, _ = small_tree
     before = {p: p.read_bytes() for p in root.rglob("*.py")}
     out = tmp_path / "bench.json"
@@ -75,7 +75,7 @@ def test_run_measures_a_real_tree_side_by_side(small_tree, tmp_path):
     result = json.loads(out.read_text())
     (run,) = result["runs"]
     assert run["label"] == root.name and run["tree"] == str(root)
-    assert set(run["results"]) == {"floor", "plan", "check", "dry-run", "check-edit"}
+    assert set(run["results"]) == {"floor", "plan", "check", "dry-run", "check-edit", "check-edit-app"}
     assert {p: p.read_bytes() for p in root.rglob("*.py")} == before
     assert all(r["rc"] and set(r["rc"]) <= {0, 1} for r in run["results"].values())
     assert run["discovery"]["files"] == SMALL["files"]

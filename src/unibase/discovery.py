@@ -101,7 +101,8 @@ def discover(root: Path, options: DiscoverOptions = DiscoverOptions(),
     files = [f for f in listed if f not in aliases]
     modules = ModuleMap.build(root, files, aliases)
     reading = _Reading(root, modules, FactCache.for_project(root, options.cache))
-    speaks_sqla = reading.read_all(files, options.parse_everything, progress)
+    with untraced():  # each file's first read: unibase.memo keeps what it gave (its digest, its import lines)
+        speaks_sqla = reading.read_all(files, options.parse_everything, progress)
     modules.learn(_absolute_imports(reading.facts))
     # follow the imports of files that really are SQLAlchemy code, not of every file whose bytes
     # happen to say "registry" or ".metadata"
@@ -116,7 +117,7 @@ def discover(root: Path, options: DiscoverOptions = DiscoverOptions(),
     index = build(root, modules, reading.facts, reading.unparsable)
     index.scanned = len(files)
     index.roots = tuple(modules.roots())
-    index.import_lines = reading.lines
+    index.import_lines, index.import_words = reading.lines, reading.raw
     index.import_specs = specs
     index.mentions = reading.mentions
     index.lazy = {rel: words for rel, (words, _) in reading.lazy.items()}

@@ -130,6 +130,8 @@ class Index:
     # the files discovery kept no facts for -> their import lines alone (:func:`import_lines`):
     # what liveness needs of them, without parsing them whole
     import_lines: dict[str, bytes] = field(default_factory=dict)
+    # the same files -> the words of those lines (:func:`import_lines`)
+    import_words: dict[str, frozenset[bytes]] = field(default_factory=dict)
     # the same files -> what the import statements on those lines import, parsed once
     # (``discovery.import_specs``; None: the lines do not parse alone, only the whole file tells)
     import_specs: dict[str, tuple | None] = field(default_factory=dict)

@@ -8,11 +8,16 @@ lead, and whatever else the run reads, lists or looks up below the project root
 (``pyproject.toml``, a folder's ``pyvenv.cfg``, ``alembic.ini``...). A :class:`World` records all of
 that as the run saw it (the files discovery read and hashed, and a :class:`Trace` of the rest),
 and still holds when every file is listed again and hashed to the same digest and every look-up
-gives the same answer. The plan is then the same, so it is reused (:func:`remembered_plan`), and
-so is the whole output of a command that only prints (:func:`run_cli`), which also depends on
-its arguments, the current directory, the environment, the terminal's size, the installed
-libraries and unibase's own source. Anything that differs makes a real run, remembered in place
-of the old one.
+gives the same answer. It also holds when the only files whose bytes changed are files the run
+read no further than their import lines (most files of a large project: discovery keeps those
+lines and their words, nothing else), whose lines and words are the same and which still use no
+word of SQLAlchemy: the run cannot have made anything else of them (a commit that touches only
+application code). Every other read of a listed file (a whole parse, a search for a word, a
+codemod, a fingerprint) is traced and rules its file out. The plan is then the same, so it is
+reused (:func:`remembered_plan`), and so is the whole output of a command that only prints
+(:func:`run_cli`), which also depends on its arguments, the current directory, the environment,
+the terminal's size, the installed libraries and unibase's own source. Anything that differs
+makes a real run, remembered in place of the old one.
 
 Both are kept in the fact cache's directory (:mod:`unibase.cache`, never in the project) and obey
 the same switches: ``--no-cache`` or ``UNIBASE_NO_CACHE=1`` turns them off. Output is remembered
@@ -60,6 +65,10 @@ class World:
     files: tuple[tuple[str, int, int, bytes | None], ...]  # (rel, size, mtime_ns, digest or None if unreadable)
     links: tuple[tuple[str, str], ...]  # listed files that are symbolic links -> where they lead
     seen: tuple[tuple[str, str, object], ...] = ()  # what else the run looked at below the root (see Trace)
+    # per entry of ``files``: for a file the run read no further than its import lines, the
+    # digest of what discovery kept of them (:func:`_lines_digest`); None for the others
+    lines: tuple[bytes | None, ...] = ()
+    read: frozenset[str] = frozenset()  # the listed files read again after discovery's first read
 
     @classmethod
     def capture(cls, settings, index, trace: Trace) -> World | None:
@@ -67,7 +76,8 @@ class World:
         digest of a file or the trace is spoilt."""
         root = Path(settings.root)
         base, digests, aliases = f"{root}/", index.digests, index.aliases
-        entries, links = [], []
+        import_lines, import_words = index.import_lines, index.import_words
+        entries, links, lines = [], [], []
         for rel in index.listed:
             info = _lstat(base + rel)
             if info is not None and stat.S_ISLNK(info.st_mode):
@@ -77,62 +87,105 @@ class World:
             if rel not in digests:
                 return None  # read without the cache: nothing to compare with next time
             entries.append((rel, info.st_size if info else -1, info.st_mtime_ns if info else -1, digests[rel]))
+            text = import_lines.get(rel)
+            lines.append(None if text is None or rel not in import_words else _lines_digest(import_words[rel], text))
         given = root / settings.scope if settings.scope else root
-        return cls(str(root), str(given), tuple(settings.exclude), tuple(entries), tuple(links)).with_trace(trace)
+        return cls(str(root), str(given), tuple(settings.exclude), tuple(entries), tuple(links),
+                   lines=tuple(lines)).with_trace(trace)
 
     def holds(self) -> bool:
-        """Whether the project is still what it was: the same root, files, links and bytes, and
-        the same answers to what the run looked up. The likeliest differences are looked at
-        first, so that a changed project costs little more than finding one changed file."""
+        """Whether the project is still what it was (see :meth:`now`)."""
+        return self.now() is not None
+
+    def now(self) -> World | None:
+        """This world if the project is still what it was: the same root, files, links and bytes,
+        and the same answers to what the run looked up; a copy with the new bytes' digests if the
+        only files that changed are files the run read no further than their import lines, whose
+        import lines are still the same and which still do not speak SQLAlchemy (what the run
+        made cannot have changed: it knew nothing else of them); None otherwise. The likeliest
+        differences are looked at first, so that a changed project costs little more than
+        finding one changed file. What this looks at is not traced: it is this world's own check."""
+        with untraced():
+            return self._now()
+
+    def _now(self) -> World | None:
         from .project import find_root, iter_python_files, symlink_aliases
 
         root = Path(self.root)
         if (find_root(Path(self.given)) or Path(self.given)) != root:
-            return False
-        same, infos = [], {}
-        for entry in self.files:
+            return None
+        same, infos, files, lines = [], {}, list(self.files), list(self.lines)
+        for i, entry in enumerate(self.files):
             path = f"{self.root}/{entry[0]}"
             info = infos[entry[0]] = _lstat(path)
             if _size_time(info) == entry[1:3]:
-                same.append((path, entry[3]))
-            elif _file_digest(path) != entry[3]:
-                return False  # edited (or deleted)
-        with untraced():
-            listed = list(iter_python_files(root, self.exclude))
-            aliases = symlink_aliases(root, listed)
+                same.append((i, path, entry[3]))
+            elif _file_digest(path) != entry[3] and not self._same_lines(i, path, files, lines):
+                return None  # edited (or deleted)
+        listed = list(iter_python_files(root, self.exclude))
+        aliases = symlink_aliases(root, listed)
         if [rel for rel in listed if rel not in aliases] != [entry[0] for entry in self.files]:
-            return False
+            return None
         links = []
         for rel in listed:
             info = infos[rel] if rel in infos else _lstat(f"{self.root}/{rel}")  # aliases were not looked at
             if info is not None and stat.S_ISLNK(info.st_mode):
                 links.append((rel, _readlink(f"{self.root}/{rel}")))
         if tuple(links) != self.links:
+            return None
+        if any(_file_digest(path) != digest and not self._same_lines(i, path, files, lines)
+               for i, path, digest in same):
+            return None
+        if not all(_look(kind, path) == found for kind, path, found in self.seen):
+            return None
+        return self if files == list(self.files) else replace(self, files=tuple(files), lines=tuple(lines))
+
+    def _same_lines(self, i: int, path: str, files: list, lines: list) -> bool:
+        """Whether the file at ``path`` (entry ``i``), whose bytes changed, was read no further
+        than its import lines and still has the same ones and no word of SQLAlchemy; if so its
+        entry in ``files`` and ``lines`` becomes what it is now."""
+        rel = self.files[i][0]
+        if i >= len(self.lines) or self.lines[i] is None or rel in self.read:
             return False
-        if any(_file_digest(path) != digest for path, digest in same):
+        from .reading import import_lines, speaks_sqlalchemy
+
+        try:
+            with open(path, "rb") as f:
+                data = f.read()
+        except OSError:
             return False
-        return all(_look(kind, path) == found for kind, path, found in self.seen)
+        if speaks_sqlalchemy(data) or _lines_digest(*import_lines(data)) != self.lines[i]:
+            return False
+        files[i] = (rel, *_size_time(_lstat(path)), content_hash(data))
+        return True
 
     def with_trace(self, trace: Trace) -> World | None:
         """This world and what ``trace`` saw below its root besides the files it lists, each with
         what it looks like now (None when the run did what a replay cannot repeat)."""
         if trace.spoilt:
             return None
-        known = {f"{self.root}/{rel}" for rel, *_ in self.files}
+        known = {f"{self.root}/{rel}": rel for rel, *_ in self.files}
         prefix = self.root.rstrip(os.sep) + os.sep
         # what made a remembered plan counts too: this run only checked it (with untraced calls)
         looked = {(kind, path): found for kind, path, found in self.seen}
-        seen = set(looked)
+        seen, read = set(looked), set(self.read)
         for kind, path in set(trace.events):
             if not isinstance(path, str) or not path.startswith(prefix) or "/." in path or "//" in path:
                 path = os.path.normpath(os.path.join(trace.cwd, os.fsdecode(path)))  # rarely needed
-            # the listed files' bytes and links are checked on their own
-            if (path == self.root or path.startswith(prefix)) and not (kind != "list" and path in known):
+            if path in known:
+                # the listed files' bytes and links are checked on their own; a read of one after
+                # discovery's (which is not traced) may have taken more than its import lines
+                if kind == "read":
+                    read.add(known[path])
+                elif kind == "list":
+                    seen.add((kind, path))
+            elif path == self.root or path.startswith(prefix):
                 seen.add((kind, path))
         if any(kind == "write" for kind, _ in seen):
             return None
-        return replace(self, seen=tuple((kind, path, looked[kind, path] if (kind, path) in looked else _look(kind, path))
-                                        for kind, path in sorted(seen)))
+        return replace(self, read=frozenset(read),
+                       seen=tuple((kind, path, looked[kind, path] if (kind, path) in looked else _look(kind, path))
+                                  for kind, path in sorted(seen)))
 
 
 def _look(kind: str, path: str):
@@ -259,10 +312,14 @@ def remembered_plan(settings):
     if found is None:
         return None
     world, plan = found
-    if not isinstance(world, World) or not world.holds():
+    now = world.now() if isinstance(world, World) else None
+    if now is None:
         return None
-    _note_world(world)
-    _in_use(PLANS, _settings_key(settings), world)
+    _note_world(now)
+    if now is world:
+        _in_use(PLANS, _settings_key(settings), world)
+    else:  # only files the plan knows by their import lines changed, not those
+        _store(PLANS, _settings_key(settings), (now, plan))
     return plan
 
 
@@ -309,8 +366,12 @@ def run_cli(app, argv: list[str]) -> None:
         app()
         return
     found = _load(RUNS, key)
-    if isinstance(found, Run) and found.world.holds():
-        _in_use(RUNS, key, found.world)
+    now = found.world.now() if isinstance(found, Run) else None
+    if now is not None:
+        if now is found.world:
+            _in_use(RUNS, key, now)
+        else:  # only files the run knew by their import lines changed, not those
+            _store(RUNS, key, replace(found, world=now))
         _replay(found)
     log: list[tuple[int, str | bytes | None]] = []  # both streams' writes and flushes, in order
     tees = [_Tee(sys.stdout, 1, log), _Tee(sys.stderr, 2, log)]
@@ -456,6 +517,12 @@ def _store(kind: str, key: str, value) -> None:
         write_stamped(cache_dir() / kind / f"{key}.pickle", value)
     except (OSError, pickle.PicklingError, TypeError, AttributeError, RecursionError):
         pass
+
+
+def _lines_digest(words: frozenset[bytes], text: bytes) -> bytes:
+    """What discovery keeps of a file it reads no further than its import lines (the words on
+    them and the lines themselves, :func:`unibase.reading.import_lines`), as one digest."""
+    return hashlib.blake2b(b"\0".join(sorted(words)) + b"\1" + text, digest_size=16).digest()
 
 
 def _hash(data: bytes) -> str:
