@@ -221,3 +221,29 @@ def test_caches_no_run_used_for_a_month_are_deleted(tmp_path):
     os.utime(mine, (month_ago, month_ago))
     assert run(project, cache, "check", ".").returncode == 0  # a warm run: nothing to write, but in use
     assert os.stat(mine).st_mtime > month_ago
+
+
+def test_the_source_fingerprint_follows_each_source_file(tmp_path):
+    """unibase's source counts by each ``.py`` file's path, size and modification time (not its
+    bytes, which every run would read): any of them changing makes another fingerprint."""
+    from unibase.cache import _source_files
+
+    (tmp_path / "pkg" / "sub").mkdir(parents=True)
+    (tmp_path / "pkg" / "__pycache__").mkdir()
+    (tmp_path / "pkg" / "a.py").write_text("A = 1\n", encoding="utf-8")
+    (tmp_path / "pkg" / "sub" / "b.py").write_text("B = 2\n", encoding="utf-8")
+    (tmp_path / "pkg" / "__pycache__" / "a.py").write_text("", encoding="utf-8")
+    (tmp_path / "pkg" / "notes.txt").write_text("", encoding="utf-8")
+
+    def listing():
+        return sorted(_source_files(str(tmp_path / "pkg"), ""))
+
+    first = listing()
+    assert [rel for rel, *_ in first] == ["a.py", "sub/b.py"]
+    assert listing() == first
+    info = (tmp_path / "pkg" / "sub" / "b.py").stat()
+    os.utime(tmp_path / "pkg" / "sub" / "b.py", ns=(info.st_atime_ns, info.st_mtime_ns + 1_000_000))
+    touched = listing()
+    assert touched != first
+    (tmp_path / "pkg" / "a.py").write_text("A = 10\n", encoding="utf-8")
+    assert listing() not in (first, touched)

@@ -17,10 +17,8 @@ import hashlib
 import os
 import pickle
 import sys
-import tempfile
 from functools import cache
 from pathlib import Path
-from typing import Any
 
 FORMAT = 1
 _MISSING = object()
@@ -42,16 +40,31 @@ def disabled_by_environment() -> bool:
 @cache
 def source_fingerprint() -> str:
     """unibase's own source and the interpreter's version: facts read by other code or another
-    Python (whose ``ast`` differs) are never reused."""
+    Python (whose ``ast`` differs) are never reused. Each source file counts by its path, size and
+    modification time (as Python's own bytecode cache does): every run starts with this, and
+    reading the source would cost a small project's replay again."""
     digest = hashlib.blake2b(f"{FORMAT} {sys.version} {sys.implementation.cache_tag}".encode(), digest_size=16)
-    package = Path(__file__).parent
-    for path in sorted(package.rglob("*.py")):
-        digest.update(path.relative_to(package).as_posix().encode() + b"\0")
-        try:
-            digest.update(path.read_bytes())
-        except OSError:
-            digest.update(b"?")
+    package = os.path.dirname(os.path.abspath(__file__))
+    for rel, size, mtime in sorted(_source_files(package, "")):
+        digest.update(f"{rel}\0{size}\0{mtime}\0".encode())
     return digest.hexdigest()
+
+
+def _source_files(folder: str, prefix: str):
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return
+    for entry in entries:
+        if entry.is_dir(follow_symlinks=False) and entry.name != "__pycache__":
+            yield from _source_files(entry.path, f"{prefix}{entry.name}/")
+        elif entry.name.endswith(".py"):
+            try:
+                info = entry.stat()
+            except OSError:
+                yield f"{prefix}{entry.name}", -1, -1
+                continue
+            yield f"{prefix}{entry.name}", info.st_size, info.st_mtime_ns
 
 
 def content_hash(data: bytes) -> bytes:
@@ -78,7 +91,7 @@ class FactCache:
     def enabled(self) -> bool:
         return self.path is not None
 
-    def get(self, kind: str, rel: str, digest: bytes) -> Any:
+    def get(self, kind: str, rel: str, digest: bytes) -> object:
         """The value stored for this file's bytes, or ``MISSING``."""
         key = (kind, rel, digest)
         blob = self._old.get(key)
@@ -91,7 +104,7 @@ class FactCache:
         self._now[key] = blob
         return value
 
-    def put(self, kind: str, rel: str, digest: bytes, value: Any) -> None:
+    def put(self, kind: str, rel: str, digest: bytes, value: object) -> None:
         """Store ``value`` as it is now (pickled at once: callers may change it afterwards)."""
         if self.path is None:
             return
@@ -124,7 +137,7 @@ class FactCache:
 MISSING = _MISSING
 
 
-def read_stamped(path: Path) -> Any:
+def read_stamped(path: Path) -> object:
     """What :func:`write_stamped` wrote at ``path``, or ``MISSING`` when the file is missing,
     unreadable, damaged or written by another unibase or Python."""
     try:
@@ -135,10 +148,12 @@ def read_stamped(path: Path) -> Any:
     return value if fmt == FORMAT and fingerprint == source_fingerprint() else _MISSING
 
 
-def write_stamped(path: Path, value: Any) -> None:
+def write_stamped(path: Path, value: object) -> None:
     """Pickle ``value`` to ``path`` atomically, stamped with unibase's source (so that no other
     unibase reads it), then prune the folder. Raises ``OSError`` (or a pickling error) unwritten."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    import tempfile  # not on a replay's path: it only reads
+
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".pickle")
     try:
         with os.fdopen(fd, "wb") as f:

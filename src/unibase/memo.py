@@ -33,8 +33,8 @@ import os
 import pickle
 import stat
 import sys
+from collections import namedtuple
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .cache import (MISSING, cache_dir, content_hash, disabled_by_environment, inside, read_stamped,
@@ -55,20 +55,24 @@ _UNREPLAYED_OPTIONS = ("--out", "--prefer", "--no-cache", "--help", "-h", "--dif
 _VOLATILE_ENV = ("_", "OLDPWD", "SHLVL")
 
 
-@dataclass(frozen=True)
-class World:
-    """What one plan was made from (see the module's documentation)."""
+class World(namedtuple("World", "root given exclude files links seen lines read",
+                       defaults=((), (), frozenset()))):
+    """What one plan was made from (see the module's documentation):
 
-    root: str
-    given: str  # the resolved path the command was given (the root is found upward from it)
-    exclude: tuple[str, ...]
-    files: tuple[tuple[str, int, int, bytes | None], ...]  # (rel, size, mtime_ns, digest or None if unreadable)
-    links: tuple[tuple[str, str], ...]  # listed files that are symbolic links -> where they lead
-    seen: tuple[tuple[str, str, object], ...] = ()  # what else the run looked at below the root (see Trace)
-    # per entry of ``files``: for a file the run read no further than its import lines, the
-    # digest of what discovery kept of them (:func:`_lines_digest`); None for the others
-    lines: tuple[bytes | None, ...] = ()
-    read: frozenset[str] = frozenset()  # the listed files read again after discovery's first read
+    - ``root``: the project root; ``given``: the resolved path the command was given (the root is
+      found upward from it); ``exclude``: the settings' excluded paths;
+    - ``files``: (rel, size, mtime_ns, digest or None if unreadable) of each listed file;
+    - ``links``: the listed files that are symbolic links -> where they lead;
+    - ``seen``: (kind, path, what it looked like) of what else the run looked at below the root
+      (see :class:`Trace`);
+    - ``lines``: per entry of ``files``, for a file the run read no further than its import
+      lines, the digest of what discovery kept of them (:func:`_lines_digest`); None for the others;
+    - ``read``: the listed files read again after discovery's first read.
+
+    A named tuple, not a dataclass: a replay imports this module, and ``dataclasses`` alone costs
+    more than a small project's replay."""
+
+    __slots__ = ()
 
     @classmethod
     def capture(cls, settings, index, trace: Trace) -> World | None:
@@ -138,7 +142,7 @@ class World:
             return None
         if not all(_look(kind, path) == found for kind, path, found in self.seen):
             return None
-        return self if files == list(self.files) else replace(self, files=tuple(files), lines=tuple(lines))
+        return self if files == list(self.files) else self._replace(files=tuple(files), lines=tuple(lines))
 
     def _same_lines(self, i: int, path: str, files: list, lines: list) -> bool:
         """Whether the file at ``path`` (entry ``i``), whose bytes changed, was read no further
@@ -183,9 +187,9 @@ class World:
                 seen.add((kind, path))
         if any(kind == "write" for kind, _ in seen):
             return None
-        return replace(self, read=frozenset(read),
-                       seen=tuple((kind, path, looked[kind, path] if (kind, path) in looked else _look(kind, path))
-                                  for kind, path in sorted(seen)))
+        return self._replace(read=frozenset(read),
+                             seen=tuple((kind, path, looked[kind, path] if (kind, path) in looked else _look(kind, path))
+                                        for kind, path in sorted(seen)))
 
 
 def _look(kind: str, path: str):
@@ -350,11 +354,11 @@ def _settings_key(settings) -> str:
 
 # --- whole runs ---------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class Run:
-    world: World
-    output: tuple[tuple[int, str | bytes | None], ...]  # (1 or 2, text, bytes, or None for a flush)
-    code: int
+class Run(namedtuple("Run", "world output code")):
+    """A run remembered: its :class:`World`, both streams' writes and flushes in order ((1 or 2,
+    text, bytes, or None for a flush)) and its exit code."""
+
+    __slots__ = ()
 
 
 def run_cli(app, argv: list[str]) -> None:
@@ -371,7 +375,7 @@ def run_cli(app, argv: list[str]) -> None:
         if now is found.world:
             _in_use(RUNS, key, now)
         else:  # only files the run knew by their import lines changed, not those
-            _store(RUNS, key, replace(found, world=now))
+            _store(RUNS, key, found._replace(world=now))
         _replay(found)
     log: list[tuple[int, str | bytes | None]] = []  # both streams' writes and flushes, in order
     tees = [_Tee(sys.stdout, 1, log), _Tee(sys.stderr, 2, log)]
