@@ -300,3 +300,7 @@ def main() -> None:
     """The commands without replay (the console script and ``python -m unibase`` start in
     :func:`unibase.launch.main`, which replays a remembered run)."""
     app(prog_name="unibase")
+
+
+if __name__ == "__main__":  # ``python -m unibase.cli``: every command as Typer parses it, without replay
+    main()
