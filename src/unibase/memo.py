@@ -118,13 +118,13 @@ class World(namedtuple("World", "root given exclude files links seen lines read"
         root = Path(self.root)
         if (find_root(Path(self.given)) or Path(self.given)) != root:
             return None
-        same, infos, files, lines = [], {}, list(self.files), list(self.lines)
+        same, infos, files = [], {}, list(self.files)
         for i, entry in enumerate(self.files):
             path = f"{self.root}/{entry[0]}"
             info = infos[entry[0]] = _lstat(path)
             if _size_time(info) == entry[1:3]:
                 same.append((i, path, entry[3]))
-            elif _file_digest(path) != entry[3] and not self._same_lines(i, path, files, lines):
+            elif _file_digest(path) != entry[3] and not self._same_lines(i, path, files):
                 return None  # edited (or deleted)
         listed = list(iter_python_files(root, self.exclude))
         aliases = symlink_aliases(root, listed)
@@ -137,17 +137,17 @@ class World(namedtuple("World", "root given exclude files links seen lines read"
                 links.append((rel, _readlink(f"{self.root}/{rel}")))
         if tuple(links) != self.links:
             return None
-        if any(_file_digest(path) != digest and not self._same_lines(i, path, files, lines)
+        if any(_file_digest(path) != digest and not self._same_lines(i, path, files)
                for i, path, digest in same):
             return None
         if not all(_look(kind, path) == found for kind, path, found in self.seen):
             return None
-        return self if files == list(self.files) else self._replace(files=tuple(files), lines=tuple(lines))
+        return self if files == list(self.files) else self._replace(files=tuple(files))
 
-    def _same_lines(self, i: int, path: str, files: list, lines: list) -> bool:
+    def _same_lines(self, i: int, path: str, files: list) -> bool:
         """Whether the file at ``path`` (entry ``i``), whose bytes changed, was read no further
         than its import lines and still has the same ones and no word of SQLAlchemy; if so its
-        entry in ``files`` and ``lines`` becomes what it is now."""
+        entry in ``files`` becomes what it is now."""
         rel = self.files[i][0]
         if i >= len(self.lines) or self.lines[i] is None or rel in self.read:
             return False
