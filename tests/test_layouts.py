@@ -333,3 +333,35 @@ def test_a_path_that_is_not_a_project_is_refused(tmp_path):
             proc = unibase(command, str(path), check=2)
             assert proc.stderr.startswith("error: ") and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
             assert "Traceback" not in proc.stderr
+
+
+def test_git_lists_the_same_files_in_one_call_as_in_two(tmp_path, monkeypatch):
+    """Without submodules git's list is made in one call: tracked files (a deleted one too), and
+    untracked files not ignored, also from a folder below the work tree's top."""
+    from unibase import project as project_module
+
+    top = tmp_path / "repo"
+    write(top, {"app/__init__.py": "", "app/models.py": "X = 1\n", "app/gone.py": "", ".gitignore": "ignored_*.py\n",
+                "app/sub/deep.py": "", "other/tool.py": ""})
+    make_repo(top)
+    (top / "app" / "gone.py").unlink()
+    write(top, {"app/new.py": "", "app/ignored_x.py": "", "app/sub/also_new.py": "", "app/data.txt": ""})
+    calls = []
+    real_run = subprocess.run
+    monkeypatch.setattr(project_module.subprocess, "run", lambda *a, **k: calls.append(a[0]) or real_run(*a, **k))
+
+    def listing(root, submodules):
+        calls.clear()
+        with monkeypatch.context() as m:
+            if submodules:
+                m.setattr(project_module, "_has_submodules", lambda root: True)
+            names = sorted(project_module._git_files(root))
+        return names, len(calls)
+
+    for root in (top, top / "app"):
+        one, two = listing(root, False), listing(root, True)
+        assert one[1] == 1 and two[1] == 2
+        assert one[0] == two[0]
+        assert not any("ignored_x" in n for n in one[0]) and any(n.endswith("also_new.py") for n in one[0])
+    (top / ".gitmodules").write_text("", encoding="utf-8")
+    assert project_module._has_submodules(top / "app") is True

@@ -99,8 +99,11 @@ def _git_files(root: Path) -> list[str] | None:
     when ``root`` is not in a git work tree (or git cannot be run)."""
     names: dict[str, None] = {}
     # tracked files, those of submodules included (read so that a plan needing to change one is
-    # refused with a sentence, never silently partial), then untracked files not ignored
-    for listing in (("--cached", "--recurse-submodules"), ("--others", "--exclude-standard")):
+    # refused with a sentence, never silently partial), then untracked files not ignored; in one
+    # call where the repository has no submodules (git lists submodules' files in a call of their own)
+    listings = (("--cached", "--recurse-submodules"), ("--others", "--exclude-standard")) if _has_submodules(root) \
+        else (("--cached", "--others", "--exclude-standard"),)
+    for listing in listings:
         try:
             done = subprocess.run(["git", "-c", "core.quotePath=false", "ls-files", "-z", *listing],
                                   cwd=root, capture_output=True, timeout=120)
@@ -113,6 +116,15 @@ def _git_files(root: Path) -> list[str] | None:
     # it stays, and discovery reports that it cannot be read)
     top = str(root)
     return [n for n in names if n.endswith(".py") and os.path.lexists(os.path.join(top, n))]
+
+
+def _has_submodules(root: Path) -> bool:
+    """Whether the git work tree ``root`` is in declares submodules (a ``.gitmodules`` file at its
+    top, found upward from ``root``); True when no top is found (git then says what it is)."""
+    for folder in (root, *root.parents):
+        if os.path.lexists(os.path.join(folder, ".git")):
+            return os.path.lexists(os.path.join(folder, ".gitmodules"))
+    return True
 
 
 def _walk(root: Path) -> list[str]:
