@@ -460,12 +460,14 @@ BASELINE_COMMANDS = ("plan", "check", "dry-run", "check-edit", "check-edit-app")
 
 
 def file_to_edit(tree: Path) -> Path | None:
-    """The first file unibase reads (sorted) that imports SQLAlchemy: the model file a commit edits."""
+    """The first file unibase reads (sorted) that speaks SQLAlchemy (its pre-filter: a base, a model,
+    a table, a metadata): the model file a commit edits, which unibase reads whole."""
     from unibase.project import iter_python_files
+    from unibase.reading import speaks_sqlalchemy
 
     for rel in iter_python_files(tree.resolve()):
         path = tree / rel
-        if b"sqlalchemy" in path.read_bytes():
+        if speaks_sqlalchemy(path.read_bytes()):
             return path
     return None
 
