@@ -67,6 +67,23 @@ def _created(target, connection, **kw):
 '''
 
 
+# a listener on every engine that needs the mappers configured
+ENGINE_LISTENER = '''
+
+import os
+
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+
+@event.listens_for(Engine, "before_cursor_execute")
+def _executing(conn, cursor, statement, parameters, context, executemany):
+    if statement.lstrip().startswith("CREATE TABLE users"):
+        with open(os.environ["APP_PID_LOG"], "a", encoding="utf-8") as fh:
+            fh.write(f"create configured={User.__mapper__.configured}\\n")
+'''
+
+
 def merged(tmp_path, core: str):
     make_project(tmp_path / "p", old_files(), new_files(core=core))
     return verify_project(tmp_path / "p")
@@ -118,3 +135,11 @@ def test_a_ddl_listener_still_runs_after_configure_mappers(tmp_path, monkeypatch
     report = merged(tmp_path, dedent(CORE_NEW) + AFTER_CREATE)
     assert report.ok, report.checks
     assert logged(log) == [["after_create", "configured=True"]]
+
+
+def test_a_listener_on_every_engine_still_runs_after_configure_mappers(tmp_path, monkeypatch):
+    log = tmp_path / "created.txt"
+    monkeypatch.setenv("APP_PID_LOG", str(log))
+    report = merged(tmp_path, dedent(CORE_NEW) + ENGINE_LISTENER)
+    assert report.ok, report.checks
+    assert logged(log) == [["create", "configured=True"]]

@@ -9,8 +9,8 @@ result is used only when it is provably the one the child would have had by runn
 and after (in the child) the mappers are configured, the same metadatas list the same tables in
 the same order, each created by the same statements on SQLite (:func:`scratch.table_statements`),
 with the same DDL event listeners, every one of them SQLAlchemy's own (a ``SchemaType``'s hooks; a
-project's listener could act differently once the mappers are configured, so with one there is no
-fork). In every other case (no fork, a fork that failed or died, a state that differs or is
+project's listener could act differently once the mappers are configured, so with one, or with a
+listener on every engine, pool or dialect, there is no fork). In every other case (no fork, a fork that failed or died, a state that differs or is
 unknown) the child runs ``create_all()`` itself after ``configure_mappers()``, as before; and a
 ``configure_mappers()`` failure is reported as before, the fork's result thrown away.
 
@@ -82,6 +82,20 @@ def ddl_hooks(metadatas):
     return out
 
 
+def engine_hooks():
+    """Whether a listener is registered for every engine, pool or dialect (``event.listen(Engine,
+    ...)``): it would run in the fork before the mappers are configured, and could act otherwise.
+    The scratch engines' own listeners are not registered yet."""
+    from sqlalchemy import create_engine
+
+    engine = create_engine("sqlite://")  # never connected
+    for dispatch in (engine.dispatch, engine.pool.dispatch, getattr(engine.dialect, "dispatch", None)):
+        for name in getattr(dispatch, "_event_names", ()):
+            if getattr(getattr(dispatch, name), "parent_listeners", None):
+                return True
+    return False
+
+
 def schema_state(metadatas, dialect, table_statements, known=None):
     """What ``create_all()`` of ``metadatas`` does on SQLite, as a digest: the tables of each
     metadata in order, the statements that create them, the DDL listeners. None when it depends
@@ -145,8 +159,9 @@ def start(metadatas, dialect, table_statements, create):
     tables on a database of its own, and returns ``{"tables": N}`` or ``{"error": ...}``), or
     return None where it cannot run soundly: no ``fork``, no parent-death signal (a fork must not
     outlive the child, which is killed on a timeout), another thread running (a lock it holds
-    would stay held in the fork), or a DDL listener that is not SQLAlchemy's own."""
-    if not hasattr(os, "fork") or threading.active_count() != 1 or ddl_hooks(metadatas) is None:
+    would stay held in the fork), a DDL listener that is not SQLAlchemy's own, or a listener on
+    every engine (:func:`engine_hooks`)."""
+    if not hasattr(os, "fork") or threading.active_count() != 1 or ddl_hooks(metadatas) is None or engine_hooks():
         return None
     prctl = parent_death_signal()
     if prctl is None:
