@@ -42,6 +42,14 @@ def parent_death_signal():
         return None
 
 
+def cores():
+    """The CPUs this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
 def sqlalchemy_hook(fn):
     """A DDL listener as a comparable text when it is SQLAlchemy's own (a method of a SQLAlchemy
     object, both defined by SQLAlchemy, as ``SchemaType`` registers for ``Enum`` columns); else None."""
@@ -157,11 +165,13 @@ class Fork:
 def start(metadatas, dialect, table_statements, create):
     """Fork a process that records :func:`schema_state` and runs ``create()`` (which creates the
     tables on a database of its own, and returns ``{"tables": N}`` or ``{"error": ...}``), or
-    return None where it cannot run soundly: no ``fork``, no parent-death signal (a fork must not
+    return None where it would not pay (one core: the fork would only wait for the child) or
+    cannot run soundly: no ``fork``, no parent-death signal (a fork must not
     outlive the child, which is killed on a timeout), another thread running (a lock it holds
     would stay held in the fork), a DDL listener that is not SQLAlchemy's own, or a listener on
     every engine (:func:`engine_hooks`)."""
-    if not hasattr(os, "fork") or threading.active_count() != 1 or ddl_hooks(metadatas) is None or engine_hooks():
+    if not hasattr(os, "fork") or cores() < 2 or threading.active_count() != 1 or ddl_hooks(metadatas) is None \
+            or engine_hooks():
         return None
     prctl = parent_death_signal()
     if prctl is None:
