@@ -219,4 +219,4 @@ def _verify(settings: Settings, root: Path, against: str | None, plan: Plan, not
     from .verify import declared_from_plan, verify_project
 
     return verify_project(root, against=against, test_cmd=settings.test_cmd, declared=declared_from_plan(plan),
-                          progress=note)
+                          progress=note, cache_from=settings.root if settings.cache else None)

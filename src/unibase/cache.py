@@ -75,17 +75,18 @@ class FactCache:
     """The entries of one project: ``get`` those of the last run, ``put`` new ones, ``save`` the
     ones this run used (so the file holds the project as it is now, and no more)."""
 
-    def __init__(self, root: Path, directory: Path | None) -> None:
+    def __init__(self, root: Path, directory: Path | None, readonly: bool = False) -> None:
         self.path = None if directory is None else fact_file(root, directory)
+        self.readonly = readonly  # read the entries, write none
         self._old: dict[tuple, bytes] = self._load() if self.path is not None else {}
         self._now: dict[tuple, bytes] = {}
 
     @classmethod
-    def for_project(cls, root: Path, enabled: bool) -> FactCache:
+    def for_project(cls, root: Path, enabled: bool, readonly: bool = False) -> FactCache:
         directory = cache_dir() if enabled and not disabled_by_environment() else None
         if directory is not None and inside(directory, root):
             directory = None  # never write into the user's project
-        return cls(root, directory)
+        return cls(root, directory, readonly)
 
     @property
     def enabled(self) -> bool:
@@ -116,7 +117,7 @@ class FactCache:
     def save(self) -> None:
         """Write this run's entries, atomically, when they differ from the last run's; a cache
         that cannot be written is skipped without a word (it only saves time)."""
-        if self.path is None:
+        if self.path is None or self.readonly:
             return
         if self._now.keys() == self._old.keys():
             try:

@@ -29,10 +29,13 @@ def without_cycle_collection():
             gc.enable()
 
 
-def scan(settings: Settings, progress: Callable[[int, int], None] | None = None) -> Index:
-    """Discover the whole project (a narrower path limits what changes, never what is read)."""
+def scan(settings: Settings, progress: Callable[[int, int], None] | None = None,
+         cache_from: Path | None = None) -> Index:
+    """Discover the whole project (a narrower path limits what changes, never what is read);
+    ``cache_from``: see :class:`DiscoverOptions`."""
     with without_cycle_collection():
-        index = discover(settings.root, DiscoverOptions(exclude=settings.exclude, cache=settings.cache), progress)
+        index = discover(settings.root, DiscoverOptions(exclude=settings.exclude, cache=settings.cache,
+                                                        cache_from=cache_from), progress)
     if not index.scanned:
         raise SettingsError(f"{settings.root} is not a Python project (no Python files are read there); "
                             "pass the path of a project directory")

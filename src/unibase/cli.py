@@ -197,7 +197,8 @@ def verify(
         if python and os.sep in python:  # a path from the current directory; kept unresolved (a venv's link)
             python = os.path.abspath(python)
         report = verify_project(settings.root, against=against, python=python, test_cmd=settings.test_cmd,
-                                database_url=database_url, declared_from_against=True)
+                                database_url=database_url, declared_from_against=True,
+                                cache_from=settings.root if settings.cache else None)
     except (VerifyError, GitError) as exc:
         fail(str(exc))
     print_checks(report, quiet)

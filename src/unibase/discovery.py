@@ -90,6 +90,9 @@ class DiscoverOptions:
     exclude: tuple[str, ...] = ()
     parse_everything: bool = False  # skip the pre-filter (tests compare both)
     cache: bool = False  # reuse the facts of unchanged files from the last run (unibase.cache)
+    # read (never write) the cache of the project at this root instead: verify reads its scratch
+    # checkouts of the project this way (entries are keyed by relative path and content)
+    cache_from: Path | None = None
 
 
 def discover(root: Path, options: DiscoverOptions = DiscoverOptions(),
@@ -100,7 +103,9 @@ def discover(root: Path, options: DiscoverOptions = DiscoverOptions(),
         aliases = symlink_aliases(root, listed)
     files = [f for f in listed if f not in aliases]
     modules = ModuleMap.build(root, files, aliases)
-    reading = _Reading(root, modules, FactCache.for_project(root, options.cache))
+    store = (FactCache.for_project(options.cache_from, True, readonly=True) if options.cache_from is not None
+             else FactCache.for_project(root, options.cache))
+    reading = _Reading(root, modules, store)
     with untraced():  # each file's first read: unibase.memo keeps what it gave (its digest, its import lines)
         speaks_sqla = reading.read_all(files, options.parse_everything, progress)
     modules.learn(_absolute_imports(reading.facts))

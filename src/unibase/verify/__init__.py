@@ -43,7 +43,10 @@ The package: ``report`` (what verify returns), ``targets`` (a tree read and plan
 import), ``session`` (scratch space, the worktree before the merge, scratch databases, child
 processes), ``forks`` (unibase's side of the fork server), ``checks`` (each check's result),
 ``child`` (the program run in the project's interpreter: the standard library, SQLAlchemy and
-Alembic only) and ``forkserver`` (the same, forking ``child``). This module runs them in order.
+Alembic only, with ``scratch`` and ``overlap`` beside it: its scratch databases and files, and its
+``create_all()`` run in a fork while it configures the mappers) and ``forkserver`` (the same,
+forking ``child``). Both trees are read with the project's cache of what discovery read (read only):
+their unchanged files are not parsed again. This module runs them in order.
 """
 
 from __future__ import annotations
@@ -85,11 +88,14 @@ def verify_project(
     database_url: str | None = None,
     declared_from_against: bool = False,
     progress: Callable[[str], None] | None = None,
+    cache_from: Path | None = None,
 ) -> VerifyReport:
     """Run every check on the project at ``root``; raise :class:`VerifyError` only on bad input.
 
     ``declared_from_against`` also accepts what the plan unibase makes for the tree at
     ``against`` declares (for ``unibase verify`` run on its own, without the applied plan).
+    ``cache_from``: the project whose cache of what discovery read (:mod:`unibase.cache`, read
+    only) serves the unchanged files of both trees, which verify reads in its own checkouts.
     """
     root = Path(root).resolve()
     if not root.is_dir():
@@ -121,7 +127,7 @@ def verify_project(
             if database_url:
                 old_urls.append(session.scratch_database(database_url))
             session.start_server()  # the children fork from it, sharing its imports
-        new = read_tree(root)
+        new = read_tree(root, cache_from)
         new.targets = with_changed(new, changed)
         checks = [check_parse(session, changed), check_single_base(new)]
 
@@ -136,7 +142,7 @@ def verify_project(
                                         statements=(new_statements, old_statements) if old_urls else None)
         old = old_child = None
         if old_root is not None:
-            old = read_tree(old_root)
+            old = read_tree(old_root, cache_from)
             # the same modules before the merge, where they existed
             old.targets = with_changed(old, [rel for rel in changed or () if (old_root / rel).is_file()])
             old_child = session.start_child(old_root, old.targets, builds=old_urls, ready_file=ready,

@@ -37,6 +37,7 @@ def load_beside(name):
 
 
 scratch = load_beside("scratch")
+overlap = load_beside("overlap")
 
 
 def project_path(path):
@@ -375,9 +376,15 @@ def run(args, result):
             result[key] = [{"error": errors[0]} for _ in args[key]]
         return
 
+    fork = None
     if args.get("import_db"):
         from sqlalchemy.orm import configure_mappers
 
+        if not args.get("combine"):
+            # create_all() in a fork, while configure_mappers() runs here (used only when the
+            # schema it created from is provably the one configured here)
+            fork = overlap.start(metadatas, dialect_of("sqlite://"), scratch.table_statements,
+                                 lambda: create_tables(metadatas, args["import_db"] + "-fork", False))
         try:
             configure_mappers()
         except Exception as exc:
@@ -390,21 +397,15 @@ def run(args, result):
         return combined[url]
 
     mine = share_statements(args, scratch.first_sqlite(args["compares"]), merged)
-    if args.get("import_db"):
-        if "error" not in result:
-            engine = scratch.scratch_engine("sqlite:///" + args["import_db"])
-            try:
-                if args.get("combine"):
-                    # the tree before the merge: its bases are one database, built as one
-                    combine(metadatas, engine.dialect, []).create_all(engine)
-                else:
-                    for md in metadatas:
-                        md.create_all(engine)
-                result["tables"] = sum(len(md.tables) for md in metadatas)
-            except Exception as exc:
-                result["error"] = describe(exc, "create_all")
-            finally:
-                engine.dispose()
+    if fork is not None and "error" in result:
+        fork.discard()
+    elif fork is not None:
+        known = mine["tables"] if mine and mine["url"].startswith("sqlite") else None
+        created = fork.result(overlap.schema_state(metadatas, dialect_of("sqlite://"), scratch.table_statements,
+                                                   known))
+        result.update(created or create_tables(metadatas, args["import_db"], False))
+    elif args.get("import_db") and "error" not in result:
+        result.update(create_tables(metadatas, args["import_db"], args.get("combine")))
 
     result["builds"] = []
     built = []
@@ -453,6 +454,25 @@ def run(args, result):
                 entry["alike"] = sum(t.name not in names for t in md.tables.values())
         except Exception as exc:
             entry["error"] = describe(exc, "compare")
+
+
+def create_tables(metadatas, path, combined):
+    """The import check's ``create_all()`` of every metadata on a new SQLite database at ``path``
+    (``combined``: of one metadata holding them all, as the tree before the merge is built):
+    ``{"tables": N}``, or ``{"error": ...}``."""
+    engine = scratch.scratch_engine("sqlite:///" + path)
+    try:
+        if combined:
+            # the tree before the merge: its bases are one database, built as one
+            combine(metadatas, engine.dialect, []).create_all(engine)
+        else:
+            for md in metadatas:
+                md.create_all(engine)
+        return {"tables": sum(len(md.tables) for md in metadatas)}
+    except Exception as exc:
+        return {"error": describe(exc, "create_all")}
+    finally:
+        engine.dispose()
 
 
 def build_database(url, metadatas, build, names_for=None):

@@ -34,9 +34,6 @@ PRELOAD = (
     "alembic.migration",
 )
 
-PR_SET_PDEATHSIG = 1  # prctl(2) on Linux
-
-
 def load_child(path):
     """The child program as a module of its own, not registered in ``sys.modules``."""
     spec = importlib.util.spec_from_file_location("unibase_verify_child", path)
@@ -57,20 +54,6 @@ def send(fd, event):
         data = data[os.write(fd, data):]
 
 
-def parent_death_signal():
-    """On Linux, prctl(2) from the C library (loaded once, here), with which a child asks for
-    SIGKILL when the server goes: no child outlives a server killed outright. None elsewhere,
-    where the server kills its children whenever it can."""
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        import ctypes
-
-        return ctypes.CDLL(None, use_errno=True).prctl
-    except Exception:
-        return None
-
-
 def become_child(server, request):
     """In the forked process: set up as a separately started child, run it, and exit."""
     code = 1
@@ -81,7 +64,7 @@ def become_child(server, request):
         for fd in server.fds:
             os.close(fd)
         if server.prctl is not None:
-            server.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+            server.prctl(server.child.overlap.PR_SET_PDEATHSIG, signal.SIGKILL)
             if os.getppid() != server.pid:  # the server went before the child asked
                 os._exit(1)
         for fd, path in ((1, request["out"]), (2, request["err"])):
@@ -108,7 +91,7 @@ class Server:
     def __init__(self, child):
         self.child = child
         self.pid = os.getpid()
-        self.prctl = parent_death_signal()
+        self.prctl = child.overlap.parent_death_signal()  # SIGKILL for a child when the server goes
         self.requests, self.events = os.dup(0), os.dup(1)
         devnull = os.open(os.devnull, os.O_RDWR)
         os.dup2(devnull, 0)  # a child reads nothing, as a separate child's stdin is /dev/null

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from ..gitops import Scratch, drop_worktrees, scratch_space
 from ..interrupts import deferred_sigint, pause_point
 from . import child as child_program
+from . import overlap as overlap_module
 from . import scratch as scratch_module
 from . import forkserver, forks
 from .report import VerifyError, last_lines
@@ -183,8 +184,9 @@ class Session(contextlib.AbstractContextManager):
         script = self.tmp / name
         if not script.exists():
             shutil.copyfile(module.__file__, script)
-            if module is child_program:  # and the module it loads from beside itself
-                shutil.copyfile(scratch_module.__file__, self.tmp / "unibase_verify_scratch.py")
+            if module is child_program:  # and the modules it loads from beside itself
+                for beside in (scratch_module, overlap_module):
+                    shutil.copyfile(beside.__file__, self.tmp / f"unibase_verify_{Path(beside.__file__).stem}.py")
         return script
 
     def _fork_server(self) -> forks.ForkServer | None:

@@ -37,14 +37,16 @@ class Scan:
     findings: list[Finding] = field(default_factory=list)
 
 
-def read_tree(root: Path) -> Scan:
+def read_tree(root: Path, cache_from: Path | None = None) -> Scan:
+    """The tree at ``root`` read and planned; with the unchanged files' facts from the cache of
+    the project at ``cache_from`` (read only), when given."""
     from ..check import check_plan, scan
     from ..planning import make_plan
     from ..settings import load_settings
 
     try:
         settings = load_settings(root)
-        index = scan(settings)
+        index = scan(settings, cache_from=cache_from)
     except (ValueError, OSError) as exc:
         return Scan(root, None, (), Targets(("",), (), ()), error=str(exc))
     plan = error = None
