@@ -160,11 +160,17 @@ def import_edges(ix: Index) -> tuple[dict[str, set[str]], dict[str, set[str]]]:
     # what an import statement names depends only on the importer's folder, and the files of
     # one folder often share their imports
     named: dict[tuple[str, ImportSpec], list[tuple[str, tuple[str, ...]]]] = {}
+    # most statements (``from typing import Any``) name no project file from any folder, and
+    # files repeat them by the thousand: each is asked once
+    outside: dict[ImportSpec, bool] = {}
     for rel in ix.modules.files:
         directory = rel.rpartition("/")[0]
         targets: set[str] = set()
         for spec in _imports(ix, rel):
-            if finder.outside(spec):
+            far = outside.get(spec)
+            if far is None:
+                far = outside[spec] = finder.outside(spec)
+            if far:
                 continue
             key = (directory, spec)
             found = named.get(key)
