@@ -110,14 +110,12 @@ def discover(root: Path, options: DiscoverOptions = DiscoverOptions(),
     if reading.raw or reading.lazy:
         reading.read_importers()
     modules.learn(_absolute_imports(reading.facts))
-    statements: dict[str, ImportSpec] = {}  # one tuple for the statements many files make alike
-    specs = {rel: _specs_of_text(reading.specs[rel], statements) for rel in reading.lines}
     reading.store.save()
     index = build(root, modules, reading.facts, reading.unparsable)
     index.scanned = len(files)
     index.roots = tuple(modules.roots())
     index.import_lines = reading.lines
-    index.import_specs = specs
+    index.import_specs = {rel: reading.specs[rel] for rel in reading.lines}
     index.mentions = reading.mentions
     index.lazy = {rel: words for rel, (words, _) in reading.lazy.items()}
     index.listed, index.aliases, index.digests = tuple(listed), aliases, reading.digests
@@ -363,18 +361,24 @@ def _spec_text(specs: tuple[ImportSpec, ...] | None) -> str | None:
                        for is_from, level, module, names in specs)
 
 
-def _specs_of_text(text: str | None, made: dict[str, ImportSpec]) -> tuple[ImportSpec, ...] | None:
-    """The specs :func:`_spec_text` wrote; ``made`` keeps the ones already made, by their text."""
+def specs_of_text(text: str | None, made: dict[str, ImportSpec | None],
+                  keep: Callable[[ImportSpec], bool] = lambda spec: True) -> list[ImportSpec] | None:
+    """The specs :func:`_spec_text` wrote (``Index.import_specs``), those ``keep`` keeps; ``made``
+    keeps the ones already made by their text (None: not kept), so that the statements many
+    files make alike are read, and judged, once."""
     if text is None:
         return None
     out = []
     for stmt in text.split("\x1f") if text else ():
-        spec = made.get(stmt)
-        if spec is None:
+        if stmt in made:
+            spec = made[stmt]
+        else:
             head, module, names = stmt.split("\x1e")
-            spec = made[stmt] = (head[0] == "F", int(head[1:]), module or None, tuple(names.split(",")))
-        out.append(spec)
-    return tuple(out)
+            spec = (head[0] == "F", int(head[1:]), module or None, tuple(names.split(",")))
+            spec = made[stmt] = spec if keep(spec) else None
+        if spec is not None:
+            out.append(spec)
+    return out
 
 
 def read_import_specs(lines: bytes, path: str) -> tuple[ImportSpec, ...] | None:

@@ -130,9 +130,10 @@ class Index:
     # the files discovery kept no facts for -> their import lines alone (:func:`import_lines`):
     # what liveness needs of them, without parsing them whole
     import_lines: dict[str, bytes] = field(default_factory=dict)
-    # the same files -> what the import statements on those lines import, parsed once
-    # (``discovery.import_specs``; None: the lines do not parse alone, only the whole file tells)
-    import_specs: dict[str, tuple | None] = field(default_factory=dict)
+    # the same files -> what the import statements on those lines import, parsed once, as text
+    # (``discovery.specs_of_text`` reads it; None: the lines do not parse alone, only the whole
+    # file tells)
+    import_specs: dict[str, str | None] = field(default_factory=dict)
     # which of EVIDENCE_WORDS each file's text contains (None: not recorded, look at all)
     mentions: Mentions | None = None
     # the files of which discovery read only the import lines (their facts are ``partial``) ->
