@@ -18,7 +18,6 @@ resolved by meaning (which file defines them), never by spelling.
 from __future__ import annotations
 
 import ast
-import os
 import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
@@ -57,6 +56,7 @@ from .reading import (  # noqa: F401  (re-exported)
     import_words,
     parse_newer_syntax,
     parse_source,
+    read_file,
     read_import_lines,
     speaks_sqlalchemy,
     syntax_problem,
@@ -189,7 +189,7 @@ class _Reading:
             words = self.lazy.pop(rel)[0]
             del self.facts[rel]
         try:
-            self.parse(rel, (self.root / rel).read_bytes(), could_matter, words, statements_only=True)
+            self.parse(rel, read_file(f"{self.root}/{rel}"), could_matter, words, statements_only=True)
         except OSError as exc:
             self.unreadable(rel, exc, could_matter)
 
@@ -200,8 +200,7 @@ class _Reading:
         top = str(self.root)
         for i, rel in enumerate(files):
             try:
-                with open(os.path.join(top, rel), "rb") as f:
-                    data = f.read()
+                data = read_file(f"{top}/{rel}")
             except OSError as exc:
                 self.unreadable(rel, exc, None)
                 continue
@@ -277,7 +276,7 @@ class _Reading:
         model: a subclass of one, a class of a base's module) or its import lines do not read alone."""
         words, text = self.raw.pop(rel), self.lines.pop(rel)
         try:
-            data = (self.root / rel).read_bytes()
+            data = read_file(f"{self.root}/{rel}")
         except OSError as exc:
             self.unreadable(rel, exc, None)
             return
