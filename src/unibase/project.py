@@ -222,7 +222,7 @@ def symlink_aliases(root: Path, files: Iterable[str]) -> dict[str, str]:
 
 def _links_among(root: Path, files: set[str]) -> list[str]:
     """The files that are symbolic links: each folder is listed once (its entries say which are
-    links), which costs far less than asking about every file of a large tree."""
+    links), one system call per folder instead of one per file."""
     by_folder: dict[str, list[str]] = {}
     for rel in files:
         by_folder.setdefault(rel.rpartition("/")[0], []).append(rel)
