@@ -68,7 +68,9 @@ def _source_files(folder: str, prefix: str):
 
 
 def content_hash(data: bytes) -> bytes:
-    return hashlib.blake2b(data, digest_size=16).digest()
+    """What a file's bytes are known by: the first 128 bits of their SHA-256 (which processors
+    compute in hardware: on a large tree, half the time BLAKE2b takes)."""
+    return hashlib.sha256(data).digest()[:16]
 
 
 class FactCache:

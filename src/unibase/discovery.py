@@ -18,7 +18,6 @@ resolved by meaning (which file defines them), never by spelling.
 from __future__ import annotations
 
 import ast
-import os
 import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
@@ -57,6 +56,7 @@ from .reading import (  # noqa: F401  (re-exported)
     import_words,
     parse_newer_syntax,
     parse_source,
+    read_file,
     read_import_lines,
     speaks_sqlalchemy,
     syntax_problem,
@@ -116,14 +116,12 @@ def discover(root: Path, options: DiscoverOptions = DiscoverOptions(),
     if reading.raw or reading.lazy:
         reading.read_importers()
     modules.learn(_absolute_imports(reading.facts))
-    statements: dict[str, ImportSpec] = {}  # one tuple for the statements many files make alike
-    specs = {rel: _specs_of_text(reading.specs[rel], statements) for rel in reading.lines}
     reading.store.save()
     index = build(root, modules, reading.facts, reading.unparsable)
     index.scanned = len(files)
     index.roots = tuple(modules.roots())
     index.import_lines, index.import_words = reading.lines, reading.raw
-    index.import_specs = specs
+    index.import_specs = {rel: reading.specs[rel] for rel in reading.lines}
     index.mentions = reading.mentions
     index.lazy = {rel: words for rel, (words, _) in reading.lazy.items()}
     index.listed, index.aliases, index.digests = tuple(listed), aliases, reading.digests
@@ -197,7 +195,7 @@ class _Reading:
             words = self.lazy.pop(rel)[0]
             del self.facts[rel]
         try:
-            self.parse(rel, (self.root / rel).read_bytes(), could_matter, words, statements_only=True)
+            self.parse(rel, read_file(f"{self.root}/{rel}"), could_matter, words, statements_only=True)
         except OSError as exc:
             self.unreadable(rel, exc, could_matter)
 
@@ -208,8 +206,7 @@ class _Reading:
         top = str(self.root)
         for i, rel in enumerate(files):
             try:
-                with open(os.path.join(top, rel), "rb") as f:
-                    data = f.read()
+                data = read_file(f"{top}/{rel}")
             except OSError as exc:
                 self.unreadable(rel, exc, None)
                 continue
@@ -227,9 +224,10 @@ class _Reading:
                 # what a file imports is all that can make it relevant later (it names a module
                 # or a model that discovery finds): keep its import lines, not the bytes, and what
                 # the statements on them import (all liveness needs of most files)
-                self.raw[rel], self.lines[rel], self.specs[rel] = self.cached(
+                words, self.lines[rel], self.specs[rel] = self.cached(
                     "import-lines", rel, data, lambda: _lines_and_specs(data, rel), digest) \
                     if known is MISSING else known
+                self.raw[rel] = frozenset(words.split())
             if progress:
                 progress(i + 1, len(files))
         return speaks_sqla
@@ -284,7 +282,7 @@ class _Reading:
         model: a subclass of one, a class of a base's module) or its import lines do not read alone."""
         words, text = self.raw.pop(rel), self.lines.pop(rel)
         try:
-            data = (self.root / rel).read_bytes()
+            data = read_file(f"{self.root}/{rel}")
         except OSError as exc:
             self.unreadable(rel, exc, None)
             return
@@ -348,12 +346,13 @@ def import_specs(stmts: list[ImportStmt]) -> tuple[ImportSpec, ...]:
     return tuple((imp.is_from, imp.level, imp.module, tuple(n.name for n in imp.names)) for imp in stmts)
 
 
-def _lines_and_specs(data: bytes, rel: str) -> tuple[frozenset[bytes], bytes, str | None]:
-    """:func:`import_lines`, and what the statements on those lines import (:func:`read_import_specs`,
-    as :func:`_spec_text`): kept in the cache together, one entry per file, so that a warm run
-    parses no file's lines."""
+def _lines_and_specs(data: bytes, rel: str) -> tuple[bytes, bytes, str | None]:
+    """:func:`import_lines` (its words joined by spaces), and what the statements on those lines
+    import (:func:`read_import_specs`, as :func:`_spec_text`): kept in the cache together, one
+    entry per file, so that a warm run parses no file's lines. Plain bytes and text: read back,
+    they cost a fraction of what a set of words would (one object, no hashing)."""
     words, text = import_lines(data)
-    return words, text, _spec_text(read_import_specs(text, rel))
+    return b" ".join(sorted(words)), text, _spec_text(read_import_specs(text, rel))
 
 
 # import specs as text: a statement is "F" (from) or "I", its level, "\x1e", its module, "\x1e",
@@ -367,18 +366,24 @@ def _spec_text(specs: tuple[ImportSpec, ...] | None) -> str | None:
                        for is_from, level, module, names in specs)
 
 
-def _specs_of_text(text: str | None, made: dict[str, ImportSpec]) -> tuple[ImportSpec, ...] | None:
-    """The specs :func:`_spec_text` wrote; ``made`` keeps the ones already made, by their text."""
+def specs_of_text(text: str | None, made: dict[str, ImportSpec | None],
+                  keep: Callable[[ImportSpec], bool] = lambda spec: True) -> list[ImportSpec] | None:
+    """The specs :func:`_spec_text` wrote (``Index.import_specs``), those ``keep`` keeps; ``made``
+    keeps the ones already made by their text (None: not kept), so that the statements many
+    files make alike are read, and judged, once."""
     if text is None:
         return None
     out = []
     for stmt in text.split("\x1f") if text else ():
-        spec = made.get(stmt)
-        if spec is None:
+        if stmt in made:
+            spec = made[stmt]
+        else:
             head, module, names = stmt.split("\x1e")
-            spec = made[stmt] = (head[0] == "F", int(head[1:]), module or None, tuple(names.split(",")))
-        out.append(spec)
-    return tuple(out)
+            spec = (head[0] == "F", int(head[1:]), module or None, tuple(names.split(",")))
+            spec = made[stmt] = spec if keep(spec) else None
+        if spec is not None:
+            out.append(spec)
+    return out
 
 
 def read_import_specs(lines: bytes, path: str) -> tuple[ImportSpec, ...] | None:

@@ -132,9 +132,10 @@ class Index:
     import_lines: dict[str, bytes] = field(default_factory=dict)
     # the same files -> the words of those lines (:func:`import_lines`)
     import_words: dict[str, frozenset[bytes]] = field(default_factory=dict)
-    # the same files -> what the import statements on those lines import, parsed once
-    # (``discovery.import_specs``; None: the lines do not parse alone, only the whole file tells)
-    import_specs: dict[str, tuple | None] = field(default_factory=dict)
+    # the same files -> what the import statements on those lines import, parsed once, as text
+    # (``discovery.specs_of_text`` reads it; None: the lines do not parse alone, only the whole
+    # file tells)
+    import_specs: dict[str, str | None] = field(default_factory=dict)
     # which of EVIDENCE_WORDS each file's text contains (None: not recorded, look at all)
     mentions: Mentions | None = None
     # the files of which discovery read only the import lines (their facts are ``partial``) ->

@@ -15,7 +15,7 @@ from __future__ import annotations
 import ast
 from pathlib import PurePosixPath
 
-from .discovery import ImportSpec, Index, import_specs, parse_source, read_import_specs
+from .discovery import ImportSpec, Index, import_specs, parse_source, read_import_specs, specs_of_text
 from .facts import import_stmt
 from .project import module_parts
 
@@ -49,25 +49,29 @@ def standalone(rel: str) -> str | None:
     return None
 
 
-def _imports(ix: Index, rel: str) -> tuple[ImportSpec, ...]:
-    """What the file's import statements import (:func:`~unibase.discovery.import_specs`): from
-    discovery's facts, else from its import lines (the file is not parsed whole: discovery parsed
-    those lines once), else (lines that do not parse alone) from the whole file."""
+def _imports(ix: Index, rel: str, finder: _Finder, made: dict[str, ImportSpec | None]) -> list[ImportSpec]:
+    """What the file's import statements import (:func:`~unibase.discovery.import_specs`) that can
+    name a project file (:meth:`_Finder.inside`): from discovery's facts, else from its
+    import lines (the file is not parsed whole: discovery parsed those lines once; ``made`` keeps
+    the statements already read, by their text), else (lines that do not parse alone) from the
+    whole file."""
     f = ix.facts.get(rel)
     if f is not None:
-        return import_specs(f.imports)
-    if rel in ix.import_specs:
-        found = ix.import_specs[rel]
+        found = import_specs(f.imports)
+    elif rel in ix.import_specs:
+        found = specs_of_text(ix.import_specs[rel], made, finder.inside)
+        if found is not None:
+            return found
     else:
         lines = ix.import_lines.get(rel)
         found = read_import_specs(lines, rel) if lines is not None else None
-    if found is not None:
-        return found
-    try:
-        tree = parse_source((ix.root / rel).read_bytes(), rel)
-    except (OSError, SyntaxError, ValueError):
-        return ()
-    return import_specs([imp for node in ast.walk(tree) if (imp := import_stmt(node, "module")) is not None])
+    if found is None:
+        try:
+            tree = parse_source((ix.root / rel).read_bytes(), rel)
+        except (OSError, SyntaxError, ValueError):
+            return []
+        found = import_specs([imp for node in ast.walk(tree) if (imp := import_stmt(node, "module")) is not None])
+    return [spec for spec in found if finder.inside(spec)]
 
 
 class _Finder:
@@ -114,15 +118,15 @@ class _Finder:
                 return cand
         return None
 
-    def outside(self, spec: ImportSpec) -> bool:
-        """Whether the import statement ``spec`` names no project file from any folder: an
-        absolute import whose first names are no folder's or module's."""
+    def inside(self, spec: ImportSpec) -> bool:
+        """Whether the import statement ``spec`` may name a project file from some folder: it is
+        relative, or the first name of a module it imports is a folder's or a module's."""
         is_from, level, module, imported = spec
         if level:
-            return False
+            return True
         if is_from:
-            return (module or "").partition(".")[0] not in self._names
-        return all(name.partition(".")[0] not in self._names for name in imported)
+            return (module or "").partition(".")[0] in self._names
+        return any(name.partition(".")[0] in self._names for name in imported)
 
     def edges(self, directory: str, spec: ImportSpec) -> list[tuple[str, tuple[str, ...]]]:
         """(project file, the names imported from it: ``*`` for the module itself) for each file
@@ -160,12 +164,13 @@ def import_edges(ix: Index) -> tuple[dict[str, set[str]], dict[str, set[str]]]:
     # what an import statement names depends only on the importer's folder, and the files of
     # one folder often share their imports
     named: dict[tuple[str, ImportSpec], list[tuple[str, tuple[str, ...]]]] = {}
+    # most statements (``from typing import Any``) name no project file from any folder, and
+    # files repeat them by the thousand: each is read and judged once
+    made: dict[str, ImportSpec | None] = {}
     for rel in ix.modules.files:
         directory = rel.rpartition("/")[0]
         targets: set[str] = set()
-        for spec in _imports(ix, rel):
-            if finder.outside(spec):
-                continue
+        for spec in _imports(ix, rel, finder, made):
             key = (directory, spec)
             found = named.get(key)
             if found is None:

@@ -221,10 +221,7 @@ def symlink_aliases(root: Path, files: Iterable[str]) -> dict[str, str]:
     """
     listed = set(files)
     aliases = {}
-    top = str(root)
-    for rel in listed:
-        if not os.path.islink(os.path.join(top, rel)):
-            continue
+    for rel in _links_among(root, listed):
         path = root / rel
         try:
             target = path.resolve(strict=True).relative_to(root).as_posix()
@@ -233,6 +230,25 @@ def symlink_aliases(root: Path, files: Iterable[str]) -> dict[str, str]:
         if target in listed and target != rel:
             aliases[rel] = target
     return aliases
+
+
+def _links_among(root: Path, files: set[str]) -> list[str]:
+    """The files that are symbolic links: each folder is listed once (its entries say which are
+    links), one system call per folder instead of one per file."""
+    by_folder: dict[str, list[str]] = {}
+    for rel in files:
+        by_folder.setdefault(rel.rpartition("/")[0], []).append(rel)
+    top = str(root)
+    links = []
+    for folder, rels in by_folder.items():
+        try:
+            with os.scandir(os.path.join(top, folder)) as entries:
+                linked = {e.name for e in entries if e.is_symlink()}
+        except OSError:  # an unreadable folder: ask about each file
+            links.extend(rel for rel in rels if os.path.islink(os.path.join(top, rel)))
+            continue
+        links.extend(rel for rel in rels if rel.rpartition("/")[2] in linked)
+    return links
 
 
 def link_out_of(root: Path, rel: str) -> str | None:

@@ -1,0 +1,83 @@
+"""What a real run costs beyond reading the tree (``check`` after an edit, as a pre-commit hook
+meets it): files are read in few calls, and the cyclic garbage collector walks what discovery and
+planning made neither after them nor when the command's process ends."""
+
+from __future__ import annotations
+
+import gc
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import write_files
+from unibase.check import scan
+from unibase.reading import read_file
+from unibase.settings import load_settings
+
+MODELS = (
+    "from sqlalchemy import Column, Integer\n"
+    "from sqlalchemy.orm import declarative_base\n\n"
+    "Base = declarative_base()\n\n\n"
+    "class Widget(Base):\n"
+    "    __tablename__ = 'widgets'\n"
+    "    id = Column(Integer, primary_key=True)\n"
+)
+
+
+def project(root: Path) -> Path:
+    return write_files(root, {
+        "app/__init__.py": "",
+        "app/models.py": MODELS,
+        "app/billing.py": MODELS.replace("Widget", "Invoice").replace("widgets", "invoices"),
+        "app/views.py": "from app.models import Widget\n\n\ndef show(w: Widget) -> str:\n    return str(w.id)\n",
+    })
+
+
+@pytest.mark.parametrize("size", [0, 1, 4095, 4096, 3 * 1024 * 1024 + 7])
+def test_read_file_reads_every_byte(tmp_path, size):
+    data = bytes(i % 251 for i in range(size))
+    (tmp_path / "x.py").write_bytes(data)
+    assert read_file(str(tmp_path / "x.py")) == data
+
+
+def test_read_file_fails_as_open_does(tmp_path):
+    (tmp_path / "folder.py").mkdir()
+    (tmp_path / "dangling.py").symlink_to(tmp_path / "nowhere.py")
+    for name in ("folder.py", "dangling.py", "missing.py"):
+        with pytest.raises(OSError) as read_error:
+            read_file(str(tmp_path / name))
+        with pytest.raises(OSError) as open_error:
+            (tmp_path / name).read_bytes()
+        assert (type(read_error.value), read_error.value.strerror) == (type(open_error.value), open_error.value.strerror)
+
+
+def test_what_a_scan_made_is_left_in_the_oldest_generation(tmp_path):
+    """The young generations' next collections do not walk the index (on a large tree, hundreds
+    of thousands of objects): it is moved to the oldest generation unvisited."""
+    root = project(tmp_path / "proj")
+    assert gc.isenabled()
+    gc.collect()  # no collection of the middle generation is due: only the move can age the index
+    index = scan(load_settings(root))
+    oldest = {id(o) for o in gc.get_objects(generation=2)}
+    facts = list(index.facts.values())
+    assert facts and all(gc.is_tracked(f) and id(f) in oldest for f in facts)
+    assert gc.isenabled()
+
+
+def test_a_command_s_objects_are_frozen_when_its_process_ends(tmp_path):
+    """The interpreter's last collection at exit skips what the command made (frozen): the
+    process frees it all anyway."""
+    root = project(tmp_path / "proj")
+    code = ("import atexit, gc\n"
+            # registered before the command runs, so run after what it registers at exit
+            "atexit.register(lambda: print('frozen at exit:', gc.get_freeze_count() > 0))\n"
+            "from unibase.cli import app\n"
+            f"app(['check', '--no-cache', {str(root)!r}], prog_name='unibase')\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env={**os.environ, "NO_COLOR": "1"}, stdin=subprocess.DEVNULL)
+    assert proc.returncode == 1, proc.stderr  # two bases in scope: one finding
+    assert "UB101" in proc.stdout
+    assert proc.stdout.splitlines()[-1] == "frozen at exit: True"
