@@ -67,15 +67,17 @@ def test_what_a_scan_made_is_left_in_the_oldest_generation(tmp_path):
     assert gc.isenabled()
 
 
-def test_a_command_s_objects_are_frozen_when_its_process_ends(tmp_path):
+@pytest.mark.parametrize("entry", ["from unibase.cli import app\napp(ARGS, prog_name='unibase')\n",
+                                   "import sys\nsys.argv[1:] = ARGS\nfrom unibase.launch import main\nmain()\n"],
+                         ids=["typer", "launch"])
+def test_a_command_s_objects_are_frozen_when_its_process_ends(tmp_path, entry):
     """The interpreter's last collection at exit skips what the command made (frozen): the
-    process frees it all anyway."""
+    process frees it all anyway. The same for ``check`` without Typer's parsing (unibase.launch)."""
     root = project(tmp_path / "proj")
     code = ("import atexit, gc\n"
             # registered before the command runs, so run after what it registers at exit
             "atexit.register(lambda: print('frozen at exit:', gc.get_freeze_count() > 0))\n"
-            "from unibase.cli import app\n"
-            f"app(['check', '--no-cache', {str(root)!r}], prog_name='unibase')\n")
+            + entry.replace("ARGS", repr(["check", "--no-cache", str(root)])))
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           env={**os.environ, "NO_COLOR": "1"}, stdin=subprocess.DEVNULL)
     assert proc.returncode == 1, proc.stderr  # two bases in scope: one finding

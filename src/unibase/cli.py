@@ -4,8 +4,6 @@ command does lives in its own module (:mod:`unibase.applying`, :mod:`unibase.lin
 
 from __future__ import annotations
 
-import atexit
-import gc
 import os
 import sys
 from pathlib import Path
@@ -15,7 +13,7 @@ import typer
 
 # what a command needs beyond its options is imported when it runs: `--help` and `check` start
 # without the planner's rendering, the codemods, LibCST, SQLAlchemy, Alembic or GitPython
-from .cli_inputs import reports_interrupt
+from .cli_inputs import no_collection_at_exit, reports_interrupt
 from .lint import OUTPUT_FORMATS, gh as _gh  # noqa: F401  (_gh: tests escape annotations with it)
 from .settings import STRATEGIES
 
@@ -63,11 +61,7 @@ def main_options(
     PATH, for every command that takes one, is the project directory (default: the current
     directory); the project root is found upward from it.
     """
-    # a command is a process of its own: what it made is freed with it, and the cyclic garbage
-    # collector need not walk all of it once more when the interpreter ends (on a large tree, a
-    # fifth of a second); registered once, however many commands a process runs (tests)
-    atexit.unregister(gc.freeze)
-    atexit.register(gc.freeze)
+    no_collection_at_exit()
 
 
 @app.command()
