@@ -63,9 +63,10 @@ def _check(path: str, output_format: str, quiet: bool, no_cache: bool) -> None:
     again and reports it as it reports any other."""
     import typer
 
-    from .cli_inputs import reports_interrupt
+    from .cli_inputs import no_collection_at_exit, reports_interrupt
     from .lint import run
 
+    no_collection_at_exit()  # as the Typer app's callback does
     try:
         reports_interrupt(run)(Path(path), output_format, quiet, cache=not no_cache)
     except typer.Exit as exc:
