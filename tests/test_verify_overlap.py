@@ -131,17 +131,11 @@ def test_a_configure_mappers_failure_is_reported_before_a_create_all_failure(tmp
     assert "create_all" not in text and "already" not in text, text
 
 
-def test_a_ddl_listener_still_runs_after_configure_mappers(tmp_path, monkeypatch):
+@pytest.mark.parametrize("listener, event", [(AFTER_CREATE, "after_create"), (ENGINE_LISTENER, "create")],
+                         ids=["ddl-listener", "listener-on-every-engine"])
+def test_a_listener_still_runs_after_configure_mappers(tmp_path, monkeypatch, listener, event):
     log = tmp_path / "created.txt"
     monkeypatch.setenv("APP_PID_LOG", str(log))
-    report = merged(tmp_path, dedent(CORE_NEW) + AFTER_CREATE)
+    report = merged(tmp_path, dedent(CORE_NEW) + listener)
     assert report.ok, report.checks
-    assert logged(log) == [["after_create", "configured=True"]]
-
-
-def test_a_listener_on_every_engine_still_runs_after_configure_mappers(tmp_path, monkeypatch):
-    log = tmp_path / "created.txt"
-    monkeypatch.setenv("APP_PID_LOG", str(log))
-    report = merged(tmp_path, dedent(CORE_NEW) + ENGINE_LISTENER)
-    assert report.ok, report.checks
-    assert logged(log) == [["create", "configured=True"]]
+    assert logged(log) == [[event, "configured=True"]]
