@@ -83,3 +83,31 @@ def test_a_command_s_objects_are_frozen_when_its_process_ends(tmp_path, entry):
     assert proc.returncode == 1, proc.stderr  # two bases in scope: one finding
     assert "UB101" in proc.stdout
     assert proc.stdout.splitlines()[-1] == "frozen at exit: True"
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="needs /proc/self/fd to count open files")
+def test_apply_in_process_leaves_no_pipe_open(tmp_path):
+    """What apply asks git through GitPython (a ``git cat-file`` process and its pipes per
+    repository object) is closed when the command ends, not when the garbage collector finds the
+    repository: a process that runs many commands (an API user, a test session; the collector
+    may be off, or leave long-lived objects for long) must not run out of file descriptors."""
+    from typer.testing import CliRunner
+
+    from conftest import make_repo
+    from unibase.cli import app
+
+    root = project(tmp_path / "proj")
+    make_repo(root)
+    before = set(os.listdir("/proc/self/fd"))
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        for branch in ("merged", "again"):
+            result = CliRunner().invoke(app, ["apply", "--no-verify", "--branch", branch, str(root)])
+            assert result.exit_code == 0, result.output
+        leaked = {fd: os.readlink(f"/proc/self/fd/{fd}") for fd in set(os.listdir("/proc/self/fd")) - before
+                  if os.path.exists(f"/proc/self/fd/{fd}")}
+    finally:
+        if enabled:
+            gc.enable()
+    assert not {fd: target for fd, target in leaked.items() if target.startswith("pipe:")}

@@ -61,7 +61,7 @@ def run(path: Path, *, plan_file: Path | None, branch: str | None, dry_run: bool
         print_conflicts(the_plan.unresolved)
         print_decisions_needed(the_plan)
         raise typer.Exit(1)
-    if no_git and not dry_run and gitops.open_repo(settings.root) is not None:
+    if no_git and not dry_run and gitops.in_repository(settings.root):
         fail("--no-git writes in place, but this project is in a git repository; drop --no-git to work on a branch")
     try:
         result = api.apply_plan(

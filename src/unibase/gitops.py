@@ -83,10 +83,30 @@ class RepoInfo:
 
 
 def open_repo(root: Path) -> git.Repo | None:
+    """The repository ``root`` is in, or None; close it (``repository``): GitPython keeps
+    ``git cat-file`` processes and their pipes open for it until then."""
     try:
         return git.Repo(root, search_parent_directories=True)
     except (git.InvalidGitRepositoryError, git.NoSuchPathError):
         return None
+
+
+@contextlib.contextmanager
+def repository(root: Path) -> Iterator[git.Repo | None]:
+    """:func:`open_repo`, closed on exit: a process running many commands (an API user, a test
+    session) must not keep a ``git cat-file`` process and three pipes per command until the
+    garbage collector finds the repository object."""
+    repo = open_repo(root)
+    try:
+        yield repo
+    finally:
+        if repo is not None:
+            repo.close()
+
+
+def in_repository(root: Path) -> bool:
+    with repository(root) as repo:
+        return repo is not None
 
 
 def inspect(root: Path, branch: str, ignore: Iterable[Path] = ()) -> RepoInfo:
@@ -95,9 +115,13 @@ def inspect(root: Path, branch: str, ignore: Iterable[Path] = ()) -> RepoInfo:
     ``ignore``: files that may be untracked or modified without making the tree dirty (the plan
     file being applied, which ``unibase plan --out`` wrote into the project).
     """
-    repo = open_repo(root)
-    if repo is None:
-        raise GitError(f"{root} is not in a git repository; commit it to git first, or pass --no-git to write in place")
+    with repository(root) as repo:
+        if repo is None:
+            raise GitError(f"{root} is not in a git repository; commit it to git first, or pass --no-git to write in place")
+        return _inspect(repo, root, branch, ignore)
+
+
+def _inspect(repo: git.Repo, root: Path, branch: str, ignore: Iterable[Path]) -> RepoInfo:
     repo_root = Path(repo.working_tree_dir or root).resolve()
     try:
         head = repo.head.commit.hexsha
@@ -216,8 +240,8 @@ def _run(cwd: Path, args: tuple[str, ...], *, hooks: Path | None = None, env: di
 
 
 def git_common_dir(root: Path) -> Path | None:
-    repo = open_repo(root)
-    return Path(repo.common_dir).resolve() if repo is not None else None
+    with repository(root) as repo:
+        return Path(repo.common_dir).resolve() if repo is not None else None
 
 
 @contextlib.contextmanager
@@ -424,13 +448,13 @@ def create_branch(tree: ScratchTree, info: RepoInfo, branch: str, sha: str) -> N
 
 def base_from_head(root: Path) -> str | None:
     """The commit a unibase branch started from, read from the trailer of HEAD's message."""
-    repo = open_repo(root)
-    if repo is None:
-        return None
-    try:
-        message = repo.head.commit.message
-    except ValueError:
-        return None
+    with repository(root) as repo:
+        if repo is None:
+            return None
+        try:
+            message = repo.head.commit.message
+        except ValueError:
+            return None
     for line in str(message).splitlines():
         if line.startswith(f"{BASE_TRAILER}:"):
             return line.split(":", 1)[1].strip()
