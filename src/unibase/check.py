@@ -19,18 +19,25 @@ from .settings import Settings, SettingsError
 def without_cycle_collection():
     """Discovery and planning make hundreds of thousands of small objects (syntax trees, facts)
     that hold no reference cycles: the cyclic garbage collector would walk them again and again,
-    a quarter to a third of the time on a large tree, to free nothing. It runs again afterwards,
-    with what was made meanwhile moved to its oldest generation unvisited: most of it lives on
-    (the index, the plan), and the young generations' next collections would walk all of it at
-    once (on a large tree, more time than planning takes)."""
+    a quarter to a third of the time on a large tree, to free nothing. It runs again afterwards.
+
+    In a process that runs one command and ends (:data:`unibase.process.one_command`), what was
+    made meanwhile is moved to the oldest generation unvisited: most of it lives on (the index,
+    the plan), and the young generations' next collections would walk all of it at once (on a
+    large tree, more time than planning takes). Not in a process that goes on (an API user, a
+    test session): whatever else lived then would be moved too, where garbage (a process's pipes)
+    waits for a full collection, which such moves make rarer."""
+    from . import process
+
     enabled = gc.isenabled()
     gc.disable()
     try:
         yield
     finally:
         if enabled:
-            gc.freeze()  # every object tracked now, to the permanent generation...
-            gc.unfreeze()  # ...and from there to the oldest one: none is visited
+            if process.one_command:
+                gc.freeze()  # every object tracked now, to the permanent generation...
+                gc.unfreeze()  # ...and from there to the oldest one: none is visited
             gc.enable()
 
 

@@ -301,6 +301,9 @@ def demo(
 def main() -> None:
     """The commands without replay (the console script and ``python -m unibase`` start in
     :func:`unibase.launch.main`, which replays a remembered run)."""
+    from . import process
+
+    process.one_command = True
     app(prog_name="unibase")
 
 

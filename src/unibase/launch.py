@@ -10,7 +10,10 @@ from pathlib import Path
 
 
 def main() -> None:
+    from . import process
     from .memo import run_cli
+
+    process.one_command = True
 
     run_cli(_app, sys.argv[1:])
 
