@@ -37,7 +37,7 @@ from collections import namedtuple
 from contextlib import contextmanager
 from pathlib import Path
 
-from .cache import (MISSING, cache_dir, content_hash, disabled_by_environment, inside, read_stamped,
+from .cache import (MISSING, cache_dir, content_hash, disabled_by_environment, inside, read_file, read_stamped,
                     source_fingerprint, write_stamped)
 
 # the real functions: what the module looks up itself is never traced
@@ -123,8 +123,8 @@ class World(namedtuple("World", "root given exclude files links seen lines read"
             path = f"{self.root}/{entry[0]}"
             info = infos[entry[0]] = _lstat(path)
             if _size_time(info) == entry[1:3]:
-                same.append((i, path, entry[3]))
-            elif _file_digest(path) != entry[3] and not self._same_lines(i, path, files):
+                same.append((i, path))
+            elif not self._same_bytes(i, path, files):
                 return None  # edited (or deleted)
         listed = list(iter_python_files(root, self.exclude))
         aliases = symlink_aliases(root, listed)
@@ -137,30 +137,31 @@ class World(namedtuple("World", "root given exclude files links seen lines read"
                 links.append((rel, _readlink(f"{self.root}/{rel}")))
         if tuple(links) != self.links:
             return None
-        if any(_file_digest(path) != digest and not self._same_lines(i, path, files)
-               for i, path, digest in same):
+        if not all(self._same_bytes(i, path, files) for i, path in same):
             return None
         if not all(_look(kind, path) == found for kind, path, found in self.seen):
             return None
         return self if files == list(self.files) else self._replace(files=tuple(files))
 
-    def _same_lines(self, i: int, path: str, files: list) -> bool:
-        """Whether the file at ``path`` (entry ``i``), whose bytes changed, was read no further
-        than its import lines and still has the same ones and no word of SQLAlchemy; if so its
-        entry in ``files`` becomes what it is now."""
-        rel = self.files[i][0]
+    def _same_bytes(self, i: int, path: str, files: list) -> bool:
+        """Whether the file at ``path`` (entry ``i``) still has its bytes, or bytes that cannot
+        change what the run made: it was read no further than its import lines, which are the
+        same, and still has no word of SQLAlchemy (then its entry in ``files`` becomes what it is
+        now)."""
+        data = _bytes(path)
+        rel, _, _, digest = self.files[i]
+        if data is None or digest is None:  # unreadable then or now
+            return data is None and digest is None
+        now = content_hash(data)
+        if now == digest:
+            return True
         if i >= len(self.lines) or self.lines[i] is None or rel in self.read:
             return False
         from .reading import import_lines, speaks_sqlalchemy
 
-        try:
-            with open(path, "rb") as f:
-                data = f.read()
-        except OSError:
-            return False
         if speaks_sqlalchemy(data) or _lines_digest(*import_lines(data)) != self.lines[i]:
             return False
-        files[i] = (rel, *_size_time(_lstat(path)), content_hash(data))
+        files[i] = (rel, *_size_time(_lstat(path)), now)
         return True
 
     def with_trace(self, trace: Trace) -> World | None:
@@ -558,9 +559,13 @@ def _mtime(path: str) -> int | None:
         return None
 
 
-def _file_digest(path: str) -> bytes | None:
+def _bytes(path: str) -> bytes | None:
     try:
-        with open(path, "rb") as f:
-            return content_hash(f.read())
+        return read_file(path)
     except OSError:
         return None
+
+
+def _file_digest(path: str) -> bytes | None:
+    data = _bytes(path)
+    return None if data is None else content_hash(data)

@@ -14,24 +14,8 @@ import warnings
 from collections.abc import Iterable
 from pathlib import Path
 
+from .cache import read_file  # noqa: F401  (re-exported: discovery reads with it)
 from .facts import ImportStmt, import_stmt
-
-_READ_FLAGS = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
-
-
-def read_file(path: str) -> bytes:
-    """The bytes of the file at ``path`` (raises ``OSError``). Read in as few calls as the system
-    allows (its size, then the bytes and the end): on a tree of many small files, a buffered
-    ``open`` costs twice as much as the reading itself."""
-    fd = os.open(path, _READ_FLAGS)
-    try:
-        chunks = [os.read(fd, os.fstat(fd).st_size + 1)]
-        while chunks[-1]:  # the end of the file is an empty read (a file growing meanwhile reads on)
-            chunks.append(os.read(fd, 1 << 20))
-    finally:
-        os.close(fd)
-    return b"".join(chunks) if len(chunks) > 2 else chunks[0]
-
 
 # --- pre-filter -------------------------------------------------------------------------------
 
